@@ -1,0 +1,268 @@
+"""Dispatch schedule (附件2), minutes, matters and slip rows (the ledger), reports, slips,
+extensions, escalations and office-liaison roll-ups."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+from .org import Person, Unit
+
+dispatch_row_unit = Table(
+    "dispatch_row_unit",
+    Base.metadata,
+    Column("dispatch_row_id", ForeignKey("dispatch_row.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("unit.id"), primary_key=True),
+)
+dispatch_row_liaison = Table(
+    "dispatch_row_liaison",
+    Base.metadata,
+    Column("dispatch_row_id", ForeignKey("dispatch_row.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", ForeignKey("person.id"), primary_key=True),
+)
+
+
+class DispatchRow(Base):
+    """One row of 区政府领导定期协调调度事项清单 (附件2)."""
+
+    __tablename__ = "dispatch_row"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    content: Mapped[str] = mapped_column(Text)
+    cycle: Mapped[str] = mapped_column(String(16), default="monthly")
+    lead_units_note: Mapped[Optional[str]] = mapped_column(String(200))
+    office_supervisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+
+    leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
+    office_supervisor: Mapped[Optional[Person]] = relationship(foreign_keys=[office_supervisor_id])
+    lead_units: Mapped[list[Unit]] = relationship(secondary=dispatch_row_unit, order_by=Unit.id)
+    office_liaisons: Mapped[list[Person]] = relationship(secondary=dispatch_row_liaison, order_by=Person.id)
+
+
+# Minutes states
+MINUTES_RECORDED = "recorded"  # meeting recorded, draft not yet confirmed
+MINUTES_DRAFTED = "drafted"  # first draft done (送签)
+MINUTES_ISSUED = "issued"  # signed and issued
+
+
+class Minutes(Base):
+    """会议纪要 of a dispatch meeting."""
+
+    __tablename__ = "minutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[Optional[str]] = mapped_column(String(100))  # 纪要编号
+    title: Mapped[str] = mapped_column(String(300))
+    leader_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    dispatch_row_id: Mapped[Optional[int]] = mapped_column(ForeignKey("dispatch_row.id"))
+    meeting_date: Mapped[date] = mapped_column(Date)
+    drafting_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    state: Mapped[str] = mapped_column(String(16), default=MINUTES_RECORDED)
+    drafted_at: Mapped[Optional[datetime]]
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
+    drafting_unit: Mapped[Unit] = relationship()
+    dispatch_row: Mapped[Optional[DispatchRow]] = relationship()
+    matters: Mapped[list["Matter"]] = relationship(back_populates="minutes", order_by="Matter.seq")
+
+
+# Slip states
+SLIP_PENDING = "pending_signature"
+SLIP_RETURNED = "returned"
+SLIP_ISSUED = "issued"
+
+
+class AssignmentSlip(Base):
+    """事项交办单 (附件4): signed by the dispatching leader, then issued."""
+
+    __tablename__ = "assignment_slip"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[Optional[str]] = mapped_column(String(32), unique=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    dispatched_on: Mapped[date] = mapped_column(Date)  # 调度时间
+    drafted_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    drafting_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
+    state: Mapped[str] = mapped_column(String(24), default=SLIP_PENDING)
+    return_reason: Mapped[Optional[str]] = mapped_column(Text)
+    signed_at: Mapped[Optional[datetime]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    draft: Mapped[Optional[dict]]  # the rows as entered, until issued (editable after 退回)
+
+    leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
+    drafted_by: Mapped[Person] = relationship(foreign_keys=[drafted_by_id])
+    rows: Mapped[list["Matter"]] = relationship(back_populates="slip", order_by="Matter.seq")
+
+
+# Matter (ledger item) states
+MATTER_OPEN = "open"
+MATTER_EXTENSION = "extension_requested"
+MATTER_CLAIMED = "completion_claimed"
+MATTER_CLOSED = "closed"  # 销号
+MATTER_RETURNED = "returned"  # 退回重办 (open again, flagged)
+MATTER_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_CLOSED, MATTER_RETURNED)
+KIND_MINUTES = "minutes"
+KIND_SLIP = "slip"
+KIND_TOPIC = "topic"
+
+
+class Matter(Base):
+    """One ledger item (督查台账): a matter of minutes, a row of an assignment slip, or a joint-meeting decision."""
+
+    __tablename__ = "matter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # what users type: M12, J3, T2
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_MINUTES)
+    minutes_id: Mapped[Optional[int]] = mapped_column(ForeignKey("minutes.id"))
+    slip_id: Mapped[Optional[int]] = mapped_column(ForeignKey("assignment_slip.id"))
+    topic_id: Mapped[Optional[int]] = mapped_column(ForeignKey("meeting_topic.id"))
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(Text)  # 事项 / 事项名称
+    obstacles: Mapped[Optional[str]] = mapped_column(Text)  # 难点痛点堵点 (slip rows)
+    measures: Mapped[Optional[str]] = mapped_column(Text)  # 解决措施 (slip rows)
+    leader_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))  # dispatching leader
+    responsible_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
+    deadline: Mapped[date] = mapped_column(Date, index=True)  # current 完成时限
+    original_deadline: Mapped[date] = mapped_column(Date)
+    planned_deadline: Mapped[Optional[date]] = mapped_column(Date)  # 未完成事项计划时限 from the last report
+    state: Mapped[str] = mapped_column(String(24), default=MATTER_OPEN, index=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    last_progress_at: Mapped[Optional[datetime]]
+    last_progress: Mapped[Optional[str]] = mapped_column(Text)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[Optional[datetime]]
+
+    minutes: Mapped[Optional[Minutes]] = relationship(back_populates="matters")
+    slip: Mapped[Optional[AssignmentSlip]] = relationship(back_populates="rows")
+    responsible_unit: Mapped[Unit] = relationship(foreign_keys=[responsible_unit_id])
+    lead_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[lead_unit_id])
+    leader: Mapped[Optional[Person]] = relationship(foreign_keys=[leader_id])
+
+
+class ReportSubmission(Base):
+    """A unit's report (附件3 / 附件4 落实情况) for one period. A later one supersedes an earlier one."""
+
+    __tablename__ = "report_submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    period_key: Mapped[str] = mapped_column(String(10), index=True)  # deadline date, e.g. 2026-12-05
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    submitted_at: Mapped[datetime]
+    is_late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    unit: Mapped[Unit] = relationship()
+    submitted_by: Mapped[Person] = relationship()
+    items: Mapped[list["ReportItem"]] = relationship(back_populates="submission", cascade="all, delete-orphan")
+
+    __table_args__ = (UniqueConstraint("unit_id", "period_key", "version"),)
+
+
+ITEM_DONE = "done"
+ITEM_OPEN = "open"
+
+
+class ReportItem(Base):
+    """Progress on one matter in one report: 已完成 or 未完成 (+ planned deadline)."""
+
+    __tablename__ = "report_item"
+    __table_args__ = (UniqueConstraint("submission_id", "matter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("report_submission.id", ondelete="CASCADE"))
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)
+    status: Mapped[str] = mapped_column(String(8))  # done / open
+    progress: Mapped[str] = mapped_column(Text)
+    planned_deadline: Mapped[Optional[date]] = mapped_column(Date)
+    obstacle: Mapped[Optional[str]] = mapped_column(Text)  # 难点痛点堵点 noted in the report
+
+    submission: Mapped[ReportSubmission] = relationship(back_populates="items")
+    matter: Mapped[Matter] = relationship()
+
+
+class RollUp(Base):
+    """An office liaison's roll-up (归口汇总) of one dispatch row's units for one period."""
+
+    __tablename__ = "rollup"
+    __table_args__ = (UniqueConstraint("dispatch_row_id", "period_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispatch_row_id: Mapped[int] = mapped_column(ForeignKey("dispatch_row.id"))
+    period_key: Mapped[str] = mapped_column(String(10))
+    office_liaison_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    compiled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content: Mapped[Optional[str]] = mapped_column(Text)
+    hardest: Mapped[Optional[str]] = mapped_column(Text)  # 难点痛点堵点 chosen/edited by the liaison
+    submitted_at: Mapped[Optional[datetime]]
+    is_late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    dispatch_row: Mapped[DispatchRow] = relationship()
+
+
+EXT_PENDING = "pending"
+EXT_APPROVED = "approved"
+EXT_REFUSED = "refused"
+
+
+class ExtensionRequest(Base):
+    """延期申请: a new deadline asked for with a reason, decided by the row's office supervisor."""
+
+    __tablename__ = "extension_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    old_deadline: Mapped[date] = mapped_column(Date)
+    new_deadline: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=EXT_PENDING)
+    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    decided_at: Mapped[Optional[datetime]]
+    decision_note: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    matter: Mapped[Matter] = relationship()
+
+
+# Escalation ladder (seed 000 §三(二)(三)), in order.
+ESC_SUPERVISION_REQUEST = 1  # 提请督导考核组分解督办
+ESC_STALLED = 2  # 久推不动 → 挂钩领导会商
+ESC_INTERVIEW = 3  # 久拖不办 → 督查约谈
+ESC_ACCOUNTABILITY = 4  # 效能问责
+ESC_DISCIPLINE = 5  # 转报区纪委监委
+ESC_RAISED = "raised"
+ESC_ACCEPTED = "accepted"  # 立项督办
+ESC_RETURNED = "returned"
+
+
+class Escalation(Base):
+    """One step of the escalation ladder for one ledger item."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (UniqueConstraint("matter_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default=ESC_RAISED)
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    raised_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))  # None = automatic
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    decided_at: Mapped[Optional[datetime]]
+    decision_note: Mapped[Optional[str]] = mapped_column(Text)
+    supervision_deadline: Mapped[Optional[date]] = mapped_column(Date)
+
+    matter: Mapped[Matter] = relationship()

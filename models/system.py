@@ -1,0 +1,110 @@
+"""Plumbing tables: the outbox of notices, message deduplication, conversation sessions,
+the audit trail, job runs and monthly reports."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+NOTICE_PENDING = "pending"
+NOTICE_SENT = "sent"
+NOTICE_FAILED = "failed"
+
+TARGET_USER = "user"  # one person (app message / DingTalk one-to-one)
+TARGET_GROUP = "group"  # a ChatGroup by code (group robot)
+TARGET_WEBHOOK = "webhook"  # a DingTalk sessionWebhook (reply later)
+
+
+class Notice(Base):
+    """One outbound message (the durable outbox). `key`, when set, makes the notice happen once:
+    (kind, target, period) for scheduled notices."""
+
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(48), default="reply")  # what it is about (job name, flow…)
+    channel: Mapped[str] = mapped_column(String(16), default="wecom")
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(200))  # userid, group code or webhook URL
+    msgtype: Mapped[str] = mapped_column(String(16))  # text / markdown / textcard / image / file
+    payload: Mapped[dict]  # content + mentions, file path…
+    state: Mapped[str] = mapped_column(String(16), default=NOTICE_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[Optional[datetime]]
+
+
+class ProcessedMessage(Base):
+    """Deduplication of incoming platform messages when Redis is not configured."""
+
+    __tablename__ = "processed_message"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ConversationState(Base):
+    """A user's conversation draft when Redis is not configured (versioned for optimistic writes)."""
+
+    __tablename__ = "conversation_state"
+
+    user_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    data: Mapped[dict]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    """Every change: who, when, what, before/after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    actor: Mapped[str] = mapped_column(String(100))  # display: person name, "seed", "system:job"
+    action: Mapped[str] = mapped_column(String(48))
+    entity: Mapped[str] = mapped_column(String(48))
+    entity_id: Mapped[Optional[str]] = mapped_column(String(64))
+    before: Mapped[Optional[dict]]
+    after: Mapped[Optional[dict]]
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class JobRun(Base):
+    """A record of each scheduled job run (for `jobs list` and catch-up after downtime)."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_name", "job", "as_of"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(48))
+    as_of: Mapped[datetime]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[Optional[datetime]]
+    notices: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class MonthlyReport(Base):
+    """调度分析报告 for one month, with the files kept on disk."""
+
+    __tablename__ = "monthly_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # 2026-11
+    generated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[str] = mapped_column(Text)
+    figures: Mapped[dict]
+    xlsx_path: Mapped[Optional[str]] = mapped_column(String(300))
+    png_path: Mapped[Optional[str]] = mapped_column(String(300))
