@@ -1,0 +1,1 @@
+"""Channel adapters: thin translations between a platform and bot.core."""

@@ -1,0 +1,123 @@
+"""Command line: `python -m bot …` or `flask --app bot …` (the same commands)."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+log = logging.getLogger(__name__)
+
+db_group = AppGroup("db", help="Database schema (Alembic migrations).")
+
+# Modules that add their own commands with a `register_cli(app)` function, when present.
+COMMAND_MODULES = ("bot.sender", "bot.simulator", "bot.scheduler", "bot.fakes.cli")
+
+
+def runtime():
+    return current_app.extensions["bot"]
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema (SQLite or PostgreSQL)."""
+    from bot.db import upgrade
+
+    upgrade(runtime().settings.DATABASE_URL, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """(Developers) autogenerate a migration from models/ changes."""
+    from alembic import command
+
+    from bot.db import alembic_config
+
+    command.revision(alembic_config(runtime().settings.DATABASE_URL), message=message, autogenerate=True)
+
+
+@click.command("seed")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--reason", default=None, help="Why a unit's liaison changes (required for such a change).")
+def seed_command(path: str, reason: str | None) -> None:
+    """Load an org chart YAML (idempotent; validates everything before writing)."""
+    from bot.seed import SeedError, load_seed
+
+    rt = runtime()
+    try:
+        with rt.db.session() as s:
+            report = load_seed(s, path, liaison_change_reason=reason)
+    except SeedError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2)
+    click.echo(str(report))
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--seed/--no-seed", "auto_seed", default=True, show_default=True,
+              help="Load SEED_FILE if the database has no units yet.")
+@click.option("--workers/--no-workers", default=True, show_default=True,
+              help="Run the outbox sender and the scheduler in this process.")
+def serve_command(host: str, port: int, auto_seed: bool, workers: bool) -> None:
+    """The embedded default: one process, migrates on first start, health at /healthz."""
+    app = current_app._get_current_object()
+    rt = runtime()
+    prepare_database(rt, auto_seed=auto_seed)
+    if workers and rt.settings.EMBEDDED_WORKERS:
+        start_embedded_workers(rt)
+    click.echo(f"serving on http://{host}:{port}  (health: /healthz)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+def prepare_database(rt, auto_seed: bool = True) -> None:
+    """Migrate, and load the seed org chart into an empty database."""
+    from sqlalchemy import func, select
+
+    from bot.db import upgrade
+    from models import Unit
+
+    upgrade(rt.settings.DATABASE_URL)
+    if not auto_seed:
+        return
+    with rt.db.session() as s:
+        if s.scalar(select(func.count(Unit.id))):
+            return
+        from bot.seed import load_seed
+
+        report = load_seed(s, rt.settings.SEED_FILE)
+        log.info("seeded empty database: %s", report)
+
+
+def start_embedded_workers(rt) -> list:
+    """Start whichever background workers this build has (outbox sender, scheduler) as threads."""
+    started = []
+    for mod_name in ("bot.sender", "bot.scheduler"):
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod_name:
+                raise
+            continue
+        started.append(mod.start_embedded(rt))
+    return started
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(seed_command)
+    app.cli.add_command(serve_command)
+    for mod_name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod_name:
+                raise
+            continue
+        mod.register_cli(app)

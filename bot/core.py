@@ -1,0 +1,183 @@
+"""The platform-neutral core (like bolt's `App.dispatch`): channel adapters turn a callback into an
+`Incoming`, call `Runtime.dispatch`, and render the `Reply` back. Handlers never see XML, tokens or
+platform names.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Optional
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import outbox
+from bot.db import Database
+from bot.kv import LockTimeout, MemoryKV, make_kv
+from bot.roles import Roles, roles_of
+from bot.text import render
+from config.settings import Settings
+from models import Person, ProcessedMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message or event from a user, whatever the platform."""
+
+    channel: str  # "wecom" | "dingtalk"
+    user_id: str  # the platform's user id
+    msg_id: str  # platform message id, or a derived key for events
+    created_at: datetime
+    text: Optional[str] = None
+    event: Optional[str] = None  # "enter_agent", "click", "card", "subscribe"…
+    event_key: Optional[str] = None
+    conversation_id: Optional[str] = None  # DingTalk group conversation
+    extra: dict = field(default_factory=dict)  # adapter-specific, e.g. DingTalk sessionWebhook
+
+
+@dataclass
+class Reply:
+    """What the bot answers; `markdown` only where the channel can show it."""
+
+    text: str
+    markdown: bool = False
+
+
+@dataclass
+class Context:
+    """Everything a handler needs for one message, inside one database transaction."""
+
+    runtime: "Runtime"
+    session: Session
+    person: Person
+    roles: Roles
+    incoming: Incoming
+    now: datetime
+
+    @property
+    def channel(self) -> str:
+        return self.incoming.channel
+
+    def render(self, name: str, **kw) -> str:
+        return render(name, person=self.person, now=self.now, **kw)
+
+    def notify_person(self, person: Person, text: str, **kw):
+        return outbox.to_person(self.session, person, text, channel=self.runtime.channel_for(person), **kw)
+
+    def notify_group(self, code: str, text: str, **kw):
+        return outbox.to_group(self.session, code, text, channel=self.runtime.group_channel, **kw)
+
+
+class Clock:
+    """The current time, replaceable in tests (`runtime.clock.set(...)`)."""
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self._fixed: Optional[datetime] = None
+
+    def now(self) -> datetime:
+        return self._fixed if self._fixed is not None else datetime.now(self.tz)
+
+    def set(self, moment: Optional[datetime]) -> None:
+        self._fixed = moment.astimezone(self.tz) if moment is not None else None
+
+
+DUPLICATE = object()  # dispatch() result for a message already processed
+
+
+class Runtime:
+    """The running bot: settings, database, shared state, clock and the router."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.tz = ZoneInfo(settings.BOT_TIMEZONE)
+        self.db = Database(settings.DATABASE_URL)
+        self.kv = make_kv(settings.REDIS_URL)
+        self.clock = Clock(self.tz)
+        from handlers import router  # handlers register themselves on import
+
+        self.router = router
+
+    @property
+    def shared_state(self) -> bool:
+        return not isinstance(self.kv, MemoryKV)
+
+    @property
+    def group_channel(self) -> str:
+        return "wecom" if self.settings.wecom_enabled or not self.settings.dingtalk_enabled else "dingtalk"
+
+    def channel_for(self, person: Person) -> str:
+        if person.wecom_userid and (self.settings.wecom_enabled or not person.dingtalk_userid):
+            return "wecom"
+        return "dingtalk" if person.dingtalk_userid else "wecom"
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # -- deduplication: Redis SET NX with a TTL, or a row in processed_message ------------------
+    def claim_message(self, key: str) -> bool:
+        """True the first time `key` is seen (by any process); False for a retry."""
+        if self.shared_state:
+            return self.kv.set_nx("dedup:" + key, "1", ttl=self.settings.DEDUP_TTL_SECONDS)
+        try:
+            with self.db.session() as s:
+                s.add(ProcessedMessage(key=key))
+        except IntegrityError:
+            return False
+        return True
+
+    def release_message(self, key: str) -> None:
+        """Forget a claim (processing failed, so the platform's retry may try again)."""
+        if self.shared_state:
+            self.kv.delete("dedup:" + key)
+            return
+        with self.db.session() as s:
+            row = s.get(ProcessedMessage, key)
+            if row is not None:
+                s.delete(row)
+
+    def find_person(self, session: Session, channel: str, user_id: str) -> Optional[Person]:
+        col = Person.dingtalk_userid if channel == "dingtalk" else Person.wecom_userid
+        return session.scalar(select(Person).where(col == user_id, Person.active.is_(True)))
+
+    def dispatch(self, incoming: Incoming, *, dedup: bool = True):
+        """Handle one incoming message: once per message id, one at a time per user, in one transaction.
+
+        Returns a Reply, None (nothing to say), or DUPLICATE for a platform retry.
+        """
+        key = f"{incoming.channel}:{incoming.msg_id}"
+        if dedup and not self.claim_message(key):
+            return DUPLICATE
+        try:
+            with self.kv.lock(f"user:{incoming.channel}:{incoming.user_id}", timeout=60, wait=20):
+                with self.db.session() as session:
+                    person = self.find_person(session, incoming.channel, incoming.user_id)
+                    if person is None:
+                        return Reply(render("core/unregistered.txt"))
+                    ctx = Context(self, session, person, roles_of(session, person), incoming, self.now())
+                    return self.router.route(ctx)
+        except LockTimeout:
+            if dedup:
+                self.release_message(key)
+            return Reply(render("core/busy.txt"))
+        except Exception:
+            log.exception("handler failed for %s", key)
+            if dedup:
+                self.release_message(key)
+            return Reply(render("core/error.txt"))
+
+    def handle_text(self, channel: str, user_id: str, text: str, msg_id: Optional[str] = None) -> Optional[Reply]:
+        """Convenience for tests and the simulator: dispatch a text message without deduplication."""
+        import uuid
+
+        inc = Incoming(channel=channel, user_id=user_id, msg_id=msg_id or uuid.uuid4().hex,
+                       created_at=self.now(), text=text)
+        return self.dispatch(inc, dedup=msg_id is not None)
+
+
+Handler = Callable[[Context, str], "Reply | str | None"]

@@ -1,0 +1,62 @@
+"""Every user-visible text is a Jinja2 template under templates/; this renders them."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from config.settings import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+TZ = ZoneInfo("Asia/Shanghai")
+WEEKDAYS = "一二三四五六日"
+
+
+def cn_date(value) -> str:
+    """2026年12月5日（周六）-style date for people."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(TZ).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_short_date(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(TZ).date()
+    return f"{value.month}月{value.day}日"
+
+
+def cn_datetime(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    v = value.astimezone(TZ)
+    return f"{v.year}年{v.month}月{v.day}日 {v:%H:%M}"
+
+
+def cn_weekday(value: date) -> str:
+    return "周" + WEEKDAYS[value.weekday()]
+
+
+def truncate_chars(value: str | None, n: int = 60) -> str:
+    value = value or ""
+    return value if len(value) <= n else value[: n - 1] + "…"
+
+
+env = Environment(
+    loader=FileSystemLoader(str(TEMPLATES_DIR)),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+env.filters.update(cn_date=cn_date, cn_short_date=cn_short_date, cn_datetime=cn_datetime,
+                   cn_weekday=cn_weekday, clip=truncate_chars)
+
+
+def render(name: str, **context) -> str:
+    """Render templates/<name> and strip surrounding blank space."""
+    return env.get_template(name).render(**context).strip()

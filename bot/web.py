@@ -1,0 +1,27 @@
+"""Plain HTTP endpoints: health."""
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+health_bp = Blueprint("health", __name__)
+
+
+@health_bp.get("/healthz")
+def healthz():
+    """200 when the database (and Redis, if configured) answer; 503 otherwise."""
+    runtime = current_app.extensions["bot"]
+    status = {"status": "ok", "database": "ok", "redis": "disabled"}
+    code = 200
+    try:
+        with runtime.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - report, don't raise
+        status.update(status="error", database=type(exc).__name__)
+        code = 503
+    if runtime.shared_state:
+        try:
+            runtime.kv.ping()
+            status["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            status.update(status="error", redis=type(exc).__name__)
+            code = 503
+    return jsonify(status), code

@@ -1,0 +1,8 @@
+"""帮助 / 菜单: what this person can do here."""
+from bot.core import Context, Reply
+from handlers import router
+
+
+@router.command("帮助", "菜单", "help", "?", "？", menu_key="help", summary="查看可用的指令", order=999)
+def help_command(ctx: Context, args: str) -> Reply:
+    return router.menu(ctx)

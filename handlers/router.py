@@ -1,0 +1,110 @@
+"""Routing of a message to a handler: interceptors (e.g. an open conversation) first, then commands
+by their Chinese keyword, then the menu.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from bot.core import Context, Reply
+
+Interceptor = Callable[[Context, str], Optional[Reply]]
+
+
+@dataclass
+class Command:
+    words: tuple[str, ...]  # what users type, e.g. ("录入纪要",)
+    func: Callable
+    menu_key: Optional[str] = None  # WeCom menu EventKey / DingTalk card key
+    summary: str = ""  # short Chinese description for the menu (rendered in templates/core/menu.txt)
+    order: int = 100
+
+
+class Router:
+    def __init__(self):
+        self.commands: list[Command] = []
+        self.interceptors: list[tuple[int, Interceptor]] = []
+
+    def command(self, *words: str, menu_key: Optional[str] = None, summary: str = "", order: int = 100):
+        """Register a command handler `func(ctx, args) -> Reply | str | None`."""
+
+        def deco(func):
+            self.commands.append(Command(tuple(words), func, menu_key, summary, order))
+            self.commands.sort(key=lambda c: c.order)
+            return func
+
+        return deco
+
+    def interceptor(self, priority: int = 100):
+        """Register `func(ctx, text) -> Reply | None`, tried before commands (lower priority first)."""
+
+        def deco(func):
+            self.interceptors.append((priority, func))
+            self.interceptors.sort(key=lambda p: p[0])
+            return func
+
+        return deco
+
+    def find(self, text: str) -> tuple[Optional[Command], str]:
+        """The command whose keyword starts `text` (longest keyword wins) and the rest as args."""
+        best: Optional[Command] = None
+        best_word = ""
+        for cmd in self.commands:
+            for w in cmd.words:
+                if text.startswith(w) and len(w) > len(best_word):
+                    best, best_word = cmd, w
+        if best is None:
+            return None, text
+        return best, text[len(best_word):].strip()
+
+    def by_menu_key(self, key: str) -> Optional[Command]:
+        return next((c for c in self.commands if c.menu_key == key), None)
+
+    def route(self, ctx: Context) -> Optional[Reply]:
+        inc = ctx.incoming
+        if inc.event in ("enter_agent", "subscribe"):
+            return self.menu(ctx)
+        text = normalize(inc.text or "")
+        if inc.event == "click":
+            cmd = self.by_menu_key(inc.event_key or "")
+            if cmd is None:
+                return self.menu(ctx)
+            text = cmd.words[0]
+        elif inc.event and not text:
+            text = inc.event_key or ""
+        for _prio, func in self.interceptors:
+            out = func(ctx, text)
+            if out is not None:
+                return as_reply(out)
+        if not text:
+            return Reply(ctx.render("core/empty.txt"))
+        cmd, args = self.find(text)
+        if cmd is None:
+            return Reply(ctx.render("core/unknown.txt", text=text, commands=self.visible(ctx)))
+        return as_reply(cmd.func(ctx, args))
+
+    def visible(self, ctx: Context) -> list[Command]:
+        return [c for c in self.commands if c.summary]
+
+    def menu(self, ctx: Context) -> Reply:
+        return Reply(ctx.render("core/menu.txt", commands=self.visible(ctx), roles=ctx.roles))
+
+
+def normalize(text: str) -> str:
+    """Trim, turn full-width spaces and letters/digits into half-width, collapse inner whitespace runs."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code == 0x3000:
+            out.append(" ")
+        elif 0xFF10 <= code <= 0xFF19 or 0xFF21 <= code <= 0xFF3A or 0xFF41 <= code <= 0xFF5A:
+            out.append(chr(code - 0xFEE0))
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def as_reply(out) -> Optional[Reply]:
+    if out is None or isinstance(out, Reply):
+        return out
+    return Reply(str(out))
