@@ -145,10 +145,12 @@ class Runtime:
         col = Person.dingtalk_userid if channel == "dingtalk" else Person.wecom_userid
         return session.scalar(select(Person).where(col == user_id, Person.active.is_(True)))
 
-    def dispatch(self, incoming: Incoming, *, dedup: bool = True):
+    def dispatch(self, incoming: Incoming, *, dedup: bool = True,
+                 before_commit: Optional[Callable[[Session, Optional[Reply]], None]] = None):
         """Handle one incoming message: once per message id, one at a time per user, in one transaction.
 
-        Returns a Reply, None (nothing to say), or DUPLICATE for a platform retry.
+        Returns a Reply, None (nothing to say), or DUPLICATE for a platform retry. `before_commit(session,
+        reply)` runs inside the transaction (a channel adapter queues a late reply there, atomically).
         """
         key = f"{incoming.channel}:{incoming.msg_id}"
         if dedup and not self.claim_message(key):
@@ -158,9 +160,13 @@ class Runtime:
                 with self.db.session() as session:
                     person = self.find_person(session, incoming.channel, incoming.user_id)
                     if person is None:
-                        return Reply(render("core/unregistered.txt"))
-                    ctx = Context(self, session, person, roles_of(session, person), incoming, self.now())
-                    return self.router.route(ctx)
+                        reply = Reply(render("core/unregistered.txt"))
+                    else:
+                        ctx = Context(self, session, person, roles_of(session, person), incoming, self.now())
+                        reply = self.router.route(ctx)
+                    if before_commit is not None:
+                        before_commit(session, reply)
+                    return reply
         except LockTimeout:
             if dedup:
                 self.release_message(key)
