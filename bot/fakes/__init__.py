@@ -1,0 +1,1 @@
+"""In-process fakes of external platforms, for tests and local simulation."""
