@@ -398,3 +398,22 @@ def test_real_file_is_plain_yaml():
     data = yaml.safe_load(SEED_FILE.read_text(encoding="utf-8"))
     assert data["version"] == 1
     validate_seed(read_yaml(SEED_FILE))
+
+
+def test_docs_example_is_valid():
+    text = (ROOT / "docs" / "org-chart.md").read_text(encoding="utf-8")
+    example = text.split("## Example", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    seed = validate_seed(yaml.load(example, Loader=yaml.SafeLoader))
+    assert seed.dispatch_schedule[0].lead_units == ["区教育局"]
+
+
+def test_renamed_unit_keeps_its_identity(db_session):
+    load_seed(db_session, GOOD)
+    db_session.commit()
+    unit_id = db_session.scalars(select(Unit.id).where(Unit.name == "区发改局")).one()
+    data = read_yaml(GOOD)
+    data["units"][0].update(name="区发展和改革局", aliases=["发改局", "区发改局"])
+    report = load_seed(db_session, data)
+    db_session.commit()
+    assert report.counts["unit"].updated == 1 and report.counts["unit"].created == 0
+    assert db_session.get(Unit, unit_id).name == "区发展和改革局"
