@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from bot import audit
 from models import (
     ALL_ROLES, ROLE_ADMIN, ROLE_CONVENER, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP,
-    ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION, ROLE_UNIT_HEAD, ROLE_UNIT_LIAISON,
+    ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION,
     UNIT_KINDS, ChatGroup, DispatchRow, GroupMembership, KeyProject, Milestone, Person, PersonRole, Unit,
     WorkGroup,
 )
@@ -134,9 +134,6 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-Name = Field(min_length=1, max_length=100)
-
-
 class OrganizationIn(_Entry):
     name: str = Field(min_length=1, max_length=200)
     short_name: Optional[str] = Field(default=None, max_length=50)
@@ -153,7 +150,7 @@ class OrganizationIn(_Entry):
 
 
 class UnitIn(_Entry):
-    name: str = Name
+    name: str = Field(min_length=1, max_length=100)
     aliases: list[str] = []
     kind: Literal[UNIT_KINDS] = "bureau"  # type: ignore[valid-type]
     liaison: Optional[str] = None
@@ -211,7 +208,7 @@ class GroupIn(_Entry):
 
 class ChatIn(_Entry):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)
-    name: str = Name
+    name: str = Field(min_length=1, max_length=100)
     channel: Literal["wecom", "dingtalk"] = "wecom"
     robot_key_env: Optional[str] = Field(default=None, pattern=ENV_RE, max_length=64)
 
@@ -241,7 +238,7 @@ class ProjectIn(_Entry):
 
 
 class ContactIn(_Entry):
-    name: str = Name
+    name: str = Field(min_length=1, max_length=100)
     mobile: Optional[str] = Field(default=None, pattern=MOBILE_RE)
 
     @field_validator("mobile", mode="before")
@@ -371,8 +368,11 @@ def validate_seed(data: Any, session: Optional[Session] = None, *,
             errors.append(f"{key}: unknown top-level section (expected one of {', '.join(TOP_LEVEL)})")
     if data.get("version") != SCHEMA_VERSION:
         errors.append(f"version: must be {SCHEMA_VERSION} (got {data.get('version')!r})")
-    org = _parse(OrganizationIn, data.get("organization"), "organization", errors) \
-        if data.get("organization") is not None else errors.append("organization: missing required section")
+    org = None
+    if data.get("organization") is None:
+        errors.append("organization: missing required section")
+    else:
+        org = _parse(OrganizationIn, data["organization"], "organization", errors)
 
     units = _parse_list(UnitIn, data.get("units"), "units", errors)
     people = _parse_list(PersonIn, data.get("people"), "people", errors)
@@ -721,8 +721,7 @@ class _Writer:
                 self._audit_later("seed.update", "unit", unit, *audit.diff(rest_before, rest_after))
             old = self.s.scalar(select(Person).where(Person.wecom_userid == old_liaison))
             self._audit_later("unit.liaison_change", "unit", unit, {"liaison": old_liaison},
-                              {"liaison": u.liaison},
-                              reason=None if old is not None and old.placeholder else self.reason)
+                              {"liaison": u.liaison}, reason=self.reason)
             new_label = f"{liaison.name} ({liaison.wecom_userid})" if liaison else "—"
             old_label = f"{old.name} ({old_liaison})" if old is not None else old_liaison
             self.report.liaison_changes.append(f"{unit.name}: {old_label} → {new_label}")
