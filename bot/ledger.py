@@ -215,7 +215,7 @@ def _audit(session: Session, matter: Matter, before: dict, actor: Actor, action:
 
 def _need_open(matter: Matter) -> None:
     if matter.state == MATTER_CLOSED:
-        raise TransitionError("closed", code=matter.code)
+        raise TransitionError("closed", item=matter.code)
 
 
 def _need_reason(reason: Optional[str]) -> str:
@@ -236,11 +236,11 @@ def request_extension(session: Session, matter: Matter, actor: Actor, new_deadli
     _need_open(matter)
     reason = _need_reason(reason)
     if matter.state == MATTER_CLAIMED:
-        raise TransitionError("already_claimed", code=matter.code)
+        raise TransitionError("already_claimed", item=matter.code)
     if pending_extension(session, matter) is not None:
-        raise TransitionError("extension_pending", code=matter.code)
+        raise TransitionError("extension_pending", item=matter.code)
     if new_deadline <= matter.deadline:
-        raise TransitionError("deadline_not_later", code=matter.code, deadline=matter.deadline)
+        raise TransitionError("deadline_not_later", item=matter.code, deadline=matter.deadline)
     before = audit.snapshot(matter, WATCHED)
     req = ExtensionRequest(matter_id=matter.id, requested_by_id=actor.id if isinstance(actor, Person) else None,
                            old_deadline=matter.deadline, new_deadline=new_deadline, reason=reason,
@@ -296,7 +296,7 @@ def close(session: Session, matter: Matter, actor: Actor, note: Optional[str] = 
     """销号: the office liaison confirms a claimed completion. Pending extension requests lapse."""
     if matter.state != MATTER_CLAIMED:
         _need_open(matter)
-        raise TransitionError("not_claimed", code=matter.code, state=matter.state)
+        raise TransitionError("not_claimed", item=matter.code, state=matter.state)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_CLOSED
     matter.closed_at = now
@@ -312,7 +312,7 @@ def return_for_redo(session: Session, matter: Matter, actor: Actor, reason: str,
     reason = _need_reason(reason)
     if matter.state != MATTER_CLAIMED:
         _need_open(matter)
-        raise TransitionError("not_claimed", code=matter.code, state=matter.state)
+        raise TransitionError("not_claimed", item=matter.code, state=matter.state)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_RETURNED
     _audit(session, matter, before, actor, "returned", now, reason)
@@ -322,7 +322,7 @@ def reopen(session: Session, matter: Matter, actor: Actor, reason: str, *, now: 
     """The only way out of closed: an explicit reopen with a reason (the item comes back as returned)."""
     reason = _need_reason(reason)
     if matter.state != MATTER_CLOSED:
-        raise TransitionError("not_closed", code=matter.code, state=matter.state)
+        raise TransitionError("not_closed", item=matter.code, state=matter.state)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_RETURNED
     matter.closed_at = None
