@@ -1,0 +1,457 @@
+"""The outbox sender: delivers Notice rows, each exactly once, within the platforms' rate limits.
+
+A notice is written by the change that caused it (bot.outbox); this module claims due notices, sends
+them, and records the outcome:
+
+- **Claiming.** PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`, one notice per transaction; the notice is
+  sent while its row is locked and marked sent in that same transaction, so two senders never both send
+  it. SQLite: a write transaction locks the whole database, so holding one across an HTTP call would stall
+  every handler; instead a notice is leased (`UPDATE … SET next_attempt_at = now + LEASE WHERE … AND
+  next_attempt_at <= now`, one atomic statement), sent outside any transaction, then marked. A crash leaves
+  it pending (PostgreSQL: the lock dies with the connection; SQLite: the lease runs out), never lost.
+  The one window no queue can close: a crash after WeCom accepted the message and before the commit.
+- **Rate limits.** 20/min per robot and 30/min per member, counted in `runtime.kv` (Redis: shared by every
+  process). A full window pushes `next_attempt_at` back instead of sending; it is not an attempt.
+- **Failures.** Network errors, 5xx and 45009 are retried with exponential backoff (45009 waits at least a
+  minute); bad keys (93000), bad users and configuration errors (40001…) fail at once; after
+  OUTBOX_MAX_ATTEMPTS tries a notice is `failed` with the reason (`python -m bot outbox list`).
+- **Long content** is split with `split_utf8` at the byte limits (app text/markdown 2048, robot markdown
+  4096, robot text 2048); the number of parts already delivered is kept in the payload (`_parts_sent`),
+  so a retry resumes after the last delivered part instead of repeating it.
+
+Channels plug in as transports (`register_transport`); WeCom is built in, DingTalk adds its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Optional
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select, update
+
+from bot.channels import wecom_api
+from bot.channels.wecom_api import ConfigError, PermanentError, RetryableError, WeComClient
+from bot.textsplit import split_utf8
+from models import (
+    NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+PROGRESS = "_parts_sent"  # payload key: parts of a split notice already delivered
+LEASE_SECONDS = 120.0  # SQLite: a claimed notice is invisible to other senders this long
+BACKOFF_BASE = 2.0
+BACKOFF_MAX = 600.0
+RATE_WINDOW = 60.0
+BATCH = 50  # notices per pass
+
+
+class RateLimiter:
+    """Sliding one-minute windows over `runtime.kv`: `limit` slots per name, each a key that expires a
+    window after it was taken. Only `set_nx` with a TTL is needed, so the same code is exact on Redis
+    (shared by every process) and in memory — hand-written because the kv interface has no counters.
+    """
+
+    def __init__(self, kv, window: float = RATE_WINDOW):
+        self.kv = kv
+        self.window = window
+
+    def take(self, name: str, limit: int) -> bool:
+        """Take one slot of `name`; False when `limit` were taken within the window."""
+        start = random.randrange(limit)
+        for i in range(limit):
+            if self.kv.set_nx(f"rl:{name}:{(start + i) % limit}", "1", ttl=self.window):
+                return True
+        return False
+
+
+@dataclass
+class Job:
+    """What a transport needs to deliver a notice, read while it is claimed."""
+
+    id: int
+    channel: str
+    target_kind: str
+    target: str
+    msgtype: str
+    payload: dict
+    attempts: int
+    robot_key: Optional[str] = None
+    problem: Optional[str] = None  # known before sending (e.g. no robot key): fail with this reason
+
+
+@dataclass
+class Outcome:
+    parts_sent: int
+    done: bool = False
+    error: Optional[str] = None
+    permanent: bool = False
+    retry_after: Optional[float] = None
+    deferred: Optional[float] = None  # rate-limited: try again after this many seconds (no attempt used)
+
+
+class WeComTransport:
+    """Delivers WeCom notices: app messages to users, robot messages to groups."""
+
+    channel = "wecom"
+
+    def __init__(self, runtime, client: Optional[WeComClient] = None):
+        self.runtime = runtime
+        self._client = client
+        self.limiter = RateLimiter(runtime.kv)
+
+    @property
+    def client(self) -> WeComClient:
+        if self._client is None:
+            s = self.runtime.settings
+            self._client = WeComClient(s.WECOM_API_BASE, s.WECOM_CORP_ID, s.WECOM_SECRET, s.WECOM_AGENT_ID or 0,
+                                       token_store=self.runtime.kv, timeout=s.HTTP_TIMEOUT_SECONDS)
+        return self._client
+
+    def prepare(self, session, notice: Notice) -> Job:
+        job = Job(notice.id, notice.channel, notice.target_kind, notice.target, notice.msgtype,
+                  dict(notice.payload or {}), notice.attempts)
+        if notice.target_kind == TARGET_GROUP:
+            group = session.scalar(select(ChatGroup).where(ChatGroup.code == notice.target))
+            if group is None:
+                job.problem = f"no chat group with code {notice.target!r}"
+            else:
+                job.robot_key = group.robot_key or (os.environ.get(group.robot_key_env or "") or None)
+                if not job.robot_key:
+                    job.problem = f"no robot key for group {notice.target!r} (set {group.robot_key_env or 'robot_key'})"
+        elif notice.target_kind != TARGET_USER:
+            job.problem = f"wecom cannot deliver to a {notice.target_kind!r} target"
+        return job
+
+    # -- the parts of a notice ------------------------------------------------------------------
+    def parts(self, job: Job) -> list[Callable[[], object]]:
+        """One callable per API call, in order."""
+        p, mt = job.payload, job.msgtype
+        if job.target_kind == TARGET_USER:
+            if mt in ("text", "markdown"):
+                return [self._app(job.target, mt, {"content": c})
+                        for c in split_utf8(p.get("content", ""), wecom_api.TEXT_MAX_BYTES)]
+            if mt == "textcard":
+                body = wecom_api.textcard_body(p["title"], p["description"], p["url"], p.get("btntxt", ""))
+                return [self._app(job.target, mt, body)]
+            if mt == "template_card":
+                return [self._app(job.target, mt, {k: v for k, v in p.items() if k != PROGRESS})]
+            raise PermanentError(None, f"unsupported app msgtype {mt!r}")
+        key = job.robot_key
+        if mt == "text":
+            chunks = split_utf8(p.get("content", ""), wecom_api.TEXT_MAX_BYTES)
+            return [self._robot(key, wecom_api.text_payload(
+                c, p.get("mentioned_mobile_list") if i == 0 else None, p.get("mentioned_list") if i == 0 else None))
+                for i, c in enumerate(chunks)]
+        if mt == "markdown":
+            return [self._robot(key, wecom_api.markdown_payload(c))
+                    for c in split_utf8(p.get("content", ""), wecom_api.ROBOT_MARKDOWN_MAX_BYTES)]
+        if mt == "image":
+            return [self._robot(key, wecom_api.image_payload(Path(p["path"]).read_bytes()))]
+        if mt == "file":
+            path = Path(p["path"])
+            return [self._robot_file(key, p.get("filename") or path.name, path)]
+        raise PermanentError(None, f"unsupported robot msgtype {mt!r}")
+
+    def _app(self, user: str, msgtype: str, body: dict):
+        def call():
+            result = self.client.send_app([user], msgtype, body)
+            if user in wecom_api.invalid_users(result):
+                raise PermanentError(None, f"invalid user {user!r}")
+        call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
+        return call
+
+    def _robot(self, key: str, payload: dict):
+        def call():
+            self.client.webhook_send(key, payload)
+        call.rate = (_robot_name(key), wecom_api.ROBOT_PER_MINUTE)
+        return call
+
+    def _robot_file(self, key: str, filename: str, path: Path):
+        def call():  # upload, then send: two robot calls, so a second rate slot
+            if not self.limiter.take(_robot_name(key), wecom_api.ROBOT_PER_MINUTE):
+                raise _RateLimited()
+            media_id = self.client.webhook_upload(key, filename, path.read_bytes())
+            self.client.webhook_send(key, wecom_api.file_payload(media_id))
+        call.rate = (_robot_name(key), wecom_api.ROBOT_PER_MINUTE)
+        return call
+
+    # -- delivery -------------------------------------------------------------------------------
+    def deliver(self, job: Job) -> Outcome:
+        done = int(job.payload.get(PROGRESS, 0))
+        if job.problem:
+            return Outcome(done, error=job.problem, permanent=True)
+        try:
+            calls = self.parts(job)
+        except (PermanentError, ValueError, KeyError, OSError) as exc:
+            return Outcome(done, error=f"cannot build the message: {exc}", permanent=True)
+        for call in calls[done:]:
+            rate = getattr(call, "rate", None)
+            if rate is not None and not self.limiter.take(rate[0], rate[1]):
+                return Outcome(done, deferred=RATE_WINDOW / rate[1])
+            try:
+                call()
+            except _RateLimited:
+                return Outcome(done, deferred=RATE_WINDOW / wecom_api.ROBOT_PER_MINUTE)
+            except RetryableError as exc:
+                return Outcome(done, error=str(exc), retry_after=exc.retry_after)
+            except PermanentError as exc:  # ConfigError included
+                return Outcome(done, error=str(exc), permanent=True)
+            except (ValueError, OSError) as exc:
+                return Outcome(done, error=f"{type(exc).__name__}: {exc}", permanent=True)
+            done += 1
+        return Outcome(done, done=True)
+
+
+class _RateLimited(Exception):
+    pass
+
+
+def _robot_name(key: str) -> str:
+    return "robot:" + hashlib.sha256(key.encode()).hexdigest()[:16]  # never the key itself
+
+
+TRANSPORTS: dict[str, Callable] = {"wecom": WeComTransport}
+
+
+def register_transport(channel: str, factory: Callable) -> None:
+    """Add a channel's transport: `factory(runtime)` with `.prepare(session, notice)` and `.deliver(job)`."""
+    TRANSPORTS[channel] = factory
+
+
+@dataclass
+class PassStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deferred: int = 0
+    ids: list = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed + self.deferred
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before attempt `attempts + 1`: 2, 4, 8 … up to 10 minutes, ±20% jitter."""
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+
+
+class Sender:
+    """Claims and delivers due notices. `now` is replaceable in tests (backoff without sleeping)."""
+
+    def __init__(self, runtime, transports: Optional[dict] = None, now: Callable[[], datetime] = utcnow):
+        self.runtime = runtime
+        self.transports = transports if transports is not None else {
+            ch: factory(runtime) for ch, factory in TRANSPORTS.items()}
+        self.now = now
+        self.max_attempts = runtime.settings.OUTBOX_MAX_ATTEMPTS
+
+    def _due(self, now: datetime):
+        return (select(Notice).where(Notice.state == NOTICE_PENDING, Notice.next_attempt_at <= now,
+                                     Notice.channel.in_(list(self.transports)))
+                .order_by(Notice.next_attempt_at, Notice.id))
+
+    def run_once(self, limit: int = BATCH) -> PassStats:
+        """One pass: deliver up to `limit` due notices."""
+        stats = PassStats()
+        one = self._one_locked if not self.runtime.db.is_sqlite else self._one_leased
+        for _ in range(limit):
+            if not one(stats):
+                break
+        return stats
+
+    def _one_locked(self, stats: PassStats) -> bool:
+        """PostgreSQL: claim, send and mark in one transaction."""
+        with self.runtime.db.session() as s:
+            notice = s.scalar(self._due(self.now()).limit(1).with_for_update(skip_locked=True))
+            if notice is None:
+                return False
+            transport = self.transports[notice.channel]
+            outcome = self._deliver(transport, transport.prepare(s, notice))
+            self._apply(notice, outcome, stats)
+        return True
+
+    def _one_leased(self, stats: PassStats) -> bool:
+        """SQLite: lease with one atomic UPDATE, send outside the transaction, then mark."""
+        with self.runtime.db.session() as s:
+            now = self.now()
+            candidates = s.scalars(self._due(now).with_only_columns(Notice.id).limit(5)).all()
+            job = transport = None
+            for nid in candidates:
+                claimed = s.execute(update(Notice).where(
+                    Notice.id == nid, Notice.state == NOTICE_PENDING, Notice.next_attempt_at <= now,
+                ).values(next_attempt_at=now + timedelta(seconds=LEASE_SECONDS))).rowcount
+                if claimed:
+                    notice = s.get(Notice, nid)
+                    transport = self.transports[notice.channel]
+                    job = transport.prepare(s, notice)
+                    break
+        if job is None:
+            return False
+        outcome = self._deliver(transport, job)
+        with self.runtime.db.session() as s:
+            notice = s.get(Notice, job.id)
+            if notice is not None and notice.state == NOTICE_PENDING:
+                self._apply(notice, outcome, stats)
+        return True
+
+    @staticmethod
+    def _deliver(transport, job: Job) -> Outcome:
+        try:
+            return transport.deliver(job)
+        except Exception as exc:  # noqa: BLE001 - a bug in a transport must not kill the sender
+            log.exception("transport crashed on notice %s", job.id)
+            return Outcome(int(job.payload.get(PROGRESS, 0)), error=f"{type(exc).__name__}: {exc}")
+
+    def _apply(self, notice: Notice, out: Outcome, stats: PassStats) -> None:
+        now = self.now()
+        if out.parts_sent != int((notice.payload or {}).get(PROGRESS, 0)):
+            notice.payload = {**notice.payload, PROGRESS: out.parts_sent}
+        stats.ids.append(notice.id)
+        if out.done:
+            notice.state, notice.sent_at, notice.last_error = NOTICE_SENT, now, None
+            notice.next_attempt_at = now
+            stats.sent += 1
+            return
+        if out.deferred is not None:
+            notice.next_attempt_at = now + timedelta(seconds=out.deferred)
+            stats.deferred += 1
+            return
+        notice.attempts += 1
+        notice.last_error = (out.error or "unknown error")[:2000]
+        if out.permanent or notice.attempts >= self.max_attempts:
+            if not out.permanent:
+                notice.last_error = f"gave up after {notice.attempts} attempts: {notice.last_error}"[:2000]
+            notice.state = NOTICE_FAILED
+            stats.failed += 1
+            log.warning("notice %s failed: %s", notice.id, notice.last_error)
+            return
+        delay = max(backoff(notice.attempts), out.retry_after or 0.0)
+        notice.next_attempt_at = now + timedelta(seconds=delay)
+        stats.retried += 1
+
+
+class SenderThread(threading.Thread):
+    """The sender as a daemon thread of this process; `stop()` ends it after the current pass."""
+
+    def __init__(self, runtime, poll: Optional[float] = None, sender: Optional[Sender] = None):
+        super().__init__(name="outbox-sender", daemon=True)
+        self.sender = sender or Sender(runtime)
+        self.poll = runtime.settings.OUTBOX_POLL_SECONDS if poll is None else poll
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                stats = self.sender.run_once()
+            except Exception:  # noqa: BLE001 - e.g. the database is restarting: try again later
+                log.exception("outbox pass failed")
+                stats = PassStats()
+            if stats.handled < BATCH:
+                self._stop_event.wait(self.poll)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_event.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+
+def start_embedded(runtime) -> SenderThread:
+    """Start the sender as a daemon thread (the single-process default, or one per gunicorn worker)."""
+    thread = SenderThread(runtime)
+    thread.start()
+    return thread
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+outbox_group = AppGroup("outbox", help="The outbox of outbound messages.")
+
+
+def _rt():
+    from flask import current_app
+
+    return current_app.extensions["bot"]
+
+
+@outbox_group.command("list")
+@click.option("--state", type=click.Choice([NOTICE_PENDING, NOTICE_SENT, NOTICE_FAILED]), default=None)
+@click.option("--limit", default=50, show_default=True, type=int)
+def list_command(state: Optional[str], limit: int) -> None:
+    """Newest notices first, with state, attempts and the last error."""
+    with _rt().db.session() as s:
+        q = select(Notice).order_by(Notice.id.desc()).limit(limit)
+        if state:
+            q = q.where(Notice.state == state)
+        rows = s.scalars(q).all()
+    if not rows:
+        click.echo("no notices")
+        return
+    click.echo(f"{'id':>6}  {'state':<8} {'try':>3}  {'channel':<8} {'target':<24} {'type':<9} next/sent (UTC)"
+               "      content / error")
+    for n in rows:
+        when = n.sent_at if n.state == NOTICE_SENT else n.next_attempt_at
+        content = str((n.payload or {}).get("content") or (n.payload or {}).get("title") or "")
+        tail = n.last_error if n.state == NOTICE_FAILED else " ".join(content.split())[:40]
+        click.echo(f"{n.id:>6}  {n.state:<8} {n.attempts:>3}  {n.channel:<8} {n.target_kind + ':' + n.target:<24.24} "
+                   f"{n.msgtype:<9} {when:%Y-%m-%d %H:%M:%S}  {tail}")
+
+
+@outbox_group.command("send-pending")
+def send_pending_command() -> None:
+    """One pass of the sender: deliver what is due now."""
+    stats = Sender(_rt()).run_once(limit=10_000)
+    click.echo(f"sent {stats.sent}, retry later {stats.retried}, rate-limited {stats.deferred}, "
+               f"failed {stats.failed}")
+
+
+@outbox_group.command("run")
+def run_command() -> None:
+    """Run the sender in the foreground (a dedicated sender process)."""
+    thread = start_embedded(_rt())
+    click.echo("outbox sender running; Ctrl-C to stop")
+    try:
+        while thread.is_alive():
+            thread.join(1.0)
+    except KeyboardInterrupt:
+        thread.stop()
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Retry every failed notice.")
+def retry_command(ids: tuple[int, ...], all_failed: bool) -> None:
+    """Make failed notices pending again (e.g. after fixing a robot key or the secret)."""
+    from bot import audit
+
+    if not ids and not all_failed:
+        raise click.UsageError("give notice IDs or --all-failed")
+    with _rt().db.session() as s:
+        q = select(Notice).where(Notice.state == NOTICE_FAILED)
+        if not all_failed:
+            q = q.where(Notice.id.in_(ids))
+        rows = s.scalars(q).all()
+        missing = set(ids) - {n.id for n in rows}
+        for n in rows:
+            before = {"state": n.state, "attempts": n.attempts, "last_error": n.last_error}
+            n.state, n.attempts, n.next_attempt_at = NOTICE_PENDING, 0, utcnow()
+            audit.record(s, actor="system:cli", action="outbox.retry", entity="notice", entity_id=n.id,
+                         before=before, after={"state": n.state, "attempts": 0})
+    for nid in sorted(missing):
+        click.echo(f"notice {nid}: not found or not failed", err=True)
+    click.echo(f"{len(rows)} notice(s) queued again")
+    if missing:
+        raise SystemExit(1)
+
+
+def register_cli(app) -> None:
+    app.cli.add_command(outbox_group)
