@@ -601,6 +601,10 @@ class Conversation:
             if mode == MODE_SUMMARY:
                 return self.confirm()
             return self.prompt(error=self.ctx.render("engine/not_yet.txt"))
+        cmd, args = router.find(text)
+        if cmd is not None and not args and text not in W_DONE:
+            return self.prompt(error=self.ctx.render("engine/busy_with_draft.txt", word=text,
+                                                     title=self.ctx.render(self.flow.title)))
         if mode == MODE_SUMMARY:
             return self.prompt(error=self.ctx.render("engine/summary_hint.txt"))
         if mode == MODE_GROUP:

@@ -1,0 +1,161 @@
+"""填报: a unit liaison reports progress for the current period (seed 000 附件3 / 附件4 落实情况).
+
+The bot lists the unit's open matters and slip rows; for each: 已完成 or 未完成, what was done, and for an
+open one the planned deadline (调度事项 = 已完成 + 未完成). On 确认 it is saved as that period's report
+(a new version; an earlier one is kept with current=False), late after 18:00 on the 5th / 20th.
+"""
+from __future__ import annotations
+
+from sqlalchemy import exists, func, select
+
+from bot import audit
+from bot.core import Context, Reply
+from bot.periods import is_late, period_by_key, period_for_report
+from bot.unitmatch import UnitRef, match_unit
+from handlers import engine, router
+from handlers import fields as F
+from handlers.engine import Field, FieldContext, Flow, Group, Invalid
+from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, Matter,
+                    ReportItem, ReportSubmission, Unit)
+
+REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)
+STATUS_CHOICES = [(ITEM_DONE, "已完成"), (ITEM_OPEN, "未完成")]
+
+
+def reported(session, unit_id: int):
+    """already_reported(period) for bot.periods.period_for_report."""
+    def check(period) -> bool:
+        return bool(session.scalar(select(exists().where(ReportSubmission.unit_id == unit_id,
+                                                         ReportSubmission.period_key == period.key))))
+    return check
+
+
+def current_submission(session, unit_id: int, period_key: str):
+    return session.scalar(select(ReportSubmission).where(
+        ReportSubmission.unit_id == unit_id, ReportSubmission.period_key == period_key,
+        ReportSubmission.current.is_(True)))
+
+
+def items_to_report(session, unit_id: int, period_key: str) -> list[dict]:
+    """Open matters and slip rows of the unit, soonest deadline first, plus those this period's current report
+    already claimed done (so a second report can revise them)."""
+    ids = set(session.scalars(select(Matter.id).where(Matter.responsible_unit_id == unit_id,
+                                                      Matter.state.in_(REPORTABLE))))
+    sub = current_submission(session, unit_id, period_key)
+    earlier = {}
+    if sub is not None:
+        for it in sub.items:
+            earlier[it.matter_id] = it
+            if it.matter.state == MATTER_CLAIMED:
+                ids.add(it.matter_id)
+    if not ids:
+        return []
+    matters = session.scalars(select(Matter).where(Matter.id.in_(ids)).order_by(Matter.deadline, Matter.id))
+    out = []
+    for m in matters:
+        prev = earlier.get(m.id)
+        out.append({"id": m.id, "code": m.code, "kind": m.kind, "title": m.title, "deadline": m.deadline.isoformat(),
+                    "planned": m.planned_deadline.isoformat() if m.planned_deadline else None,
+                    "last": m.last_progress, "state": m.state,
+                    "earlier": prev.status if prev else None})
+    return out
+
+
+def is_open_item(fc: FieldContext) -> bool:
+    return (fc.item or {}).get("status") == ITEM_OPEN
+
+
+def save(ctx: Context, data: dict, meta: dict) -> Reply:
+    s = ctx.session
+    period = period_by_key(meta["period_key"])
+    unit = s.get(Unit, meta["unit_id"])
+    prev_versions = list(s.scalars(select(ReportSubmission).where(
+        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)))
+    replaced = None
+    for old in prev_versions:
+        if old.current:
+            replaced = old
+            old.current = False
+            audit.record(s, actor=ctx.person, action="supersede", entity="report_submission", entity_id=old.id,
+                         before={"current": True}, after={"current": False}, at=ctx.now)
+    version = (s.scalar(select(func.max(ReportSubmission.version)).where(
+        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)) or 0) + 1
+    s.flush()
+    sub = ReportSubmission(unit_id=unit.id, period_key=period.key, version=version, current=True,
+                           submitted_by_id=ctx.person.id, submitted_at=ctx.now, is_late=is_late(ctx.now, period))
+    s.add(sub)
+    s.flush()
+    items = meta["_items_items"]
+    for fixed, answer in zip(items, data["items"]):
+        matter = s.get(Matter, fixed["id"])
+        if matter is None or matter.responsible_unit_id != unit.id or matter.state not in REPORTABLE + (MATTER_CLAIMED,):
+            raise Invalid("report/err_changed.txt", code=fixed["code"])
+        status = answer["status"]
+        planned = F.parse_iso(answer.get("planned_deadline")) if status == ITEM_OPEN else None
+        s.add(ReportItem(submission_id=sub.id, matter_id=matter.id, status=status, progress=answer["progress"],
+                         planned_deadline=planned, obstacle=answer.get("obstacle") if status == ITEM_OPEN else None))
+        before = audit.snapshot(matter)
+        matter.last_progress_at = ctx.now
+        matter.last_progress = answer["progress"]
+        if status == ITEM_DONE:
+            matter.state = MATTER_CLAIMED
+        else:
+            matter.planned_deadline = planned
+            if matter.state == MATTER_CLAIMED:  # revised by a later report of the same period
+                matter.state = MATTER_OPEN
+        b, a = audit.diff(before, audit.snapshot(matter))
+        audit.record(s, actor=ctx.person, action="report", entity="matter", entity_id=matter.code, before=b,
+                     after=a, at=ctx.now)
+    s.flush()
+    audit.record(s, actor=ctx.person, action="create", entity="report_submission", entity_id=sub.id,
+                 after=audit.snapshot(sub), at=ctx.now)
+    done = sum(1 for a in data["items"] if a["status"] == ITEM_DONE)
+    return Reply(ctx.render("report/saved.txt", sub=sub, unit=unit, period=period, replaced=replaced,
+                            done=done, open=len(data["items"]) - done))
+
+
+FLOW = engine.register(Flow(
+    name="report",
+    steps=[
+        Group("items", [
+            Field("status", "report/ask_status.txt", choices=lambda fc: STATUS_CHOICES),
+            Field("progress", "report/ask_progress.txt", F.text(1000, min_len=2)),
+            Field("planned_deadline", "report/ask_planned.txt", F.a_date("future"), when=is_open_item),
+            Field("obstacle", "report/ask_obstacle.txt", F.text(500, optional=True), when=is_open_item),
+        ], items=lambda fc: fc.meta["matters"]),
+    ],
+    save=save,
+))
+
+
+def pick_unit(ctx: Context, args: str):
+    """The unit to report for: the only one, or the one named in the args among the person's units."""
+    units = [ctx.session.get(Unit, uid) for uid in sorted(ctx.roles.liaison_unit_ids)]
+    if len(units) == 1:
+        return units[0]
+    if args:
+        refs = [UnitRef(str(u.id), u.name, tuple(u.aliases or ())) for u in units]
+        hit = match_unit(args, refs)
+        if hit.exact is not None:
+            return ctx.session.get(Unit, int(hit.exact.id))
+    return None
+
+
+@router.command("填报", menu_key="report", summary="报送本单位事项进展（每月5日、20日18:00前）", order=10)
+def report(ctx: Context, args: str):
+    if not ctx.roles.liaison_unit_ids:
+        return ctx.render("report/denied.txt")
+    unit = pick_unit(ctx, args)
+    if unit is None:
+        units = [ctx.session.get(Unit, uid) for uid in sorted(ctx.roles.liaison_unit_ids)]
+        return ctx.render("report/which_unit.txt", units=units)
+    period = period_for_report(ctx.now, reported(ctx.session, unit.id))
+    matters = items_to_report(ctx.session, unit.id, period.key)
+    if not matters:
+        return ctx.render("report/nothing.txt", unit=unit, period=period)
+    prev = current_submission(ctx.session, unit.id, period.key)
+    intro = ctx.render("report/intro.txt", unit=unit, period=period, count=len(matters), prev=prev,
+                       late=is_late(ctx.now, period))
+    reply = engine.start(ctx, FLOW, meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key,
+                                          "matters": matters})
+    return Reply(intro + "\n\n" + reply.text)
