@@ -5,8 +5,9 @@ decrypts the bot's passive replies. Tests (and other engineers' flow tests) driv
 with it:
 
     peer = WeComPeer(token, aes_key, corp_id)
-    r = client.post(*peer.text("zhangsan", "帮助"))      # (url, data=…) for the Flask test client
-    reply = peer.reply(r.data)                             # dict of the decrypted reply XML, or None
+    url, body = peer.text("zhangsan", "帮助")             # a signed, encrypted callback
+    reply = peer.reply(client.post(url, data=body).data)   # dict of the decrypted reply XML, or None
+    reply = peer.say(client, "zhangsan", "帮助")           # the same in one call (Flask test client)
 
 Protocol: AES-256-CBC, key = b64decode(EncodingAESKey + "="), IV = key[:16]; plaintext = 16 random
 bytes + 4-byte big-endian length + message + receiveid, PKCS#7-padded to a multiple of 32 bytes;
@@ -159,6 +160,14 @@ class WeComPeer:
         create_time = kw.pop("create_time", None)
         extra = kw.pop("extra", {})
         return self.envelope(self.event_xml(user, event, event_key, create_time, **extra), **kw)
+
+    def say(self, client, user: str, content: str) -> Optional[dict]:
+        """POST a text message through a Flask test client; the decrypted reply (None: empty 200)."""
+        url, body = self.text(user, content)
+        r = client.post(url, data=body, content_type="text/xml")
+        if r.status_code != 200:
+            raise PeerError(f"callback answered HTTP {r.status_code}: {r.data[:100]!r}")
+        return self.reply(r.data)
 
     # -- what the bot answers ----------------------------------------------------------------
     def reply(self, body: bytes | str) -> Optional[dict]:

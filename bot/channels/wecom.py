@@ -1,0 +1,368 @@
+"""The WeCom (企业微信) callback: a thin adapter between WeCom's encrypted XML and `bot.core`.
+
+`GET /wecom/callback` answers the URL check; `POST /wecom/callback` takes a message or event:
+
+1. refuse early: not configured → 404, body over MAX_BODY_BYTES → 413, XML with a DTD / entities /
+   external references or otherwise malformed → 400 (defusedxml, before wechatpy sees anything);
+2. check the signature and the CorpID and decrypt (wechatpy's `WeChatCrypto`): forged → 403,
+   undecryptable (wrong AES key…) → 400. Nothing is stored before this point;
+3. build a platform-neutral `Incoming` (dedup id = MsgId, or FromUserName + CreateTime for events);
+4. run `runtime.dispatch` in a thread pool with a time budget (PASSIVE_REPLY_SECONDS): a quick answer
+   becomes an encrypted passive reply (text over 2048 bytes: the first part passive, the rest through the
+   outbox); a slow one gets an empty 200 now and is queued in the outbox as an app message to the user —
+   inside the handler's own transaction, so it cannot be lost; a platform retry gets an empty 200.
+
+Handlers never see XML, signatures or platform names: a DingTalk adapter plugs into the same
+`Runtime.dispatch` and outbox.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime
+from functools import lru_cache
+from typing import Optional
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
+
+from bot import outbox
+from bot.core import DUPLICATE, Incoming, Reply
+from bot.textsplit import split_utf8, utf8_len
+from models import TARGET_USER
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("wecom", __name__, url_prefix="/wecom")
+
+CHANNEL = "wecom"
+PASSIVE_MAX_BYTES = 2048  # a passive text reply's content, like an app text message
+POOL_SIZE = 32  # handler threads per process; queued work still counts against the time budget
+# Events that reach the router (others — view, LOCATION, unsubscribe, contact changes… — are acknowledged).
+EVENTS = {"subscribe": "subscribe", "enter_agent": "enter_agent", "click": "click",
+          "template_card_event": "card"}
+
+
+class Refused(Exception):
+    """A callback refused with a 4xx and a short plain-text body."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+# -- crypto and XML ----------------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def _crypto(token: str, aes_key: str, corp_id: str) -> WeChatCrypto:
+    return WeChatCrypto(token, aes_key, corp_id)
+
+
+def crypto_for(settings) -> WeChatCrypto:
+    """The WeChatCrypto of the configured app; Refused(404) when WeCom is not configured."""
+    if not settings.wecom_enabled:
+        raise Refused(404, "wecom not configured")
+    try:
+        return _crypto(settings.WECOM_TOKEN, settings.WECOM_AES_KEY, settings.WECOM_CORP_ID)
+    except (AssertionError, ValueError) as exc:  # an EncodingAESKey that is not 43 base64 chars
+        log.error("WECOM_AES_KEY is invalid: %s", type(exc).__name__)
+        raise Refused(404, "wecom not configured") from None
+
+
+def parse_xml(data: bytes | str) -> Element:
+    """Parse untrusted XML: any DTD, entity or external reference is refused (400)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not data or not data.strip():
+        raise Refused(400, "empty body")
+    try:
+        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise Refused(400, "xml with dtd or entities refused") from None
+    except (ParseError, ValueError):
+        raise Refused(400, "malformed xml") from None
+
+
+def xml_fields(root: Element) -> dict:
+    """Top-level children as {tag: text}; SelectedItems of template-card events as a list of dicts."""
+    out: dict = {}
+    for child in root:
+        if child.tag == "SelectedItems":
+            out["SelectedItems"] = [_selected_item(item) for item in child]
+        elif len(child):
+            out[child.tag] = {g.tag: (g.text or "").strip() for g in child}
+        else:
+            text = child.text or ""
+            out[child.tag] = text if child.tag == "Content" else text.strip()
+    return out
+
+
+def _selected_item(item: Element) -> dict:
+    options: list[str] = []
+    for holder in ("OptionIds", "OpitonIds"):  # WeCom spells it both ways in the wild
+        for node in item.findall(holder):
+            options.extend((o.text or "").strip() for o in node if (o.text or "").strip())
+    return {"question_key": (item.findtext("QuestionKey") or "").strip(), "option_ids": options}
+
+
+def decrypt(crypto: WeChatCrypto, encrypt: str, signature: str, timestamp: str, nonce: str) -> str:
+    """Check the signature and CorpID, and decrypt; Refused(403/400) otherwise."""
+    try:
+        return crypto.decrypt_message({"Encrypt": encrypt}, signature, timestamp, nonce)
+    except InvalidSignatureException:
+        raise Refused(403, "bad signature") from None
+    except InvalidCorpIdException:
+        raise Refused(403, "bad corpid") from None
+    except Exception:  # noqa: BLE001 - a wrong AES key surfaces as struct.error, UnicodeDecodeError…
+        raise Refused(400, "cannot decrypt") from None
+
+
+def _cdata(value: str) -> str:
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def passive_reply(crypto: WeChatCrypto, corp_id: str, user_id: str, content: str) -> str:
+    """The encrypted, signed passive text reply (hand-built so "]]>" in the content stays valid XML)."""
+    now = str(int(time.time()))
+    plain = (f"<xml><ToUserName>{_cdata(user_id)}</ToUserName><FromUserName>{_cdata(corp_id)}</FromUserName>"
+             f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+             f"<Content>{_cdata(content)}</Content></xml>")
+    return crypto.encrypt_message(plain, str(secrets.randbelow(10**10)), now)
+
+
+# -- the platform-neutral message --------------------------------------------------------------
+
+def _dedup_id(fields: dict) -> str:
+    if fields.get("MsgId"):
+        return fields["MsgId"]
+    raw = ":".join(fields.get(k, "") for k in ("FromUserName", "CreateTime", "Event", "EventKey"))
+    return "ev:" + (raw if len(raw) <= 150 else hashlib.sha256(raw.encode()).hexdigest())
+
+
+def to_incoming(fields: dict, tz) -> Optional[Incoming]:
+    """An `Incoming` for a decrypted message, or None for what the bot ignores (view, LOCATION…)."""
+    user = fields.get("FromUserName", "")
+    msgtype = fields.get("MsgType", "").lower()
+    if not user or not msgtype:
+        raise Refused(400, "message without sender or type")
+    try:
+        created = datetime.fromtimestamp(int(fields.get("CreateTime") or 0), tz)
+    except (ValueError, OverflowError, OSError):
+        raise Refused(400, "bad CreateTime") from None
+    base = dict(channel=CHANNEL, user_id=user, msg_id=_dedup_id(fields), created_at=created)
+    if msgtype == "text":
+        return Incoming(text=fields.get("Content", ""), **base)
+    if msgtype != "event":
+        return Incoming(extra={"msgtype": msgtype}, **base)
+    event = EVENTS.get(fields.get("Event", "").lower())
+    if event is None:
+        return None
+    extra = {}
+    if event == "card":
+        extra = {"task_id": fields.get("TaskId", ""), "response_code": fields.get("ResponseCode", ""),
+                 "card_type": fields.get("CardType", ""),
+                 "selected": {i["question_key"]: i["option_ids"] for i in fields.get("SelectedItems", [])}}
+    return Incoming(event=event, event_key=fields.get("EventKey") or None, extra=extra, **base)
+
+
+# -- quick or late: who delivers the reply -----------------------------------------------------
+
+def _queue_reply(session, user_id: str, reply: Reply, key: str) -> None:
+    outbox.enqueue(session, target_kind=TARGET_USER, target=user_id,
+                   msgtype="markdown" if reply.markdown else "text", payload={"content": reply.text},
+                   channel=CHANNEL, key=key, kind="reply")
+
+
+class Exchange:
+    """One callback's reply, decided exactly once: passive (in the HTTP answer) or late (outbox).
+
+    `in_transaction` runs inside the handler's transaction (Runtime.dispatch's before_commit): a late
+    reply, or what a passive one cannot carry, is queued there — committed with the handler's changes.
+    """
+
+    def __init__(self, incoming: Incoming):
+        self.incoming = incoming
+        self.lock = threading.Lock()
+        self.state = "waiting"  # → "passive" (HTTP thread answers) or "late" (outbox)
+        self.seen: Optional[Reply] = None  # the reply the transaction handled (and committed with)
+        self.passive_text: Optional[str] = None
+
+    def key(self, part: str) -> str:
+        raw = f"reply:{CHANNEL}:{self.incoming.user_id}:{self.incoming.msg_id}:{part}"
+        return raw if len(raw) <= 200 else "reply:" + hashlib.sha256(raw.encode()).hexdigest()
+
+    def split(self, reply: Reply) -> tuple[Optional[str], Optional[Reply]]:
+        """(passive text, rest for the outbox) of a quick reply."""
+        if reply.markdown or not reply.text:  # passive replies cannot show markdown
+            return None, reply if reply.text else None
+        if utf8_len(reply.text) <= PASSIVE_MAX_BYTES:
+            return reply.text, None
+        parts = split_utf8(reply.text, PASSIVE_MAX_BYTES)
+        return parts[0], Reply("".join(parts[1:]))
+
+    def in_transaction(self, session, reply: Optional[Reply]) -> None:
+        if reply is None:
+            return
+        with self.lock:
+            if self.state == "waiting":
+                self.state = "passive"
+                self.passive_text, rest = self.split(reply)
+                if rest is not None:
+                    _queue_reply(session, self.incoming.user_id, rest, self.key("rest"))
+            else:
+                _queue_reply(session, self.incoming.user_id, reply, self.key("late"))
+            self.seen = reply
+
+    def give_up(self) -> bool:
+        """The time budget is spent: True if the reply will now go to the outbox."""
+        with self.lock:
+            if self.state == "waiting":
+                self.state = "late"
+                return True
+            return False
+
+    def after(self, runtime, reply) -> None:
+        """Queue what the transaction did not (error/busy replies, or a failed commit, come back outside it)."""
+        if reply is None or reply is DUPLICATE or reply is self.seen:
+            return
+        if self.state == "late":
+            rest, key = reply, self.key("late")
+        else:
+            self.passive_text, rest = self.split(reply)
+            key = self.key("rest")
+        if rest is not None:
+            with runtime.db.session() as s:
+                _queue_reply(s, self.incoming.user_id, rest, key)
+
+
+_pool: Optional[ThreadPoolExecutor] = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> ThreadPoolExecutor:
+    """This process's handler threads (created on first use, so after a gunicorn fork)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="wecom-handler")
+        return _pool
+
+
+def _late_delivery(runtime, exchange: Exchange):
+    def done(future) -> None:
+        try:
+            exchange.after(runtime, future.result())
+        except Exception:  # noqa: BLE001 - a background thread: log, never raise
+            log.exception("could not queue the late reply to %s", exchange.incoming.user_id)
+    return done
+
+
+def answer(runtime, incoming: Incoming, started: float) -> Optional[str]:
+    """Dispatch with a time budget; the passive reply text, or None (empty 200)."""
+    exchange = Exchange(incoming)
+    budget = runtime.settings.PASSIVE_REPLY_SECONDS
+
+    def run():
+        return runtime.dispatch(incoming, before_commit=exchange.in_transaction)
+
+    future = pool().submit(run)
+    try:
+        reply = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
+    except FutureTimeout:
+        if exchange.give_up():
+            future.add_done_callback(_late_delivery(runtime, exchange))
+            log.info("slow reply to %s goes through the outbox", incoming.user_id)
+            return None
+        # The handler already chose the passive reply and is committing: wait a moment more.
+        try:
+            reply = future.result(timeout=1.0)
+        except FutureTimeout:
+            log.error("reply to %s committed too late for the passive answer", incoming.user_id)
+            return None
+    exchange.after(runtime, reply)
+    return exchange.passive_text
+
+
+# -- HTTP --------------------------------------------------------------------------------------
+
+def _refusal(exc: Refused) -> Response:
+    log.warning("wecom callback refused (%d): %s from %s", exc.status, exc.reason, request.remote_addr)
+    return Response(exc.reason, status=exc.status, mimetype="text/plain")
+
+
+def _query(*names: str) -> list[str]:
+    values = [request.args.get(n, "") for n in names]
+    if not all(values):
+        raise Refused(400, "missing query parameters")
+    return values
+
+
+def _body(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise Refused(413, "body too large")
+    try:
+        data = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise Refused(413, "body too large") from None
+    if len(data) > limit:
+        raise Refused(413, "body too large")
+    return data
+
+
+@bp.get("/callback")
+def verify_url():
+    """URL check: answer the decrypted echostr as the raw body."""
+    runtime = current_app.extensions["bot"]
+    try:
+        crypto = crypto_for(runtime.settings)
+        signature, timestamp, nonce, echostr = _query("msg_signature", "timestamp", "nonce", "echostr")
+        echostr = echostr.replace(" ", "+")  # a '+' that arrived unescaped
+        try:
+            plain = crypto.check_signature(signature, timestamp, nonce, echostr)
+        except InvalidSignatureException:
+            raise Refused(403, "bad signature") from None
+        except InvalidCorpIdException:
+            raise Refused(403, "bad corpid") from None
+        except Exception:  # noqa: BLE001 - wrong AES key
+            raise Refused(400, "cannot decrypt") from None
+    except Refused as exc:
+        return _refusal(exc)
+    return Response(plain, mimetype="text/plain")
+
+
+@bp.post("/callback")
+def receive():
+    """A message or event: passive reply, or an empty 200 (duplicate, ignored, or answered later)."""
+    started = time.monotonic()
+    runtime = current_app.extensions["bot"]
+    settings = runtime.settings
+    try:
+        crypto = crypto_for(settings)
+        signature, timestamp, nonce = _query("msg_signature", "timestamp", "nonce")
+        envelope = xml_fields(parse_xml(_body(settings.MAX_BODY_BYTES)))
+        encrypt = envelope.get("Encrypt")
+        if not encrypt or not isinstance(encrypt, str):
+            raise Refused(400, "no Encrypt element")
+        plain = decrypt(crypto, encrypt, signature, timestamp, nonce)
+        incoming = to_incoming(xml_fields(parse_xml(plain)), runtime.tz)
+    except Refused as exc:
+        return _refusal(exc)
+    if incoming is None:
+        return Response("", status=200)
+    text = answer(runtime, incoming, started)
+    if not text:
+        return Response("", status=200)
+    body = passive_reply(crypto, settings.WECOM_CORP_ID, incoming.user_id, text)
+    return Response(body, mimetype="application/xml")
