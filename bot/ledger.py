@@ -28,7 +28,7 @@ from bot import audit
 from bot.periods import Period, period_at, previous_period
 from models import (ESC_ACCEPTED, ESC_RAISED, ESC_RETURNED, ESC_SUPERVISION_REQUEST, EXT_APPROVED, EXT_PENDING,
                     EXT_REFUSED, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
-                    Escalation, ExtensionRequest, Matter, Person, ReportItem, ReportSubmission)
+                    AuditLog, Escalation, ExtensionRequest, Matter, Person, ReportItem, ReportSubmission)
 
 OPEN_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_RETURNED)  # not yet 销号
 ACTIVE_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # work still to do (not claimed done)
@@ -377,6 +377,54 @@ def decide_escalation(session: Session, escalation: Escalation, actor: Actor, ac
     _audit(session, matter, before, actor, "escalation_accepted" if accept else "escalation_returned", now,
            note, level=escalation.level, supervision_deadline=deadline)
     return escalation
+
+
+# -- views for chat, jobs and reports ------------------------------------------------------------
+@dataclass
+class ItemView:
+    """One ledger item as the templates show it."""
+
+    code: str
+    title: str
+    unit: str
+    leader: str
+    state: str
+    light: str
+    icon: str
+    deadline: date
+    original_deadline: date
+    overdue_days: int
+    escalation_level: int
+    last_progress: Optional[str]
+    last_progress_at: Optional[datetime]
+
+
+def item_view(m: Matter, as_of: datetime) -> ItemView:
+    """The item at a moment: light, overdue days and the fields every list shows."""
+    lt = light_at(m, as_of)
+    return ItemView(m.code, m.title, m.responsible_unit.name if m.responsible_unit else "",
+                    m.leader.name if m.leader else "", m.state, lt, LIGHT_ICONS[lt], m.deadline,
+                    m.original_deadline, overdue_days(m, as_of.date()), m.escalation_level or 0,
+                    m.last_progress, m.last_progress_at)
+
+
+def _as_date(value) -> Optional[date]:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def history_rows(session, m: Matter) -> list[dict]:
+    """The audit trail of one item, oldest first, with the dates it carries as dates."""
+    out = []
+    for r in session.scalars(select(AuditLog).where(AuditLog.entity == "matter", AuditLog.entity_id == str(m.id))
+                             .order_by(AuditLog.at, AuditLog.id)):
+        before, after = r.before or {}, r.after or {}
+        out.append({"at": r.at, "actor": r.actor, "system": r.actor_id is None, "action": r.action,
+                    "reason": r.reason, "level": after.get("level"),
+                    "old_deadline": _as_date(before.get("deadline")), "deadline": _as_date(after.get("deadline")),
+                    "new_deadline": _as_date(after.get("new_deadline")),
+                    "supervision_deadline": _as_date(after.get("supervision_deadline"))})
+    return out
+
 
 
 # -- looking items up -----------------------------------------------------------------------------

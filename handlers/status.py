@@ -9,54 +9,26 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
 
 from bot import ledger
 from bot.core import Context, Reply
+from bot.ledger import history_rows, item_view
 from bot.periods import period_at, previous_period
 from bot.scope import can_see, matter_filter, sees_all
 from bot.textsplit import split_utf8, utf8_len
 from bot.unitmatch import UnitRef, match_unit
 from handlers import router
-from models import (ESC_RAISED, EXT_PENDING, AuditLog, Escalation, ExtensionRequest, Matter, Minutes, Person,
+from models import (ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person,
                     ReportSubmission, Unit)
 
 CODE_RE = re.compile(r"^[A-Za-z]{1,3}-?\d{1,6}$")  # what an item code looks like: M12, J3, T2
 PAGE_BYTES = 2048
 FOOTER_RESERVE = 160  # bytes kept free on each page for the page footer
 PAGE_TTL = 30 * 60
-
-
-# -- views ----------------------------------------------------------------------------------------
-@dataclass
-class ItemView:
-    """One ledger item as the templates show it."""
-
-    code: str
-    title: str
-    unit: str
-    leader: str
-    state: str
-    light: str
-    icon: str
-    deadline: date
-    original_deadline: date
-    overdue_days: int
-    escalation_level: int
-    last_progress: Optional[str]
-    last_progress_at: Optional[datetime]
-
-
-def item_view(m: Matter, as_of: datetime) -> ItemView:
-    lt = ledger.light_at(m, as_of)
-    return ItemView(m.code, m.title, m.responsible_unit.name if m.responsible_unit else "",
-                    m.leader.name if m.leader else "", m.state, lt, ledger.LIGHT_ICONS[lt], m.deadline,
-                    m.original_deadline, ledger.overdue_days(m, as_of.date()), m.escalation_level or 0,
-                    m.last_progress, m.last_progress_at)
 
 
 def scoped(ctx: Context, *conds):
@@ -250,24 +222,6 @@ def query(ctx: Context, args: str) -> Reply:
 
 
 # -- 历史 -----------------------------------------------------------------------------------------
-def _as_date(value) -> Optional[date]:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def history_rows(session, m: Matter) -> list[dict]:
-    """The audit trail of one item, oldest first, with the dates it carries as dates."""
-    out = []
-    for r in session.scalars(select(AuditLog).where(AuditLog.entity == "matter", AuditLog.entity_id == str(m.id))
-                             .order_by(AuditLog.at, AuditLog.id)):
-        before, after = r.before or {}, r.after or {}
-        out.append({"at": r.at, "actor": r.actor, "system": r.actor_id is None, "action": r.action,
-                    "reason": r.reason, "level": after.get("level"),
-                    "old_deadline": _as_date(before.get("deadline")), "deadline": _as_date(after.get("deadline")),
-                    "new_deadline": _as_date(after.get("new_deadline")),
-                    "supervision_deadline": _as_date(after.get("supervision_deadline"))})
-    return out
-
-
 @router.command("历史", "轨迹", summary="查看某事项的办理轨迹：历史 编号", order=44)
 def history(ctx: Context, args: str) -> Reply:
     if not args:

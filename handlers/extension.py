@@ -1,0 +1,137 @@
+"""延期申请: a unit liaison asks for a later deadline with a reason; the office supervisor of the item's
+dispatch row answers 批准 / 不批准 <申请号>. Both deadlines are kept (Matter.original_deadline and
+ExtensionRequest.old_deadline / new_deadline); every step is audited by bot.ledger.
+
+Forms: `延期申请 M12 2026-12-30 原因…` in one message, or `延期申请 M12` for a short conversation
+(new deadline, reason, 确认) on the conversation engine.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Optional
+
+from sqlalchemy import select
+
+from bot import ledger
+from bot.core import Context, Reply
+from bot.dateparse import DateAmbiguous, DateOk, parse_date
+from bot.scope import office_supervisors_of, unit_liaison_of
+from handlers import engine, router
+from handlers import fields as F
+from handlers.engine import Field, Flow
+from handlers.status import first_word, load_item, notify_people, transition_error
+from models import EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, ROLE_ADMIN, ExtensionRequest, Matter, Person, PersonRole
+
+REQUEST_ID = re.compile(r"^[#＃]?(\d{1,9})$")
+
+
+def admins(session) -> list[Person]:
+    return list(session.scalars(select(Person).join(PersonRole).where(PersonRole.role == ROLE_ADMIN,
+                                                                      Person.active.is_(True))))
+
+
+def deciders(session, matter: Matter) -> list[Person]:
+    """Who decides an extension: the office supervisor(s) of the item's row; admins if there is none."""
+    return office_supervisors_of(session, matter) or admins(session)
+
+
+def submit(ctx: Context, matter: Matter, new_deadline: date, reason: str) -> Reply:
+    """File the request, tell the deciders, answer the applicant."""
+    try:
+        req = ledger.request_extension(ctx.session, matter, ctx.person, new_deadline, reason, now=ctx.now)
+    except ledger.TransitionError as exc:
+        return transition_error(ctx, exc)
+    who = deciders(ctx.session, matter)
+    notify_people(ctx, who, ctx.render("extension/to_supervisor.txt", m=matter, req=req),
+                  key=f"extension:{req.id}:asked")
+    return Reply(ctx.render("extension/requested.txt", m=matter, req=req, deciders=who))
+
+
+def save(ctx: Context, data: dict, meta: dict) -> Reply:
+    matter = ctx.session.get(Matter, meta["matter_id"])
+    return submit(ctx, matter, F.parse_iso(data["new_deadline"]), data["reason"])
+
+
+FLOW = engine.register(Flow(
+    "extension",
+    [
+        Field("new_deadline", "extension/ask_deadline.txt",
+              F.a_date("future", not_before=lambda fc: F.parse_iso(fc.meta["deadline"]) + timedelta(days=1),
+                       not_before_template="extension/err_not_later.txt")),
+        Field("reason", "extension/ask_reason.txt", F.text(500, min_len=2)),
+    ],
+    save,
+))
+
+
+@router.command("延期申请", "申请延期", menu_key="extension", summary="申请延期：延期申请 编号 新时限 原因", order=50)
+def request_extension(ctx: Context, args: str) -> Reply:
+    code, rest = first_word(args)
+    if not code:
+        return Reply(ctx.render("extension/usage.txt"))
+    matter, err = load_item(ctx, code)
+    if err:
+        return err
+    if matter.responsible_unit_id not in ctx.roles.liaison_unit_ids:
+        return Reply(ctx.render("extension/not_liaison.txt", m=matter))
+    if matter.state in (MATTER_CLOSED, MATTER_CLAIMED):
+        return transition_error(ctx, ledger.TransitionError(
+            "closed" if matter.state == MATTER_CLOSED else "already_claimed", item=matter.code))
+    if not rest:
+        return engine.start(ctx, FLOW, meta={"matter_id": matter.id, "code": matter.code,
+                                             "title": matter.title, "deadline": matter.deadline.isoformat()})
+    when, reason = first_word(rest)
+    result = parse_date(when, ctx.now.date(), "future")
+    if isinstance(result, DateAmbiguous):
+        return Reply(ctx.render("extension/ambiguous_date.txt", text=when, candidates=result.candidates, m=matter))
+    if not isinstance(result, DateOk):
+        return Reply(ctx.render("extension/bad_date.txt", text=when, m=matter))
+    if not reason.strip():
+        return Reply(ctx.render("extension/need_reason.txt", m=matter, when=result.value))
+    return submit(ctx, matter, result.value, reason)
+
+
+def _load_request(ctx: Context, args: str) -> tuple[Optional[ExtensionRequest], str, Optional[Reply]]:
+    word, rest = first_word(args)
+    m = REQUEST_ID.match(word)
+    req = ctx.session.get(ExtensionRequest, int(m.group(1))) if m else None
+    if req is None:
+        return None, rest, Reply(ctx.render("extension/no_request.txt", text=word))
+    if ctx.person not in deciders(ctx.session, req.matter):
+        return None, rest, Reply(ctx.render("extension/not_decider.txt", req=req, m=req.matter))
+    return req, rest, None
+
+
+def decide(ctx: Context, args: str, approve: bool) -> Reply:
+    req, note, err = _load_request(ctx, args)
+    if err:
+        return err
+    try:
+        ledger.decide_extension(ctx.session, req, ctx.person, approve, note, now=ctx.now)
+    except ledger.TransitionError as exc:
+        return transition_error(ctx, exc)
+    matter = req.matter
+    told = [ctx.session.get(Person, req.requested_by_id) if req.requested_by_id else None, unit_liaison_of(matter)]
+    told = list({p.id: p for p in told if p is not None}.values())
+    notify_people(ctx, told, ctx.render("extension/to_applicant.txt", m=matter, req=req, approve=approve),
+                  key=f"extension:{req.id}:decided")
+    return Reply(ctx.render("extension/decided.txt", m=matter, req=req, approve=approve))
+
+
+@router.command("批准延期", "批准", "同意延期", summary="批准延期申请：批准 申请号", order=51)
+def approve(ctx: Context, args: str) -> Reply:
+    return decide(ctx, args, True)
+
+
+@router.command("不批准延期", "不批准", "驳回延期", summary="不批准延期申请：不批准 申请号 理由", order=52)
+def refuse(ctx: Context, args: str) -> Reply:
+    return decide(ctx, args, False)
+
+
+@router.command("待批延期", "延期审批", summary="查看待我审批的延期申请", order=53)
+def pending(ctx: Context, args: str) -> Reply:
+    reqs = [r for r in ctx.session.scalars(select(ExtensionRequest).where(ExtensionRequest.state == EXT_PENDING)
+                                           .order_by(ExtensionRequest.id))
+            if ctx.person in deciders(ctx.session, r.matter)]
+    return Reply(ctx.render("extension/pending.txt", reqs=reqs))
