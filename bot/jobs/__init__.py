@@ -1,0 +1,213 @@
+"""Scheduled jobs: a small registry, the configuration (config/jobs.yaml) and `run_job`.
+
+Every job is a reconciler `fn(runtime, as_of, **params) -> JobResult` that works out what should have
+been sent as of `as_of` and adds the missing notices with deterministic keys. `run_job` wraps one run:
+a lock per job name (shared through Redis when configured), the call, and a JobRun row (used by
+`jobs list` and by the scheduler's catch-up after downtime).
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Optional
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import func, select
+
+from bot.jobs.base import JobResult
+from models import JobRun, utcnow
+
+log = logging.getLogger(__name__)
+
+# name -> "module:function"; the order is the order `jobs run all` uses.
+BUILTIN: dict[str, str] = {
+    "report_reminder": "bot.jobs.reminders:run",
+    "report_overdue": "bot.jobs.overdue:run",
+    "rollup_compile": "bot.jobs.rollup:run_compile",
+    "rollup_reminder": "bot.jobs.rollup:run_reminder",
+    "rollup_overdue": "bot.jobs.rollup:run_overdue",
+    "minutes_draft": "bot.jobs.minutes:run_draft",
+    "leader_meeting": "bot.jobs.minutes:run_leader_meeting",
+    "matter_deadlines": "bot.jobs.deadlines:run",
+    "monthly_report": "bot.jobs.monthly:run",
+}
+CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
+
+
+class JobConfigError(ValueError):
+    """config/jobs.yaml is not valid (message says where)."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    target: str
+    cron: dict
+    params: dict = field(default_factory=dict)
+    style: str = "runtime"  # runtime: fn(runtime, as_of, **params); session: fn(session, runtime, as_of, **params)
+    enabled: bool = True
+
+    def trigger(self, tz: ZoneInfo):
+        from apscheduler.triggers.cron import CronTrigger
+
+        return CronTrigger(timezone=tz, **self.cron)
+
+    def resolve(self) -> Optional[Callable]:
+        """The job function, or None when its module is not part of this build."""
+        mod_name, _, func_name = self.target.partition(":")
+        try:
+            module = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and mod_name.startswith(exc.name):
+                return None
+            raise
+        return getattr(module, func_name, None)
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    timezone: str
+    jobs: dict[str, JobSpec]
+    catchup_days: int = 40
+    misfire_grace_seconds: int = 3600
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_config(path: str | Path) -> JobsConfig:
+    """Read and check config/jobs.yaml (unknown cron fields and job names without code are refused)."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    tz = raw.get("timezone", "Asia/Shanghai")
+    jobs: dict[str, JobSpec] = {}
+    for name, entry in (raw.get("jobs") or {}).items():
+        entry = entry or {}
+        target = entry.get("target") or BUILTIN.get(name)
+        if not target or ":" not in target:
+            raise JobConfigError(f"jobs.{name}: unknown job (no built-in and no `target: module:function`)")
+        cron = dict(entry.get("cron") or {})
+        bad = set(cron) - set(CRON_FIELDS)
+        if not cron or bad:
+            raise JobConfigError(f"jobs.{name}.cron: needs fields among {', '.join(CRON_FIELDS)}"
+                                 + (f" (unknown: {', '.join(sorted(bad))})" if bad else ""))
+        style = entry.get("style", "runtime")
+        if style not in ("runtime", "session"):
+            raise JobConfigError(f"jobs.{name}.style: runtime or session")
+        spec = JobSpec(name, target, cron, dict(entry.get("params") or {}), style, bool(entry.get("enabled", True)))
+        try:
+            spec.trigger(ZoneInfo(tz))
+        except ValueError as exc:
+            raise JobConfigError(f"jobs.{name}.cron: {exc}") from exc
+        jobs[name] = spec
+    return JobsConfig(tz, jobs, int(raw.get("catchup_days", 40)), int(raw.get("misfire_grace_seconds", 3600)))
+
+
+def config_of(runtime) -> JobsConfig:
+    return load_config(runtime.settings.JOBS_FILE)
+
+
+def _call(spec: JobSpec, fn: Callable, runtime, as_of: datetime) -> JobResult:
+    params = dict(spec.params)
+    accepted = inspect.signature(fn).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+        params = {k: v for k, v in params.items() if k in accepted}
+    if spec.style == "session":
+        with runtime.db.session() as s:
+            out = fn(s, runtime, as_of, **params)
+    else:
+        out = fn(runtime, as_of, **params)
+    if isinstance(out, JobResult):
+        return out
+    result = JobResult(spec.name, as_of)
+    if isinstance(out, int):
+        result.notices = out
+    elif out is not None:
+        result.details["result"] = str(out)
+    return result
+
+
+def run_job(runtime, spec: JobSpec, as_of: datetime, *, record: bool = True, lock_wait: float = 600) -> JobResult:
+    """Run one job as of `as_of` (aware), recording a JobRun; errors are recorded and re-raised."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    fn = spec.resolve()
+    if fn is None:
+        raise LookupError(f"job {spec.name}: {spec.target} is not available in this build")
+    started = utcnow()
+    error: Optional[str] = None
+    result = JobResult(spec.name, as_of)
+    try:
+        with runtime.kv.lock(f"job:{spec.name}", timeout=lock_wait, wait=lock_wait):
+            result = _call(spec, fn, runtime, as_of)
+    except Exception:
+        error = traceback.format_exc(limit=5)
+        log.exception("job %s as of %s failed", spec.name, as_of.isoformat())
+        raise
+    finally:
+        if record:
+            with runtime.db.session() as s:
+                s.add(JobRun(job=spec.name, as_of=as_of, started_at=started, finished_at=utcnow(),
+                             notices=result.notices, error=error))
+    log.info("%s", result)
+    return result
+
+
+def last_runs(runtime) -> dict[str, JobRun]:
+    """The latest successful run (by as_of) of each job."""
+    with runtime.db.session() as s:
+        latest = (select(JobRun.job, func.max(JobRun.as_of).label("as_of"))
+                  .where(JobRun.error.is_(None)).group_by(JobRun.job).subquery())
+        rows = s.scalars(select(JobRun).join(latest, (JobRun.job == latest.c.job) & (JobRun.as_of == latest.c.as_of)))
+        return {r.job: r for r in rows}
+
+
+def last_fire_time(spec: JobSpec, tz: ZoneInfo, now: datetime, lookback_days: int) -> Optional[datetime]:
+    """The latest time the cron trigger fired at or before `now`, looking back `lookback_days`."""
+    trigger = spec.trigger(tz)
+    t = trigger.get_next_fire_time(None, now - timedelta(days=lookback_days))
+    last = None
+    while t is not None and t <= now:
+        last = t
+        t = trigger.get_next_fire_time(t, t + timedelta(seconds=1))
+    return last
+
+
+def has_run_since(runtime, name: str, moment: datetime) -> bool:
+    with runtime.db.session() as s:
+        return s.scalar(select(JobRun.id).where(JobRun.job == name, JobRun.as_of >= moment,
+                                                JobRun.error.is_(None)).limit(1)) is not None
+
+
+def catch_up(runtime, config: Optional[JobsConfig] = None, now: Optional[datetime] = None) -> list[JobResult]:
+    """After downtime: each enabled job whose last scheduled time has no run since is run once, as of
+    that time (reconcilers make one catch-up run enough: one notice, not a burst)."""
+    config = config or config_of(runtime)
+    now = now or runtime.now()
+    done = []
+    for spec in config.jobs.values():
+        if not spec.enabled or spec.resolve() is None:
+            continue
+        fired = last_fire_time(spec, config.tz, now, config.catchup_days)
+        if fired is None or has_run_since(runtime, spec.name, fired):
+            continue
+        log.info("catch-up: %s missed its run at %s", spec.name, fired.isoformat())
+        try:
+            done.append(run_job(runtime, spec, fired))
+        except Exception:  # recorded in JobRun; the other jobs still catch up
+            pass
+    return done
+
+
+def describe(spec: JobSpec) -> str:
+    return " ".join(f"{k}={spec.cron[k]}" for k in CRON_FIELDS if k in spec.cron)
+
+
+__all__ = ["BUILTIN", "JobConfigError", "JobResult", "JobSpec", "JobsConfig", "catch_up", "config_of",
+           "describe", "last_fire_time", "last_runs", "load_config", "run_job"]

@@ -1,0 +1,154 @@
+"""What every scheduled job shares: its result, the batch of notices it wants sent, and a few
+set-based look-ups (people by id, office liaisons of leaders).
+
+Jobs are reconcilers: from the data they compute every notice that SHOULD exist as of a moment,
+each with a deterministic key (kind:target:period). `Notices.flush` inserts them all in one
+statement with ON CONFLICT (key) DO NOTHING, so a rerun, a second scheduler or a catch-up adds
+nothing that already exists. `bot.outbox.enqueue` does the same for one notice at a time (a look-up
+and a savepoint each); a job may produce thousands, hence this batch form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import (TARGET_GROUP, TARGET_USER, DispatchRow, Notice, Person, dispatch_row_liaison, utcnow)
+
+CHUNK = 500  # rows per INSERT statement (SQLite's bound-parameter limit)
+
+
+@dataclass
+class JobResult:
+    """What one run did: how many notices it created and a few counts for `jobs run` to print."""
+
+    job: str
+    as_of: datetime
+    notices: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: Optional[str] = None  # why nothing was due (e.g. "not a reminder day")
+
+    def __str__(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.details.items())
+        head = f"{self.job} as of {self.as_of.isoformat()}: {self.notices} new notice(s)"
+        if self.skipped:
+            head += f" ({self.skipped})"
+        return head + (f" [{extra}]" if extra else "")
+
+
+@dataclass(frozen=True)
+class Who:
+    """The fields of a person a notice needs (loaded in bulk, not as ORM objects)."""
+
+    id: int
+    name: str
+    wecom_userid: Optional[str]
+    dingtalk_userid: Optional[str]
+    mobile: Optional[str]
+
+
+WHO_COLUMNS = (Person.id, Person.name, Person.wecom_userid, Person.dingtalk_userid, Person.mobile)
+
+
+def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
+    """Active people by id, in one query."""
+    wanted = sorted({i for i in ids if i is not None})
+    out: dict[int, Who] = {}
+    for start in range(0, len(wanted), CHUNK):
+        for row in session.execute(select(*WHO_COLUMNS).where(Person.id.in_(wanted[start:start + CHUNK]),
+                                                              Person.active.is_(True))):
+            out[row.id] = Who(*row)
+    return out
+
+
+def office_liaisons_by_leader(session: Session) -> dict[int, list[int]]:
+    """leader person id -> office liaison person ids of that leader's dispatch rows (附件2)."""
+    out: dict[int, list[int]] = {}
+    rows = session.execute(select(DispatchRow.leader_id, dispatch_row_liaison.c.person_id)
+                           .join(dispatch_row_liaison, dispatch_row_liaison.c.dispatch_row_id == DispatchRow.id)
+                           .order_by(DispatchRow.seq, dispatch_row_liaison.c.person_id))
+    for leader_id, pid in rows:
+        lst = out.setdefault(leader_id, [])
+        if pid not in lst:
+            lst.append(pid)
+    return out
+
+
+class Notices:
+    """Notices a job wants to exist, inserted together by `flush` (existing keys are left alone)."""
+
+    def __init__(self, runtime, kind: str):
+        self.runtime = runtime
+        self.kind = kind
+        self.rows: list[dict] = []
+        self._keys: set[str] = set()
+
+    def _channel_for(self, who: Who) -> str:
+        s = self.runtime.settings
+        if who.wecom_userid and (s.wecom_enabled or not who.dingtalk_userid):
+            return "wecom"
+        return "dingtalk" if who.dingtalk_userid else "wecom"
+
+    def _add(self, key: str, **row) -> None:
+        if key in self._keys:
+            return
+        self._keys.add(key)
+        now = utcnow()
+        self.rows.append(dict(key=key, kind=row.pop("kind", self.kind), state="pending", attempts=0,
+                              next_attempt_at=now, created_at=now, **row))
+
+    def to_person(self, who: Who, text: str, key: str, *, markdown: bool = False, kind: Optional[str] = None):
+        """A direct message (same payload as `bot.outbox.to_person`)."""
+        channel = self._channel_for(who)
+        target = who.dingtalk_userid if channel == "dingtalk" else who.wecom_userid
+        if not target:
+            return
+        self._add(key, kind=kind or self.kind, channel=channel, target_kind=TARGET_USER, target=target,
+                  msgtype="markdown" if markdown else "text", payload={"content": text})
+
+    def to_group(self, code: str, text: str, key: str, *, mention: Iterable[Who] = (), markdown: bool = True,
+                 kind: Optional[str] = None):
+        """A group-robot message; `mention` people are @-ed by mobile (and platform user id), which
+        makes it a text message (same payload as `bot.outbox.to_group`)."""
+        channel = self.runtime.group_channel
+        mention = list(mention)
+        mobiles = [w.mobile for w in mention if w.mobile]
+        userids = [uid for w in mention
+                   if (uid := (w.dingtalk_userid if channel == "dingtalk" else w.wecom_userid))]
+        payload: dict[str, Any] = {"content": text}
+        if mobiles or userids:
+            payload["mentioned_mobile_list"] = mobiles
+            payload["mentioned_list"] = userids
+        msgtype = "markdown" if markdown and not (mobiles or userids) else "text"
+        self._add(key, kind=kind or self.kind, channel=channel, target_kind=TARGET_GROUP, target=code,
+                  msgtype=msgtype, payload=payload)
+
+    def file_to_group(self, code: str, path: str, msgtype: str, key: str, *, kind: Optional[str] = None):
+        """An image or file message to a group; the sender reads `payload["path"]`."""
+        self._add(key, kind=kind or self.kind, channel=self.runtime.group_channel, target_kind=TARGET_GROUP,
+                  target=code, msgtype=msgtype, payload={"path": path})
+
+    def flush(self, session: Session) -> set[str]:
+        """Insert every collected notice whose key is new; return the keys actually inserted."""
+        inserted: set[str] = set()
+        if not self.rows:
+            return inserted
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        for start in range(0, len(self.rows), CHUNK):
+            chunk = self.rows[start:start + CHUNK]
+            stmt = insert(Notice).values(chunk).on_conflict_do_nothing(index_elements=["key"]).returning(Notice.key)
+            inserted.update(session.scalars(stmt))
+        self.rows.clear()
+        self._keys.clear()
+        return inserted
+
+
+def local_date(moment: datetime, tz) -> date:
+    return moment.astimezone(tz).date()

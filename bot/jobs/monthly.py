@@ -1,0 +1,332 @@
+"""Monthly analysis report (调度分析报告), on the 1st for the month before.
+
+Per leader and per unit: items total / closed (done) / open / overdue at the month's end, items new
+and closed in the month, on-time report rate and late reports for the month's two deadlines,
+escalations raised in the month, and the hardest open items. The supervision group gets a markdown
+summary, the chart (PNG, matplotlib) as an image message and the workbook (openpyxl; sheets 按领导,
+按单位, 难点事项, 逾期事项) as a file message; the files stay under INSTANCE_DIR/reports/<month>/
+and a MonthlyReport row records the figures. A month's report is generated once.
+
+Numbers follow the ledger rules (bot/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
+and the deadline before the 1st; report compliance is `ledger.report_status` of the two periods.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import and_, case, func, select
+
+from bot import audit
+from bot.jobs.base import JobResult, Notices, people
+from bot.ledger import LATE, MISSING, ON_TIME, report_status, sql_active, sql_open, sql_overdue
+from bot.periods import TZ, month_bounds, periods_in_month
+from bot.text import render
+from models import (DispatchRow, Escalation, Matter, MonthlyReport, ReportItem, ReportSubmission, RollUp, Unit,
+                    dispatch_row_unit)
+
+log = logging.getLogger(__name__)
+KIND = "monthly_report"
+HARDEST_LIMIT = 30
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+             "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC", "AR PL UMing CN")
+COUNTS = ("total", "done", "open", "overdue", "new", "closed")
+
+
+@dataclass
+class Report:
+    month: str
+    leaders: list[dict]
+    units: list[dict]
+    hardest: list[dict]
+    overdue: list[dict]
+    totals: dict
+
+
+def previous_month(as_of: datetime, tz) -> tuple[int, int]:
+    local = as_of.astimezone(tz)
+    return (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+
+
+def _blank() -> dict:
+    return {k: 0 for k in COUNTS} | {"expected": 0, "on_time": 0, "late": 0, "escalations": 0}
+
+
+def _rate(d: dict) -> None:
+    d["rate"] = round(100.0 * d["on_time"] / d["expected"], 1) if d["expected"] else None
+
+
+def compute(session, year: int, month: int) -> Report:
+    """The figures of one month, with a handful of grouped queries."""
+    start, end = month_bounds(year, month)
+    today = end.date()  # rules evaluated on the 1st of the next month
+    created = Matter.created_at < end
+    by = defaultdict(_blank)  # ("leader"|"unit", id) -> counts
+    for leader_id, unit_id, total, done, opened, overdue, new, closed in session.execute(
+            select(Matter.leader_id, Matter.responsible_unit_id, func.count(Matter.id),
+                   func.sum(case((~sql_open(), 1), else_=0)),
+                   func.sum(case((sql_open(), 1), else_=0)),
+                   func.sum(case((sql_overdue(today), 1), else_=0)),
+                   func.sum(case((Matter.created_at >= start, 1), else_=0)),
+                   func.sum(case((and_(~sql_open(), Matter.closed_at >= start, Matter.closed_at < end), 1), else_=0)))
+            .where(created).group_by(Matter.leader_id, Matter.responsible_unit_id)):
+        row = dict(total=total, done=int(done or 0), open=int(opened or 0), overdue=int(overdue or 0),
+                   new=int(new or 0), closed=int(closed or 0))
+        for key in (("leader", leader_id), ("unit", unit_id)):
+            for k, v in row.items():
+                by[key][k] += v
+    # units linked to each leader: lead units of their rows and units responsible for their items
+    leader_units: dict[int, set[int]] = defaultdict(set)
+    for leader_id, unit_id in session.execute(select(Matter.leader_id, Matter.responsible_unit_id)
+                                              .where(created, Matter.leader_id.is_not(None)).distinct()):
+        leader_units[leader_id].add(unit_id)
+    row_leader = dict(session.execute(select(DispatchRow.id, DispatchRow.leader_id)).all())
+    for rid, uid in session.execute(select(dispatch_row_unit.c.dispatch_row_id, dispatch_row_unit.c.unit_id)):
+        leader_units[row_leader[rid]].add(uid)
+    for leader_id in row_leader.values():
+        by[("leader", leader_id)]  # every leader of 附件2 appears, even without items
+    # report compliance for the month's two deadlines
+    status = report_status(session, periods_in_month(year, month), as_of=end)
+    per_unit = defaultdict(lambda: {"expected": 0, "on_time": 0, "late": 0})
+    for (uid, _key), st in status.items():
+        per_unit[uid]["expected"] += 1
+        per_unit[uid]["on_time"] += st == ON_TIME
+        per_unit[uid]["late"] += st in (LATE, MISSING)
+    for uid, c in per_unit.items():
+        for k, v in c.items():
+            by[("unit", uid)][k] += v
+    for leader_id, uids in leader_units.items():
+        for uid in uids:
+            for k, v in per_unit.get(uid, {}).items():
+                by[("leader", leader_id)][k] += v
+    # escalations raised in the month
+    for leader_id, unit_id, n in session.execute(
+            select(Matter.leader_id, Matter.responsible_unit_id, func.count(Escalation.id))
+            .join(Matter, Matter.id == Escalation.matter_id)
+            .where(Escalation.raised_at >= start, Escalation.raised_at < end)
+            .group_by(Matter.leader_id, Matter.responsible_unit_id)):
+        by[("leader", leader_id)]["escalations"] += n
+        by[("unit", unit_id)]["escalations"] += n
+    # late roll-ups per leader
+    keys = [p.key for p in periods_in_month(year, month)]
+    rollups_late = dict(session.execute(
+        select(DispatchRow.leader_id, func.count(RollUp.id)).join(DispatchRow, DispatchRow.id == RollUp.dispatch_row_id)
+        .where(RollUp.period_key.in_(keys), RollUp.is_late.is_(True)).group_by(DispatchRow.leader_id)).all())
+    # the hardest open items: escalated first, then the most overdue; obstacle from the month's last report
+    last_subs = select(ReportSubmission.id).where(ReportSubmission.period_key == keys[-1],
+                                                  ReportSubmission.current.is_(True))
+    obstacle = func.coalesce(func.nullif(ReportItem.obstacle, ""), func.nullif(Matter.obstacles, ""))
+    hard_rows = session.execute(
+        select(Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.escalation_level, Matter.leader_id,
+               Matter.responsible_unit_id, obstacle.label("obstacle"))
+        .outerjoin(ReportItem, and_(ReportItem.matter_id == Matter.id, ReportItem.submission_id.in_(last_subs)))
+        .where(created, sql_active(), obstacle.is_not(None))
+        .order_by(Matter.escalation_level.desc(), Matter.deadline, Matter.id).limit(HARDEST_LIMIT)).all()
+    overdue_rows = session.execute(
+        select(Matter.code, Matter.title, Matter.deadline, Matter.escalation_level, Matter.leader_id,
+               Matter.responsible_unit_id, Matter.last_progress, Matter.last_progress_at)
+        .where(created, sql_overdue(today)).order_by(Matter.deadline, Matter.id)).all()
+    unit_ids = {k[1] for k in by if k[0] == "unit"}
+    names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(unit_ids | {
+        r.responsible_unit_id for r in hard_rows})))).all()) if unit_ids or hard_rows else {}
+    if overdue_rows:
+        names.update(session.execute(select(Unit.id, Unit.name).where(
+            Unit.id.in_(sorted({r.responsible_unit_id for r in overdue_rows} - set(names))))).all())
+    leader_ids = [k[1] for k in by if k[0] == "leader" and k[1] is not None]
+    who = people(session, leader_ids)
+    leader_name = lambda i: who[i].name if i in who else "（未指定领导）"  # noqa: E731
+    hardest = [dict(code=r.code, title=r.title, unit=names.get(r.responsible_unit_id, ""),
+                    leader=leader_name(r.leader_id), deadline=r.deadline, obstacle=r.obstacle,
+                    overdue_days=max((today - r.deadline).days, 0),
+                    level=r.escalation_level) for r in hard_rows]
+    overdue = [dict(code=r.code, title=r.title, unit=names.get(r.responsible_unit_id, ""),
+                    leader=leader_name(r.leader_id), deadline=r.deadline,
+                    overdue_days=(today - r.deadline).days, level=r.escalation_level,
+                    last_progress=r.last_progress or "", last_progress_at=r.last_progress_at) for r in overdue_rows]
+    leaders, units = [], []
+    for (kind, ident), d in by.items():
+        _rate(d)
+        if kind == "leader":
+            d.update(id=ident, name=leader_name(ident), rollups_late=rollups_late.get(ident, 0),
+                     hardest=[h["code"] for h in hardest if h["leader"] == leader_name(ident)][:3])
+            leaders.append(d)
+        else:
+            d.update(id=ident, name=names.get(ident, "?"))
+            units.append(d)
+    order = {lid: i for i, lid in enumerate(
+        session.scalars(select(DispatchRow.leader_id).order_by(DispatchRow.seq)))}
+    leaders.sort(key=lambda d: (order.get(d["id"], 10 ** 6), d["name"]))
+    units.sort(key=lambda d: (-d["overdue"], -d["open"], d["name"]))
+    totals = {k: sum(u[k] for u in units) for k in COUNTS + ("expected", "on_time", "late", "escalations")}
+    _rate(totals)
+    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals)
+
+
+# -- files ------------------------------------------------------------------------------------------
+def _atomic_save(path: Path, write) -> None:
+    """Write through a temporary file then rename, so two schedulers never leave half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+HEADERS = {
+    "按领导": ["调度领导", "事项总数", "已销号", "未销号", "逾期", "本月新增", "本月销号", "应报次数", "按时报送",
+             "迟报/未报", "按时报送率(%)", "本月提级督办", "汇总迟报", "难点事项"],
+    "按单位": ["责任单位", "事项总数", "已销号", "未销号", "逾期", "本月新增", "本月销号", "应报次数", "按时报送",
+             "迟报/未报", "按时报送率(%)", "本月提级督办"],
+    "难点事项": ["编号", "事项", "责任单位", "调度领导", "完成时限", "逾期天数", "督办层级", "难点痛点堵点"],
+    "逾期事项": ["编号", "事项", "责任单位", "调度领导", "完成时限", "逾期天数", "督办层级", "最近进展", "最近报送"],
+}
+
+
+def write_workbook(report: Report, path: Path) -> None:
+    from openpyxl import Workbook
+
+    def build(tmp: str) -> None:
+        wb = Workbook(write_only=True)
+        counts = ["total", "done", "open", "overdue", "new", "closed", "expected", "on_time", "late", "rate",
+                  "escalations"]
+        ws = wb.create_sheet("按领导")
+        ws.append(HEADERS["按领导"])
+        for d in report.leaders:
+            ws.append([d["name"]] + [d[k] for k in counts] + [d["rollups_late"], "、".join(d["hardest"])])
+        ws = wb.create_sheet("按单位")
+        ws.append(HEADERS["按单位"])
+        for d in report.units:
+            ws.append([d["name"]] + [d[k] for k in counts])
+        ws = wb.create_sheet("难点事项")
+        ws.append(HEADERS["难点事项"])
+        for h in report.hardest:
+            ws.append([h["code"], h["title"], h["unit"], h["leader"], h["deadline"], h["overdue_days"], h["level"],
+                       h["obstacle"]])
+        ws = wb.create_sheet("逾期事项")
+        ws.append(HEADERS["逾期事项"])
+        for o in report.overdue:
+            at = o["last_progress_at"]
+            ws.append([o["code"], o["title"], o["unit"], o["leader"], o["deadline"], o["overdue_days"], o["level"],
+                       o["last_progress"], at.astimezone(TZ).replace(tzinfo=None) if at else None])
+        wb.save(tmp)
+
+    _atomic_save(path, build)
+
+
+def cjk_font():
+    """The first installed CJK font family matplotlib knows, or None (labels then show as boxes)."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def write_chart(report: Report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    font = cjk_font()
+    leaders = report.leaders or [dict(name="—", done=0, open=0, overdue=0, rate=None)]
+    names = [d["name"] for d in leaders]
+    closed = [d["done"] for d in leaders]
+    overdue = [d["overdue"] for d in leaders]
+    on_track = [d["open"] - d["overdue"] for d in leaders]
+    rates = [d["rate"] or 0 for d in leaders]
+
+    def build(tmp: str) -> None:
+        rc = {"font.family": [font, "DejaVu Sans"]} if font else {}
+        with warnings.catch_warnings(), plt.rc_context(rc):
+            warnings.simplefilter("ignore")  # missing glyphs when no CJK font is installed
+            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.6 * len(names) + 2.5))
+            y = range(len(names))
+            ax1.barh(y, closed, color="#4caf50", label=render("jobs/chart_label.txt", which="closed"))
+            ax1.barh(y, on_track, left=closed, color="#ffc107", label=render("jobs/chart_label.txt", which="open"))
+            ax1.barh(y, overdue, left=[a + b for a, b in zip(closed, on_track)], color="#f44336",
+                     label=render("jobs/chart_label.txt", which="overdue"))
+            ax1.set_yticks(list(y), names)
+            ax1.invert_yaxis()
+            ax1.legend(loc="lower right")
+            ax1.set_title(render("jobs/chart_label.txt", which="items_title"))
+            ax2.barh(y, rates, color="#2196f3")
+            ax2.set_yticks(list(y), names)
+            ax2.invert_yaxis()
+            ax2.set_xlim(0, 100)
+            ax2.set_title(render("jobs/chart_label.txt", which="rate_title"))
+            fig.suptitle(render("jobs/chart_label.txt", which="title", month=report.month))
+            fig.tight_layout()
+            fig.savefig(tmp, format="png", dpi=100)
+            plt.close(fig)
+
+    _atomic_save(path, build)
+
+
+def report_dir(runtime, month: str) -> Path:
+    return Path(runtime.settings.INSTANCE_DIR) / "reports" / month
+
+
+def _jsonable(report: Report) -> dict:
+    def clean(d: dict) -> dict:
+        return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in d.items()}
+
+    return {"totals": report.totals, "leaders": [clean(d) for d in report.leaders],
+            "units": [clean(d) for d in report.units], "hardest": [clean(h) for h in report.hardest],
+            "overdue_count": len(report.overdue)}
+
+
+def run(runtime, as_of: datetime) -> JobResult:
+    result = JobResult(KIND, as_of)
+    year, month = previous_month(as_of, runtime.tz)
+    key = f"{year:04d}-{month:02d}"
+    with runtime.db.session() as s:
+        row = s.scalar(select(MonthlyReport).where(MonthlyReport.month == key))
+        if row is None:
+            report = compute(s, year, month)
+            folder = report_dir(runtime, key)
+            xlsx = folder / render("jobs/report_filename.txt", month=key, ext="xlsx")
+            png = folder / render("jobs/report_filename.txt", month=key, ext="png")
+            write_workbook(report, xlsx)
+            write_chart(report, png)
+            summary = render("jobs/monthly_summary.md", r=report, year=year, month=month)
+            row = _insert_report(s, key, summary, _jsonable(report), str(xlsx), str(png))
+            result.details["generated"] = row is not None
+            if row is None:  # another scheduler stored it first
+                row = s.scalar(select(MonthlyReport).where(MonthlyReport.month == key))
+        out = Notices(runtime, KIND)
+        out.to_group("supervision", row.summary, key=f"{KIND}:{key}:summary")
+        if row.png_path:
+            out.file_to_group("supervision", row.png_path, "image", key=f"{KIND}:{key}:image")
+        if row.xlsx_path:
+            out.file_to_group("supervision", row.xlsx_path, "file", key=f"{KIND}:{key}:file")
+        result.notices = len(out.flush(s))
+    result.details["month"] = key
+    return result
+
+
+def _insert_report(session, month: str, summary: str, figures: dict, xlsx: str, png: str):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    new_id = session.scalar(insert(MonthlyReport).values(month=month, summary=summary, figures=figures,
+                                                         xlsx_path=xlsx, png_path=png)
+                            .on_conflict_do_nothing(index_elements=["month"]).returning(MonthlyReport.id))
+    if new_id is None:
+        return None
+    row = session.get(MonthlyReport, new_id)
+    audit.record(session, actor=f"system:{KIND}", action="monthly_report_generated", entity="monthly_report",
+                 entity_id=new_id, after={"month": month, "xlsx_path": xlsx, "png_path": png})
+    return row

@@ -1,0 +1,72 @@
+"""Report reminders (填报提醒): before each 5th/20th deadline, the units that have not reported yet.
+
+Reminder days are the deadline minus `days_before` (default 2 and 0), each moved to the previous
+working day when it falls on a weekend or holiday (the deadline itself never moves). Two reminder
+days that land on the same working day are one reminder. On a reminder day each missing unit's
+liaison gets a direct message and the liaisons' group one notice that @s exactly those liaisons.
+
+A run late in the window sends only the latest reminder that is due (a catch-up, not a burst).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.jobs.base import JobResult, Notices, people
+from bot.ledger import sql_expected_in
+from bot.periods import Period, period_at, reminder_dates
+from bot.text import render
+from bot.workdays import shift_to_workday_before
+from models import Matter, ReportSubmission, Unit
+
+KIND = "report_reminder"
+
+
+def reminder_days(period: Period, days_before=(2, 0)) -> list[date]:
+    """The working days on which reminders for `period` go out, ascending and distinct."""
+    first_possible = period.opens.date() + timedelta(days=1)
+    return sorted({max(shift_to_workday_before(d), first_possible)
+                   for d in reminder_dates(period, tuple(days_before))})
+
+
+def missing_units(session, period: Period, *, any_version: bool = True):
+    """Units that owe a report for `period` and have none yet: (id, name, liaison_id) rows."""
+    owing = select(Matter.responsible_unit_id).where(sql_expected_in(period))
+    reported = select(ReportSubmission.unit_id).where(ReportSubmission.period_key == period.key)
+    return session.execute(
+        select(Unit.id, Unit.name, Unit.liaison_id)
+        .where(Unit.id.in_(owing), Unit.id.not_in(reported), Unit.active.is_(True))
+        .order_by(Unit.id)).all()
+
+
+def run(runtime, as_of: datetime, days_before=(2, 0)) -> JobResult:
+    result = JobResult(KIND, as_of)
+    period = period_at(as_of)
+    today = as_of.astimezone(runtime.tz).date()
+    due = [d for d in reminder_days(period, days_before) if d <= today]
+    if not due:
+        result.skipped = "no reminder due"
+        return result
+    stage = due[-1]
+    with runtime.db.session() as s:
+        units = missing_units(s, period)
+        who = people(s, [u.liaison_id for u in units])
+        out = Notices(runtime, KIND)
+        days_left = (period.deadline_date - today).days
+        listed = []
+        for u in units:
+            liaison = who.get(u.liaison_id)
+            listed.append({"name": u.name, "liaison": liaison.name if liaison else None})
+            if liaison is not None:
+                text = render("jobs/report_reminder_dm.txt", unit=u.name, deadline=period.deadline,
+                              days_left=days_left)
+                out.to_person(liaison, text, key=f"{KIND}:u{u.id}:{period.key}:{stage.isoformat()}")
+        if units:
+            mention = [who[u.liaison_id] for u in units if u.liaison_id in who]
+            text = render("jobs/report_reminder_group.txt", units=listed, deadline=period.deadline)
+            out.to_group("liaisons", text, key=f"{KIND}:group:liaisons:{period.key}:{stage.isoformat()}",
+                         mention=mention)
+        result.notices = len(out.flush(s))
+    result.details = {"period": period.key, "reminder_day": stage.isoformat(), "missing": len(units)}
+    return result
