@@ -1,0 +1,159 @@
+"""The escalation ladder: 提请督办 by hand, 久推不动 and 久拖不办 automatically — each alerts once."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from bot.escalation import accountability_candidates, auto_escalate
+from models import Escalation, Matter, Notice
+from tests import factories as f
+from tests.factories import at
+
+NOW = at(2026, 12, 10, 10)
+
+
+def say(rt, user, text):
+    return rt.handle_text("wecom", user, text).text
+
+
+def group_notices(rt, prefix="escalation:"):
+    with rt.db.session() as s:
+        return {n.key: n for n in s.scalars(select(Notice).where(Notice.target == "supervision",
+                                                                 Notice.key.like(prefix + "%")))}
+
+
+@pytest.fixture
+def rt(runtime):
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        # stalled: created long ago, last progress 11-01 (before the period due 11-20 opened on 11-05)
+        f.matter(s, "M1", o.fagai, o.leader1, date(2027, 3, 1), title="园区标准化建设",
+                 last_progress_at=at(2026, 11, 1), last_progress="方案编制中")
+        # long overdue: 40 days past the deadline, but reported recently (so not stalled)
+        f.matter(s, "M2", o.keji, o.leader1, date(2026, 10, 31), title="清源实验室装修",
+                 last_progress_at=at(2026, 12, 4), last_progress="等待验收")
+        # fine: recent progress, deadline ahead
+        f.matter(s, "M3", o.jiaoyu, o.leader2, date(2027, 3, 1), title="锦川实验小学开工",
+                 last_progress_at=at(2026, 12, 4))
+        # silent but claimed done: not stalled; overdue 20 days only: not 久拖不办
+        f.matter(s, "M4", o.jiaoyu, o.leader2, date(2026, 11, 20), state="completion_claimed")
+        # silent in Matter.last_progress_at, but present in a report of the period due 11-20: not stalled
+        m5 = f.matter(s, "M5", o.jiaoyu, o.leader2, date(2027, 3, 1))
+        f.report(s, o.jiaoyu, o.ub, "2026-11-20", at(2026, 11, 19), [(m5, "open", "推进中")])
+    runtime.clock.set(NOW)
+    return runtime
+
+
+def run(rt, when=NOW):
+    with rt.db.session() as s:
+        return [(e.matter.code, e.level) for e in auto_escalate(s, rt, when)]
+
+
+def test_automatic_levels_alert_once_each(rt):
+    assert sorted(run(rt)) == [("M1", 2), ("M2", 3)]
+    first = group_notices(rt)
+    with rt.db.session() as s:
+        ids = {c: s.scalar(select(Matter.id).where(Matter.code == c)) for c in ("M1", "M2")}
+    assert set(first) == {f"escalation:2:{ids['M1']}", f"escalation:3:{ids['M2']}"}
+    stalled = first[f"escalation:2:{ids['M1']}"].payload
+    assert "久推不动" in stalled["content"] and "M1 园区标准化建设" in stalled["content"]
+    assert "陈剑锋" in stalled["content"] and "曾永顺" in stalled["content"]
+    assert set(stalled["mentioned_list"]) == {"chenjianfeng", "zengyongshun"}
+    interview = first[f"escalation:3:{ids['M2']}"].payload["content"]
+    assert "督查约谈" in interview and "M2 清源实验室装修" in interview and "已逾期40天" in interview
+    with rt.db.session() as s:  # the office supervisor and the leader are told directly too
+        direct = list(s.scalars(select(Notice.target).where(Notice.key.like(f"escalation:2:{ids['M1']}:p%"))))
+    assert sorted(direct) == ["chenjianfeng", "zengyongshun"]
+    # a second run (and a later one) adds nothing
+    assert run(rt) == [] and run(rt, at(2026, 12, 11, 10)) == []
+    assert set(group_notices(rt)) == set(first)
+    with rt.db.session() as s:
+        assert s.scalar(select(Matter.escalation_level).where(Matter.code == "M2")) == 3
+        assert len(list(s.scalars(select(Escalation)))) == 2
+    assert "系统 提级（久拖不办（督查约谈））" in say(rt, "wujinming", "历史 M2")
+
+
+def test_interview_threshold_is_configurable(db_url, tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(db_url, tmp_path, OVERDUE_INTERVIEW_DAYS=10)
+    runtime = app.extensions["bot"]
+    try:
+        with runtime.db.session() as s:
+            o = f.small_org(s)
+            f.matter(s, "M4", o.jiaoyu, o.leader2, date(2026, 11, 20), last_progress_at=at(2026, 12, 4))
+            f.matter(s, "M6", o.jiaoyu, o.leader2, date(2026, 11, 30), last_progress_at=at(2026, 12, 4))
+        with runtime.db.session() as s:
+            got = [(e.matter.code, e.level) for e in auto_escalate(s, runtime, NOW)]
+        assert got == [("M4", 3)]  # 20 days > 10; M6 is exactly 10 days: not more than 10
+    finally:
+        runtime.db.dispose()
+
+
+def test_stalled_becomes_unstalled_after_a_report(rt):
+    with rt.db.session() as s:
+        m = s.scalar(select(Matter).where(Matter.code == "M1"))
+        m.last_progress_at = at(2026, 12, 5, 9)
+    assert ("M1", 2) not in run(rt)
+
+
+def test_manual_request_and_supervision_answers(rt):
+    dialog = [
+        ("ub", "提请督办 M1 跨部门", "没有找到编号为“M1”"),  # not their item
+        ("ua", "提请督办 M1", "请写明提请督办的理由"),
+        ("ua", "提请督办 M1 涉及住建、自然资源多部门，难以协调", "已将事项M1提请督导考核组分解督办"),
+        ("ua", "提请督办 M1 再次提请", "只能提请一次"),
+        ("ua", "立项督办 M1 2027-01-10", "由督导考核组成员办理"),
+        ("wujinming", "立项督办 M1", "请写明督办时限"),
+        ("wujinming", "立项督办 M1 2027-01-10", "已对事项M1立项督办，督办时限2027年1月10日"),
+        ("wujinming", "退回督办 M1 不需要", "没有待处理的督办申请"),
+    ]
+    for who, text, answer in dialog:
+        assert answer in say(rt, who, text), (who, text)
+    with rt.db.session() as s:
+        mid = s.scalar(select(Matter.id).where(Matter.code == "M1"))
+    alerts = group_notices(rt)
+    assert list(alerts) == [f"escalation:1:{mid}"]
+    content = alerts[f"escalation:1:{mid}"].payload["content"]
+    assert "M1 园区标准化建设" in content and "涉及住建、自然资源多部门" in content and "办理轨迹" in content
+    assert "发改联络员 提级" in content
+    with rt.db.session() as s:
+        told = {n.target: n.payload["content"] for n in s.scalars(select(Notice).where(
+            Notice.key.like(f"escalation:1:{mid}:decided%")))}
+    assert set(told) == {"ua", "linyongyong"} and "立项督办" in told["ua"]
+    hist = say(rt, "wujinming", "历史 M1")
+    assert "发改联络员 提级（提请督导考核组分解督办）：涉及住建" in hist
+    assert "吴金明 立项督办（提请督导考核组分解督办）（督办时限1月10日）" in hist
+
+
+def test_return_of_a_request(rt):
+    say(rt, "ua", "提请督办 M1 跨部门难协调")
+    assert "请写明退回原因" in say(rt, "wujinming", "退回督办 M1")
+    assert "已退回" in say(rt, "wujinming", "退回督办 M1 请牵头单位先行协调")
+    with rt.db.session() as s:
+        assert s.scalar(select(Matter.escalation_level).where(Matter.code == "M1")) == 0
+
+
+def test_accountability_candidates(rt):
+    with rt.db.session() as s:
+        o_units = {m.code: m.responsible_unit for m in s.scalars(select(Matter))}
+        jiaoyu, keji = o_units["M3"], o_units["M2"]
+        ub = jiaoyu.liaison
+        # 教育局: on time on 11-05, late on 11-20 (already reported above, on time) -> add lateness for 11-05
+        f.report(s, jiaoyu, ub, "2026-11-05", at(2026, 11, 6, 9))
+        # 科技局 gets three overdue items
+        for i in range(2):
+            f.matter(s, f"K{i}", keji, None, date(2026, 11, 1 + i))
+    with rt.db.session() as s:
+        got = {c.unit.name: c for c in accountability_candidates(s, "2026-11")}
+        # 发改局 and 科技局 never reported in November: missing twice
+        assert set(got) == {"区发改局", "区科技局"}
+        assert got["区发改局"].missing_periods == ["2026-11-05", "2026-11-20"]
+        assert got["区科技局"].reasons == ["late_reports", "overdue_items"]
+        assert [m.code for m in got["区科技局"].overdue_items] == ["M2", "K0", "K1"]
+        strict = accountability_candidates(s, "2026-11", min_late_periods=3, min_overdue_items=3)
+        assert [c.unit.name for c in strict] == ["区科技局"]
+        loose = {c.unit.name for c in accountability_candidates(s, "2026-11", min_late_periods=1)}
+        assert loose == {"区发改局", "区科技局", "区教育局"}
