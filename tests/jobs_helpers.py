@@ -1,0 +1,88 @@
+"""Helpers for the scheduled-job tests: a December 2026 ledger on the seed org chart, running jobs
+through the CLI (`jobs run NAME --now ISO`) and reading back the notices they queued."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from models import (MINUTES_ISSUED, MINUTES_RECORDED, DispatchRow, Matter, Minutes, Notice, Person,
+                    ReportSubmission, Unit)
+
+TZ = ZoneInfo("Asia/Shanghai")
+CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=TZ)
+
+
+def at(y, m, d, hh=9, mm=0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=TZ)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="minutes")
+
+
+def run_cli(runner, name: str, moment: datetime) -> str:
+    result = runner.invoke(args=["jobs", "run", name, "--now", iso(moment)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def notices(runtime, prefix: str = "") -> list[Notice]:
+    with runtime.db.session() as s:
+        q = select(Notice).order_by(Notice.id)
+        if prefix:
+            q = q.where(Notice.key.like(prefix + "%"))
+        return list(s.scalars(q))
+
+
+def targets(rows) -> list[str]:
+    return sorted(n.target for n in rows)
+
+
+def build_december(session) -> SimpleNamespace:
+    """A ledger on the seed org chart (call after load_seed): five units with items, minutes, reports.
+
+    Liaisons get mobiles (the office fills them in) so group notices can @ them."""
+    d = SimpleNamespace()
+    unit = {u.name: u for u in session.scalars(select(Unit))}
+    person = {p.wecom_userid: p for p in session.scalars(select(Person))}
+    d.fagai, d.jiaoyu, d.zhujian = unit["区发改局"], unit["区教育局"], unit["区住建局"]
+    d.keji, d.nongshui = unit["区科技局"], unit["区农水局"]
+    for i, u in enumerate((d.fagai, d.jiaoyu, d.zhujian, d.keji, d.nongshui), 1):
+        session.get(Person, u.liaison_id).mobile = f"1390000000{i}"
+    d.liaison = {u.name: session.get(Person, u.liaison_id) for u in (d.fagai, d.jiaoyu, d.zhujian, d.keji, d.nongshui)}
+    d.p = person
+    rows = {r.seq: r for r in session.scalars(select(DispatchRow))}
+    d.rows = rows
+    chen, guo, ke, zhuang = (person[x] for x in ("chenjianfeng", "guoyating", "keyongjin", "zhuangyiming"))
+    d.min_chen = Minutes(title="经济运行调度会", leader_id=chen.id, meeting_date=date(2026, 11, 28),
+                         drafting_unit_id=d.fagai.id, dispatch_row_id=rows[2].id, state=MINUTES_ISSUED)
+    d.min_guo = Minutes(title="教育工作调度会", leader_id=guo.id, meeting_date=date(2026, 12, 9),
+                        drafting_unit_id=d.jiaoyu.id, dispatch_row_id=rows[6].id, state=MINUTES_RECORDED)
+    session.add_all([d.min_chen, d.min_guo])
+    session.flush()
+
+    def matter(code, u, leader, deadline, **kw):
+        m = Matter(code=code, title=kw.pop("title", f"{u.name}事项{code}"), responsible_unit_id=u.id,
+                   leader_id=leader.id, deadline=deadline, original_deadline=deadline, created_at=CREATED, **kw)
+        session.add(m)
+        return m
+
+    d.m1 = matter("M1", d.fagai, chen, date(2026, 12, 10), minutes_id=d.min_chen.id)
+    d.m2 = matter("M2", d.fagai, chen, date(2026, 10, 31), minutes_id=d.min_chen.id)
+    d.m3 = matter("J3", d.jiaoyu, guo, date(2026, 12, 31), kind="slip", obstacles="建设资金缺口约800万元")
+    d.m4 = matter("M4", d.zhujian, ke, date(2026, 12, 20))
+    d.m5 = matter("M5", d.keji, chen, date(2027, 1, 15), state="closed", closed_at=at(2026, 11, 20, 10))
+    d.m6 = matter("M6", d.nongshui, zhuang, date(2026, 12, 25))
+    session.flush()
+    return d
+
+
+def report(session, unit: Unit, period_key: str, when: datetime, deadline: datetime) -> ReportSubmission:
+    sub = ReportSubmission(unit_id=unit.id, period_key=period_key, version=1, current=True,
+                           submitted_by_id=unit.liaison_id, submitted_at=when, is_late=when > deadline)
+    session.add(sub)
+    session.flush()
+    return sub
