@@ -52,6 +52,7 @@ class JobSpec:
     params: dict = field(default_factory=dict)
     style: str = "runtime"  # runtime: fn(runtime, as_of, **params); session: fn(session, runtime, as_of, **params)
     enabled: bool = True
+    catchup_hours: float = 48  # a missed run older than this is not caught up (it would be stale news)
 
     def trigger(self, tz: ZoneInfo):
         from apscheduler.triggers.cron import CronTrigger
@@ -100,7 +101,8 @@ def load_config(path: str | Path) -> JobsConfig:
         style = entry.get("style", "runtime")
         if style not in ("runtime", "session"):
             raise JobConfigError(f"jobs.{name}.style: runtime or session")
-        spec = JobSpec(name, target, cron, dict(entry.get("params") or {}), style, bool(entry.get("enabled", True)))
+        spec = JobSpec(name, target, cron, dict(entry.get("params") or {}), style, bool(entry.get("enabled", True)),
+                       float(entry.get("catchup_hours", raw.get("catchup_hours", 48))))
         try:
             spec.trigger(ZoneInfo(tz))
         except ValueError as exc:
@@ -186,8 +188,9 @@ def has_run_since(runtime, name: str, moment: datetime) -> bool:
 
 
 def catch_up(runtime, config: Optional[JobsConfig] = None, now: Optional[datetime] = None) -> list[JobResult]:
-    """After downtime: each enabled job whose last scheduled time has no run since is run once, as of
-    that time (reconcilers make one catch-up run enough: one notice, not a burst)."""
+    """After downtime: each enabled job whose last scheduled time (within its `catchup_hours`) has no
+    successful run since is run once, as of that time (reconcilers make one catch-up run enough: one
+    notice, not a burst)."""
     config = config or config_of(runtime)
     now = now or runtime.now()
     done = []
@@ -195,7 +198,8 @@ def catch_up(runtime, config: Optional[JobsConfig] = None, now: Optional[datetim
         if not spec.enabled or spec.resolve() is None:
             continue
         fired = last_fire_time(spec, config.tz, now, config.catchup_days)
-        if fired is None or has_run_since(runtime, spec.name, fired):
+        if fired is None or now - fired > timedelta(hours=spec.catchup_hours) \
+                or has_run_since(runtime, spec.name, fired):
             continue
         log.info("catch-up: %s missed its run at %s", spec.name, fired.isoformat())
         try:

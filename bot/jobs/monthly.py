@@ -248,8 +248,11 @@ def write_chart(report: Report, path: Path) -> None:
 
     def build(tmp: str) -> None:
         rc = {"font.family": [font, "DejaVu Sans"]} if font else {}
-        with warnings.catch_warnings(), plt.rc_context(rc):
-            warnings.simplefilter("ignore")  # missing glyphs when no CJK font is installed
+        # without a CJK font Chinese labels show as boxes: say so once in the log, not per glyph
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        if font is None:
+            log.warning("no CJK font installed (e.g. Debian package fonts-noto-cjk): chart labels show as boxes")
+        with plt.rc_context(rc):
             fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.6 * len(names) + 2.5))
             y = range(len(names))
             ax1.barh(y, closed, color="#4caf50", label=render("jobs/chart_label.txt", which="closed"))
