@@ -38,6 +38,7 @@ class Scheduler:
         self.aps = BackgroundScheduler(timezone=self.config.tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": self.config.misfire_grace_seconds})
         self.jobs = []
+        self._catchup_thread: Optional[threading.Thread] = None
         for spec in self.config.jobs.values():
             if not spec.enabled:
                 continue
@@ -61,14 +62,17 @@ class Scheduler:
 
     def start(self, catchup: bool = True) -> "Scheduler":
         self.aps.start()
-        if catchup:
-            self.aps.add_job(self._catch_up, id="catch-up", name="catch-up")  # once, now, in the pool
+        if catchup:  # once, now, beside the scheduler (not an APScheduler date job: those race shutdown)
+            self._catchup_thread = threading.Thread(target=self._catch_up, name="jobs-catch-up", daemon=True)
+            self._catchup_thread.start()
         log.info("scheduler started with %d job(s)", len(self.jobs))
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.aps.running:
             self.aps.shutdown(wait=True)
+        if self._catchup_thread is not None and self._catchup_thread is not threading.current_thread():
+            self._catchup_thread.join(timeout)
 
     def next_runs(self) -> dict[str, Optional[datetime]]:
         return {j.id: j.next_run_time for j in self.aps.get_jobs()}

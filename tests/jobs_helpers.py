@@ -15,8 +15,8 @@ TZ = ZoneInfo("Asia/Shanghai")
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=TZ)
 
 
-def at(y, m, d, hh=9, mm=0) -> datetime:
-    return datetime(y, m, d, hh, mm, tzinfo=TZ)
+def at(y, m, d, hh=9, mm=0, ss=0) -> datetime:
+    return datetime(y, m, d, hh, mm, ss, tzinfo=TZ)
 
 
 def iso(moment: datetime) -> str:

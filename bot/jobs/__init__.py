@@ -75,7 +75,6 @@ class JobSpec:
 class JobsConfig:
     timezone: str
     jobs: dict[str, JobSpec]
-    catchup_days: int = 40
     misfire_grace_seconds: int = 3600
 
     @property
@@ -108,7 +107,7 @@ def load_config(path: str | Path) -> JobsConfig:
         except ValueError as exc:
             raise JobConfigError(f"jobs.{name}.cron: {exc}") from exc
         jobs[name] = spec
-    return JobsConfig(tz, jobs, int(raw.get("catchup_days", 40)), int(raw.get("misfire_grace_seconds", 3600)))
+    return JobsConfig(tz, jobs, int(raw.get("misfire_grace_seconds", 3600)))
 
 
 def config_of(runtime) -> JobsConfig:
@@ -170,15 +169,26 @@ def last_runs(runtime) -> dict[str, JobRun]:
         return {r.job: r for r in rows}
 
 
-def last_fire_time(spec: JobSpec, tz: ZoneInfo, now: datetime, lookback_days: int) -> Optional[datetime]:
-    """The latest time the cron trigger fired at or before `now`, looking back `lookback_days`."""
+def last_fire_time(spec: JobSpec, tz: ZoneInfo, now: datetime, lookback: timedelta) -> Optional[datetime]:
+    """The latest time the cron trigger fired at or before `now`, no further back than `lookback`.
+
+    APScheduler triggers only look forward, so this searches backwards in doubling windows and then
+    walks forward inside the first window that holds a fire time (a few steps for any cron)."""
     trigger = spec.trigger(tz)
-    t = trigger.get_next_fire_time(None, now - timedelta(days=lookback_days))
-    last = None
-    while t is not None and t <= now:
-        last = t
-        t = trigger.get_next_fire_time(t, t + timedelta(seconds=1))
-    return last
+    horizon = now - lookback
+    window = timedelta(minutes=1)
+    while True:
+        start = max(now - window, horizon)
+        t = trigger.get_next_fire_time(None, start)
+        if t is not None and t <= now:
+            while True:
+                nxt = trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
+                if nxt is None or nxt > now:
+                    return t
+                t = nxt
+        if start == horizon:
+            return None
+        window *= 2
 
 
 def has_run_since(runtime, name: str, moment: datetime) -> bool:
@@ -197,9 +207,8 @@ def catch_up(runtime, config: Optional[JobsConfig] = None, now: Optional[datetim
     for spec in config.jobs.values():
         if not spec.enabled or spec.resolve() is None:
             continue
-        fired = last_fire_time(spec, config.tz, now, config.catchup_days)
-        if fired is None or now - fired > timedelta(hours=spec.catchup_hours) \
-                or has_run_since(runtime, spec.name, fired):
+        fired = last_fire_time(spec, config.tz, now, timedelta(hours=spec.catchup_hours))
+        if fired is None or has_run_since(runtime, spec.name, fired):
             continue
         log.info("catch-up: %s missed its run at %s", spec.name, fired.isoformat())
         try:
