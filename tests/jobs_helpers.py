@@ -41,7 +41,7 @@ def targets(rows) -> list[str]:
     return sorted(n.target for n in rows)
 
 
-def build_december(session) -> SimpleNamespace:
+def build_december(session, created: datetime = CREATED) -> SimpleNamespace:
     """A ledger on the seed org chart (call after load_seed): five units with items, minutes, reports.
 
     Liaisons get mobiles (the office fills them in) so group notices can @ them."""
@@ -66,7 +66,7 @@ def build_december(session) -> SimpleNamespace:
 
     def matter(code, u, leader, deadline, **kw):
         m = Matter(code=code, title=kw.pop("title", f"{u.name}事项{code}"), responsible_unit_id=u.id,
-                   leader_id=leader.id, deadline=deadline, original_deadline=deadline, created_at=CREATED, **kw)
+                   leader_id=leader.id, deadline=deadline, original_deadline=deadline, created_at=created, **kw)
         session.add(m)
         return m
 
