@@ -1,0 +1,94 @@
+"""The monthly analysis report (调度分析报告) for November 2026: its numbers against hand-counted data,
+read back from the Excel workbook, the chart, the MonthlyReport row and the group messages."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from models import Escalation, MonthlyReport, ReportItem
+from tests import factories as f
+from tests.jobs_helpers import at, notices, run_cli
+
+
+def build(session):
+    o = f.small_org(session)
+    L1, L2 = o.leader1, o.leader2
+    oct1 = at(2026, 10, 1)
+    m = {}
+    m["a1"] = f.matter(session, "M1", o.fagai, L1, date(2026, 11, 10), created_at=oct1)
+    m["a2"] = f.matter(session, "M2", o.fagai, L1, date(2026, 11, 30), state="closed", created_at=oct1)
+    m["a2"].closed_at = at(2026, 11, 15)
+    m["a3"] = f.matter(session, "M3", o.fagai, L1, date(2026, 12, 15), state="completion_claimed", created_at=oct1)
+    m["a4"] = f.matter(session, "M4", o.fagai, L1, date(2026, 12, 20), created_at=at(2026, 11, 5))
+    m["b1"] = f.matter(session, "M5", o.keji, L1, date(2026, 10, 30), state="closed", created_at=oct1)
+    m["b1"].closed_at = at(2026, 10, 20, 12)
+    m["b2"] = f.matter(session, "J6", o.keji, L1, date(2026, 11, 30), created_at=oct1)
+    m["b2"].obstacles, m["b2"].escalation_level = "用地指标不足", 2
+    m["c1"] = f.matter(session, "M7", o.jiaoyu, L2, date(2026, 12, 31), created_at=oct1)
+    m["c2"] = f.matter(session, "M8", o.jiaoyu, L2, date(2026, 12, 31), created_at=at(2026, 12, 2))
+    m["c3"] = f.matter(session, "M9", o.jiaoyu, L2, date(2026, 10, 1), created_at=oct1)
+    session.add_all([Escalation(matter_id=m["b2"].id, level=2, raised_at=at(2026, 11, 25)),
+                     Escalation(matter_id=m["c3"].id, level=1, raised_at=at(2026, 10, 15), reason="跨部门")])
+    f.report(session, o.fagai, o.ua, "2026-11-05", at(2026, 11, 4))
+    f.report(session, o.keji, o.uk, "2026-11-05", at(2026, 11, 6), is_late=True)
+    sub = f.report(session, o.fagai, o.ua, "2026-11-20", at(2026, 11, 19))
+    session.add(ReportItem(submission_id=sub.id, matter_id=m["a1"].id, status="open", progress="推进中",
+                           obstacle="资金未到位"))
+    f.report(session, o.keji, o.uk, "2026-11-20", at(2026, 11, 20, 17))
+    f.report(session, o.jiaoyu, o.ub, "2026-11-20", at(2026, 11, 20, 9))
+    session.flush()
+    return o, m
+
+
+# hand-counted: total, closed, open, overdue, new, closed in Nov, expected, on time, late, rate, escalations
+LEADERS = {
+    "陈剑锋": [6, 2, 4, 2, 1, 1, 4, 3, 1, 75.0, 1],
+    "郭雅婷": [2, 0, 2, 1, 0, 0, 2, 1, 1, 50.0, 0],
+}
+UNITS = {
+    "区发改局": [4, 1, 3, 1, 1, 1, 2, 2, 0, 100.0, 0],
+    "区科技局": [2, 1, 1, 1, 0, 0, 2, 1, 1, 50.0, 1],
+    "区教育局": [2, 0, 2, 1, 0, 0, 2, 1, 1, 50.0, 0],
+}
+
+
+def test_monthly_report_numbers_match_the_data(db_url, tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(db_url, tmp_path)
+    rt = app.extensions["bot"]
+    with rt.db.session() as s:
+        build(s)
+    out = app.test_cli_runner().invoke(args=["jobs", "run", "monthly_report", "--now", "2026-12-01T08:00+08:00"])
+    assert out.exit_code == 0 and "month=2026-11" in out.output, out.output
+
+    with rt.db.session() as s:
+        row = s.scalar(select(MonthlyReport).where(MonthlyReport.month == "2026-11"))
+    xlsx, png = Path(row.xlsx_path), Path(row.png_path)
+    assert xlsx.parent == tmp_path / "instance" / "reports" / "2026-11"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames == ["按领导", "按单位", "难点事项", "逾期事项"]
+    leaders = {r[0]: list(r[1:12]) for r in wb["按领导"].iter_rows(min_row=2, values_only=True)}
+    assert leaders == LEADERS
+    units = {r[0]: list(r[1:12]) for r in wb["按单位"].iter_rows(min_row=2, values_only=True)}
+    assert units == UNITS
+    hard = [r[0] for r in wb["难点事项"].iter_rows(min_row=2, values_only=True)]
+    assert hard == ["J6", "M1"]  # escalated first; M1's obstacle comes from the Nov 20 report
+    assert list(wb["难点事项"].iter_rows(min_row=3, values_only=True))[0][7] == "资金未到位"
+    overdue = [(r[0], r[5]) for r in wb["逾期事项"].iter_rows(min_row=2, values_only=True)]
+    assert overdue == [("M9", 61), ("M1", 21), ("J6", 1)]  # days past the deadline on Dec 1
+
+    assert row.figures["totals"]["total"] == 8 and row.figures["totals"]["overdue"] == 3
+    assert {d["name"]: d["rate"] for d in row.figures["leaders"]} == {"陈剑锋": 75.0, "郭雅婷": 50.0}
+    assert "按时报送率 **66.7%**" in row.summary and "区科技局（1次）" in row.summary
+
+    sent = {n.msgtype: n for n in notices(rt, "monthly_report:2026-11:")}
+    assert set(sent) == {"markdown", "image", "file"}
+    assert sent["markdown"].target == "supervision" and sent["markdown"].payload["content"] == row.summary
+    assert sent["image"].payload == {"path": str(png)} and sent["file"].payload == {"path": str(xlsx)}
+    rt.db.dispose()
