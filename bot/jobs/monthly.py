@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,15 +25,16 @@ from sqlalchemy import and_, case, func, select
 
 from bot import audit
 from bot.jobs.base import JobResult, Notices, people
+from bot.jobs.rollup import hardest_items
 from bot.ledger import LATE, MISSING, ON_TIME, report_status, sql_active, sql_open, sql_overdue
 from bot.periods import TZ, month_bounds, periods_in_month
 from bot.text import render
-from models import (DispatchRow, Escalation, Matter, MonthlyReport, ReportItem, ReportSubmission, RollUp, Unit,
-                    dispatch_row_unit)
+from models import DispatchRow, Escalation, Matter, MonthlyReport, RollUp, Unit, dispatch_row_unit
 
 log = logging.getLogger(__name__)
 KIND = "monthly_report"
 HARDEST_LIMIT = 30
+OVERDUE_SHEET_LIMIT = 1000  # the longest overdue; the sheet says how many more there are
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
              "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC", "AR PL UMing CN")
 COUNTS = ("total", "done", "open", "overdue", "new", "closed")
@@ -46,6 +48,7 @@ class Report:
     hardest: list[dict]
     overdue: list[dict]
     totals: dict
+    overdue_total: int = 0
 
 
 def previous_month(as_of: datetime, tz) -> tuple[int, int]:
@@ -118,32 +121,27 @@ def compute(session, year: int, month: int) -> Report:
         select(DispatchRow.leader_id, func.count(RollUp.id)).join(DispatchRow, DispatchRow.id == RollUp.dispatch_row_id)
         .where(RollUp.period_key.in_(keys), RollUp.is_late.is_(True)).group_by(DispatchRow.leader_id)).all())
     # the hardest open items: escalated first, then the most overdue; obstacle from the month's last report
-    last_subs = select(ReportSubmission.id).where(ReportSubmission.period_key == keys[-1],
-                                                  ReportSubmission.current.is_(True))
-    obstacle = func.coalesce(func.nullif(ReportItem.obstacle, ""), func.nullif(Matter.obstacles, ""))
-    hard_rows = session.execute(
-        select(Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.escalation_level, Matter.leader_id,
-               Matter.responsible_unit_id, obstacle.label("obstacle"))
-        .outerjoin(ReportItem, and_(ReportItem.matter_id == Matter.id, ReportItem.submission_id.in_(last_subs)))
-        .where(created, sql_active(), obstacle.is_not(None))
-        .order_by(Matter.escalation_level.desc(), Matter.deadline, Matter.id).limit(HARDEST_LIMIT)).all()
+    hard_rows = hardest_items(session, keys[-1], where=(created,),
+                              order=(Matter.escalation_level.desc(), Matter.deadline, Matter.id),
+                              key=lambda h: (-h["escalation_level"], h["deadline"], h["id"]), limit=HARDEST_LIMIT)
     overdue_rows = session.execute(
         select(Matter.code, Matter.title, Matter.deadline, Matter.escalation_level, Matter.leader_id,
                Matter.responsible_unit_id, Matter.last_progress, Matter.last_progress_at)
-        .where(created, sql_overdue(today)).order_by(Matter.deadline, Matter.id)).all()
+        .where(created, sql_overdue(today)).order_by(Matter.deadline, Matter.id).limit(OVERDUE_SHEET_LIMIT)).all()
+    overdue_total = session.scalar(select(func.count(Matter.id)).where(created, sql_overdue(today)))
     unit_ids = {k[1] for k in by if k[0] == "unit"}
     names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(unit_ids | {
-        r.responsible_unit_id for r in hard_rows})))).all()) if unit_ids or hard_rows else {}
+        r["responsible_unit_id"] for r in hard_rows})))).all()) if unit_ids or hard_rows else {}
     if overdue_rows:
         names.update(session.execute(select(Unit.id, Unit.name).where(
             Unit.id.in_(sorted({r.responsible_unit_id for r in overdue_rows} - set(names))))).all())
     leader_ids = [k[1] for k in by if k[0] == "leader" and k[1] is not None]
     who = people(session, leader_ids)
     leader_name = lambda i: who[i].name if i in who else "（未指定领导）"  # noqa: E731
-    hardest = [dict(code=r.code, title=r.title, unit=names.get(r.responsible_unit_id, ""),
-                    leader=leader_name(r.leader_id), deadline=r.deadline, obstacle=r.obstacle,
-                    overdue_days=max((today - r.deadline).days, 0),
-                    level=r.escalation_level) for r in hard_rows]
+    hardest = [dict(code=r["code"], title=r["title"], unit=names.get(r["responsible_unit_id"], ""),
+                    leader=leader_name(r["leader_id"]), deadline=r["deadline"], obstacle=r["obstacle"],
+                    overdue_days=max((today - r["deadline"]).days, 0),
+                    level=r["escalation_level"]) for r in hard_rows]
     overdue = [dict(code=r.code, title=r.title, unit=names.get(r.responsible_unit_id, ""),
                     leader=leader_name(r.leader_id), deadline=r.deadline,
                     overdue_days=(today - r.deadline).days, level=r.escalation_level,
@@ -164,7 +162,7 @@ def compute(session, year: int, month: int) -> Report:
     units.sort(key=lambda d: (-d["overdue"], -d["open"], d["name"]))
     totals = {k: sum(u[k] for u in units) for k in COUNTS + ("expected", "on_time", "late", "escalations")}
     _rate(totals)
-    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals)
+    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals, overdue_total)
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -217,6 +215,8 @@ def write_workbook(report: Report, path: Path) -> None:
             at = o["last_progress_at"]
             ws.append([o["code"], o["title"], o["unit"], o["leader"], o["deadline"], o["overdue_days"], o["level"],
                        o["last_progress"], at.astimezone(TZ).replace(tzinfo=None) if at else None])
+        if report.overdue_total > len(report.overdue):
+            ws.append([render("jobs/overdue_sheet_note.txt", shown=len(report.overdue), total=report.overdue_total)])
         wb.save(tmp)
 
     _atomic_save(path, build)
@@ -286,7 +286,7 @@ def _jsonable(report: Report) -> dict:
 
     return {"totals": report.totals, "leaders": [clean(d) for d in report.leaders],
             "units": [clean(d) for d in report.units], "hardest": [clean(h) for h in report.hardest],
-            "overdue_count": len(report.overdue)}
+            "overdue_count": report.overdue_total}
 
 
 def run(runtime, as_of: datetime) -> JobResult:
@@ -296,12 +296,17 @@ def run(runtime, as_of: datetime) -> JobResult:
     with runtime.db.session() as s:
         row = s.scalar(select(MonthlyReport).where(MonthlyReport.month == key))
         if row is None:
+            started = time.perf_counter()
             report = compute(s, year, month)
+            computed = time.perf_counter()
             folder = report_dir(runtime, key)
             xlsx = folder / render("jobs/report_filename.txt", month=key, ext="xlsx")
             png = folder / render("jobs/report_filename.txt", month=key, ext="png")
             write_workbook(report, xlsx)
+            written = time.perf_counter()
             write_chart(report, png)
+            result.details.update(compute_s=round(computed - started, 3), xlsx_s=round(written - computed, 3),
+                                  png_s=round(time.perf_counter() - written, 3))
             summary = render("jobs/monthly_summary.md", r=report, year=year, month=month)
             row = _insert_report(s, key, summary, _jsonable(report), str(xlsx), str(png))
             result.details["generated"] = row is not None

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot import audit
-from bot.jobs.base import JobResult, Notices, people
+from bot.jobs.base import JobResult, Notices, bulk_audit, people
 from bot.ledger import MISSING, ON_TIME, report_status
 from bot.periods import Period, period_at, previous_period
 from bot.text import render
@@ -63,10 +62,9 @@ def run(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
                      key=f"{KIND}:group:supervision:{period.key}")
         inserted = out.flush(s)
         if group_key in inserted:  # first run for this deadline: record the misses once
-            for u in units:
-                audit.record(s, actor=f"system:{KIND}", action=MISSED_ACTION, entity="unit", entity_id=u.id,
-                             after={"period": period.key, "status": status.get((u.id, period.key), MISSING)},
-                             reason=period.key)
+            bulk_audit(s, f"system:{KIND}", MISSED_ACTION, "unit", [
+                (u.id, None, {"period": period.key, "status": status.get((u.id, period.key), MISSING)}, period.key)
+                for u in units])
         result.notices = len(inserted)
     result.details = {"period": period.key, "owing": ctx["owing"], "missed": len(units)}
     return result

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, update
 
-from bot import audit
-from bot.jobs.base import JobResult, Notices, people
+from bot.jobs.base import JobResult, Notices, bulk_audit, insert_ignore, people
 from bot.jobs.overdue import last_deadline
 from bot.ledger import sql_active, sql_expected_in, sql_overdue
 from bot.periods import Period
@@ -26,6 +25,56 @@ from models import (MATTER_CLAIMED, MATTER_CLOSED, DispatchRow, Matter, ReportIt
                     Unit, dispatch_row_liaison, dispatch_row_unit, utcnow)
 
 HARDEST_PER_ROW = 10
+ITEM_COLUMNS = (Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.escalation_level, Matter.leader_id,
+                Matter.responsible_unit_id)
+
+
+def hardest_items(session, period_key: str, *, where=(), order=(), key=None, per_leader: Optional[int] = None,
+                  limit: Optional[int] = None) -> list[dict]:
+    """Open items with a 难点痛点堵点 — the one noted in a current report of `period_key`, else the
+    slip row's own — best first by `order` (SQL) / `key` (the same order in Python): the top
+    `per_leader` of each leader, or the top `limit` overall.
+
+    Two narrow queries (items with their own obstacle; report items with one) each cut to the top N,
+    merged, and one look-up of report obstacles for the winners: one outer join of the whole ledger
+    with the reports is far slower on SQLite."""
+    def top(q):
+        if per_leader:
+            rn = func.row_number().over(partition_by=Matter.leader_id, order_by=order).label("rn")
+            sub = q.add_columns(rn).subquery()
+            return session.execute(select(sub).where(sub.c.rn <= per_leader)).mappings().all()
+        return session.execute(q.order_by(*order).limit(limit)).mappings().all()
+
+    current = and_(ReportSubmission.period_key == period_key, ReportSubmission.current.is_(True),
+                   func.coalesce(ReportItem.obstacle, "") != "")
+    own = top(select(*ITEM_COLUMNS, Matter.obstacles.label("obstacle"))
+              .where(sql_active(), func.coalesce(Matter.obstacles, "") != "", *where))
+    reported = top(select(*ITEM_COLUMNS, ReportItem.obstacle.label("obstacle"))
+                   .join(ReportItem, ReportItem.matter_id == Matter.id)
+                   .join(ReportSubmission, ReportSubmission.id == ReportItem.submission_id)
+                   .where(sql_active(), current, *where))
+    merged = {r["id"]: dict(r) for r in own}
+    merged.update({r["id"]: dict(r) for r in reported})
+    ranked = sorted(merged.values(), key=key)
+    if per_leader:
+        seen: dict = defaultdict(int)
+        kept = []
+        for r in ranked:
+            seen[r["leader_id"]] += 1
+            if seen[r["leader_id"]] <= per_leader:
+                kept.append(r)
+        ranked = kept
+    else:
+        ranked = ranked[:limit]
+    only_own = [r["id"] for r in ranked if r["id"] not in {x["id"] for x in reported}]
+    if only_own:  # an item cut from the report list may still have a reported obstacle
+        for mid, text in session.execute(select(ReportItem.matter_id, ReportItem.obstacle)
+                                         .join(ReportSubmission, ReportSubmission.id == ReportItem.submission_id)
+                                         .where(current, ReportItem.matter_id.in_(only_own))):
+            merged[mid]["obstacle"] = text
+    for r in ranked:
+        r.pop("rn", None)
+    return ranked
 
 
 @dataclass
@@ -89,22 +138,12 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
         .where(ReportSubmission.period_key == period.key, ReportSubmission.current.is_(True),
                ReportSubmission.unit_id.in_(sorted(unit_ids))))}
     # hardest items per leader: this period's reported obstacle, else the slip row's 难点痛点堵点
-    current_subs = select(ReportSubmission.id).where(ReportSubmission.period_key == period.key,
-                                                     ReportSubmission.current.is_(True))
-    obstacle = func.coalesce(func.nullif(ReportItem.obstacle, ""), func.nullif(Matter.obstacles, ""))
-    ranked = (select(Matter.leader_id, Matter.code, Matter.title, Matter.deadline, Matter.responsible_unit_id,
-                     obstacle.label("obstacle"),
-                     func.row_number().over(partition_by=Matter.leader_id,
-                                            order_by=(Matter.deadline, Matter.id)).label("rn"))
-              .outerjoin(ReportItem, and_(ReportItem.matter_id == Matter.id,
-                                          ReportItem.submission_id.in_(current_subs)))
-              .where(sql_active(), Matter.leader_id.in_(leader_ids), obstacle.is_not(None))
-              .subquery())
     hardest: dict[int, list[dict]] = defaultdict(list)
-    for h in session.execute(select(ranked).where(ranked.c.rn <= HARDEST_PER_ROW).order_by(ranked.c.rn)):
-        hardest[h.leader_id].append(dict(code=h.code, title=h.title, deadline=h.deadline, obstacle=h.obstacle,
-                                         unit=names.get(h.responsible_unit_id, ""),
-                                         overdue=h.deadline < today))
+    for h in hardest_items(session, period.key, where=(Matter.leader_id.in_(leader_ids),),
+                           order=(Matter.deadline, Matter.id), key=lambda h: (h["deadline"], h["id"]),
+                           per_leader=HARDEST_PER_ROW):
+        hardest[h["leader_id"]].append(dict(h, unit=names.get(h["responsible_unit_id"], ""),
+                                            overdue=h["deadline"] < today))
     leaders = people(session, leader_ids)
     out: dict[int, Compiled] = {}
     for r in rows:
@@ -131,19 +170,6 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
                              render("jobs/rollup_content.txt", **ctx), hard_text, len(lines), ctx["reported"],
                              totals)
     return out
-
-
-def _insert_ignore(session, rows: list[dict]):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    if not rows:
-        return []
-    stmt = (insert(RollUp).values(rows)
-            .on_conflict_do_nothing(index_elements=["dispatch_row_id", "period_key"]).returning(RollUp.id))
-    return list(session.scalars(stmt))
 
 
 def rollups_of(session, period: Period, *, unsubmitted_only: bool = False):
@@ -174,16 +200,18 @@ def run_compile(runtime, as_of: datetime) -> JobResult:
         return result
     with runtime.db.session() as s:
         existing = {r.dispatch_row_id for r in rollups_of(s, period)}
-        compiled = {rid: c for rid, c in compile_rows(s, period).items() if rid not in existing}
+        todo = s.scalars(select(DispatchRow.id).where(DispatchRow.id.not_in(existing))).all() if existing else None
+        compiled = compile_rows(s, period, row_ids=todo) if todo is None or todo else {}
         now = utcnow()
-        new_ids = _insert_ignore(s, [dict(dispatch_row_id=c.row_id, period_key=period.key,
-                                          office_liaison_id=c.liaison_ids[0], compiled_at=now, content=c.content,
-                                          hardest=c.hardest, is_late=False) for c in compiled.values()])
-        if new_ids:
-            for r in s.execute(select(RollUp).where(RollUp.id.in_(new_ids))).scalars():
-                audit.record(s, actor="system:rollup_compile", action="rollup_compiled", entity="rollup",
-                             entity_id=r.id, after=audit.snapshot(r, ("dispatch_row_id", "period_key",
-                                                                      "office_liaison_id")))
+        new_rows = insert_ignore(s, RollUp.__table__, [
+            dict(dispatch_row_id=c.row_id, period_key=period.key, office_liaison_id=c.liaison_ids[0], compiled_at=now,
+                 content=c.content, hardest=c.hardest, is_late=False) for c in compiled.values()],
+            ["dispatch_row_id", "period_key"], (RollUp.__table__.c.id, RollUp.__table__.c.dispatch_row_id))
+        new_ids = [r.id for r in new_rows]
+        bulk_audit(s, "system:rollup_compile", "rollup_compiled", "rollup", [
+            (r.id, None, {"dispatch_row_id": r.dispatch_row_id, "period_key": period.key,
+                          "office_liaison_id": compiled[r.dispatch_row_id].liaison_ids[0]}, None)
+            for r in new_rows])
         pending = rollups_of(s, period, unsubmitted_only=True)
         liaisons = row_liaisons(s, [r.dispatch_row_id for r in pending])
         who = people(s, [p for lst in liaisons.values() for p in lst])
@@ -239,15 +267,14 @@ def run_overdue(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
         result.skipped = "no roll-up deadline just passed"
         return result
     with runtime.db.session() as s:
-        late_rows = s.execute(select(RollUp).where(
+        late_rows = s.execute(select(RollUp.id, RollUp.dispatch_row_id, RollUp.is_late).where(
             RollUp.period_key == period.key,
-            (RollUp.submitted_at.is_(None)) | (RollUp.submitted_at > period.rollup_due))).scalars().all()
-        for r in late_rows:
-            if not r.is_late:
-                before = audit.snapshot(r, ("is_late",))
-                r.is_late = True
-                audit.record(s, actor="system:rollup_overdue", action="rollup_late", entity="rollup", entity_id=r.id,
-                             before=before, after={"is_late": True}, reason=period.key)
+            (RollUp.submitted_at.is_(None)) | (RollUp.submitted_at > period.rollup_due))).all()
+        flagged = [r.id for r in late_rows if not r.is_late]
+        if flagged:
+            s.execute(update(RollUp).where(RollUp.id.in_(flagged)).values(is_late=True))
+            bulk_audit(s, "system:rollup_overdue", "rollup_late", "rollup",
+                       [(rid, {"is_late": False}, {"is_late": True}, period.key) for rid in flagged])
         liaisons = row_liaisons(s, [r.dispatch_row_id for r in late_rows])
         seqs = dict(s.execute(select(DispatchRow.id, DispatchRow.seq)
                               .where(DispatchRow.id.in_([r.dispatch_row_id for r in late_rows]))).all())
