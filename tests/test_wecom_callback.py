@@ -402,3 +402,22 @@ def test_any_text_survives_encryption_and_parsing(content):
     assert inc.text == content
     # and the bot's passive reply of that text decrypts back to it for the peer
     assert peer.reply(wecom.passive_reply(crypto, CORP, USER, content))["Content"] == content
+
+
+@pytest.mark.parametrize("age, budget", [(0, 3.0), (2, 3.0), (3, 2.0), (4, 1.0), (5, 0.0), (9, 0.0), (7200, 3.0),
+                                         (-30, 3.0), (-7200, 3.0)])
+def test_budget_shrinks_by_the_time_the_callback_already_waited(age, budget):
+    from config.settings import Settings
+
+    now = 1_800_000_000.0
+    got = wecom.budget_for(Settings.load({"PASSIVE_REPLY_SECONDS": 3.0}, environ={}), str(int(now - age)), now)
+    assert got == pytest.approx(budget)
+
+
+def test_a_callback_that_waited_in_a_queue_is_answered_through_the_outbox(bot, peer, monkeypatch):
+    rt = _answer(bot, lambda ctx: (time.sleep(0.3), Reply("已收到。"))[1], monkeypatch)
+    stale = str(int(time.time()) - 5)  # signed 5 s ago: WeCom is about to give up
+    r = post(bot.client, peer.text(USER, "进度", timestamp=stale))
+    assert r.status_code == 200 and r.data == b""
+    assert wait_for(lambda: _notices(rt))
+    assert _notices(rt)[0].payload == {"content": "已收到。"}

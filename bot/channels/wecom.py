@@ -49,6 +49,7 @@ bp = Blueprint("wecom", __name__, url_prefix="/wecom")
 CHANNEL = "wecom"
 PASSIVE_MAX_BYTES = 2048  # a passive text reply's content, like an app text message
 POOL_SIZE = 32  # handler threads per process; queued work still counts against the time budget
+ANSWER_WITHIN = 4.0  # seconds after WeCom sent the callback (it gives up at 5 s)
 # Events that reach the router (others — view, LOCATION, unsubscribe, contact changes… — are acknowledged).
 EVENTS = {"subscribe": "subscribe", "enter_agent": "enter_agent", "click": "click",
           "template_card_event": "card"}
@@ -269,10 +270,24 @@ def _late_delivery(runtime, exchange: Exchange):
     return done
 
 
-def answer(runtime, incoming: Incoming, started: float) -> Optional[str]:
+def budget_for(settings, timestamp: str, now: Optional[float] = None) -> float:
+    """Seconds left for a passive reply: PASSIVE_REPLY_SECONDS, shortened by the time the callback already
+    waited before reaching us (a full accept queue under load), read from WeCom's signed timestamp. It has
+    one-second resolution, so a second is given back; clocks more than a minute apart are not trusted."""
+    budget = settings.PASSIVE_REPLY_SECONDS
+    try:
+        waited = (time.time() if now is None else now) - int(timestamp) - 1
+    except ValueError:
+        return budget
+    if -60 < waited < 60:
+        budget = min(budget, ANSWER_WITHIN - max(0.0, waited))
+    return max(0.0, budget)
+
+
+def answer(runtime, incoming: Incoming, started: float, budget: Optional[float] = None) -> Optional[str]:
     """Dispatch with a time budget; the passive reply text, or None (empty 200)."""
     exchange = Exchange(incoming)
-    budget = runtime.settings.PASSIVE_REPLY_SECONDS
+    budget = runtime.settings.PASSIVE_REPLY_SECONDS if budget is None else budget
 
     def run():
         return runtime.dispatch(incoming, before_commit=exchange.in_transaction)
@@ -361,7 +376,7 @@ def receive():
         return _refusal(exc)
     if incoming is None:
         return Response("", status=200)
-    text = answer(runtime, incoming, started)
+    text = answer(runtime, incoming, started, budget_for(settings, timestamp))
     if not text:
         return Response("", status=200)
     body = passive_reply(crypto, settings.WECOM_CORP_ID, incoming.user_id, text)
