@@ -1,0 +1,60 @@
+"""The deployment files refer to things that exist: commands, the app factory, gunicorn settings.
+
+No Docker engine runs here, so we check what the Dockerfile and docker-compose.yml would run.
+"""
+import re
+import runpy
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli_commands(runner, *path):
+    out = runner.invoke(args=[*path, "--help"]).output
+    return set(re.findall(r"^\s{2}(\S+)\s", out.split("Commands:", 1)[-1], re.M))
+
+
+def test_compose_services_run_real_commands(runner):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "migrate", "web", "scheduler"} <= set(services)
+    top = _cli_commands(runner)
+    assert services["scheduler"]["command"][:3] == ["python", "-m", "bot"]
+    assert services["scheduler"]["command"][3] in top
+    migrate = " ".join(services["migrate"]["command"])
+    for sub in re.findall(r"python -m bot (\w+)", migrate):
+        assert sub in top
+    assert "upgrade" in _cli_commands(runner, "db")
+    for name in ("web", "scheduler", "migrate"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql+psycopg://") and env["REDIS_URL"].startswith("redis://")
+
+
+def test_dockerfile_and_compose_start_gunicorn_on_the_factory():
+    docker = (ROOT / "Dockerfile").read_text()
+    cmd = re.search(r"^CMD (\[.*\])$", docker, re.M).group(1)
+    assert cmd == '["gunicorn", "-c", "gunicorn.conf.py", "bot:create_app()"]'
+    assert "COPY requirements.txt" in docker and "pip install -r requirements.txt" in docker
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["web"]["command"] == ["gunicorn", "-c", "gunicorn.conf.py", "bot:create_app()"]
+
+
+def test_gunicorn_config_loads(monkeypatch):
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["workers"] == 3
+    assert "bind" in conf
+
+
+def test_env_example_lists_every_secret_and_no_values():
+    text = (ROOT / ".env.example").read_text()
+    for var in ("WECOM_CORP_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY", "DINGTALK_APP_SECRET"):
+        assert re.search(rf"^{var}=$", text, re.M), var
+
+
+def test_no_secret_committed():
+    """Robot keys and secrets come from the environment, never from the org chart."""
+    seed = (ROOT / "config" / "seed" / "quangang.yaml").read_text()
+    assert "robot_key:" not in seed and "secret" not in seed.lower()
