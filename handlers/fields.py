@@ -68,6 +68,10 @@ def a_date(direction: str = "future", not_before: Optional[Callable[[FieldContex
                 check_floor(fc, result.candidates[0])
             raise Choose(options, "engine/choose_date.txt", text=raw, reason=result.reason)
         assert isinstance(result, DateInvalid)
+        if result.reason == "in_past" and not_before is not None:  # say "before the meeting" when it is
+            anyway = parse_date(raw, fc.today, "any")
+            if isinstance(anyway, DateOk):
+                check_floor(fc, anyway.value)
         raise Invalid("engine/err_date.txt", reason=result.reason, direction=direction, text=raw)
 
     return parse
