@@ -531,6 +531,7 @@ class Conversation:
         fc = self.fc()
         options = fld.choices(fc) if fld.choices else None
         current = (fc.item if isinstance(step, Group) else self.data).get(fld.name)
+        shown = next((label for v, label in options if v == current), None) if options else None
         body = self.render(fld.prompt, item=fc.item, index=i, options=options, current=current,
                            fixed=fixed_item(self, step, i))
         positions = self.positions()
@@ -542,7 +543,7 @@ class Conversation:
                      "can_finish": (not step.fixed and f == 0 and i >= step.min_items
                                     and i >= len(self.items(step)) and not self.state.get("edit"))}
         text = self.ctx.render("engine/step.txt", title=self.ctx.render(self.flow.title), n=n, m=len(positions),
-                               body=body, error=error, group=group, current=display(current),
+                               body=body, error=error, group=group, current=shown or display(current),
                                stuck=self.state["attempts"] >= MAX_ATTEMPTS, editing=bool(self.state.get("edit")),
                                first=not self.state["history"])
         return Reply(text)
