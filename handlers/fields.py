@@ -57,16 +57,18 @@ def a_date(direction: str = "future", not_before: Optional[Callable[[FieldContex
             check_floor(fc, result.value)
             return result.value.isoformat()
         if isinstance(result, DateAmbiguous):
-            options = []
+            options, dropped = [], []
             for d in result.candidates:
                 try:
                     check_floor(fc, d)
                 except Invalid:
+                    dropped.append(d)
                     continue
                 options.append((d.isoformat(), date_label(d)))
             if not options:
                 check_floor(fc, result.candidates[0])
-            raise Choose(options, "engine/choose_date.txt", text=raw, reason=result.reason)
+            raise Choose(options, "engine/choose_date.txt", text=raw, reason=result.reason, dropped=dropped,
+                         floor=not_before(fc) if not_before else None)
         assert isinstance(result, DateInvalid)
         if result.reason == "in_past" and not_before is not None:  # say "before the meeting" when it is
             anyway = parse_date(raw, fc.today, "any")

@@ -74,7 +74,8 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     return Reply(ctx.render("minutes/saved.txt", minutes=minutes, matters=matters))
 
 
-def notify_units(ctx: Context, matters: list[Matter], *, key: str, what) -> None:
+def notify_units(ctx: Context, matters: list[Matter], *, key: str, what,
+                 template: str = "minutes/unit_notice.txt") -> None:
     """Tell each responsible unit's liaison what it owes and by when (one message per unit)."""
     by_unit: dict[int, list[Matter]] = {}
     for m in matters:
@@ -84,7 +85,7 @@ def notify_units(ctx: Context, matters: list[Matter], *, key: str, what) -> None
         liaison = unit.liaison
         if liaison is None or liaison.placeholder or not liaison.active:
             continue
-        ctx.notify_person(liaison, ctx.render("minutes/unit_notice.txt", unit=unit, matters=items, source=what),
+        ctx.notify_person(liaison, ctx.render(template, unit=unit, matters=items, source=what),
                           key=f"{key}:{unit_id}", kind="assignment")
 
 

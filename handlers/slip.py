@@ -158,7 +158,7 @@ def sign(ctx: Context, args: str):
                  after=a, at=ctx.now)
     ctx.notify_group("supervision", ctx.render("slip/copy.md", slip=slip, rows=rows),
                      key=f"slip-copy:{slip.id}", kind="slip")
-    notify_units(ctx, rows, key=f"slip-unit:{slip.id}", what=slip)
+    notify_units(ctx, rows, key=f"slip-unit:{slip.id}", what=slip, template="slip/unit_notice.txt")
     ctx.notify_person(slip.drafted_by, ctx.render("slip/signed_to_drafter.txt", slip=slip, rows=rows),
                       key=f"slip-signed:{slip.id}", kind="slip")
     return ctx.render("slip/signed.txt", slip=slip, rows=rows)
