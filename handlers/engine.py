@@ -160,8 +160,8 @@ def register(flow: Flow) -> Flow:
 # -- template helpers ---------------------------------------------------------------------------------
 def as_date(value) -> Optional[date]:
     """A stored ISO date string back to a date (templates: `x | as_date | cn_date`)."""
-    if value is None or isinstance(value, date):
-        return value
+    if not value or isinstance(value, date):
+        return value or None
     return date.fromisoformat(value)
 
 
@@ -548,9 +548,20 @@ class Conversation:
                                first=not self.state["history"])
         return Reply(text)
 
+    def view_data(self) -> dict:
+        """The draft with every field present ("" when not answered yet), for 查看 before the end."""
+        view = dict(self.data)
+        for step in self.flow.steps:
+            if isinstance(step, Group):
+                view[step.name] = [{**{fld.name: "" for fld in step.fields}, **item}
+                                   for item in self.data.get(step.name, []) if item]
+            else:
+                view.setdefault(step.name, "")
+        return view
+
     def summary_text(self) -> str:
         num = {step.name: k + 1 for k, step in enumerate(self.flow.steps)}
-        return self.render(self.flow.summary, num=num)
+        return self.ctx.render(self.flow.summary, data=self.view_data(), meta=self.meta, num=num)
 
     def show_summary(self, error: Optional[str] = None) -> Reply:
         problem = None
