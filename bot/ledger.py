@@ -412,11 +412,16 @@ def _as_date(value) -> Optional[date]:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def sql_audit_of(m: Matter):
+    """The audit rows of one item. The ledger writes entity_id = the item's id; the minutes, slip and report
+    flows write its code: both are accepted."""
+    return and_(AuditLog.entity == "matter", AuditLog.entity_id.in_([str(m.id), m.code]))
+
+
 def history_rows(session, m: Matter) -> list[dict]:
     """The audit trail of one item, oldest first, with the dates it carries as dates."""
     out = []
-    for r in session.scalars(select(AuditLog).where(AuditLog.entity == "matter", AuditLog.entity_id == str(m.id))
-                             .order_by(AuditLog.at, AuditLog.id)):
+    for r in session.scalars(select(AuditLog).where(sql_audit_of(m)).order_by(AuditLog.at, AuditLog.id)):
         before, after = r.before or {}, r.after or {}
         out.append({"at": r.at, "actor": r.actor, "system": r.actor_id is None, "action": r.action,
                     "reason": r.reason, "level": after.get("level"),

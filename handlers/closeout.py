@@ -27,7 +27,7 @@ def may_close(ctx: Context, matter: Matter) -> bool:
 def announce_claim(ctx: Context, matter: Matter, note: str = "") -> int:
     """Ask the office liaisons to confirm a completion claim (once per claim)."""
     n_claims = ctx.session.scalar(select(func.count()).select_from(AuditLog).where(
-        AuditLog.entity == "matter", AuditLog.entity_id == str(matter.id), AuditLog.action == "completion_claimed"))
+        ledger.sql_audit_of(matter), AuditLog.action.in_(("completion_claimed", "report"))))
     return notify_people(ctx, closers(ctx.session, matter),
                          ctx.render("closeout/to_office_liaison.txt", m=matter, note=note),
                          key=f"closeout:{matter.id}:claim{n_claims}")

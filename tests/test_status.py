@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from bot import ledger
+from bot import audit, ledger
 from bot.textsplit import utf8_len
 from tests import factories as f
 from tests.conftest import make_app
@@ -32,6 +32,8 @@ def build(runtime):
         f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 4), [(m1, "open", "已完成80%")])
         f.report(s, o.jiaoyu, o.ub, "2026-12-05", at(2026, 12, 6), [(m3, "open", "招标完成")], is_late=True)
         ledger.claim_completion(s, m2, o.uk, now=at(2026, 12, 8))
+        # the report flow audits items under their code: the history shows those rows too
+        audit.record(s, actor=o.ua, action="report", entity="matter", entity_id=m1.code, at=at(2026, 12, 4))
     runtime.clock.set(NOW)
 
 
@@ -74,6 +76,7 @@ CASES = [
     (UNIT, "查 区发改局", ["没有找到"], ["M1 ", "M5 "]),
     (UNIT, "历史 M1", ["没有找到"], ["征迁"]),
     (LEADER, "历史 M2", ["办理轨迹", "科技联络员 报告已完成"], []),
+    (LEADER, "历史 M1", ["2026年12月4日 09:00 发改联络员 报送进展"], []),
     (MEMBER, "历史 M4", ["教育联络员 提级", "涉及财政、住建多部门"], []),
 ]
 
