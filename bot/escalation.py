@@ -52,16 +52,27 @@ def long_overdue_matters(session: Session, as_of: datetime, days: int) -> list[M
                                 .order_by(Matter.id)))
 
 
+def _already(session: Session, level: int) -> set[int]:
+    return set(session.scalars(select(Escalation.matter_id).where(Escalation.level == level)))
+
+
 def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Escalation]:
     """Raise levels 2 and 3 where due and send their alerts; returns the escalations raised now."""
     raised: list[Escalation] = []
     group_channel = runtime.group_channel
     days = runtime.settings.OVERDUE_INTERVIEW_DAYS
+    done = _already(session, ESC_STALLED)
+    supervisors: dict = {}
     for m in stalled_matters(session, as_of):
+        if m.id in done:  # raised (and alerted, in the same transaction) by an earlier run
+            continue
         esc = ledger.escalate(session, m, ESC_STALLED, ACTOR, now=as_of)
         if esc is not None:
             raised.append(esc)
-        people = office_supervisors_of(session, m) + ([m.leader] if m.leader is not None else [])
+        row_key = (m.minutes_id, m.leader_id)
+        if row_key not in supervisors:
+            supervisors[row_key] = office_supervisors_of(session, m)
+        people = supervisors[row_key] + ([m.leader] if m.leader is not None else [])
         people = list({p.id: p for p in people}.values())
         kw = dict(m=m, v=_view(m, as_of), people=people, history=_recent_history(session, m), now=as_of)
         outbox.to_group(session, "supervision", render("escalate/auto_stalled_group.txt", **kw),
@@ -71,7 +82,10 @@ def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Escalation
             outbox.to_person(session, p, render("escalate/auto_stalled_person.txt", person=p, **kw),
                              channel=runtime.channel_for(p), key=f"escalation:{ESC_STALLED}:{m.id}:p{p.id}",
                              kind="escalation")
+    done = _already(session, ESC_INTERVIEW)
     for m in long_overdue_matters(session, as_of, days):
+        if m.id in done:
+            continue
         esc = ledger.escalate(session, m, ESC_INTERVIEW, ACTOR, now=as_of)
         if esc is not None:
             raised.append(esc)

@@ -18,6 +18,7 @@ an invalid one raises `TransitionError` (with a `code` the chat templates turn i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from typing import Iterable, Optional, Union
 
@@ -66,6 +67,7 @@ def overdue_days(matter: Matter, today: date) -> int:
     return (today - matter.deadline).days
 
 
+@lru_cache(maxsize=256)
 def progress_cutoff(as_of: datetime, periods: int = 1) -> datetime:
     """The moment since which progress must have been reported to count as reported in the last
     `periods` completed report periods (the opening of the earliest of them)."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from bot import ledger
 from bot.core import Context, Reply
@@ -33,7 +34,8 @@ PAGE_TTL = 30 * 60
 
 def scoped(ctx: Context, *conds):
     """A select of the Matters ctx.person may see, with extra conditions."""
-    return select(Matter).where(matter_filter(ctx.roles), *conds)
+    return (select(Matter).where(matter_filter(ctx.roles), *conds)
+            .options(joinedload(Matter.responsible_unit), joinedload(Matter.leader)))
 
 
 def load_item(ctx: Context, code: str) -> tuple[Optional[Matter], Optional[Reply]]:
