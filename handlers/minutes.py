@@ -14,14 +14,14 @@ from bot.ledger_codes import add_matter
 from handlers import engine, router
 from handlers import fields as F
 from handlers.engine import Field, FieldContext, Flow, Group, Invalid
-from models import (KIND_MINUTES, MINUTES_DRAFTED, ROLE_ADMIN, ROLE_OFFICE_LIAISON, DispatchRow, Matter, Minutes,
-                    Person, Unit, dispatch_row_unit)
+from models import (KIND_MINUTES, MINUTES_DRAFTED, ROLE_ADMIN, ROLE_LIAISON_GROUP, ROLE_OFFICE_LIAISON, DispatchRow,
+                    Matter, Minutes, Person, Unit, dispatch_row_unit)
 
 
 def may_dispatch(ctx: Context) -> bool:
-    """Who may record minutes or draft slips: office liaisons, admins, and liaisons of a dispatch row's
-    lead unit."""
-    if ctx.roles.has(ROLE_ADMIN, ROLE_OFFICE_LIAISON):
+    """Who may record minutes or draft slips: office liaisons (and the 调度联络组, which turns problems into
+    slips), admins, and liaisons of a dispatch row's lead unit."""
+    if ctx.roles.has(ROLE_ADMIN, ROLE_OFFICE_LIAISON, ROLE_LIAISON_GROUP):
         return True
     if not ctx.roles.liaison_unit_ids:
         return False
