@@ -88,7 +88,8 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     items = meta["_items_items"]
     for fixed, answer in zip(items, data["items"]):
         matter = s.get(Matter, fixed["id"])
-        if matter is None or matter.responsible_unit_id != unit.id or matter.state not in REPORTABLE + (MATTER_CLAIMED,):
+        if matter is None or matter.responsible_unit_id != unit.id or \
+                matter.state not in REPORTABLE + (MATTER_CLAIMED,):
             raise Invalid("report/err_changed.txt", code=fixed["code"])
         status = answer["status"]
         planned = F.parse_iso(answer.get("planned_deadline")) if status == ITEM_OPEN else None
