@@ -309,6 +309,19 @@ def close(session: Session, matter: Matter, actor: Actor, note: Optional[str] = 
     _audit(session, matter, before, actor, "closed", now, (note or "").strip() or None)
 
 
+def withdraw_claim(session: Session, matter: Matter, actor: Actor, note: Optional[str] = None,
+                   *, now: datetime) -> bool:
+    """A later report of the same period says 未完成 after all: the unit withdraws its own claim.
+
+    Idempotent: an item that is not claimed is left alone (returns False)."""
+    if matter.state != MATTER_CLAIMED:
+        return False
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_OPEN
+    _audit(session, matter, before, actor, "claim_withdrawn", now, (note or "").strip() or None)
+    return True
+
+
 def return_for_redo(session: Session, matter: Matter, actor: Actor, reason: str, *, now: datetime) -> None:
     """退回重办: the claimed completion is not accepted; the item is open again (flagged returned)."""
     reason = _need_reason(reason)

@@ -64,7 +64,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
                                  leader_id=leader.id, responsible_unit_id=item["responsible_unit"]["id"],
                                  lead_unit_id=lead["id"] if lead else None, deadline=due, original_deadline=due,
                                  created_by_id=ctx.person.id, created_at=ctx.now))
-        audit.record(s, actor=ctx.person, action="create", entity="matter", entity_id=m.code,
+        audit.record(s, actor=ctx.person, action="create", entity="matter", entity_id=m.id,
                      after=audit.snapshot(m), at=ctx.now)
         matters.append(m)
     s.refresh(minutes)

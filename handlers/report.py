@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from sqlalchemy import exists, func, select
 
-from bot import audit
+from bot import audit, ledger
 from bot.core import Context, Reply
 from bot.periods import is_late, period_by_key, period_for_report
 from bot.unitmatch import UnitRef, match_unit
 from handlers import engine, router
+from handlers.closeout import announce_claim
 from handlers import fields as F
 from handlers.engine import Field, FieldContext, Flow, Group, Invalid
 from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, Matter,
                     ReportItem, ReportSubmission, Unit)
 
 REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)
+PROGRESS_FIELDS = ("last_progress_at", "last_progress", "planned_deadline")
 STATUS_CHOICES = [(ITEM_DONE, "已完成"), (ITEM_OPEN, "未完成")]
 
 
@@ -86,6 +88,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     s.add(sub)
     s.flush()
     items = meta["_items_items"]
+    claimed: list = []
     for fixed, answer in zip(items, data["items"]):
         matter = s.get(Matter, fixed["id"])
         if matter is None or matter.responsible_unit_id != unit.id or \
@@ -95,19 +98,23 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
         planned = F.parse_iso(answer.get("planned_deadline")) if status == ITEM_OPEN else None
         s.add(ReportItem(submission_id=sub.id, matter_id=matter.id, status=status, progress=answer["progress"],
                          planned_deadline=planned, obstacle=answer.get("obstacle") if status == ITEM_OPEN else None))
-        before = audit.snapshot(matter)
+        before = audit.snapshot(matter, PROGRESS_FIELDS)
         matter.last_progress_at = ctx.now
         matter.last_progress = answer["progress"]
-        if status == ITEM_DONE:
-            matter.state = MATTER_CLAIMED
-        else:
+        if status == ITEM_OPEN:
             matter.planned_deadline = planned
-            if matter.state == MATTER_CLAIMED:  # revised by a later report of the same period
-                matter.state = MATTER_OPEN
-        b, a = audit.diff(before, audit.snapshot(matter))
-        audit.record(s, actor=ctx.person, action="report", entity="matter", entity_id=matter.code, before=b,
+        b, a = audit.diff(before, audit.snapshot(matter, PROGRESS_FIELDS))
+        audit.record(s, actor=ctx.person, action="report", entity="matter", entity_id=matter.id, before=b,
                      after=a, at=ctx.now)
+        # State changes go through the ledger's transitions (one place for the rules and their audit).
+        if status == ITEM_DONE:
+            if ledger.claim_completion(s, matter, ctx.person, answer["progress"], now=ctx.now):
+                claimed.append((matter, answer["progress"]))
+        else:  # a later report of the same period may revise an earlier 已完成
+            ledger.withdraw_claim(s, matter, ctx.person, answer["progress"], now=ctx.now)
     s.flush()
+    for matter, note in claimed:  # ask the office liaisons to confirm (销号) or return each claim
+        announce_claim(ctx, matter, note)
     audit.record(s, actor=ctx.person, action="create", entity="report_submission", entity_id=sub.id,
                  after=audit.snapshot(sub), at=ctx.now)
     done = sum(1 for a in data["items"] if a["status"] == ITEM_DONE)

@@ -146,7 +146,7 @@ def sign(ctx: Context, args: str):
                                  obstacles=row["obstacles"], measures=row["measures"], leader_id=slip.leader_id,
                                  responsible_unit_id=row["responsible_unit"]["id"], deadline=due,
                                  original_deadline=due, created_by_id=slip.drafted_by_id, created_at=ctx.now))
-        audit.record(s, actor=ctx.person, action="create", entity="matter", entity_id=m.code,
+        audit.record(s, actor=ctx.person, action="create", entity="matter", entity_id=m.id,
                      after=audit.snapshot(m), at=ctx.now)
         rows.append(m)
     slip.state = SLIP_ISSUED

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from models import AuditLog, Matter, ReportSubmission
+from models import AuditLog, Matter, Notice, ReportSubmission
 from tests import factories as f
 from tests.dialog import Direct, at, talk
 
@@ -57,7 +57,12 @@ def test_report_saves_the_period_and_updates_matters(runtime, org):
     assert matters["M3"][2] is None and matters["M4"][0] == "closed"  # other unit / closed untouched
     with runtime.db.session() as s:
         actions = sorted((a.entity, a.action) for a in s.scalars(select(AuditLog)))
-    assert actions == [("matter", "report"), ("matter", "report"), ("report_submission", "create")]
+    assert actions == [("matter", "completion_claimed"), ("matter", "report"), ("matter", "report"),
+                       ("report_submission", "create")]
+    with runtime.db.session() as s:  # the 已完成 claim is put to the row's office liaison for 销号
+        keys = [n.key for n in s.scalars(select(Notice).where(Notice.key.like("closeout:%")))]
+        m2 = s.scalar(select(Matter).where(Matter.code == "M2"))
+    assert keys and all(k.startswith(f"closeout:{m2.id}:claim") for k in keys)
 
 
 def test_second_report_replaces_the_first_which_is_kept(runtime, org):
