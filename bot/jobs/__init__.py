@@ -129,6 +129,8 @@ def _call(spec: JobSpec, fn: Callable, runtime, as_of: datetime) -> JobResult:
     result = JobResult(spec.name, as_of)
     if isinstance(out, int):
         result.notices = out
+    elif isinstance(out, (list, tuple, set)):
+        result.details["items"] = len(out)
     elif out is not None:
         result.details["result"] = str(out)
     return result
