@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Integer, String, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from models import (ROLE_ADMIN, ROLE_LEADER, ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION,
@@ -38,22 +38,40 @@ class Roles:
 
 
 def roles_of(session: Session, person: Person) -> Roles:
-    """Compute a person's roles: stored roles plus unit and dispatch-row positions."""
-    names = set(session.scalars(select(PersonRole.role).where(PersonRole.person_id == person.id)))
-    liaison_units = frozenset(session.scalars(select(Unit.id).where(Unit.liaison_id == person.id)))
-    head_units = frozenset(session.scalars(select(Unit.id).where(Unit.head_id == person.id)))
-    led = frozenset(session.scalars(select(DispatchRow.id).where(DispatchRow.leader_id == person.id)))
-    supervised = frozenset(session.scalars(
-        select(DispatchRow.id).where(DispatchRow.office_supervisor_id == person.id)))
-    liaison_rows = frozenset(session.scalars(
-        select(dispatch_row_liaison.c.dispatch_row_id).where(dispatch_row_liaison.c.person_id == person.id)))
-    rows = led | supervised | liaison_rows
+    """Compute a person's roles: stored roles plus unit and dispatch-row positions.
+
+    One round trip (a UNION ALL), because this runs for every incoming message."""
+    pid = person.id
+    none_s, none_i = null().cast(String), null().cast(Integer)
+    my_rows = union_all(
+        select(DispatchRow.id).where(or_(DispatchRow.leader_id == pid, DispatchRow.office_supervisor_id == pid)),
+        select(dispatch_row_liaison.c.dispatch_row_id).where(dispatch_row_liaison.c.person_id == pid),
+    ).subquery()
+    parts = [
+        select(literal("role"), PersonRole.role, none_i, none_i).where(PersonRole.person_id == pid),
+        select(literal("liaison_unit"), none_s, Unit.id, none_i).where(Unit.liaison_id == pid),
+        select(literal("head_unit"), none_s, Unit.id, none_i).where(Unit.head_id == pid),
+        select(literal("led"), none_s, DispatchRow.id, none_i).where(DispatchRow.leader_id == pid),
+        select(literal("supervised"), none_s, DispatchRow.id, none_i).where(DispatchRow.office_supervisor_id == pid),
+        select(literal("liaison_row"), none_s, dispatch_row_liaison.c.dispatch_row_id, none_i)
+        .where(dispatch_row_liaison.c.person_id == pid),
+        select(literal("row_unit"), none_s, dispatch_row_unit.c.dispatch_row_id, dispatch_row_unit.c.unit_id)
+        .where(dispatch_row_unit.c.dispatch_row_id.in_(select(my_rows.c[0]))),
+    ]
+    found: dict[str, set] = {k: set() for k in ("role", "liaison_unit", "head_unit", "led", "supervised",
+                                                  "liaison_row")}
     row_units: dict[int, frozenset[int]] = {}
-    if rows:
-        for rid, uid in session.execute(
-                select(dispatch_row_unit.c.dispatch_row_id, dispatch_row_unit.c.unit_id)
-                .where(dispatch_row_unit.c.dispatch_row_id.in_(rows))):
-            row_units[rid] = row_units.get(rid, frozenset()) | {uid}
+    for kind, text_value, n1, n2 in session.execute(union_all(*parts)):
+        if kind == "role":
+            found[kind].add(text_value)
+        elif kind == "row_unit":
+            row_units[n1] = row_units.get(n1, frozenset()) | {n2}
+        else:
+            found[kind].add(n1)
+    names = set(found["role"])
+    liaison_units, head_units = frozenset(found["liaison_unit"]), frozenset(found["head_unit"])
+    led, supervised, liaison_rows = (frozenset(found["led"]), frozenset(found["supervised"]),
+                                     frozenset(found["liaison_row"]))
     if liaison_units:
         names.add(ROLE_UNIT_LIAISON)
     if head_units:

@@ -55,6 +55,11 @@ def _pg_migrated():
 def _fresh_pg(pg) -> str:
     url, engine, tables = pg
     with engine.begin() as conn:
+        # A session a previous test forgot to close would block TRUNCATE forever: end it first.
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
+        conn.execute(text("SET LOCAL lock_timeout = '30s'"))
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     return url
 
