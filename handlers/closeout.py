@@ -33,7 +33,7 @@ def announce_claim(ctx: Context, matter: Matter, note: str = "") -> int:
                          key=f"closeout:{matter.id}:claim{n_claims}")
 
 
-@router.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54)
+@router.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54, roles=("unit_liaison",))
 def claim(ctx: Context, args: str) -> Reply:
     code, note = first_word(args)
     if not code:
@@ -79,17 +79,17 @@ def _decide(ctx: Context, args: str, confirm: bool) -> Reply:
     return Reply(ctx.render("closeout/decided.txt", m=matter, confirm=confirm, reason=text))
 
 
-@router.command("销号", "确认销号", summary="确认事项办结销号：销号 编号", order=55)
+@router.command("销号", "确认销号", summary="确认事项办结销号：销号 编号", order=55, roles=("office_liaison", "admin"))
 def close(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, True)
 
 
-@router.command("退回重办", summary="退回重办：退回重办 编号 原因", order=56)
+@router.command("退回重办", summary="退回重办：退回重办 编号 原因", order=56, roles=("office_liaison", "admin"))
 def return_for_redo(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, False)
 
 
-@router.command("待销号", summary="查看已报完成、待确认销号的事项", order=57)
+@router.command("待销号", summary="查看已报完成、待确认销号的事项", order=57, roles=("office_liaison", "admin"))
 def waiting(ctx: Context, args: str) -> Reply:
     items = [item_view(m, ctx.now) for m in ctx.session.scalars(
         scoped(ctx, Matter.state == MATTER_CLAIMED).order_by(Matter.code))]

@@ -19,7 +19,7 @@ def alert_key(matter: Matter, level: int) -> str:
     return f"escalation:{level}:{matter.id}"
 
 
-@router.command("提请督办", "申请督办", summary="提请督导考核组分解督办：提请督办 编号 理由", order=58)
+@router.command("提请督办", "申请督办", summary="提请督导考核组分解督办：提请督办 编号 理由", order=58, roles=("unit_liaison",))
 def raise_request(ctx: Context, args: str) -> Reply:
     code, reason = first_word(args)
     if not code:
@@ -80,12 +80,12 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
     return Reply(ctx.render("escalate/decided.txt", m=matter, esc=esc, accept=accept))
 
 
-@router.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限", order=59)
+@router.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限", order=59, roles=("supervision_member", "admin"))
 def accept(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, True)
 
 
-@router.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因", order=59)
+@router.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因", order=59, roles=("supervision_member", "admin"))
 def refuse(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, False)
 

@@ -112,7 +112,8 @@ FLOW = engine.register(Flow(
 ))
 
 
-@router.command("录入纪要", menu_key="minutes", summary="录入调度会议纪要及事项", order=20)
+@router.command("录入纪要", menu_key="minutes", summary="录入调度会议纪要及事项", order=20,
+                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
 def record_minutes(ctx: Context, args: str):
     if not may_dispatch(ctx):
         return ctx.render("minutes/denied.txt")

@@ -18,6 +18,7 @@ class Command:
     menu_key: Optional[str] = None  # WeCom menu EventKey / DingTalk card key
     summary: str = ""  # short Chinese description for the menu (rendered in templates/core/menu.txt)
     order: int = 100
+    roles: Optional[tuple[str, ...]] = None  # who sees it in the menu (None: everyone); handlers still check
 
 
 class Router:
@@ -25,11 +26,14 @@ class Router:
         self.commands: list[Command] = []
         self.interceptors: list[tuple[int, Interceptor]] = []
 
-    def command(self, *words: str, menu_key: Optional[str] = None, summary: str = "", order: int = 100):
-        """Register a command handler `func(ctx, args) -> Reply | str | None`."""
+    def command(self, *words: str, menu_key: Optional[str] = None, summary: str = "", order: int = 100,
+                roles: Optional[tuple[str, ...]] = None):
+        """Register a command handler `func(ctx, args) -> Reply | str | None`.
+
+        `roles` only decides who sees it in the menu; the handler itself checks permissions."""
 
         def deco(func):
-            self.commands.append(Command(tuple(words), func, menu_key, summary, order))
+            self.commands.append(Command(tuple(words), func, menu_key, summary, order, roles))
             self.commands.sort(key=lambda c: c.order)
             return func
 
@@ -84,7 +88,8 @@ class Router:
         return as_reply(cmd.func(ctx, args))
 
     def visible(self, ctx: Context) -> list[Command]:
-        return [c for c in self.commands if c.summary]
+        """The commands shown to this person: those with a summary that their roles call for."""
+        return [c for c in self.commands if c.summary and (c.roles is None or ctx.roles.has(*c.roles))]
 
     def menu(self, ctx: Context) -> Reply:
         return Reply(ctx.render("core/menu.txt", commands=self.visible(ctx), roles=ctx.roles))

@@ -86,7 +86,8 @@ FLOW = engine.register(Flow(
 ))
 
 
-@router.command("交办单", menu_key="slip", summary="起草事项交办单，送领导签发", order=30)
+@router.command("交办单", menu_key="slip", summary="起草事项交办单，送领导签发", order=30,
+                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
 def draft_slip(ctx: Context, args: str):
     if not may_dispatch(ctx):
         return ctx.render("slip/denied.txt")
@@ -130,7 +131,7 @@ def pending_for(ctx: Context, args: str):
     return None, "", ctx.render("slip/which.txt", slips=pending)
 
 
-@router.command("同意", "签发", order=32)
+@router.command("同意", "签发", summary="签发交办单：同意 编号（退回：退回 编号 原因）", order=32, roles=("leader",))
 def sign(ctx: Context, args: str):
     """The leader signs: the slip is issued and its rows enter the ledger."""
     slip, _rest, error = pending_for(ctx, args)
