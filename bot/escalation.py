@@ -1,15 +1,22 @@
-"""The automatic steps of the escalation ladder (seed 000 §三(二)(三)), run by a scheduled job:
+"""The automatic steps of the escalation ladder (seed 000 §三(二)(三)), run by the `escalation` job:
 
 - level 2, 久推不动: work still to do and no progress in the two last completed report periods (no
   Matter.last_progress_at since the earlier one opened and no item in a report of either) → the office
-  supervisor(s) of the item's row and the dispatching leader are asked to consult; the supervision group
-  gets the alert too (notice key ``escalation:2:<matter id>``);
+  supervisor(s) of the item's row and the dispatching leader are asked to consult;
 - level 3, 久拖不办: more than Settings.OVERDUE_INTERVIEW_DAYS past the deadline → flagged for 督查约谈 in
-  the supervision group (notice key ``escalation:3:<matter id>``, shared with the jobs issue);
+  the supervision group. This module is the ONLY place that sends the 久拖不办 alert (the matter_deadlines
+  job no longer does);
 - 效能问责 candidates for the monthly report: `accountability_candidates`.
 
-Each alert is sent once per item and level: the Escalation row is unique per (matter, level) and every
-notice carries a key, so running the job again (or twice at once) adds nothing.
+Set-based: for each level the newly qualifying items are selected in one query and their Escalation rows
+inserted in one statement with ON CONFLICT (matter_id, level) DO NOTHING RETURNING — the Escalation table
+is the record, so each item is raised once per level, whoever runs the job and however often. Only the
+rows this run inserted get the level flag (one UPDATE), the audit rows (one executemany) and the alerts:
+ONE supervision-group message per level and run listing the newly escalated items (key
+``escalation:<level>:batch:<smallest new escalation id>``), and for level 2 one direct digest per office
+supervisor / leader (``…:batch:<id>:p<person>``). Two runs at once insert disjoint sets, so every item
+appears in exactly one batch alert; a run that raises nothing sends nothing.
+Level 1 (提请督办, handlers/escalate.py) stays per item (``escalation:1:<matter id>``).
 """
 from __future__ import annotations
 
@@ -18,86 +25,169 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session, aliased
 
-from bot import ledger, outbox
+from bot import ledger
+from bot.jobs.base import CHUNK, Notices, insert_ignore, people
 from bot.periods import month_bounds, period_at, periods_in_month, previous_period
-from bot.scope import office_supervisors_of
 from bot.text import render
-from models import ESC_INTERVIEW, ESC_STALLED, Escalation, Matter, Unit
+from models import (ESC_INTERVIEW, ESC_RAISED, ESC_STALLED, AuditLog, DispatchRow, Escalation, Matter, Minutes,
+                    Person, ReportItem, ReportSubmission, Unit)
 
 ACTOR = "system:escalation"
+LIST_LIMIT = 30  # items listed in one alert; the rest are counted ("等共 N 项")
 
 
-def _recent_history(session: Session, matter: Matter, n: int = 6) -> list[dict]:
-    return ledger.history_rows(session, matter)[-n:]
+def _reported_in(keys: list[str]):
+    """The item has a progress line in a current report of one of these periods."""
+    return exists(select(ReportItem.id).join(ReportSubmission, ReportSubmission.id == ReportItem.submission_id)
+                  .where(ReportItem.matter_id == Matter.id, ReportSubmission.period_key.in_(keys),
+                         ReportSubmission.current.is_(True)))
+
+
+def _not_raised(level: int):
+    return ~exists(select(Escalation.id).where(Escalation.matter_id == Matter.id, Escalation.level == level))
+
+
+def _stalled_where(as_of: datetime):
+    last = previous_period(period_at(as_of))
+    keys = [last.key, previous_period(last).key]
+    return (ledger.sql_active(), ledger.sql_no_progress_since(ledger.progress_cutoff(as_of, periods=2)),
+            ~_reported_in(keys))
+
+
+def _long_overdue_where(as_of: datetime, days: int):
+    return ledger.sql_active(), Matter.deadline < as_of.date() - timedelta(days=days)
 
 
 def stalled_matters(session: Session, as_of: datetime) -> list[Matter]:
     """久推不动 items: still to do, silent since the earlier of the two last completed periods opened."""
-    last = previous_period(period_at(as_of))
-    before_last = previous_period(last)
-    reported = ledger.reported_matter_ids(session, [last.key, before_last.key])
-    cutoff = ledger.progress_cutoff(as_of, periods=2)
-    rows = session.scalars(select(Matter).where(ledger.sql_active(), ledger.sql_no_progress_since(cutoff))
-                           .order_by(Matter.id))
-    return [m for m in rows if m.id not in reported and ledger.is_stalled(m, as_of)]
+    rows = session.scalars(select(Matter).where(*_stalled_where(as_of)).order_by(Matter.id))
+    return [m for m in rows if ledger.is_stalled(m, as_of)]
 
 
 def long_overdue_matters(session: Session, as_of: datetime, days: int) -> list[Matter]:
     """久拖不办 items: still to do and more than `days` past the deadline."""
-    limit = as_of.date() - timedelta(days=days)
-    return list(session.scalars(select(Matter).where(ledger.sql_active(), Matter.deadline < limit)
-                                .order_by(Matter.id)))
+    return list(session.scalars(select(Matter).where(*_long_overdue_where(as_of, days)).order_by(Matter.id)))
 
 
-def _already(session: Session, level: int) -> set[int]:
-    return set(session.scalars(select(Escalation.matter_id).where(Escalation.level == level)))
+Leader = aliased(Person)
+COLUMNS = (Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.state, Matter.escalation_level,
+           Matter.last_progress, Matter.last_progress_at, Matter.created_at, Matter.leader_id,
+           Matter.minutes_id, Unit.name.label("unit"), Leader.name.label("leader"),
+           Minutes.dispatch_row_id)
+
+
+def _candidates(session: Session, level: int, where) -> list:
+    return session.execute(
+        select(*COLUMNS).join(Unit, Unit.id == Matter.responsible_unit_id)
+        .outerjoin(Leader, Leader.id == Matter.leader_id).outerjoin(Minutes, Minutes.id == Matter.minutes_id)
+        .where(*where, _not_raised(level)).order_by(Matter.deadline, Matter.id)).all()
+
+
+def _raise(session: Session, level: int, items: list, as_of: datetime) -> dict[int, int]:
+    """Insert the Escalation rows of `items` at `level` (existing ones are left alone), flag the items and
+    audit them — three statements whatever the number. Returns {matter id: escalation id} of the new rows."""
+    if not items:
+        return {}
+    rows = [dict(matter_id=m.id, level=level, state=ESC_RAISED, raised_at=as_of) for m in items]
+    new = dict((mid, eid) for eid, mid in insert_ignore(session, Escalation.__table__, rows, ["matter_id", "level"],
+                                                        (Escalation.id, Escalation.matter_id)))
+    ids = sorted(new)
+    for start in range(0, len(ids), CHUNK):
+        session.execute(update(Matter).where(Matter.id.in_(ids[start:start + CHUNK]), Matter.escalation_level < level)
+                        .values(escalation_level=level).execution_options(synchronize_session="fetch"))
+    now = as_of
+    audit_rows = []
+    for m in items:
+        if m.id not in new:
+            continue
+        old = m.escalation_level or 0
+        before, after = ({"escalation_level": old}, {"escalation_level": level}) if old < level else ({}, {})
+        after["level"] = level
+        audit_rows.append(dict(at=now, actor_id=None, actor=ACTOR, action="escalated", entity="matter",
+                               entity_id=str(m.id), before=before, after=after, reason=None))
+    if audit_rows:
+        session.connection().execute(AuditLog.__table__.insert(), audit_rows)
+    return new
+
+
+def _view(m, today: date) -> dict:
+    return dict(code=m.code, title=m.title, unit=m.unit, leader=m.leader or "", deadline=m.deadline,
+                overdue_days=max((today - m.deadline).days, 0), last_progress=m.last_progress,
+                last_progress_at=m.last_progress_at)
+
+
+def _consulted(session: Session, items: list) -> dict[int, list[int]]:
+    """matter id -> person ids to consult on a 久推不动 item: the office supervisor(s) of its row (its
+    minutes' row, else its leader's rows — the rule of `bot.scope.rows_of`) and its leader."""
+    rows = session.execute(select(DispatchRow.id, DispatchRow.leader_id, DispatchRow.office_supervisor_id)
+                           .order_by(DispatchRow.seq)).all()
+    sup_of_row = {r.id: r.office_supervisor_id for r in rows}
+    rows_of_leader: dict[int, list[int]] = defaultdict(list)
+    for r in rows:
+        rows_of_leader[r.leader_id].append(r.id)
+    out = {}
+    for m in items:
+        row_ids = ([m.dispatch_row_id] if m.dispatch_row_id is not None
+                   else rows_of_leader.get(m.leader_id, []))
+        ids = [sup_of_row.get(r) for r in row_ids] + [m.leader_id]
+        out[m.id] = list(dict.fromkeys(i for i in ids if i is not None))
+    return out
 
 
 def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Escalation]:
-    """Raise levels 2 and 3 where due and send their alerts; returns the escalations raised now."""
-    raised: list[Escalation] = []
-    group_channel = runtime.group_channel
+    """Raise levels 2 and 3 where due and send their batch alerts; returns the escalations raised now."""
+    today = as_of.date()
+    out = Notices(runtime, "escalation")
+    raised: list[int] = []
+
+    # level 2 — 久推不动
+    items = [m for m in _candidates(session, ESC_STALLED, _stalled_where(as_of)) if ledger.is_stalled(m, as_of)]
+    new = _raise(session, ESC_STALLED, items, as_of)
+    items = [m for m in items if m.id in new]
+    if items:
+        batch = min(new.values())
+        consulted = _consulted(session, items)
+        who = people(session, [p for ids in consulted.values() for p in ids])
+        everyone = [who[p] for p in dict.fromkeys(p for ids in consulted.values() for p in ids) if p in who]
+        views = [_view(m, today) for m in items]
+        out.to_group("supervision", render("escalate/auto_stalled_group.txt", items=views[:LIST_LIMIT],
+                                           total=len(views), people=everyone, now=as_of),
+                     mention=everyone, key=f"escalation:{ESC_STALLED}:batch:{batch}")
+        mine: dict[int, list] = defaultdict(list)
+        for m, v in zip(items, views):
+            for pid in consulted[m.id]:
+                mine[pid].append(v)
+        for pid, lst in mine.items():
+            if pid in who:
+                out.to_person(who[pid], render("escalate/auto_stalled_person.txt", person=who[pid],
+                                               items=lst[:LIST_LIMIT], total=len(lst)),
+                              key=f"escalation:{ESC_STALLED}:batch:{batch}:p{pid}")
+        raised += new.values()
+
+    # level 3 — 久拖不办 (the one place this alert is sent)
     days = runtime.settings.OVERDUE_INTERVIEW_DAYS
-    done = _already(session, ESC_STALLED)
-    supervisors: dict = {}
-    for m in stalled_matters(session, as_of):
-        if m.id in done:  # raised (and alerted, in the same transaction) by an earlier run
-            continue
-        esc = ledger.escalate(session, m, ESC_STALLED, ACTOR, now=as_of)
-        if esc is not None:
-            raised.append(esc)
-        row_key = (m.minutes_id, m.leader_id)
-        if row_key not in supervisors:
-            supervisors[row_key] = office_supervisors_of(session, m)
-        people = supervisors[row_key] + ([m.leader] if m.leader is not None else [])
-        people = list({p.id: p for p in people}.values())
-        kw = dict(m=m, v=_view(m, as_of), people=people, history=_recent_history(session, m), now=as_of)
-        outbox.to_group(session, "supervision", render("escalate/auto_stalled_group.txt", **kw),
-                        channel=group_channel, mention=people, key=f"escalation:{ESC_STALLED}:{m.id}",
-                        kind="escalation")
-        for p in people:
-            outbox.to_person(session, p, render("escalate/auto_stalled_person.txt", person=p, **kw),
-                             channel=runtime.channel_for(p), key=f"escalation:{ESC_STALLED}:{m.id}:p{p.id}",
-                             kind="escalation")
-    done = _already(session, ESC_INTERVIEW)
-    for m in long_overdue_matters(session, as_of, days):
-        if m.id in done:
-            continue
-        esc = ledger.escalate(session, m, ESC_INTERVIEW, ACTOR, now=as_of)
-        if esc is not None:
-            raised.append(esc)
-        outbox.to_group(session, "supervision",
-                        render("escalate/auto_interview.txt", m=m, v=_view(m, as_of), days=days,
-                               history=_recent_history(session, m), now=as_of),
-                        channel=group_channel, key=f"escalation:{ESC_INTERVIEW}:{m.id}", kind="escalation")
-    return raised
+    items = _candidates(session, ESC_INTERVIEW, _long_overdue_where(as_of, days))
+    new = _raise(session, ESC_INTERVIEW, items, as_of)
+    items = [m for m in items if m.id in new]  # ordered by deadline: the longest overdue first
+    if items:
+        views = [_view(m, today) for m in items]
+        out.to_group("supervision", render("escalate/auto_interview.txt", items=views[:LIST_LIMIT],
+                                           total=len(views), days=days, now=as_of),
+                     key=f"escalation:{ESC_INTERVIEW}:batch:{min(new.values())}")
+        raised += new.values()
 
-
-def _view(m: Matter, as_of: datetime) -> ledger.ItemView:
-    return ledger.item_view(m, as_of)
+    out.flush(session)
+    if not raised:
+        return []
+    found: list[Escalation] = []
+    ids = sorted(raised)
+    for start in range(0, len(ids), CHUNK):
+        found += session.scalars(select(Escalation).where(Escalation.id.in_(ids[start:start + CHUNK]))
+                                 .order_by(Escalation.id))
+    return found
 
 
 # -- 效能问责 candidates ----------------------------------------------------------------------------

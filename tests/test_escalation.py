@@ -1,13 +1,15 @@
 """The escalation ladder: 提请督办 by hand, 久推不动 and 久拖不办 automatically — each alerts once."""
 from __future__ import annotations
 
-from datetime import date
+import re
+import threading
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.escalation import accountability_candidates, auto_escalate
-from models import Escalation, Matter, Notice
+from models import AuditLog, Escalation, Matter, Notice, Person, Unit
 from tests import factories as f
 from tests.factories import at
 
@@ -56,23 +58,92 @@ def test_automatic_levels_alert_once_each(rt):
     first = group_notices(rt)
     with rt.db.session() as s:
         ids = {c: s.scalar(select(Matter.id).where(Matter.code == c)) for c in ("M1", "M2")}
-    assert set(first) == {f"escalation:2:{ids['M1']}", f"escalation:3:{ids['M2']}"}
-    stalled = first[f"escalation:2:{ids['M1']}"].payload
+        esc = {e.level: e.id for e in s.scalars(select(Escalation))}
+    # one batch alert per level, keyed by the smallest escalation id of the batch
+    assert set(first) == {f"escalation:2:batch:{esc[2]}", f"escalation:3:batch:{esc[3]}"}
+    stalled = first[f"escalation:2:batch:{esc[2]}"].payload
     assert "久推不动" in stalled["content"] and "M1 园区标准化建设" in stalled["content"]
+    assert "M2" not in stalled["content"]
     assert "陈剑锋" in stalled["content"] and "曾永顺" in stalled["content"]
     assert set(stalled["mentioned_list"]) == {"chenjianfeng", "zengyongshun"}
-    interview = first[f"escalation:3:{ids['M2']}"].payload["content"]
+    interview = first[f"escalation:3:batch:{esc[3]}"].payload["content"]
     assert "督查约谈" in interview and "M2 清源实验室装修" in interview and "已逾期40天" in interview
-    with rt.db.session() as s:  # the office supervisor and the leader are told directly too
-        direct = list(s.scalars(select(Notice.target).where(Notice.key.like(f"escalation:2:{ids['M1']}:p%"))))
-    assert sorted(direct) == ["chenjianfeng", "zengyongshun"]
+    assert "M1" not in interview
+    with rt.db.session() as s:  # the office supervisor and the leader get a digest each
+        direct = {n.target: n.payload["content"] for n in s.scalars(select(Notice).where(
+            Notice.key.like(f"escalation:2:batch:{esc[2]}:p%")))}
+    assert sorted(direct) == ["chenjianfeng", "zengyongshun"] and all("M1" in t for t in direct.values())
     # a second run (and a later one) adds nothing
     assert run(rt) == [] and run(rt, at(2026, 12, 11, 10)) == []
     assert set(group_notices(rt)) == set(first)
     with rt.db.session() as s:
         assert s.scalar(select(Matter.escalation_level).where(Matter.code == "M2")) == 3
         assert len(list(s.scalars(select(Escalation)))) == 2
+        audits = list(s.scalars(select(AuditLog).where(AuditLog.action == "escalated")))
+    assert sorted((a.entity_id, a.after["level"], a.before.get("escalation_level")) for a in audits) == sorted(
+        [(str(ids["M1"]), 2, 0), (str(ids["M2"]), 3, 0)])
     assert "系统 提级（久拖不办（督查约谈））" in say(rt, "wujinming", "历史 M2")
+
+
+def test_each_item_in_exactly_one_batch(rt):
+    """New items qualifying later come in a new batch; long batches list the most overdue 30 and count the rest."""
+    with rt.db.session() as s:
+        o = {u.name: u for u in s.scalars(select(Unit))}
+        lead = s.scalar(select(Person).where(Person.wecom_userid == "chenjianfeng"))
+        for i in range(35):  # 35 more items long overdue, reported recently (not stalled)
+            f.matter(s, f"L{i}", o["区科技局"], lead, date(2026, 10, 1) + timedelta(days=i % 10),
+                     last_progress_at=at(2026, 12, 4))
+    assert len(run(rt)) == 37  # M1 (level 2), M2 and the 35 (level 3)
+    with rt.db.session() as s:
+        f.matter(s, "L99", s.scalar(select(Unit).where(Unit.name == "区教育局")), None, date(2026, 11, 8),
+                 last_progress_at=at(2026, 12, 4))
+    assert run(rt, at(2026, 12, 11, 10)) == [("L99", 3)]
+    level3 = [n.payload["content"] for n in sorted(group_notices(rt, "escalation:3:").values(), key=lambda n: n.id)]
+    assert len(level3) == 2
+    assert "本次新增 36 项" in level3[0] and "等共 36 项" in level3[0] and "L99" not in level3[0]
+    assert level3[0].index("1. L0 ") < level3[0].index("L8 ") and "L9 " not in level3[0]  # the oldest 30 first
+    assert "本次新增 1 项" in level3[1] and "L99" in level3[1] and "等共" not in level3[1]
+    listed = [c for t in level3 for c in re.findall(r"\d+\. (\w+) ", t)]
+    assert len(listed) == len(set(listed)) == 31  # 30 shown of the first batch, and L99
+
+
+def test_two_runs_at_once_alert_each_item_once(pg_url, tmp_path):
+    """Two processes' worth of runs (own engines) at once on PostgreSQL: escalation rows are unique and
+    every item is listed in exactly one batch alert."""
+    from tests.conftest import make_app
+
+    apps = [make_app(pg_url, tmp_path / "a"), make_app(pg_url, tmp_path / "b")]
+    rt0 = apps[0].extensions["bot"]
+    with rt0.db.session() as s:
+        o = f.small_org(s)
+        for i in range(20):
+            f.matter(s, f"L{i}", o.keji, o.leader1, date(2026, 10, 1), last_progress_at=at(2026, 12, 4))
+    barrier = threading.Barrier(2)
+    got, errors = [], []
+
+    def worker(app):
+        rt = app.extensions["bot"]
+        barrier.wait()
+        try:
+            with rt.db.session() as s:
+                got.append([e.matter.code for e in auto_escalate(s, rt, NOW)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(c for lst in got for c in lst) == sorted(f"L{i}" for i in range(20))
+    alerts = group_notices(rt0, "escalation:3:")
+    listed = [c for n in alerts.values() for c in re.findall(r"\d+\. (\w+) ", n.payload["content"])]
+    assert sorted(listed) == sorted(f"L{i}" for i in range(20)) and len(alerts) == len([g for g in got if g])
+    with rt0.db.session() as s:
+        assert s.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "escalated")) == 20
+    for a in apps:
+        a.extensions["bot"].db.dispose()
 
 
 def test_interview_threshold_is_configurable(db_url, tmp_path):

@@ -29,13 +29,12 @@ def test_december(seeded, runner):
     out = run_cli(runner, "monthly_report", at(2026, 12, 1, 8))
     assert "month=2026-11" in out and len(notices(rt, "monthly_report:2026-11:")) == 3
     run_cli(runner, "matter_deadlines", at(2026, 12, 1, 8, 30))
-    overdue = notices(rt, "matter_overdue:")
-    assert [n.target for n in overdue] == [d.liaison["区发改局"].wecom_userid]  # M2, due Oct 31
-    assert "M2" in overdue[0].payload["content"] and "逾期 31 天" in overdue[0].payload["content"]
-    office = notices(rt, "matter_overdue_office:")
-    assert targets(office) == ["linyongyong"]  # office liaison of 陈剑锋's row
-    alert = notices(rt, "escalation:3:")
-    assert len(alert) == 1 and alert[0].target == "supervision" and "久拖不办" in alert[0].payload["content"]
+    digest, = notices(rt, "matter_due:")  # one digest per unit liaison and day
+    assert digest.key == f"matter_due:u{d.fagai.id}:2026-12-01" and digest.target == d.liaison["区发改局"].wecom_userid
+    assert "已逾期 1 项" in digest.payload["content"] and "M2" in digest.payload["content"]
+    assert "逾期 31 天" in digest.payload["content"] and "即将到期" not in digest.payload["content"]
+    assert notices(rt, "matter_overdue_office:") == []  # M2 was overdue already on the previous working day
+    assert notices(rt, "escalation:") == []  # 久拖不办 is the escalation job's alert, not this one's
 
     # -- report reminders: Dec 3 (2 days before) and Dec 4 (the Saturday deadline moved to Friday) ---
     out = run_cli(runner, "report_reminder", at(2026, 12, 2))
@@ -109,14 +108,29 @@ def test_december(seeded, runner):
     assert flags == {d.rows[2].id: False, d.rows[3].id: True, d.rows[5].id: True, d.rows[6].id: False}
 
     # -- matter deadlines through the month ----------------------------------------------------------
+    def digests(day):
+        return {n.target: n.payload["content"] for n in notices(rt, "matter_due:") if n.key.endswith(day)}
+
     run_cli(runner, "matter_deadlines", at(2026, 12, 7, 8, 30))
-    assert [n.key for n in notices(rt, "matter_due:")] == [f"matter_due:{d.m1.id}:2026-12-10"]
+    dec7 = digests("2026-12-07")
+    assert list(dec7) == [d.liaison["区发改局"].wecom_userid]  # M1 due Thursday, M2 still overdue
+    assert "即将到期 1 项" in dec7[d.liaison["区发改局"].wecom_userid] and "还有 3 天" in dec7[d.liaison["区发改局"].wecom_userid]
     run_cli(runner, "matter_deadlines", at(2026, 12, 11, 8, 30))
-    assert f"matter_overdue:{d.m1.id}:2026-12-10" in {n.key for n in notices(rt, "matter_overdue:")}
+    dec11 = digests("2026-12-11")[d.liaison["区发改局"].wecom_userid]
+    assert "已逾期 2 项" in dec11 and dec11.index("M2") < dec11.index("M1")  # the longest overdue first
+    office, = notices(rt, "matter_overdue_office:")
+    assert office.target == "linyongyong" and office.key.endswith(":2026-12-11")
+    assert "新增逾期 1 项" in office.payload["content"] and "M1" in office.payload["content"]
+    assert "M2" not in office.payload["content"] and "目前共 2 项逾期" in office.payload["content"]
+    run_cli(runner, "matter_deadlines", at(2026, 12, 12, 8, 30))  # Saturday: nothing
+    assert digests("2026-12-12") == {}
     run_cli(runner, "matter_deadlines", at(2026, 12, 16, 8, 30))
-    assert len(notices(rt, "matter_due:")) == 1  # M4 (Dec 20, a Sunday) is reminded on Thursday the 17th
-    run_cli(runner, "matter_deadlines", at(2026, 12, 17, 8, 30))
-    assert f"matter_due:{d.m4.id}:2026-12-20" in {n.key for n in notices(rt, "matter_due:")}
+    assert d.liaison["区住建局"].wecom_userid not in digests("2026-12-16")
+    run_cli(runner, "matter_deadlines", at(2026, 12, 17, 8, 30))  # M4 (Dec 20, a Sunday): from Thursday the 17th
+    assert "M4" in digests("2026-12-17")[d.liaison["区住建局"].wecom_userid]
+    before = len(notices(rt))
+    run_cli(runner, "matter_deadlines", at(2026, 12, 17, 15))  # a rerun the same day adds nothing
+    assert len(notices(rt)) == before
 
     # -- minutes: 郭雅婷's meeting of Dec 9 still not drafted on Dec 12 ------------------------------
     run_cli(runner, "minutes_draft", at(2026, 12, 11))
