@@ -6,7 +6,7 @@ import logging
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +44,14 @@ def db_revision(message: str) -> None:
 @click.command("seed")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--reason", default=None, help="Why a unit's liaison changes (required for such a change).")
+@with_appcontext
 def seed_command(path: str, reason: str | None) -> None:
     """Load an org chart YAML (idempotent; validates everything before writing)."""
-    from bot.seed import SeedError, load_seed
+    from bot import seed
 
-    rt = runtime()
-    try:
-        with rt.db.session() as s:
-            report = load_seed(s, path, liaison_change_reason=reason)
-    except SeedError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2)
-    click.echo(str(report))
+    status = seed.seed_command(runtime().db, path, reason, echo=click.echo)
+    if status:
+        raise SystemExit(status)
 
 
 @click.command("serve")
@@ -65,6 +61,7 @@ def seed_command(path: str, reason: str | None) -> None:
               help="Load SEED_FILE if the database has no units yet.")
 @click.option("--workers/--no-workers", default=True, show_default=True,
               help="Run the outbox sender and the scheduler in this process.")
+@with_appcontext
 def serve_command(host: str, port: int, auto_seed: bool, workers: bool) -> None:
     """The embedded default: one process, migrates on first start, health at /healthz."""
     app = current_app._get_current_object()

@@ -871,33 +871,12 @@ def load_seed(session: Session, path_or_data: Union[str, Path, Mapping[str, Any]
     return _Writer(session, seed, actor, liaison_change_reason).run()
 
 
-def _session_scope(target: Any):
-    """A unit-of-work context from a Flask app (its Runtime), a bot.db.Database, or a session factory."""
-    runtime = getattr(target, "extensions", {}).get("bot") if hasattr(target, "extensions") else None
-    db = getattr(runtime, "db", None) or (target if hasattr(target, "session") and hasattr(target, "engine") else None)
-    if db is not None:
-        return db.session()
-
-    @contextmanager
-    def scope():
-        s = target()
-        try:
-            yield s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
-        finally:
-            s.close()
-
-    return scope()
-
-
-def seed_command(app_or_session_factory: Any, path: Union[str, Path], reason: Optional[str] = None, *,
+def seed_command(db, path: Union[str, Path], reason: Optional[str] = None, *,
                  echo: Callable[[str], None] = print) -> int:
-    """Load `path` in one transaction and print a summary; returns the exit status (0 ok, 2 refused)."""
+    """Load `path` in one transaction of `db` (a bot.db.Database) and print a summary; returns the exit
+    status (0 ok, 2 refused). `python -m bot seed` is this."""
     try:
-        with _session_scope(app_or_session_factory) as s:
+        with db.session() as s:
             report = load_seed(s, path, liaison_change_reason=reason)
     except SeedError as exc:
         echo(f"种子文件被拒绝 seed refused: {path} — {len(exc.errors)} error(s), nothing written")

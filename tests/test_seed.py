@@ -374,23 +374,31 @@ def test_real_file_liaison_change_in_place(db_session, loaded):
 
 def test_seed_command_prints_summary_and_refuses_bad_files(app, tmp_path):
     out: list[str] = []
-    assert seed_command(app, SEED_FILE, None, echo=out.append) == 0
+    db = app.extensions["bot"].db
+    assert seed_command(db, SEED_FILE, None, echo=out.append) == 0
     text = "\n".join(out)
     assert "seed loaded" in text and "unit" in text and "38" in text
     out.clear()
-    assert seed_command(app, SEED_FILE, None, echo=out.append) == 0
+    assert seed_command(db, SEED_FILE, None, echo=out.append) == 0
     assert "nothing changed" in "\n".join(out)
     out.clear()
-    assert seed_command(app, FIXTURES / "bad_role.yaml", None, echo=out.append) == 2
+    assert seed_command(db, FIXTURES / "bad_role.yaml", None, echo=out.append) == 2
     assert any('people[1].roles[0]: unknown role "boss"' in line for line in out)
 
 
-def test_seed_command_accepts_a_session_factory(app):
+def test_cli_seed_twice_then_a_bad_file(runner, app):
+    """`python -m bot seed`: loads, changes nothing the second time, refuses a bad file leaving the DB as it was."""
+    first = runner.invoke(args=["seed", str(SEED_FILE)])
+    assert first.exit_code == 0 and "seed loaded" in first.output
+    again = runner.invoke(args=["seed", str(SEED_FILE)])
+    assert again.exit_code == 0 and "nothing changed" in again.output
     db = app.extensions["bot"].db
-    out: list[str] = []
-    assert seed_command(db.Session, GOOD, echo=out.append) == 0
     with db.Session() as s:
-        assert s.scalar(select(func.count(Unit.id))) == 3
+        before = s.scalar(select(func.count(Unit.id)))
+    bad = runner.invoke(args=["seed", str(FIXTURES / "bad_role.yaml")])
+    assert bad.exit_code == 2 and 'people[1].roles[0]: unknown role "boss"' in bad.output
+    with db.Session() as s:
+        assert s.scalar(select(func.count(Unit.id))) == before == 38
 
 
 def test_real_file_is_plain_yaml():
