@@ -1,0 +1,347 @@
+"""Outbound DingTalk (钉钉) client: the enterprise robot's OpenAPI, custom group robots (加签), sessionWebhooks.
+
+Hand-written on `requests`, like `wecom_api`: the official SDK (alibabacloud-dingtalk) is a large generated
+client without a shared token cache or a notion of retryable vs. configuration errors. Here every request
+has a timeout, the access token is cached in a shared store (`runtime.kv`: Redis for every process), a
+rejected token is refreshed once, and failures are classified for the outbox:
+
+- `RetryableError`: network, timeout, HTTP 5xx/429, and the robot rate limits 410100 / 130101 / 90030
+  (20 messages a minute, then blocked for 10 minutes: `retry_after` = 600 s);
+- `ConfigError`: 310000 (security check failed: keyword, 加签 sign or IP), bad app key/secret, robot code;
+- `PermanentError`: anything else (bad user, bad payload, unknown robot token…).
+
+Credentials (access tokens, signs, session webhook URLs) are redacted from error messages.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+from typing import Any, Callable, Iterable, Optional
+from urllib.parse import quote_plus
+
+import requests
+
+__all__ = [
+    "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
+    "sign", "text_payload", "markdown_payload", "markdown_title", "robot_message",
+    "TEXT_MAX_BYTES", "ROBOT_PER_MINUTE", "BLOCK_SECONDS",
+]
+
+# PLATFORMS.md gives no length limit for DingTalk messages; 4096 bytes of UTF-8 is a conservative cap
+# (the same as WeCom's robot markdown) so nothing is ever cut off by the platform.
+TEXT_MAX_BYTES = 4096
+ROBOT_PER_MINUTE = 20  # per robot; over it DingTalk blocks the robot for 10 minutes
+BLOCK_SECONDS = 600.0
+TITLE_MAX_CHARS = 20
+
+RATE_LIMIT_ERRCODES = frozenset({410100, 130101, 90030})
+RETRYABLE_ERRCODES = RATE_LIMIT_ERRCODES | {-1}  # -1: system busy
+CONFIG_ERRCODES = frozenset({
+    310000,  # security check failed (keyword, sign, IP)
+    300001,  # robot access_token does not exist / is invalid
+    400101,  # access_token not found
+    400102,  # robot disabled
+})
+
+_TOKEN_TTL_MARGIN = 300
+_CREDENTIAL_RE = re.compile(r"(access_token|sign|session|timestamp)=[^&\s'\"]+")
+
+
+def _redact(s: str) -> str:
+    return _CREDENTIAL_RE.sub(r"\1=***", s)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+class DingTalkError(Exception):
+    """Base error: `errcode` (int, str code of the new API, or None for transport errors), `errmsg`."""
+
+    retryable = False
+
+    def __init__(self, errcode, errmsg: str, *, response: Optional[dict] = None):
+        super().__init__(errcode, errmsg)
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.response = response
+
+    def __str__(self) -> str:
+        return "%s: errcode=%s errmsg=%s" % (type(self).__name__, self.errcode, self.errmsg)
+
+
+class RetryableError(DingTalkError):
+    """Transient: network, timeout, HTTP 5xx/429, rate limits (410100/130101/90030)."""
+
+    retryable = True
+
+    def __init__(self, errcode, errmsg, *, retry_after: Optional[float] = None, response=None):
+        super().__init__(errcode, errmsg, response=response)
+        self.retry_after = retry_after
+
+
+class PermanentError(DingTalkError):
+    """The request will not succeed as is."""
+
+
+class ConfigError(PermanentError):
+    """The deployment is misconfigured: app key/secret, robot code, robot token, 加签 secret, IP."""
+
+
+class _TokenRejected(DingTalkError):
+    """Internal: HTTP 401 from the OpenAPI; refreshed once inside the client."""
+
+
+def classify(errcode: int, errmsg: str = "", response: Optional[dict] = None) -> DingTalkError:
+    """The exception for a non-zero `errcode` of the oapi (custom robot, sessionWebhook)."""
+    if errcode in RETRYABLE_ERRCODES:
+        retry_after = BLOCK_SECONDS if errcode in RATE_LIMIT_ERRCODES else None
+        return RetryableError(errcode, errmsg, retry_after=retry_after, response=response)
+    if errcode in CONFIG_ERRCODES:
+        return ConfigError(errcode, errmsg, response=response)
+    return PermanentError(errcode, errmsg, response=response)
+
+
+# -- signing and payloads ----------------------------------------------------------------------
+
+def sign(secret: str, timestamp: str | int) -> str:
+    """base64(HMAC-SHA256(key=secret, msg=timestamp + "\\n" + secret)) — not URL-encoded.
+
+    The same function signs custom-robot URLs (then URL-encoded) and checks incoming callbacks
+    (with the app secret)."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _at(mobiles: Optional[Iterable[str]], user_ids: Optional[Iterable[str]], at_all: bool) -> dict:
+    return {"atMobiles": list(mobiles or []), "atUserIds": list(user_ids or []), "isAtAll": bool(at_all)}
+
+
+def _with_mentions(text: str, mobiles: Optional[Iterable[str]]) -> str:
+    """DingTalk only pings an @mobile that also appears in the body: append the missing ones."""
+    missing = [m for m in (mobiles or []) if f"@{m}" not in text]
+    return text + ("\n" + " ".join(f"@{m}" for m in missing) if missing else "")
+
+
+def text_payload(content: str, at_mobiles: Optional[Iterable[str]] = None,
+                 at_user_ids: Optional[Iterable[str]] = None, at_all: bool = False) -> dict:
+    """A robot text message; @mobiles are added to the text when missing."""
+    if not content:
+        raise ValueError("text content must be a non-empty string")
+    return {"msgtype": "text", "text": {"content": _with_mentions(content, at_mobiles)},
+            "at": _at(at_mobiles, at_user_ids, at_all)}
+
+
+def markdown_title(text: str) -> str:
+    """The notification title of a markdown message: its first non-empty line without markup, clipped."""
+    for line in text.splitlines():
+        line = line.strip().lstrip("#>*- ").replace("**", "").strip()
+        if line:
+            return line[:TITLE_MAX_CHARS]
+    return text.strip()[:TITLE_MAX_CHARS] or "-"
+
+
+def markdown_payload(text: str, title: Optional[str] = None, at_mobiles: Optional[Iterable[str]] = None,
+                     at_user_ids: Optional[Iterable[str]] = None, at_all: bool = False) -> dict:
+    """A robot markdown message (`title` shows in the notification)."""
+    if not text:
+        raise ValueError("markdown text must be a non-empty string")
+    return {"msgtype": "markdown",
+            "markdown": {"title": title or markdown_title(text), "text": _with_mentions(text, at_mobiles)},
+            "at": _at(at_mobiles, at_user_ids, at_all)}
+
+
+def robot_message(msgtype: str, content: str, title: Optional[str] = None) -> tuple[str, dict]:
+    """(msgKey, msgParam) of an OpenAPI robot message: sampleText or sampleMarkdown."""
+    if not content:
+        raise ValueError("content must be a non-empty string")
+    if msgtype == "markdown":
+        return "sampleMarkdown", {"title": title or markdown_title(content), "text": content}
+    if msgtype == "text":
+        return "sampleText", {"content": content}
+    raise ValueError("unsupported msgtype %r" % msgtype)
+
+
+# -- the client --------------------------------------------------------------------------------
+
+class DingTalkClient:
+    """Synchronous DingTalk client; `token_store` has get/set(key, value, ttl)/delete (runtime.kv)."""
+
+    def __init__(self, api_base: str, oapi_base: str, app_key: str, app_secret: str, robot_code: str,
+                 token_store: Any, *, timeout: float = 5.0, session: Optional[requests.Session] = None,
+                 clock: Callable[[], float] = time.time):
+        self.api_base = (api_base or "https://api.dingtalk.com").rstrip("/")
+        self.oapi_base = (oapi_base or "https://oapi.dingtalk.com").rstrip("/")
+        self.app_key = app_key
+        self._app_secret = app_secret
+        self.robot_code = robot_code or app_key  # DingTalk: the robotCode of an app robot is its appKey
+        self.token_store = token_store
+        self.timeout = timeout
+        self.session = session if session is not None else requests.Session()
+        self.clock = clock
+        secret_hash = hashlib.sha256(app_secret.encode("utf-8")).hexdigest()[:16]
+        self.token_key = "dingtalk:access_token:%s:%s" % (app_key, secret_hash)
+        self._token_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "DingTalkClient(api_base=%r, app_key=%r)" % (self.api_base, self.app_key)
+
+    # -- transport ------------------------------------------------------------------------------
+    def _post(self, url: str, payload: dict, *, params: Optional[dict] = None,
+              headers: Optional[dict] = None) -> tuple[int, Any]:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        try:
+            resp = self.session.post(url, params=params, data=body, headers=hdrs, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
+        except requests.RequestException as exc:
+            raise RetryableError(None, "%s: %s" % (type(exc).__name__, _redact(str(exc)))) from None
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise RetryableError(None, "HTTP %d" % resp.status_code, retry_after=_retry_after(resp))
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        return resp.status_code, data
+
+    def _oapi(self, url: str, payload: dict, params: Optional[dict] = None) -> dict:
+        """A call answered with {errcode, errmsg} (custom robot, sessionWebhook)."""
+        status, data = self._post(url, payload, params=params)
+        if status in (401, 403, 404):
+            raise ConfigError(None, "HTTP %d (check the robot URL)" % status)
+        if status != 200:
+            raise PermanentError(None, "HTTP %d" % status)
+        if not isinstance(data, dict):
+            raise RetryableError(None, "HTTP 200 without a JSON object")
+        try:
+            errcode = int(data.get("errcode", 0))
+        except (TypeError, ValueError):
+            raise PermanentError(None, "bad errcode %r" % (data.get("errcode"),)) from None
+        if errcode:
+            raise classify(errcode, str(data.get("errmsg", "")), data)
+        return data
+
+    def _openapi(self, path: str, payload: dict, token: Optional[str] = None) -> dict:
+        """A call to the new OpenAPI (api.dingtalk.com): errors are HTTP statuses with {code, message}."""
+        headers = {"x-acs-dingtalk-access-token": token} if token else None
+        status, data = self._post(self.api_base + path, payload, headers=headers)
+        data = data if isinstance(data, dict) else {}
+        if status == 200:
+            return data
+        code, message = data.get("code"), str(data.get("message", ""))
+        if status == 401 and token:
+            raise _TokenRejected(code, message, response=data)
+        if status in (401, 403):
+            raise ConfigError(code, "HTTP %d %s" % (status, message), response=data)
+        if status == 404:
+            raise ConfigError(code, "HTTP 404 for %s (check DINGTALK_API_BASE)" % path, response=data)
+        if status == 400 and code and any(w in str(code).lower() for w in ("robot", "auth", "appkey", "secret")):
+            raise ConfigError(code, message, response=data)
+        raise PermanentError(code, "HTTP %d %s" % (status, message), response=data)
+
+    # -- access token ---------------------------------------------------------------------------
+    def access_token(self, force: bool = False) -> str:
+        """The app's access token, cached in the shared store (~2 hours)."""
+        if not self.app_key or not self._app_secret:
+            raise ConfigError(None, "DINGTALK_APP_KEY / DINGTALK_APP_SECRET not set")
+        if not force:
+            token = self.token_store.get(self.token_key)
+            if token:
+                return token
+        with self._token_lock:
+            if not force:
+                token = self.token_store.get(self.token_key)
+                if token:
+                    return token
+            return self._fetch_token()
+
+    def _fetch_token(self) -> str:
+        try:
+            data = self._openapi("/v1.0/oauth2/accessToken",
+                                 {"appKey": self.app_key, "appSecret": self._app_secret})
+        except PermanentError as exc:
+            raise ConfigError(exc.errcode, "access token refused: %s" % exc.errmsg,
+                              response=exc.response) from None
+        token = data.get("accessToken")
+        if not token:
+            raise PermanentError(None, "accessToken answered without accessToken")
+        expires_in = int(data.get("expireIn") or 7200)
+        ttl = expires_in - _TOKEN_TTL_MARGIN if expires_in > 2 * _TOKEN_TTL_MARGIN else max(1, expires_in // 2)
+        self.token_store.set(self.token_key, token, ttl)
+        return token
+
+    def _with_token(self, call: Callable[[str], dict]) -> dict:
+        token = self.access_token()
+        try:
+            return call(token)
+        except _TokenRejected:
+            with self._token_lock:
+                current = self.token_store.get(self.token_key)
+                if current and current != token:
+                    token = current  # another process refreshed it already
+                else:
+                    self.token_store.delete(self.token_key)
+                    token = self._fetch_token()
+        try:
+            return call(token)
+        except _TokenRejected as exc:
+            raise ConfigError(exc.errcode, "token rejected again after refresh: " + exc.errmsg,
+                              response=exc.response) from None
+
+    # -- enterprise robot (OpenAPI) -------------------------------------------------------------
+    def batch_send(self, user_ids: list[str], msg_key: str, msg_param: dict) -> dict:
+        """One-to-one robot message to ≤ 20 users (`/v1.0/robot/oToMessages/batchSend`)."""
+        if isinstance(user_ids, str) or not user_ids:
+            raise ValueError("user_ids must be a non-empty list")
+        payload = {"robotCode": self.robot_code, "userIds": list(user_ids), "msgKey": msg_key,
+                   "msgParam": json.dumps(msg_param, ensure_ascii=False)}
+        data = self._with_token(lambda t: self._openapi("/v1.0/robot/oToMessages/batchSend", payload, t))
+        invalid = set(data.get("invalidStaffIdList") or [])
+        if invalid and invalid >= set(user_ids):
+            raise PermanentError("invalidStaffId", "invalid user(s) %s" % sorted(invalid), response=data)
+        limited = set(data.get("flowControlledStaffIdList") or [])
+        if limited and limited >= set(user_ids):
+            raise RetryableError("flowControlled", "flow controlled", retry_after=60.0, response=data)
+        return data
+
+    def group_send(self, open_conversation_id: str, msg_key: str, msg_param: dict) -> dict:
+        """A robot message to a group the app robot is in (`/v1.0/robot/groupMessages/send`)."""
+        if not open_conversation_id:
+            raise ValueError("open_conversation_id is empty")
+        payload = {"robotCode": self.robot_code, "openConversationId": open_conversation_id,
+                   "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False)}
+        return self._with_token(lambda t: self._openapi("/v1.0/robot/groupMessages/send", payload, t))
+
+    # -- custom group robot and sessionWebhook --------------------------------------------------
+    def robot_send(self, access_token: str, secret: Optional[str], payload: dict) -> dict:
+        """A custom group robot message; with `secret` the URL is signed (加签)."""
+        if not access_token:
+            raise ValueError("robot access token is empty")
+        params = {"access_token": access_token}
+        if secret:
+            ts = str(int(self.clock() * 1000))
+            params.update(timestamp=ts, sign=sign(secret, ts))  # requests URL-encodes it
+        return self._oapi(self.oapi_base + "/robot/send", payload, params)
+
+    def session_send(self, webhook: str, payload: dict) -> dict:
+        """A reply through the sessionWebhook of an incoming message (valid ~90 minutes)."""
+        if not webhook.startswith(("https://", "http://")):
+            raise PermanentError(None, "not a session webhook URL")
+        return self._oapi(webhook, payload)
+
+
+def signed_robot_url(base: str, access_token: str, secret: str, timestamp: str | int) -> str:
+    """The full 加签 URL of a custom robot (for documentation and tests)."""
+    return "%s/robot/send?access_token=%s&timestamp=%s&sign=%s" % (
+        base.rstrip("/"), access_token, timestamp, quote_plus(sign(secret, timestamp)))
+
+
+def _retry_after(resp: requests.Response) -> Optional[float]:
+    try:
+        return max(0.0, float(resp.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
