@@ -75,5 +75,5 @@ class DingTalkPeer:
     def post(self, client, body: dict | bytes, headers: Optional[dict] = None):
         """POST a signed callback through a Flask test client."""
         data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        return client.post(self.path, data=data, headers=headers or self.headers(),
+        return client.post(self.path, data=data, headers=self.headers() if headers is None else headers,
                            content_type="application/json")

@@ -195,13 +195,14 @@ def handle(runtime, incoming: Incoming, budget: Optional[float] = None) -> bool:
             log.exception("could not queue the reply to dingtalk user %s", incoming.user_id)
 
     future = pool().submit(runtime.dispatch, incoming, before_commit=in_transaction)
-    future.add_done_callback(after)
     budget = runtime.settings.PASSIVE_REPLY_SECONDS if budget is None else budget
     try:
         future.result(timeout=max(0.0, budget))
     except FutureTimeout:
         log.info("slow handler for dingtalk user %s: answering now, reply follows", incoming.user_id)
+        future.add_done_callback(after)  # runs at once if it finished meanwhile
         return False
+    after(future)  # in this thread, so the reply is queued before DingTalk gets its answer
     return True
 
 
