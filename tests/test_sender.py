@@ -140,8 +140,8 @@ def test_textcard_app_message(rt, fake):
 
 def test_other_channels_are_left_alone(rt, fake):
     with rt.db.session() as s:
-        outbox.enqueue(s, target_kind="user", target="ding1", msgtype="text", payload={"content": "x"},
-                       channel="dingtalk")
+        outbox.enqueue(s, target_kind="user", target="someone", msgtype="text", payload={"content": "x"},
+                       channel="other")
     assert Sender(rt).run_once().handled == 0
     assert [n.state for n in notices(rt).values()] == ["pending"] and fake.sent == []
 
