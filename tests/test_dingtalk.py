@@ -243,6 +243,34 @@ def test_same_msg_id_four_times_is_processed_once(bot, peer, fake):
     assert len(delivered(fake)) == 1
 
 
+def test_concurrent_retries_across_two_instances_sharing_redis(db_url, redis_url, tmp_path, fake, peer,
+                                                               monkeypatch):
+    apps = [make_app(db_url, tmp_path / n, REDIS_URL=redis_url, **dt_config(fake)) for n in "ab"]
+    rts = [a.extensions["bot"] for a in apps]
+    with rts[0].db.session() as s:
+        s.add(Person(name=NAME, dingtalk_userid=USER))
+    spies = [Spy(rt.router) for rt in rts]
+    for rt, spy in zip(rts, spies):
+        monkeypatch.setattr(rt, "router", spy)
+    body = peer.text(USER, "帮助", msg_id="msgCONCURRENT1")
+    clients = [a.test_client() for a in apps for _ in range(2)]
+    barrier, out = threading.Barrier(len(clients)), []
+
+    def go(c):
+        barrier.wait()
+        out.append(peer.post(c, body).status_code)
+
+    threads = [threading.Thread(target=go, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert out == [200] * 4 and len(spies[0].seen) + len(spies[1].seen) == 1
+    assert len(notices(rts[0])) == 1
+    for rt in rts:
+        rt.db.dispose()
+
+
 def test_unknown_user_gets_the_registration_sentence(bot, peer, fake):
     peer.post(bot.client, peer.text("dt_stranger", "录入纪要"))
     assert bot.rt.spy.seen == []  # no handler ran
