@@ -359,9 +359,13 @@ def test_failing_handler_queues_the_apology_and_saves_nothing(bot, peer, fake):
         raise RuntimeError("boom")
 
     bot.rt.spy.answer = fail
-    peer.post(bot.client, peer.text(USER, "出错"))
+    body = peer.text(USER, "出错", msg_id="msgFAILONCE")
+    peer.post(bot.client, body)
     [n] = notices(bot.rt)
     assert n.payload["content"] == render("core/error.txt") and count(bot.rt, AuditLog) == 0
+    bot.rt.spy.answer = lambda ctx: Reply("这次成功了。")  # DingTalk retries the same msgId: processed now
+    peer.post(bot.client, body)
+    assert [n.payload["content"] for n in notices(bot.rt)] == [render("core/error.txt"), "这次成功了。"]
 
 
 def test_long_markdown_reply_is_split_and_resumes_after_a_failure(bot, peer, fake):

@@ -142,8 +142,9 @@ def reply_key(incoming: Incoming, part: str = "reply") -> str:
     return raw if len(raw) <= 200 else "reply:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def queue_reply(session, incoming: Incoming, reply: Optional[Reply]) -> Optional[Notice]:
-    """Queue `reply` to the sessionWebhook of `incoming` (or one-to-one when there is none); once per message."""
+def queue_reply(session, incoming: Incoming, reply: Optional[Reply], part: str = "reply") -> Optional[Notice]:
+    """Queue `reply` to the sessionWebhook of `incoming` (or one-to-one when there is none); once per message
+    and `part` ("reply" from the handler's transaction, "error" for an apology after a rollback)."""
     if reply is None or not reply.text:
         return None
     msgtype = "markdown" if reply.markdown else "text"
@@ -152,11 +153,11 @@ def queue_reply(session, incoming: Incoming, reply: Optional[Reply]) -> Optional
     if webhook and webhook.startswith(("https://", "http://")) and len(webhook) <= TARGET_MAX:
         payload["expires"] = int(incoming.extra.get("session_webhook_expires") or 0)
         return outbox.enqueue(session, target_kind=TARGET_WEBHOOK, target=webhook, msgtype=msgtype,
-                              payload=payload, channel=CHANNEL, key=reply_key(incoming), kind="reply")
+                              payload=payload, channel=CHANNEL, key=reply_key(incoming, part), kind="reply")
     if incoming.user_id.startswith("ext:"):
         return None  # no webhook and no staff id: there is nobody to answer
     return outbox.enqueue(session, target_kind=TARGET_USER, target=incoming.user_id, msgtype=msgtype,
-                          payload={"content": reply.text}, channel=CHANNEL, key=reply_key(incoming),
+                          payload={"content": reply.text}, channel=CHANNEL, key=reply_key(incoming, part),
                           kind="reply")
 
 
@@ -189,8 +190,8 @@ def handle(runtime, incoming: Incoming, budget: Optional[float] = None) -> bool:
             reply = future.result()
             if reply is None or reply is DUPLICATE or (seen and reply is seen[-1]):
                 return
-            with runtime.db.session() as s:
-                queue_reply(s, incoming, reply)
+            with runtime.db.session() as s:  # busy/error: the message may be retried, its answer keyed apart
+                queue_reply(s, incoming, reply, "error")
         except Exception:  # noqa: BLE001 - maybe a background thread: log, never raise
             log.exception("could not queue the reply to dingtalk user %s", incoming.user_id)
 
