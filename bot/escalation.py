@@ -20,16 +20,18 @@ Level 1 (提请督办, handlers/escalate.py) stays per item (``escalation:1:<mat
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import (Integer, String, and_, any_, bindparam, cast, exists, func, literal, literal_column, or_,
+                        select, update)
 from sqlalchemy.orm import Session, aliased
 
 from bot import ledger
-from bot.jobs.base import CHUNK, Notices, insert_ignore, people
+from bot.jobs.base import Notices, people
 from bot.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.text import render
 from models import (ESC_INTERVIEW, ESC_RAISED, ESC_STALLED, AuditLog, DispatchRow, Escalation, Matter, Minutes,
@@ -47,7 +49,9 @@ def _reported_in(keys: list[str]):
 
 
 def _not_raised(level: int):
-    return ~exists(select(Escalation.id).where(Escalation.matter_id == Matter.id, Escalation.level == level))
+    # NOT IN (not NOT EXISTS): PostgreSQL hashes the subquery whatever its statistics say; after a first run
+    # inserted tens of thousands of rows, stale statistics made the anti-join a 30-second nested loop.
+    return Matter.id.not_in(select(Escalation.matter_id).where(Escalation.level == level))
 
 
 def _stalled_where(as_of: datetime):
@@ -73,50 +77,96 @@ def long_overdue_matters(session: Session, as_of: datetime, days: int) -> list[M
 
 
 Leader = aliased(Person)
-COLUMNS = (Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.state, Matter.escalation_level,
-           Matter.last_progress, Matter.last_progress_at, Matter.created_at, Matter.leader_id,
-           Matter.minutes_id, Unit.name.label("unit"), Leader.name.label("leader"),
-           Minutes.dispatch_row_id)
 
 
-def _candidates(session: Session, level: int, where) -> list:
-    return session.execute(
-        select(*COLUMNS).join(Unit, Unit.id == Matter.responsible_unit_id)
-        .outerjoin(Leader, Leader.id == Matter.leader_id).outerjoin(Minutes, Minutes.id == Matter.minutes_id)
-        .where(*where, _not_raised(level)).order_by(Matter.deadline, Matter.id)).all()
+@dataclass(frozen=True)
+class Raised:
+    """One escalation raised by `auto_escalate` (plain values: a run may raise tens of thousands)."""
+
+    id: int
+    matter_id: int
+    code: str
+    level: int
 
 
-def _raise(session: Session, level: int, items: list, as_of: datetime) -> dict[int, int]:
-    """Insert the Escalation rows of `items` at `level` (existing ones are left alone), flag the items and
-    audit them — three statements whatever the number. Returns {matter id: escalation id} of the new rows."""
-    if not items:
-        return {}
-    rows = [dict(matter_id=m.id, level=level, state=ESC_RAISED, raised_at=as_of) for m in items]
-    new = dict((mid, eid) for eid, mid in insert_ignore(session, Escalation.__table__, rows, ["matter_id", "level"],
-                                                        (Escalation.id, Escalation.matter_id)))
-    ids = sorted(new)
-    for start in range(0, len(ids), CHUNK):
-        session.execute(update(Matter).where(Matter.id.in_(ids[start:start + CHUNK]), Matter.escalation_level < level)
-                        .values(escalation_level=level).execution_options(synchronize_session="fetch"))
-    now = as_of
-    audit_rows = []
-    for m in items:
-        if m.id not in new:
-            continue
-        old = m.escalation_level or 0
-        before, after = ({"escalation_level": old}, {"escalation_level": level}) if old < level else ({}, {})
-        after["level"] = level
-        audit_rows.append(dict(at=now, actor_id=None, actor=ACTOR, action="escalated", entity="matter",
-                               entity_id=str(m.id), before=before, after=after, reason=None))
-    if audit_rows:
-        session.connection().execute(AuditLog.__table__.insert(), audit_rows)
+def _dialect_insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _ids_in(session: Session, column, ids):
+    """`column IN ids` with ONE bound parameter (an array on PostgreSQL, a JSON list read by json_each on
+    SQLite): a run may raise tens of thousands of items, and expanding that many parameters costs more
+    than the statement."""
+    ids = [int(i) for i in ids]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(ids)))))
+
+
+def _raise(session: Session, level: int, where, as_of: datetime) -> dict[int, int]:
+    """INSERT INTO escalation … SELECT the qualifying items … ON CONFLICT (matter_id, level) DO NOTHING
+    RETURNING — one statement; then the audit rows (INSERT … SELECT per previous level, the JSON bound once)
+    and the level flag (one UPDATE), for the rows inserted now only. Returns {matter id: escalation id}."""
+    insert = _dialect_insert(session)
+    raised_at = bindparam("raised_at", as_of, type_=Escalation.__table__.c.raised_at.type)
+    pick = select(Matter.id, literal(level), literal(ESC_RAISED), raised_at).where(*where, _not_raised(level))
+    stmt = (insert(Escalation).from_select(["matter_id", "level", "state", "raised_at"], pick)
+            .on_conflict_do_nothing(index_elements=["matter_id", "level"])
+            .returning(Escalation.id, Escalation.matter_id))
+    new = {mid: eid for eid, mid in session.execute(stmt)}
+    audit = AuditLog.__table__
+    cols = ["at", "actor", "action", "entity", "entity_id", "before", "after"]
+    if not new:
+        return new
+    mine = _ids_in(session, Matter.id, new)
+    for old in list(range(level)) + [None]:  # the before/after of each previous level, as ledger.escalate writes
+        if old is None:
+            before, after, flag = {}, {"level": level}, Matter.escalation_level >= level
+        else:
+            before, after = {"escalation_level": old}, {"escalation_level": level, "level": level}
+            flag = Matter.escalation_level == old
+            if old == 0:
+                flag = or_(flag, Matter.escalation_level.is_(None))
+        session.execute(audit.insert().from_select(cols, select(
+            bindparam("at", as_of, type_=audit.c.at.type), literal(ACTOR), literal("escalated"), literal("matter"),
+            cast(Matter.id, String), bindparam("b", before, type_=audit.c.before.type),
+            bindparam("a", after, type_=audit.c.after.type)).where(mine, flag)))
+    session.execute(update(Matter.__table__).where(mine, or_(Matter.escalation_level < level,
+                                                             Matter.escalation_level.is_(None)))
+                    .values(escalation_level=level))
     return new
 
 
-def _view(m, today: date) -> dict:
-    return dict(code=m.code, title=m.title, unit=m.unit, leader=m.leader or "", deadline=m.deadline,
-                overdue_days=max((today - m.deadline).days, 0), last_progress=m.last_progress,
-                last_progress_at=m.last_progress_at)
+def _new_items(session: Session, level: int, new: dict[int, int]) -> list:
+    """The items escalated now (light columns), the longest overdue first."""
+    if not new:
+        return []
+    eids = new.values()
+    rows = session.execute(
+        select(Escalation.id.label("eid"), Matter.id, Matter.code, Matter.deadline, Matter.leader_id, Minutes.dispatch_row_id)
+        .join(Matter, Matter.id == Escalation.matter_id).outerjoin(Minutes, Minutes.id == Matter.minutes_id)
+        .where(Escalation.level == level, Escalation.id.between(min(eids), max(eids)))
+        .order_by(Matter.deadline, Matter.id)).all()
+    return [r for r in rows if new.get(r.id) == r.eid]  # a concurrent run's rows in the id range are theirs
+
+
+def _details(session: Session, ids, today: date) -> dict[int, dict]:
+    out = {}
+    for m in session.execute(
+            select(Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.last_progress,
+                   Matter.last_progress_at, Unit.name.label("unit"), Leader.name.label("leader"))
+            .join(Unit, Unit.id == Matter.responsible_unit_id).outerjoin(Leader, Leader.id == Matter.leader_id)
+            .where(_ids_in(session, Matter.id, set(ids)))):
+        out[m.id] = dict(code=m.code, title=m.title, unit=m.unit, leader=m.leader or "", deadline=m.deadline,
+                         overdue_days=max((today - m.deadline).days, 0), last_progress=m.last_progress,
+                         last_progress_at=m.last_progress_at)
+    return out
 
 
 def _consulted(session: Session, items: list) -> dict[int, list[int]]:
@@ -137,57 +187,51 @@ def _consulted(session: Session, items: list) -> dict[int, list[int]]:
     return out
 
 
-def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Escalation]:
+def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Raised]:
     """Raise levels 2 and 3 where due and send their batch alerts; returns the escalations raised now."""
     today = as_of.date()
     out = Notices(runtime, "escalation")
-    raised: list[int] = []
+    raised: list[Raised] = []
 
-    # level 2 — 久推不动
-    items = [m for m in _candidates(session, ESC_STALLED, _stalled_where(as_of)) if ledger.is_stalled(m, as_of)]
-    new = _raise(session, ESC_STALLED, items, as_of)
-    items = [m for m in items if m.id in new]
+    # level 2 — 久推不动: group alert (@ everyone to consult) and one digest per person
+    new = _raise(session, ESC_STALLED, _stalled_where(as_of), as_of)
+    items = _new_items(session, ESC_STALLED, new)
     if items:
         batch = min(new.values())
         consulted = _consulted(session, items)
-        who = people(session, [p for ids in consulted.values() for p in ids])
-        everyone = [who[p] for p in dict.fromkeys(p for ids in consulted.values() for p in ids) if p in who]
-        views = [_view(m, today) for m in items]
-        out.to_group("supervision", render("escalate/auto_stalled_group.txt", items=views[:LIST_LIMIT],
-                                           total=len(views), people=everyone, now=as_of),
-                     mention=everyone, key=f"escalation:{ESC_STALLED}:batch:{batch}")
-        mine: dict[int, list] = defaultdict(list)
-        for m, v in zip(items, views):
+        mine: dict[int, list[int]] = defaultdict(list)
+        for m in items:
             for pid in consulted[m.id]:
-                mine[pid].append(v)
-        for pid, lst in mine.items():
+                mine[pid].append(m.id)
+        who = people(session, mine)
+        everyone = [who[p] for p in mine if p in who]
+        shown = [m.id for m in items[:LIST_LIMIT]]
+        detail = _details(session, shown + [i for ids in mine.values() for i in ids[:LIST_LIMIT]], today)
+        out.to_group("supervision", render("escalate/auto_stalled_group.txt", items=[detail[i] for i in shown],
+                                           total=len(items), people=everyone, now=as_of),
+                     mention=everyone, key=f"escalation:{ESC_STALLED}:batch:{batch}")
+        for pid, ids in mine.items():
             if pid in who:
                 out.to_person(who[pid], render("escalate/auto_stalled_person.txt", person=who[pid],
-                                               items=lst[:LIST_LIMIT], total=len(lst)),
+                                               items=[detail[i] for i in ids[:LIST_LIMIT]], total=len(ids)),
                               key=f"escalation:{ESC_STALLED}:batch:{batch}:p{pid}")
-        raised += new.values()
+        raised += [Raised(new[m.id], m.id, m.code, ESC_STALLED) for m in items]
 
     # level 3 — 久拖不办 (the one place this alert is sent)
     days = runtime.settings.OVERDUE_INTERVIEW_DAYS
-    items = _candidates(session, ESC_INTERVIEW, _long_overdue_where(as_of, days))
-    new = _raise(session, ESC_INTERVIEW, items, as_of)
-    items = [m for m in items if m.id in new]  # ordered by deadline: the longest overdue first
+    new = _raise(session, ESC_INTERVIEW, _long_overdue_where(as_of, days), as_of)
+    items = _new_items(session, ESC_INTERVIEW, new)
     if items:
-        views = [_view(m, today) for m in items]
-        out.to_group("supervision", render("escalate/auto_interview.txt", items=views[:LIST_LIMIT],
-                                           total=len(views), days=days, now=as_of),
+        shown = [m.id for m in items[:LIST_LIMIT]]
+        detail = _details(session, shown, today)
+        out.to_group("supervision", render("escalate/auto_interview.txt", items=[detail[i] for i in shown],
+                                           total=len(items), days=days, now=as_of),
                      key=f"escalation:{ESC_INTERVIEW}:batch:{min(new.values())}")
-        raised += new.values()
+        raised += [Raised(new[m.id], m.id, m.code, ESC_INTERVIEW) for m in items]
 
     out.flush(session)
-    if not raised:
-        return []
-    found: list[Escalation] = []
-    ids = sorted(raised)
-    for start in range(0, len(ids), CHUNK):
-        found += session.scalars(select(Escalation).where(Escalation.id.in_(ids[start:start + CHUNK]))
-                                 .order_by(Escalation.id))
-    return found
+    session.expire_all()  # matters loaded by the caller see their new escalation_level
+    return sorted(raised, key=lambda r: r.id)
 
 
 # -- 效能问责 candidates ----------------------------------------------------------------------------
@@ -262,4 +306,4 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     return sorted(found.values(), key=lambda c: (-(c.lagging_periods + len(c.overdue_items)), c.unit.name))
 
 
-__all__ = ["auto_escalate", "accountability_candidates", "Candidate", "stalled_matters", "long_overdue_matters"]
+__all__ = ["auto_escalate", "Raised", "accountability_candidates", "Candidate", "stalled_matters", "long_overdue_matters"]

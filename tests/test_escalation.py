@@ -50,7 +50,7 @@ def rt(runtime):
 
 def run(rt, when=NOW):
     with rt.db.session() as s:
-        return [(e.matter.code, e.level) for e in auto_escalate(s, rt, when)]
+        return [(e.code, e.level) for e in auto_escalate(s, rt, when)]
 
 
 def test_automatic_levels_alert_once_each(rt):
@@ -126,7 +126,7 @@ def test_two_runs_at_once_alert_each_item_once(pg_url, tmp_path):
         barrier.wait()
         try:
             with rt.db.session() as s:
-                got.append([e.matter.code for e in auto_escalate(s, rt, NOW)])
+                got.append([e.code for e in auto_escalate(s, rt, NOW)])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -157,7 +157,7 @@ def test_interview_threshold_is_configurable(db_url, tmp_path):
             f.matter(s, "M4", o.jiaoyu, o.leader2, date(2026, 11, 20), last_progress_at=at(2026, 12, 4))
             f.matter(s, "M6", o.jiaoyu, o.leader2, date(2026, 11, 30), last_progress_at=at(2026, 12, 4))
         with runtime.db.session() as s:
-            got = [(e.matter.code, e.level) for e in auto_escalate(s, runtime, NOW)]
+            got = [(e.code, e.level) for e in auto_escalate(s, runtime, NOW)]
         assert got == [("M4", 3)]  # 20 days > 10; M6 is exactly 10 days: not more than 10
     finally:
         runtime.db.dispose()

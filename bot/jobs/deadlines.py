@@ -15,14 +15,15 @@ and adds nothing; the keys that exist already are looked up first so their diges
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 
 from bot.jobs.base import CHUNK, JobResult, Notices, office_liaisons_by_leader, people
 from bot.ledger import sql_active
-from bot.text import render
+from bot.text import env, render
 from bot.workdays import is_workday, previous_workday, shift_to_workday_before
 from models import Matter, Minutes, Notice, Unit, dispatch_row_liaison
 
@@ -30,6 +31,7 @@ SHIFT_SLACK_DAYS = 12  # the longest run of days off (Spring Festival) a reminde
 DIGEST_LIMIT = 30  # items listed in one digest; the rest are counted
 
 
+@lru_cache(maxsize=4096)
 def due_reminder_day(deadline, due_days: int):
     return shift_to_workday_before(deadline - timedelta(days=due_days))
 
@@ -41,14 +43,34 @@ def _existing(session, keys: list[str]) -> set[str]:
     return found
 
 
-def _follow(session, items) -> dict[int, list[int]]:
-    """matter id -> office liaisons following it (those of its leader's rows and of its minutes' row)."""
+def _insert(session, rows: list[dict]) -> int:
+    """Queue the digests: INSERT … ON CONFLICT (key) DO NOTHING as a plain executemany (prepared once;
+    RETURNING the keys would cost PostgreSQL+psycopg twice as much for thousands of rows). The keys that
+    existed were left out above, so the count is what this run queued (a concurrent run may count the
+    same keys; the notices still exist once)."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.connection().execute(insert(Notice).on_conflict_do_nothing(index_elements=["key"]), rows)
+    return len(rows)
+
+
+def _followers(session):
+    """(leader id, dispatch row id) -> office liaisons following such an item: those of the leader's rows
+    and of the item's minutes' row."""
     by_leader = office_liaisons_by_leader(session)
     by_row: dict[int, list[int]] = defaultdict(list)
     for rid, pid in session.execute(select(dispatch_row_liaison.c.dispatch_row_id, dispatch_row_liaison.c.person_id)):
         by_row[rid].append(pid)
-    return {m.id: list(dict.fromkeys(by_leader.get(m.leader_id, []) + by_row.get(m.dispatch_row_id, [])))
-            for m in items}
+
+    @lru_cache(maxsize=None)
+    def of(leader_id, row_id) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(by_leader.get(leader_id, []) + by_row.get(row_id, [])))
+
+    return of
 
 
 def run(runtime, as_of: datetime, due_days: int = 3, limit: int = DIGEST_LIMIT) -> JobResult:
@@ -60,57 +82,65 @@ def run(runtime, as_of: datetime, due_days: int = 3, limit: int = DIGEST_LIMIT) 
     since = previous_workday(today, include_self=False)  # newly overdue: deadline in [since, today)
     day = today.isoformat()
     with runtime.db.session() as s:
-        rows = s.execute(
+        rows = s.connection().execute(
             select(Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.leader_id,
-                   Matter.responsible_unit_id, Unit.name.label("unit"), Unit.liaison_id, Minutes.dispatch_row_id)
-            .join(Unit, Unit.id == Matter.responsible_unit_id).outerjoin(Minutes, Minutes.id == Matter.minutes_id)
+                   Matter.responsible_unit_id, Minutes.dispatch_row_id)
+            .outerjoin(Minutes, Minutes.id == Matter.minutes_id)
             .where(sql_active(), Matter.deadline <= today + timedelta(days=due_days + SHIFT_SLACK_DAYS))
             .order_by(Matter.deadline, Matter.id)).all()
-        soon = [m for m in rows if m.deadline >= today and due_reminder_day(m.deadline, due_days) <= today]
-        late = [m for m in rows if m.deadline < today]
-        fresh = [m for m in late if m.deadline >= since]
-
-        by_unit: dict[int, dict] = {}
-        for m in soon + late:
-            by_unit.setdefault(m.responsible_unit_id, dict(unit=m.unit, liaison=m.liaison_id, soon=[], late=[]))
-            by_unit[m.responsible_unit_id]["soon" if m.deadline >= today else "late"].append(m)
+        units = {u.id: u for u in s.connection().execute(select(Unit.id, Unit.name, Unit.liaison_id))}
+        by_unit: dict[int, tuple[list, list]] = {}
+        pairs: Counter = Counter()  # (leader, row) -> overdue items
+        fresh: dict[tuple, list] = defaultdict(list)  # (leader, row) -> items overdue since the last working day
+        n_soon = n_late = n_fresh = 0
+        for m in rows:
+            if m.deadline < today:
+                n_late += 1
+                by_unit.setdefault(m.responsible_unit_id, ([], []))[1].append(m)
+                pair = (m.leader_id, m.dispatch_row_id)
+                pairs[pair] += 1
+                if m.deadline >= since:
+                    n_fresh += 1
+                    fresh[pair].append(m)
+            elif due_reminder_day(m.deadline, due_days) <= today:
+                n_soon += 1
+                by_unit.setdefault(m.responsible_unit_id, ([], []))[0].append(m)
         unit_key = {uid: f"matter_due:u{uid}:{day}" for uid in by_unit}
 
-        followers = _follow(s, late)
+        follow = _followers(s)
         office: dict[int, dict] = defaultdict(lambda: dict(fresh=[], total=0))
-        fresh_ids = {m.id for m in fresh}
-        for m in late:
-            for pid in followers[m.id]:
-                office[pid]["total"] += 1
-                if m.id in fresh_ids:
-                    office[pid]["fresh"].append(m)
+        for pair, n in pairs.items():
+            for pid in follow(*pair):
+                office[pid]["total"] += n
+        for pair, items in fresh.items():
+            for pid in follow(*pair):
+                office[pid]["fresh"].extend(items)
         office = {pid: o for pid, o in office.items() if o["fresh"]}
         office_key = {pid: f"matter_overdue_office:p{pid}:{day}" for pid in office}
 
         done = _existing(s, list(unit_key.values()) + list(office_key.values()))
-        who = people(s, [u["liaison"] for uid, u in by_unit.items() if unit_key[uid] not in done]
+        who = people(s, [units[uid].liaison_id for uid in by_unit if unit_key[uid] not in done]
                      + [pid for pid in office if office_key[pid] not in done])
         out = Notices(runtime, "matter_deadlines")
-        for uid, u in by_unit.items():
-            if unit_key[uid] in done or u["liaison"] not in who:
+        digest = env.get_template("jobs/matter_digest_dm.txt")  # compiled once: thousands of digests
+        for uid, (soon, late) in by_unit.items():
+            unit = units[uid]
+            if unit_key[uid] in done or unit.liaison_id not in who:
                 continue
-            shown_soon = u["soon"][:limit]
-            shown_late = u["late"][:max(limit - len(shown_soon), 0)]
-            text = render("jobs/matter_digest_dm.txt", unit=u["unit"], today=today, limit=limit,
-                          soon=[dict(code=m.code, title=m.title, deadline=m.deadline,
-                                     days_left=(m.deadline - today).days) for m in shown_soon],
-                          late=[dict(code=m.code, title=m.title, deadline=m.deadline, days=(today - m.deadline).days)
-                                for m in shown_late],
-                          soon_total=len(u["soon"]), late_total=len(u["late"]))
-            out.to_person(who[u["liaison"]], text, key=unit_key[uid], kind="matter_due")
+            shown_soon = soon[:limit]
+            text = digest.render(unit=unit.name, today=today, soon=shown_soon,
+                                 late=late[:max(limit - len(shown_soon), 0)], soon_total=len(soon),
+                                 late_total=len(late))
+            out.to_person(who[unit.liaison_id], text, key=unit_key[uid], kind="matter_due")
         for pid, o in office.items():
             if office_key[pid] in done or pid not in who:
                 continue
+            items = sorted(o["fresh"], key=lambda m: (m.deadline, m.id))[:limit]
             text = render("jobs/matter_overdue_office.txt", total=o["total"], fresh_total=len(o["fresh"]), items=[
-                dict(code=m.code, title=m.title, unit=m.unit, deadline=m.deadline, days=(today - m.deadline).days)
-                for m in o["fresh"][:limit]])
+                dict(code=m.code, title=m.title, unit=units[m.responsible_unit_id].name, deadline=m.deadline,
+                     days=(today - m.deadline).days) for m in items])
             out.to_person(who[pid], text, key=office_key[pid], kind="matter_overdue")
-        result.notices = len(out.flush(s))
-    result.details = {"due_soon": len(soon), "overdue": len(late), "overdue_new": len(fresh),
-                      "units": len(by_unit), "office": len(office)}
+        result.notices = _insert(s, out.rows)
+    result.details = {"due_soon": n_soon, "overdue": n_late, "overdue_new": n_fresh, "units": len(by_unit),
+                      "office": len(office)}
     return result
