@@ -65,6 +65,10 @@ class Scheduler:
         if catchup:  # once, now, beside the scheduler (not an APScheduler date job: those race shutdown)
             self._catchup_thread = threading.Thread(target=self._catch_up, name="jobs-catch-up", daemon=True)
             self._catchup_thread.start()
+        for spec in self.config.jobs.values():  # a job may carry a `warm_up` (e.g. importing matplotlib)
+            hook = getattr(spec.resolve(), "warm_up", None) if spec.enabled else None
+            if hook is not None:
+                threading.Thread(target=hook, name=f"warm-up-{spec.name}", daemon=True).start()
         log.info("scheduler started with %d job(s)", len(self.jobs))
         return self
 
