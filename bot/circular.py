@@ -83,7 +83,7 @@ def publish_circular(session: Session, runtime, as_of: datetime, *, key: str, gr
     chunks = split_utf8(text, GROUP_MARKDOWN_BYTES - 96)
     out = []
     for i, chunk in enumerate(chunks, 1):
-        n = outbox.to_group(session, group, chunk, channel=runtime.group_channel,
+        n = outbox.to_group(session, group, chunk, channel=runtime.channel_for_group(session, group),
                             key=key if i == 1 else f"{key}:{i}", kind="circular")
         if n is not None:
             out.append(n)

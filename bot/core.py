@@ -20,7 +20,7 @@ from bot.kv import LockTimeout, MemoryKV, make_kv
 from bot.roles import Roles, roles_of
 from bot.text import render
 from config.settings import Settings
-from models import Person, ProcessedMessage
+from models import ChatGroup, Person, ProcessedMessage
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Context:
         return outbox.to_person(self.session, person, text, channel=self.runtime.channel_for(person), **kw)
 
     def notify_group(self, code: str, text: str, **kw):
-        return outbox.to_group(self.session, code, text, channel=self.runtime.group_channel, **kw)
+        return outbox.to_group(self.session, code, text, channel=self.runtime.channel_for_group(self.session, code), **kw)
 
 
 class Clock:
@@ -110,6 +110,11 @@ class Runtime:
     @property
     def group_channel(self) -> str:
         return "wecom" if self.settings.wecom_enabled or not self.settings.dingtalk_enabled else "dingtalk"
+
+    def channel_for_group(self, session: Session, code: str) -> str:
+        """The channel of a group chat (its ChatGroup.channel), else the deployment's default."""
+        channel = session.scalar(select(ChatGroup.channel).where(ChatGroup.code == code))
+        return channel or self.group_channel
 
     def channel_for(self, person: Person) -> str:
         if person.wecom_userid and (self.settings.wecom_enabled or not person.dingtalk_userid):

@@ -50,15 +50,23 @@ def to_person(session: Session, person: Person, text: str, *, channel: str = "we
                    payload={"content": text}, channel=channel, key=key, kind=kind)
 
 
-def to_group(session: Session, group_code: str, text: str, *, channel: str = "wecom", markdown: bool = True,
-             mention: Iterable[Person] = (), key: Optional[str] = None, kind: str = "notice") -> Optional[Notice]:
-    """A group-robot message; `mention` people are @-ed by mobile (text messages carry the @ list)."""
+def group_message(text: str, channel: str, mention: Iterable[Person] = (), markdown: bool = True
+                  ) -> tuple[str, dict]:
+    """(msgtype, payload) of a group-robot message; @-mentions (by mobile and platform user id) make it
+    a text message, the only kind that pings people."""
+    mention = list(mention)
     mobiles = [p.mobile for p in mention if p.mobile]
-    userids = [person_target(p, channel) for p in mention if person_target(p, channel)]
+    userids = [uid for p in mention if (uid := person_target(p, channel))]
     payload = {"content": text}
     if mobiles or userids:
         payload["mentioned_mobile_list"] = mobiles
         payload["mentioned_list"] = userids
-    msgtype = "markdown" if markdown and not (mobiles or userids) else "text"
+    return ("markdown" if markdown and not (mobiles or userids) else "text"), payload
+
+
+def to_group(session: Session, group_code: str, text: str, *, channel: str = "wecom", markdown: bool = True,
+             mention: Iterable[Person] = (), key: Optional[str] = None, kind: str = "notice") -> Optional[Notice]:
+    """A group-robot message; `mention` people are @-ed by mobile (text messages carry the @ list)."""
+    msgtype, payload = group_message(text, channel, mention, markdown)
     return enqueue(session, target_kind=TARGET_GROUP, target=group_code, msgtype=msgtype, payload=payload,
                    channel=channel, key=key, kind=kind)

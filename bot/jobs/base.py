@@ -16,7 +16,8 @@ from typing import Any, Iterable, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import (TARGET_GROUP, TARGET_USER, AuditLog, DispatchRow, Notice, Person, dispatch_row_liaison,
+from bot.outbox import group_message
+from models import (TARGET_GROUP, TARGET_USER, AuditLog, ChatGroup, DispatchRow, Notice, Person, dispatch_row_liaison,
                     utcnow)
 
 CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
@@ -86,6 +87,7 @@ class Notices:
         self.kind = kind
         self.rows: list[dict] = []
         self._keys: set[str] = set()
+        self._group_text: dict[str, tuple] = {}
 
     def _channel_for(self, who: Who) -> str:
         s = self.runtime.settings
@@ -112,34 +114,39 @@ class Notices:
 
     def to_group(self, code: str, text: str, key: str, *, mention: Iterable[Who] = (), markdown: bool = True,
                  kind: Optional[str] = None):
-        """A group-robot message; `mention` people are @-ed by mobile (and platform user id), which
-        makes it a text message (same payload as `bot.outbox.to_group`)."""
-        channel = self.runtime.group_channel
-        mention = list(mention)
-        mobiles = [w.mobile for w in mention if w.mobile]
-        userids = [uid for w in mention
-                   if (uid := (w.dingtalk_userid if channel == "dingtalk" else w.wecom_userid))]
-        payload: dict[str, Any] = {"content": text}
-        if mobiles or userids:
-            payload["mentioned_mobile_list"] = mobiles
-            payload["mentioned_list"] = userids
-        msgtype = "markdown" if markdown and not (mobiles or userids) else "text"
-        self._add(key, kind=kind or self.kind, channel=channel, target_kind=TARGET_GROUP, target=code,
-                  msgtype=msgtype, payload=payload)
+        """A group-robot message (same payload as `bot.outbox.to_group`); `mention` people are @-ed, which
+        makes it a text message. The group's channel, hence the payload, is settled in `flush`."""
+        self._add(key, kind=kind or self.kind, channel=None, target_kind=TARGET_GROUP, target=code,
+                  msgtype=None, payload=None)
+        self._group_text[key] = (text, list(mention), markdown)
 
     def file_to_group(self, code: str, path: str, msgtype: str, key: str, *, kind: Optional[str] = None):
         """An image or file message to a group; the sender reads `payload["path"]`."""
-        self._add(key, kind=kind or self.kind, channel=self.runtime.group_channel, target_kind=TARGET_GROUP,
+        self._add(key, kind=kind or self.kind, channel=None, target_kind=TARGET_GROUP,
                   target=code, msgtype=msgtype, payload={"path": path})
+
+    def _settle_groups(self, session: Session) -> None:
+        """Each group notice goes out on its group's own channel (ChatGroup.channel)."""
+        pending = [r for r in self.rows if r["channel"] is None]
+        if not pending:
+            return
+        channels = dict(session.execute(select(ChatGroup.code, ChatGroup.channel)).all())
+        for row in pending:
+            row["channel"] = channels.get(row["target"]) or self.runtime.group_channel
+            if row["key"] in self._group_text:
+                text, mention, markdown = self._group_text[row["key"]]
+                row["msgtype"], row["payload"] = group_message(text, row["channel"], mention, markdown)
 
     def flush(self, session: Session) -> set[str]:
         """Insert every collected notice whose key is new; return the keys actually inserted."""
         inserted: set[str] = set()
         if not self.rows:
             return inserted
+        self._settle_groups(session)
         inserted.update(insert_ignore(session, Notice.__table__, self.rows, ["key"], Notice.__table__.c.key))
         self.rows.clear()
         self._keys.clear()
+        self._group_text.clear()
         return inserted
 
 
