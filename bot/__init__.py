@@ -20,28 +20,14 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     runtime = Runtime(settings)
     app.extensions["bot"] = runtime
     app.register_blueprint(health_bp)
-    for bp in _channel_blueprints():
-        app.register_blueprint(bp)
+    from bot.channels import dingtalk, wecom
+
+    app.register_blueprint(wecom.bp)
+    app.register_blueprint(dingtalk.bp)
     from bot.cli import register
 
     register(app)
     return app
-
-
-def _channel_blueprints():
-    """Channel adapters present in this build (each is optional until its issue lands)."""
-    import importlib
-
-    out = []
-    for mod, attr in (("bot.channels.wecom", "bp"), ("bot.channels.dingtalk", "bp")):
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-            continue
-        out.append(getattr(module, attr))
-    return out
 
 
 def get_runtime(app: Optional[Flask] = None):

@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")
 
-# Modules that add their own commands with a `register_cli(app)` function, when present.
-COMMAND_MODULES = ("bot.sender", "bot.simulator", "bot.scheduler", "bot.fakes.cli")
+# Modules that add their own commands with a `register_cli(app)` function.
+COMMAND_MODULES = ("bot.sender", "bot.simulator", "bot.scheduler")
 
 
 def runtime():
@@ -93,17 +93,10 @@ def prepare_database(rt, auto_seed: bool = True) -> None:
 
 
 def start_embedded_workers(rt) -> list:
-    """Start whichever background workers this build has (outbox sender, scheduler) as threads."""
-    started = []
-    for mod_name in ("bot.sender", "bot.scheduler"):
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod_name:
-                raise
-            continue
-        started.append(mod.start_embedded(rt))
-    return started
+    """Start the outbox sender and the scheduler as threads of this process."""
+    from bot import scheduler, sender
+
+    return [sender.start_embedded(rt), scheduler.start_embedded(rt)]
 
 
 def register(app: Flask) -> None:
@@ -111,10 +104,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(serve_command)
     for mod_name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod_name:
-                raise
-            continue
-        mod.register_cli(app)
+        importlib.import_module(mod_name).register_cli(app)
