@@ -70,7 +70,10 @@ def serve_command(host: str, port: int, auto_seed: bool, workers: bool) -> None:
     if workers and rt.settings.EMBEDDED_WORKERS:
         start_embedded_workers(rt)
     click.echo(f"serving on http://{host}:{port}  (health: /healthz)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    # Not app.run(): Flask ignores it inside a `flask`/FlaskGroup command.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 def prepare_database(rt, auto_seed: bool = True) -> None:
