@@ -59,3 +59,16 @@ def test_db_upgrade_is_idempotent(runner, runtime):
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert current_revision(runtime.settings.DATABASE_URL) == "0001"
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path):
+    """No traceback on a fresh machine: a command that needs the schema names the command that creates it."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'new.sqlite3'}", INSTANCE_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "bot", "outbox", "list"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2
+    assert "python -m bot db upgrade" in r.stderr and "Traceback" not in r.stderr
