@@ -38,7 +38,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select, update
 
 from bot.channels import wecom_api
-from bot.channels.wecom_api import ConfigError, PermanentError, RetryableError, WeComClient
+from bot.channels.wecom_api import PermanentError, RetryableError, WeComClient
 from bot.textsplit import split_utf8
 from models import (
     NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, utcnow,

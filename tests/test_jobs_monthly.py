@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models import Escalation, MonthlyReport, ReportItem
 from tests import factories as f
-from tests.jobs_helpers import at, notices, run_cli
+from tests.jobs_helpers import at, notices
 
 
 def build(session):

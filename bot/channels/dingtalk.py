@@ -30,12 +30,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Callable, Optional
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import outbox, sender
 from bot.channels import dingtalk_api
+from bot.channels.common import Refused, read_body, refusal
 from bot.channels.dingtalk_api import ConfigError, DingTalkClient, PermanentError, RetryableError
 from bot.core import DUPLICATE, Incoming, Reply
 from bot.textsplit import split_utf8
@@ -52,15 +52,6 @@ TARGET_MAX = 200  # Notice.target length: a longer sessionWebhook falls back to 
 WEBHOOK_MARGIN_MS = 60_000  # do not start on a sessionWebhook that expires within a minute
 # Message types answered with a hint to type text (everything but text and recognised audio).
 TEXT_TYPES = {"text"}
-
-
-class Refused(Exception):
-    """A callback refused with a 4xx and a short plain-text body."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 # -- the signature -----------------------------------------------------------------------------
@@ -209,23 +200,6 @@ def handle(runtime, incoming: Incoming, budget: Optional[float] = None) -> bool:
 
 # -- HTTP --------------------------------------------------------------------------------------
 
-def _refusal(exc: Refused) -> Response:
-    log.warning("dingtalk callback refused (%d): %s from %s", exc.status, exc.reason, request.remote_addr)
-    return Response(exc.reason, status=exc.status, mimetype="text/plain")
-
-
-def _body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise Refused(413, "body too large")
-    try:
-        data = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        raise Refused(413, "body too large") from None
-    if len(data) > limit:
-        raise Refused(413, "body too large")
-    return data
-
-
 @bp.post("/callback")
 def receive():
     """A message to the robot: `{}` once it is handled (or handed on); the reply goes through the outbox."""
@@ -234,12 +208,12 @@ def receive():
     try:
         if not settings.dingtalk_enabled:
             raise Refused(404, "dingtalk not configured")
-        data = _body(settings.MAX_BODY_BYTES)
+        data = read_body(settings.MAX_BODY_BYTES)
         verify(settings.DINGTALK_APP_SECRET, request.headers.get("timestamp", ""),
                request.headers.get("sign", ""))
         incoming = to_incoming(parse_body(data), runtime.tz)
     except Refused as exc:
-        return _refusal(exc)
+        return refusal(exc, log, "dingtalk")
     handle(runtime, incoming)
     return jsonify({})
 

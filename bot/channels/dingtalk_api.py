@@ -26,6 +26,8 @@ from urllib.parse import quote_plus
 
 import requests
 
+from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError  # noqa: F401
+
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
     "sign", "text_payload", "markdown_payload", "markdown_title", "robot_message",
@@ -58,37 +60,8 @@ def _redact(s: str) -> str:
 
 # -- errors ------------------------------------------------------------------------------------
 
-class DingTalkError(Exception):
-    """Base error: `errcode` (int, str code of the new API, or None for transport errors), `errmsg`."""
-
-    retryable = False
-
-    def __init__(self, errcode, errmsg: str, *, response: Optional[dict] = None):
-        super().__init__(errcode, errmsg)
-        self.errcode = errcode
-        self.errmsg = errmsg
-        self.response = response
-
-    def __str__(self) -> str:
-        return "%s: errcode=%s errmsg=%s" % (type(self).__name__, self.errcode, self.errmsg)
-
-
-class RetryableError(DingTalkError):
-    """Transient: network, timeout, HTTP 5xx/429, rate limits (410100/130101/90030)."""
-
-    retryable = True
-
-    def __init__(self, errcode, errmsg, *, retry_after: Optional[float] = None, response=None):
-        super().__init__(errcode, errmsg, response=response)
-        self.retry_after = retry_after
-
-
-class PermanentError(DingTalkError):
-    """The request will not succeed as is."""
-
-
-class ConfigError(PermanentError):
-    """The deployment is misconfigured: app key/secret, robot code, robot token, 加签 secret, IP."""
+# One set of error classes for both platforms (bot.channels.common); DingTalkError is their base here.
+DingTalkError = ChannelError
 
 
 class _TokenRejected(DingTalkError):

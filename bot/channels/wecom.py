@@ -32,12 +32,12 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from flask import Blueprint, Response, current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot import outbox
+from bot.channels.common import Refused, read_body, refusal
 from bot.core import DUPLICATE, Incoming, Reply
 from bot.textsplit import split_utf8, utf8_len
 from models import TARGET_USER
@@ -53,15 +53,6 @@ ANSWER_WITHIN = 4.0  # seconds after WeCom sent the callback (it gives up at 5 s
 # Events that reach the router (others — view, LOCATION, unsubscribe, contact changes… — are acknowledged).
 EVENTS = {"subscribe": "subscribe", "enter_agent": "enter_agent", "click": "click",
           "template_card_event": "card"}
-
-
-class Refused(Exception):
-    """A callback refused with a 4xx and a short plain-text body."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 # -- crypto and XML ----------------------------------------------------------------------------
@@ -312,28 +303,11 @@ def answer(runtime, incoming: Incoming, started: float, budget: Optional[float] 
 
 # -- HTTP --------------------------------------------------------------------------------------
 
-def _refusal(exc: Refused) -> Response:
-    log.warning("wecom callback refused (%d): %s from %s", exc.status, exc.reason, request.remote_addr)
-    return Response(exc.reason, status=exc.status, mimetype="text/plain")
-
-
 def _query(*names: str) -> list[str]:
     values = [request.args.get(n, "") for n in names]
     if not all(values):
         raise Refused(400, "missing query parameters")
     return values
-
-
-def _body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise Refused(413, "body too large")
-    try:
-        data = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        raise Refused(413, "body too large") from None
-    if len(data) > limit:
-        raise Refused(413, "body too large")
-    return data
 
 
 @bp.get("/callback")
@@ -353,7 +327,7 @@ def verify_url():
         except Exception:  # noqa: BLE001 - wrong AES key
             raise Refused(400, "cannot decrypt") from None
     except Refused as exc:
-        return _refusal(exc)
+        return refusal(exc, log, "wecom")
     return Response(plain, mimetype="text/plain")
 
 
@@ -366,14 +340,14 @@ def receive():
     try:
         crypto = crypto_for(settings)
         signature, timestamp, nonce = _query("msg_signature", "timestamp", "nonce")
-        envelope = xml_fields(parse_xml(_body(settings.MAX_BODY_BYTES)))
+        envelope = xml_fields(parse_xml(read_body(settings.MAX_BODY_BYTES)))
         encrypt = envelope.get("Encrypt")
         if not encrypt or not isinstance(encrypt, str):
             raise Refused(400, "no Encrypt element")
         plain = decrypt(crypto, encrypt, signature, timestamp, nonce)
         incoming = to_incoming(xml_fields(parse_xml(plain)), runtime.tz)
     except Refused as exc:
-        return _refusal(exc)
+        return refusal(exc, log, "wecom")
     if incoming is None:
         return Response("", status=200)
     text = answer(runtime, incoming, started, budget_for(settings, timestamp))

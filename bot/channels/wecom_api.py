@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import requests
 
+from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError  # noqa: F401
 from bot.textsplit import utf8_len
 
 __all__ = [
@@ -100,37 +101,8 @@ def _redact(s: str) -> str:
 # Errors
 
 
-class WeComError(Exception):
-    """Base error: `errcode` (None for transport errors), `errmsg`, `response`."""
-
-    retryable = False
-
-    def __init__(self, errcode: Optional[int], errmsg: str, *, response: Optional[dict] = None):
-        super().__init__(errcode, errmsg)
-        self.errcode = errcode
-        self.errmsg = errmsg
-        self.response = response
-
-    def __str__(self) -> str:
-        return "%s: errcode=%s errmsg=%s" % (type(self).__name__, self.errcode, self.errmsg)
-
-
-class RetryableError(WeComError):
-    """Transient: network, timeout, HTTP 5xx/429, -1 busy, 45009 rate limit."""
-
-    retryable = True
-
-    def __init__(self, errcode, errmsg, *, retry_after: Optional[float] = None, response=None):
-        super().__init__(errcode, errmsg, response=response)
-        self.retry_after = retry_after
-
-
-class PermanentError(WeComError):
-    """The request will not succeed as is (bad user, bad robot key, bad payload)."""
-
-
-class ConfigError(PermanentError):
-    """Deployment is misconfigured (secret, corpid, agentid, IP allow-list)."""
+# One set of error classes for both platforms (bot.channels.common); WeComError is their base here.
+WeComError = ChannelError
 
 
 def classify(errcode: int, errmsg: str = "", response: Optional[dict] = None) -> WeComError:

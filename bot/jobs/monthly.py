@@ -30,7 +30,7 @@ from sqlalchemy import and_, case, func, select
 from bot import audit
 from bot.jobs.base import JobResult, Notices, people
 from bot.jobs.rollup import hardest_items
-from bot.ledger import LATE, MISSING, ON_TIME, report_status, sql_active, sql_open, sql_overdue
+from bot.ledger import LATE, MISSING, ON_TIME, report_status, sql_open, sql_overdue
 from bot.periods import TZ, month_bounds, periods_in_month
 from bot.text import render
 from models import DispatchRow, Escalation, Matter, MonthlyReport, RollUp, Unit, dispatch_row_unit
