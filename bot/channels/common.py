@@ -67,3 +67,18 @@ class PermanentError(ChannelError):
 
 class ConfigError(PermanentError):
     """The deployment is misconfigured (secret, app key, robot token or secret, IP allow-list)."""
+
+
+def cached_token(store, key: str, lock, fetch, force: bool = False) -> str:
+    """An access token from the store shared by all processes; else one fetch per process at a time
+    (checked again under `lock`, so threads waiting on a refresh reuse its result)."""
+    if not force:
+        token = store.get(key)
+        if token:
+            return token
+    with lock:
+        if not force:
+            token = store.get(key)
+            if token:
+                return token
+        return fetch()

@@ -26,7 +26,8 @@ from urllib.parse import quote_plus
 
 import requests
 
-from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError  # noqa: F401
+from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
+                                 cached_token)
 
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
@@ -221,16 +222,7 @@ class DingTalkClient:
         """The app's access token, cached in the shared store (~2 hours)."""
         if not self.app_key or not self._app_secret:
             raise ConfigError(None, "DINGTALK_APP_KEY / DINGTALK_APP_SECRET not set")
-        if not force:
-            token = self.token_store.get(self.token_key)
-            if token:
-                return token
-        with self._token_lock:
-            if not force:
-                token = self.token_store.get(self.token_key)
-                if token:
-                    return token
-            return self._fetch_token()
+        return cached_token(self.token_store, self.token_key, self._token_lock, self._fetch_token, force)
 
     def _fetch_token(self) -> str:
         try:

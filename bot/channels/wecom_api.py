@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable, Optional
 
 import requests
 
-from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError  # noqa: F401
+from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
+                                 cached_token)
 from bot.textsplit import utf8_len
 
 __all__ = [
@@ -320,16 +321,7 @@ class WeComClient:
 
     def access_token(self, force: bool = False) -> str:
         """Cached access token; `force=True` fetches a new one."""
-        if not force:
-            token = self.token_store.get(self.token_key)
-            if token:
-                return token
-        with self._token_lock:
-            if not force:
-                token = self.token_store.get(self.token_key)
-                if token:
-                    return token
-            return self._fetch_token()
+        return cached_token(self.token_store, self.token_key, self._token_lock, self._fetch_token, force)
 
     def _fetch_token(self) -> str:
         try:
