@@ -254,7 +254,7 @@ class Escalation(Base):
     __table_args__ = (UniqueConstraint("matter_id", "level"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"))  # indexed by uq (matter_id, level)
     level: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default=ESC_RAISED)
     reason: Mapped[Optional[str]] = mapped_column(Text)

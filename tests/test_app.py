@@ -54,11 +54,11 @@ def test_cli_help_lists_commands(runner):
 
 
 def test_db_upgrade_is_idempotent(runner, runtime):
-    from bot.db import current_revision
+    from bot.db import current_revision, head_revision
 
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert current_revision(runtime.settings.DATABASE_URL) == "0001"
+    assert current_revision(runtime.settings.DATABASE_URL) == head_revision() == "0002"
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path):
@@ -72,3 +72,37 @@ def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path):
                        timeout=120)
     assert r.returncode == 2
     assert "python -m bot db upgrade" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_migrations_go_down_and_up(runtime):
+    """0002 reverts to 0001's schema and comes back; on PostgreSQL the ledger table keeps room for HOT updates."""
+    from sqlalchemy import inspect, text
+
+    from bot.db import current_revision, upgrade
+
+    url = runtime.settings.DATABASE_URL
+    runtime.db.dispose()
+
+    def escalation_indexes():
+        engine = runtime.db.engine
+        with engine.connect() as conn:
+            names = {i["name"] for i in inspect(conn).get_indexes("escalation")}
+            options = (conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'matter'")).scalar()
+                       if engine.dialect.name == "postgresql" else None)
+        runtime.db.dispose()
+        return names, options
+
+    from alembic import command
+
+    from bot.db import alembic_config
+
+    command.downgrade(alembic_config(url), "0001")
+    assert current_revision(url) == "0001"
+    names, options = escalation_indexes()
+    assert "ix_escalation_matter_id" in names and not options
+    upgrade(url)
+    assert current_revision(url) == "0002"
+    names, options = escalation_indexes()
+    assert "ix_escalation_matter_id" not in names
+    if runtime.db.engine.dialect.name == "postgresql":
+        assert options == ["fillfactor=70"]

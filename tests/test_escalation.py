@@ -48,9 +48,15 @@ def rt(runtime):
     return runtime
 
 
+def coded(s, raised):
+    """(code, level) of each escalation `auto_escalate` returned, in its order."""
+    code = dict(s.execute(select(Matter.id, Matter.code)).tuples().all())
+    return [(code[e.matter_id], e.level) for e in raised]
+
+
 def run(rt, when=NOW):
     with rt.db.session() as s:
-        return [(e.code, e.level) for e in auto_escalate(s, rt, when)]
+        return coded(s, auto_escalate(s, rt, when))
 
 
 def test_automatic_levels_alert_once_each(rt):
@@ -83,6 +89,24 @@ def test_automatic_levels_alert_once_each(rt):
     assert sorted((a.entity_id, a.after["level"], a.before.get("escalation_level")) for a in audits) == sorted(
         [(str(ids["M1"]), 2, 0), (str(ids["M2"]), 3, 0)])
     assert "系统 提级（久拖不办（督查约谈））" in say(rt, "wujinming", "历史 M2")
+
+
+def test_an_item_reaching_both_levels_at_once(rt):
+    """Stalled AND long overdue on the first run: both escalations are recorded, the item ends at level 3,
+    its history reads 0 → 3 then level 2 as reached, and each alert lists it."""
+    with rt.db.session() as s:
+        unit = s.scalar(select(Unit).where(Unit.name == "区科技局"))
+        lead = s.scalar(select(Person).where(Person.wecom_userid == "chenjianfeng"))
+        mid = f.matter(s, "M9", unit, lead, date(2026, 10, 1), title="旧厂房改造",
+                       last_progress_at=at(2026, 10, 20)).id
+    assert sorted(run(rt)) == [("M1", 2), ("M2", 3), ("M9", 2), ("M9", 3)]
+    with rt.db.session() as s:
+        assert s.get(Matter, mid).escalation_level == 3
+        audits = [(a.before, a.after) for a in s.scalars(select(AuditLog).where(
+            AuditLog.action == "escalated", AuditLog.entity_id == str(mid)).order_by(AuditLog.id))]
+    assert audits == [({"escalation_level": 0}, {"escalation_level": 3, "level": 3}), ({}, {"level": 2})]
+    texts = {k.split(":")[1]: n.payload["content"] for k, n in group_notices(rt).items()}
+    assert "M9 旧厂房改造" in texts["2"] and "M9 旧厂房改造" in texts["3"]
 
 
 def test_each_item_in_exactly_one_batch(rt):
@@ -126,7 +150,7 @@ def test_two_runs_at_once_alert_each_item_once(pg_url, tmp_path):
         barrier.wait()
         try:
             with rt.db.session() as s:
-                got.append([e.code for e in auto_escalate(s, rt, NOW)])
+                got.append([c for c, _ in coded(s, auto_escalate(s, rt, NOW))])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -157,7 +181,7 @@ def test_interview_threshold_is_configurable(db_url, tmp_path):
             f.matter(s, "M4", o.jiaoyu, o.leader2, date(2026, 11, 20), last_progress_at=at(2026, 12, 4))
             f.matter(s, "M6", o.jiaoyu, o.leader2, date(2026, 11, 30), last_progress_at=at(2026, 12, 4))
         with runtime.db.session() as s:
-            got = [(e.code, e.level) for e in auto_escalate(s, runtime, NOW)]
+            got = coded(s, auto_escalate(s, runtime, NOW))
         assert got == [("M4", 3)]  # 20 days > 10; M6 is exactly 10 days: not more than 10
     finally:
         runtime.db.dispose()

@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bot.db import head_revision
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,7 +40,7 @@ def test_serve_migrates_seeds_and_answers_health(tmp_path):
         assert body is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
         assert body[0] == 200 and '"database":"ok"' in body[1].replace(" ", "")
         with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (head_revision(),)
             assert conn.execute("SELECT count(*) FROM dispatch_row").fetchone() == (8,)
             assert conn.execute("SELECT count(*) FROM milestone").fetchone() == (14,)
     finally:
