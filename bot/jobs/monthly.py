@@ -351,16 +351,18 @@ def write_chart(report: Report, path: Path) -> None:
                      label=render("jobs/chart_label.txt", which="overdue"))
             ax1.set_yticks(list(y), names)
             ax1.invert_yaxis()
-            ax1.legend(loc="lower right")
-            ax1.set_title(render("jobs/chart_label.txt", which="items_title"))
+            # above the bars, under the title: inside the axes it covered the longest bars
+            ax1.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, frameon=False, fontsize="small",
+                       borderaxespad=0.2)
+            ax1.set_title(render("jobs/chart_label.txt", which="items_title"), pad=22)
             ax2.barh(y, rates, color="#2196f3")
             ax2.set_yticks(list(y), names)
             ax2.invert_yaxis()
             ax2.set_xlim(0, 100)
-            ax2.set_title(render("jobs/chart_label.txt", which="rate_title"))
+            ax2.set_title(render("jobs/chart_label.txt", which="rate_title"), pad=22)
             fig.suptitle(render("jobs/chart_label.txt", which="title", month=report.month))
             height = fig.get_figheight()  # fixed margins: tight_layout would draw the figure a second time
-            fig.subplots_adjust(left=0.12, right=0.98, wspace=0.35, top=1 - 0.9 / height, bottom=0.6 / height)
+            fig.subplots_adjust(left=0.12, right=0.98, wspace=0.35, top=1 - 1.2 / height, bottom=0.6 / height)
             fig.savefig(tmp, format="png", dpi=100)
             plt.close(fig)
 
