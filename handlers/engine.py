@@ -11,7 +11,8 @@ message's transaction.
 The state of a conversation is one JSON document per person (flow, cursor, data, history, attempts,
 edit target, mode, timestamps) with a version, kept in Redis when the runtime has Redis, else in the
 `conversation_state` table; each write is a compare-and-set on the version, and a Redis write happens only
-after the database transaction commits, so the draft and the ledger never disagree. An idle draft
+after the database transaction commits, so the draft and the ledger never disagree (a finished draft also
+leaves a tombstone in the transaction, in case Redis fails before it is deleted). An idle draft
 (`CONVERSATION_IDLE_MINUTES`) is offered back with 继续 / 重新开始 until `DRAFT_KEEP_HOURS`.
 
 Public API (see docs/conversations.md): Flow, Field, Group, Invalid, Choose, FieldContext, register,
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Optional, Union
@@ -33,7 +36,9 @@ from bot.core import Context, Reply
 from bot.kv import RedisKV
 from bot.text import cn_date, env
 from handlers import router
-from models import ConversationState
+from models import ConversationState, ProcessedMessage
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # invalid answers in a row before 帮助 / 取消 are offered
 MAX_OPTIONS = 9  # numbered candidates shown at most
@@ -219,7 +224,8 @@ class DbStore:
             if isinstance(obj, ConversationState) and obj.user_key == key:
                 ctx.session.expire(obj)
 
-    def delete(self, ctx: Context, key: str) -> None:
+    def delete(self, ctx: Context, key: str, state: Optional[dict] = None) -> None:
+        """Delete the draft in the message's own transaction (atomic with what the message saved)."""
         row = ctx.session.get(ConversationState, key)
         if row is not None:
             ctx.session.delete(row)
@@ -251,10 +257,30 @@ class RedisStore:
         got = self.kv.client.hmget(self._k(key), "v", "s")
         if not got or got[0] is None or got[1] is None:
             return None
-        return json.loads(got[1]), int(got[0])
+        state = json.loads(got[1])
+        if state.get("id") and ctx.session.get(ProcessedMessage, _tombstone(state)) is not None:
+            # finished in a committed transaction whose Redis delete failed: never offer it again
+            try:
+                self.kv.client.delete(self._k(key))
+            except Exception:
+                log.exception("draft %s: could not drop a finished draft", key)
+            return None
+        return state, int(got[0])
 
-    def _after_commit(self, ctx: Context, fn: Callable[[], None]) -> None:
-        event.listen(ctx.session, "after_commit", lambda _s: fn(), once=True)
+    def _after_commit(self, ctx: Context, key: str, fn: Callable[[], None]) -> None:
+        """Run `fn` once the message's transaction has committed. What the message did is saved by then,
+        so a failure here must not fail the message (its reply is true, and a platform retry must stay a
+        duplicate): it is logged. A draft whose deletion failed is made harmless by its tombstone (see
+        `delete`); a draft that could not be advanced keeps its previous step (nothing is lost)."""
+        def run(_session) -> None:
+            try:
+                fn()
+            except Conflict:  # another process wrote a newer draft: theirs stands
+                log.warning("draft %s changed under a committed message; kept the newer one", key)
+            except Exception:
+                log.exception("draft %s: Redis write after commit failed; the message's changes are saved", key)
+
+        event.listen(ctx.session, "after_commit", run, once=True)
 
     def save(self, ctx: Context, key: str, state: dict, version: Optional[int]) -> None:
         payload = json.dumps(state, ensure_ascii=False)
@@ -265,10 +291,21 @@ class RedisStore:
         def write():
             if not self.cas(keys=[self._k(key)], args=[expected, new, payload, ttl]):
                 raise Conflict(key)
-        self._after_commit(ctx, write)
+        self._after_commit(ctx, key, write)
 
-    def delete(self, ctx: Context, key: str) -> None:
-        self._after_commit(ctx, lambda: self.kv.client.delete(self._k(key)))
+    def delete(self, ctx: Context, key: str, state: Optional[dict] = None) -> None:
+        """Drop the draft once the transaction commits. Its tombstone (a processed_message row
+        ``draft:<id>``) is written IN the transaction, so a finished draft stays finished even if Redis
+        fails between the commit and the delete: a second 确认 cannot save the same thing twice."""
+        if state and state.get("id"):
+            tomb = _tombstone(state)
+            if ctx.session.get(ProcessedMessage, tomb) is None:
+                ctx.session.add(ProcessedMessage(key=tomb))
+        self._after_commit(ctx, key, lambda: self.kv.client.delete(self._k(key)))
+
+
+def _tombstone(state: dict) -> str:
+    return f"draft:{state['id']}"
 
 
 def store_for(runtime):
@@ -287,7 +324,7 @@ def user_key(ctx: Context) -> str:
 
 # -- the conversation ---------------------------------------------------------------------------------
 def new_state(flow: Flow, ctx: Context, data: dict, meta: dict, mode: str = MODE_FIELDS) -> dict:
-    return {"flow": flow.name, "mode": mode, "cursor": [0, 0, 0], "data": data, "meta": meta,
+    return {"id": uuid.uuid4().hex, "flow": flow.name, "mode": mode, "cursor": [0, 0, 0], "data": data, "meta": meta,
             "history": [], "attempts": 0, "edit": None, "pending": None, "completed": mode == MODE_SUMMARY,
             "resume_mode": None, "started_at": ctx.now.isoformat(), "updated_at": ctx.now.isoformat(),
             "init": {"data": copy.deepcopy(data), "meta": copy.deepcopy(meta), "mode": mode}}
@@ -310,7 +347,7 @@ def start(ctx: Context, flow: Flow, *, data: Optional[dict] = None, meta: Option
         reply = conv.prompt()
     if conv.finished:
         if loaded:
-            store.delete(ctx, key)
+            store.delete(ctx, key, loaded[0])
         return reply
     store.save(ctx, key, conv.state, version)
     return reply
@@ -324,7 +361,9 @@ def active_flow(ctx: Context) -> Optional[str]:
 
 def drop(ctx: Context) -> None:
     """Forget ctx.person's draft."""
-    store_for(ctx.runtime).delete(ctx, user_key(ctx))
+    store = store_for(ctx.runtime)
+    loaded = store.load(ctx, user_key(ctx))
+    store.delete(ctx, user_key(ctx), loaded[0] if loaded else None)
 
 
 @router.interceptor(priority=10)
@@ -340,7 +379,7 @@ def intercept(ctx: Context, text: str) -> Optional[Reply]:
     settings = ctx.runtime.settings
     age = ctx.now - datetime.fromisoformat(state["updated_at"])
     if flow is None or age > timedelta(hours=settings.DRAFT_KEEP_HOURS):
-        store.delete(ctx, key)
+        store.delete(ctx, key, state)
         return None
     conv = Conversation(ctx, flow, state)
     if state["mode"] != MODE_RESUME and age > timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES):
@@ -350,7 +389,7 @@ def intercept(ctx: Context, text: str) -> Optional[Reply]:
     if reply is None:  # not for us (a command while a draft waits to be resumed)
         return None
     if conv.finished:
-        store.delete(ctx, key)
+        store.delete(ctx, key, state)
     else:
         if conv.touched:
             state["updated_at"] = ctx.now.isoformat()

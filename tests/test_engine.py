@@ -133,6 +133,46 @@ def test_a_failing_save_rolls_back_and_keeps_the_draft(rt, monkeypatch):
     assert minutes_count(rt) == 1
 
 
+def test_redis_failing_right_after_a_save_keeps_it_once(request, db_url, tmp_path, monkeypatch):
+    """The save is committed before the draft is deleted from Redis: if Redis fails in between, the reply
+    still says saved (it is), a platform retry of the message stays a duplicate, and the stale draft left
+    in Redis is recognised by its tombstone, so a second 确认 cannot save the minutes twice."""
+    import redis
+
+    from bot.core import DUPLICATE
+    from handlers import engine
+
+    app, rt = build(db_url, tmp_path, "redis", request)
+    with rt.db.session() as s:
+        f.small_org(s)
+    d = Direct(rt, USER)
+    talk(d, START + REST)
+
+    def down(*_a, **_k):
+        raise redis.ConnectionError("Redis went away")
+
+    client = engine.store_for(rt).kv.client
+    monkeypatch.setattr(client, "delete", down)  # the draft's delete after the commit fails
+    reply = rt.handle_text("wecom", USER, "确认", msg_id="wx-retry-1")
+    assert "✅" in reply.text and "M" in reply.text
+    assert minutes_count(rt) == 1
+    assert rt.handle_text("wecom", USER, "确认", msg_id="wx-retry-1") is DUPLICATE  # WeCom's retry
+    assert client.exists(engine.store_for(rt)._k(f"person:{_person_id(rt)}"))  # the stale draft is still there
+    monkeypatch.undo()
+    assert "✅" not in d.say("确认") and minutes_count(rt) == 1  # its tombstone: no second save
+    assert not client.exists(engine.store_for(rt)._k(f"person:{_person_id(rt)}"))
+    talk(d, START + REST + [("确认", "✅")])  # and a new draft starts and saves cleanly
+    assert minutes_count(rt) == 2
+    rt.db.dispose()
+
+
+def _person_id(rt):
+    from models import Person
+
+    with rt.db.session() as s:
+        return s.scalar(select(Person.id).where(Person.wecom_userid == USER))
+
+
 ANSWERS = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["帮助", "取消", "返回", "查看", "确认", "完成", "修改 1", "修改 6", "修改 0", "添加", "删除 1",
