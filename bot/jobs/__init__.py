@@ -36,6 +36,7 @@ BUILTIN: dict[str, str] = {
     "leader_meeting": "bot.jobs.minutes:run_leader_meeting",
     "matter_deadlines": "bot.jobs.deadlines:run",
     "monthly_report": "bot.jobs.monthly:run",
+    "housekeeping": "bot.jobs.housekeeping:run",
 }
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 
