@@ -184,3 +184,12 @@ def test_december(seeded, runner):
             run_cli(runner, name, moment)
     run_cli(runner, "monthly_report", at(2027, 1, 3, 8))
     assert len(notices(rt)) == total
+
+
+def test_a_deadline_nobody_owed_says_nothing(seeded):
+    """The seed org chart with an empty ledger: no unit owes a report, so no "0 个应报单位均已按时报送" notice."""
+    from bot.jobs import config_of, run_job
+
+    result = run_job(seeded, config_of(seeded).jobs["report_overdue"], at(2026, 12, 5, 18, 1))
+    assert result.notices == 0 and result.skipped == "no unit owed a report for 2026-12-05"
+    assert notices(seeded, "report_overdue") == []

@@ -44,6 +44,10 @@ def run(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
         return result
     with runtime.db.session() as s:
         status = report_status(s, [period], as_of=period.deadline)
+        if not status:  # no unit had items to report on: nothing to say ("0 个应报单位均已按时报送" is noise)
+            result.skipped = f"no unit owed a report for {period.key}"
+            result.details = {"period": period.key, "owing": 0, "missed": 0}
+            return result
         missed_ids = sorted(uid for (uid, _k), st in status.items() if st != ON_TIME)
         units = s.execute(select(Unit.id, Unit.name, Unit.liaison_id)
                           .where(Unit.id.in_(missed_ids), Unit.active.is_(True)).order_by(Unit.id)).all() \
