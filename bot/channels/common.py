@@ -3,7 +3,9 @@ of the platforms' APIs (each client module re-exports them under its own names).
 from __future__ import annotations
 
 import logging
-from typing import Optional
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional
 
 from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -82,3 +84,18 @@ def cached_token(store, key: str, lock, fetch, force: bool = False) -> str:
             if token:
                 return token
         return fetch()
+
+
+def lazy_pool(size: int, name: str) -> Callable[[], ThreadPoolExecutor]:
+    """A function returning this process's handler threads, created on first use (so after a gunicorn
+    fork, never inherited from the master)."""
+    made: list[ThreadPoolExecutor] = []
+    lock = threading.Lock()
+
+    def pool() -> ThreadPoolExecutor:
+        with lock:
+            if not made:
+                made.append(ThreadPoolExecutor(max_workers=size, thread_name_prefix=name))
+            return made[0]
+
+    return pool

@@ -23,9 +23,7 @@ import hmac
 import json
 import logging
 import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Callable, Optional
@@ -35,7 +33,7 @@ from sqlalchemy import select
 
 from bot import outbox, sender
 from bot.channels import dingtalk_api
-from bot.channels.common import Refused, read_body, refusal
+from bot.channels.common import Refused, lazy_pool, read_body, refusal
 from bot.channels.dingtalk_api import ConfigError, DingTalkClient, PermanentError, RetryableError
 from bot.core import DUPLICATE, Incoming, Reply
 from bot.textsplit import split_utf8
@@ -152,17 +150,7 @@ def queue_reply(session, incoming: Incoming, reply: Optional[Reply], part: str =
                           kind="reply")
 
 
-_pool: Optional[ThreadPoolExecutor] = None
-_pool_lock = threading.Lock()
-
-
-def pool() -> ThreadPoolExecutor:
-    """This process's handler threads (created on first use, so after a gunicorn fork)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="dingtalk-handler")
-        return _pool
+pool = lazy_pool(POOL_SIZE, "dingtalk-handler")  # this process's handler threads
 
 
 def handle(runtime, incoming: Incoming, budget: Optional[float] = None) -> bool:

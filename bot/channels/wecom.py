@@ -22,7 +22,6 @@ import logging
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from functools import lru_cache
@@ -37,7 +36,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot import outbox
-from bot.channels.common import Refused, read_body, refusal
+from bot.channels.common import Refused, lazy_pool, read_body, refusal
 from bot.core import DUPLICATE, Incoming, Reply
 from bot.textsplit import split_utf8, utf8_len
 from models import TARGET_USER
@@ -239,17 +238,7 @@ class Exchange:
                 _queue_reply(s, self.incoming.user_id, rest, key)
 
 
-_pool: Optional[ThreadPoolExecutor] = None
-_pool_lock = threading.Lock()
-
-
-def pool() -> ThreadPoolExecutor:
-    """This process's handler threads (created on first use, so after a gunicorn fork)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="wecom-handler")
-        return _pool
+pool = lazy_pool(POOL_SIZE, "wecom-handler")  # this process's handler threads
 
 
 def _late_delivery(runtime, exchange: Exchange):
