@@ -2,7 +2,6 @@
 make one coherent conversation; simultaneous messages are handled one at a time."""
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
@@ -12,6 +11,7 @@ from models import Matter, Minutes
 from tests import factories as f
 from tests.conftest import make_app
 from tests.dialog import Direct, at, talk
+from tests.threads import at_once
 
 USER = "linyongyong"
 SCRIPT = [
@@ -70,18 +70,10 @@ def test_simultaneous_messages_on_two_processes_are_serialised(pg_url, tmp_path,
     rts = two_apps(pg_url, tmp_path, redis_url)
     try:
         talk(Direct(rts[0], USER), SCRIPT[:2])  # now at 纪要编号
-        replies = {}
-        gate = threading.Barrier(2)
-
-        def send(i, text):
-            gate.wait()
-            replies[text] = rts[i].handle_text("wecom", USER, text).text
-
-        threads = [threading.Thread(target=send, args=(0, "甲方案")), threading.Thread(target=send, args=(1, "乙乙"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        sent = [(0, "甲方案"), (1, "乙乙")]
+        answers = at_once([lambda i=i, text=text: rts[i].handle_text("wecom", USER, text).text for i, text in sent],
+                          timeout=30)
+        replies = {text: answer for (_, text), answer in zip(sent, answers)}
         assert len(replies) == 2 and all("出了问题" not in r for r in replies.values())
         assert sorted(r.split("\n")[0] for r in replies.values()) == ["【录入纪要】第 3/9 步", "【录入纪要】第 4/9 步"]
         talk(Direct(rts[1], USER), [("昨天", "起草单位"), ("发改局", None), ("抓征迁", None), ("科技局", None),

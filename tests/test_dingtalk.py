@@ -27,6 +27,7 @@ from tests import factories as f
 from tests.conftest import ROOT, SEED_FILE, make_app
 from tests.dialog import at
 from tests.dingtalk_peer import DingTalkPeer, callback_sign, robot_url_sign
+from tests.threads import at_once
 
 APP_KEY, APP_SECRET, ROBOT_CODE = "dingtestappkey", "dt-app-secret-2026", "dingtestrobot"
 ROBOT_TOKEN, ROBOT_SECRET = "robot-token-supervision", "SECrobotsecret"
@@ -254,17 +255,7 @@ def test_concurrent_retries_across_two_instances_sharing_redis(db_url, redis_url
         monkeypatch.setattr(rt, "router", spy)
     body = peer.text(USER, "帮助", msg_id="msgCONCURRENT1")
     clients = [a.test_client() for a in apps for _ in range(2)]
-    barrier, out = threading.Barrier(len(clients)), []
-
-    def go(c):
-        barrier.wait()
-        out.append(peer.post(c, body).status_code)
-
-    threads = [threading.Thread(target=go, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    out = at_once([lambda c=c: peer.post(c, body).status_code for c in clients], timeout=30)
     assert out == [200] * 4 and len(spies[0].seen) + len(spies[1].seen) == 1
     assert len(notices(rts[0])) == 1
     for rt in rts:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from bot.escalation import accountability_candidates, auto_escalate
 from models import AuditLog, Escalation, Matter, Notice, Person, Unit
 from tests import factories as f
 from tests.factories import at
+from tests.threads import at_once
 
 NOW = at(2026, 12, 10, 10)
 
@@ -142,24 +142,12 @@ def test_two_runs_at_once_alert_each_item_once(pg_url, tmp_path):
         o = f.small_org(s)
         for i in range(20):
             f.matter(s, f"L{i}", o.keji, o.leader1, date(2026, 10, 1), last_progress_at=at(2026, 12, 4))
-    barrier = threading.Barrier(2)
-    got, errors = [], []
-
     def worker(app):
         rt = app.extensions["bot"]
-        barrier.wait()
-        try:
-            with rt.db.session() as s:
-                got.append([c for c, _ in coded(s, auto_escalate(s, rt, NOW))])
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        with rt.db.session() as s:
+            return [c for c, _ in coded(s, auto_escalate(s, rt, NOW))]
 
-    threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    got = at_once([lambda a=a: worker(a) for a in apps])
     assert sorted(c for lst in got for c in lst) == sorted(f"L{i}" for i in range(20))
     alerts = group_notices(rt0, "escalation:3:")
     listed = [c for n in alerts.values() for c in re.findall(r"\d+\. (\w+) ", n.payload["content"])]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
 
 import yaml
@@ -16,6 +15,7 @@ from bot.seed import load_seed
 from models import AuditLog, JobRun, MonthlyReport, Notice, RollUp
 from tests.conftest import ROOT, SEED_FILE, make_app
 from tests.jobs_helpers import at, build_december, iso, notices, report
+from tests.threads import at_once
 
 MOMENTS = (at(2026, 12, 1, 8, 30), at(2026, 12, 3), at(2026, 12, 4), at(2026, 12, 5, 18, 1), at(2026, 12, 6),
            at(2026, 12, 7, 9, 30), at(2026, 12, 7, 18, 1), at(2026, 12, 12), at(2026, 12, 25))
@@ -56,23 +56,7 @@ def test_every_job_twice_at_the_same_moment(db_url, tmp_path):
 
 def _concurrent(apps, moment):
     """Every built-in job at `moment` in each app's own thread, started together."""
-    barrier = threading.Barrier(len(apps))
-    errors = []
-
-    def worker(app):
-        rt = app.extensions["bot"]
-        barrier.wait()
-        try:
-            _run_all(rt, moment)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(a,)) for a in apps]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
+    at_once([lambda a=a: _run_all(a.extensions["bot"], moment) for a in apps], timeout=120)
 
 
 def test_two_schedulers_at_once_on_postgresql(pg_url, sqlite_url, tmp_path):

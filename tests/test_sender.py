@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -19,6 +18,7 @@ from bot.sender import LEASE_SECONDS, PROGRESS, RateLimiter, Sender, start_embed
 from bot.textsplit import utf8_len
 from models import AuditLog, ChatGroup, Notice, utcnow
 from tests.conftest import ROOT, make_app
+from tests.threads import at_once
 
 CORP, SECRET, AGENT = "wwsendertest", "sender-secret", 1000002
 KEY_SUP, KEY_OFFICE = "robot-key-supervision", "robot-key-office"
@@ -346,18 +346,7 @@ def test_two_senders_concurrently_never_double_send(db_url, tmp_path, fake):
     for i, text in enumerate(expected):
         to_user(a, f"user{i % 8}", text)
     fake.fail_for(60, hang=0.01, path="/cgi-bin/message/send")  # slow sends, so the senders overlap
-    stats = {}
-    barrier = threading.Barrier(2)
-
-    def run(name, rt):
-        barrier.wait()
-        stats[name] = Sender(rt).run_once(limit=100)
-
-    threads = [threading.Thread(target=run, args=(n, r)) for n, r in (("a", a), ("b", b))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    stats = dict(zip("ab", at_once([lambda rt=rt: Sender(rt).run_once(limit=100) for rt in (a, b)])))
     assert sorted(contents(fake)) == sorted(expected)
     assert stats["a"].sent + stats["b"].sent == 40
     assert set(stats["a"].ids).isdisjoint(stats["b"].ids)

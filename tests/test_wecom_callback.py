@@ -18,6 +18,7 @@ from bot.core import Reply
 from bot.textsplit import utf8_len
 from models import AuditLog, ConversationState, Notice, Person, ProcessedMessage
 from tests.conftest import SEED_FILE, make_app
+from tests.threads import at_once
 from tests.wecom_peer import WeComPeer, random_aes_key
 
 TOKEN, CORP, AGENT = "cbToken2026", "wwcallbacktest", "1000002"
@@ -232,19 +233,7 @@ def test_events_dedup_on_user_and_create_time(bot, peer):
 
 
 def _concurrent_posts(clients, url, body):
-    barrier = threading.Barrier(len(clients))
-    out = []
-
-    def go(c):
-        barrier.wait()
-        out.append(c.post(url, data=body))
-
-    threads = [threading.Thread(target=go, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return out
+    return at_once([lambda c=c: c.post(url, data=body) for c in clients], timeout=30)
 
 
 def test_concurrent_retries_across_two_instances_sharing_redis(db_url, redis_url, tmp_path, peer, monkeypatch):
