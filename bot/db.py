@@ -65,6 +65,16 @@ class Database:
         self.engine.dispose()
 
 
+def dialect_insert(session: Session):
+    """The `insert()` of this session's database — PostgreSQL's or SQLite's, the two that have
+    `on_conflict_do_nothing` (the exactly-once inserts of jobs, escalations and reports use it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def alembic_config(url: str):
     from alembic.config import Config
 

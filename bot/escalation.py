@@ -33,6 +33,7 @@ from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exis
 from sqlalchemy.orm import Session, aliased
 
 from bot import ledger
+from bot.db import dialect_insert
 from bot.jobs.base import Notices, people
 from bot.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.text import render
@@ -89,14 +90,6 @@ class Raised(NamedTuple):
     level: int
 
 
-def _dialect_insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def _ids_in(session: Session, column, ids):
     """`column IN ids` with ONE bound parameter: an integer array on PostgreSQL (bound as its text form
     '{1,2,…}' — psycopg's array adapter costs ~20 ms per 20,000 ids, the string ~1 ms), a JSON list read by
@@ -115,7 +108,7 @@ def _insert(session: Session, level: int, where, as_of: datetime) -> dict[int, i
     """INSERT INTO escalation … SELECT the qualifying items … ON CONFLICT (matter_id, level) DO NOTHING
     RETURNING — one statement. Returns {matter id: escalation id} of the rows inserted now (a concurrent
     run's rows are not among them)."""
-    insert = _dialect_insert(session)
+    insert = dialect_insert(session)
     table = Escalation.__table__
     raised_at = bindparam("raised_at", as_of, type_=table.c.raised_at.type)
     pick = select(Matter.id, literal(level), literal(ESC_RAISED), raised_at).where(*where, _not_raised(level))

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.db import dialect_insert
 from bot.outbox import group_message
 from models import (TARGET_GROUP, TARGET_USER, AuditLog, ChatGroup, DispatchRow, Notice, Person, dispatch_row_liaison,
                     utcnow)
@@ -155,10 +156,7 @@ def insert_ignore(session: Session, table, rows: list[dict], conflict: list[str]
     compiled statement executed with SQLAlchemy's batched "insertmanyvalues" (SQLite and PostgreSQL)."""
     if not rows:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = dialect_insert(session)
     cols = returning if isinstance(returning, (tuple, list)) else (returning,)
     stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(*cols)
     result = session.connection().execute(stmt, rows)

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from sqlalchemy import select
 
+from bot.db import dialect_insert
 from bot.jobs.base import CHUNK, JobResult, Notices, office_liaisons_by_leader, people
 from bot.ledger import sql_active
 from bot.text import env, render
@@ -50,11 +51,7 @@ def _insert(session, rows: list[dict]) -> int:
     same keys; the notices still exist once)."""
     if not rows:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.connection().execute(insert(Notice).on_conflict_do_nothing(index_elements=["key"]), rows)
+    session.connection().execute(dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["key"]), rows)
     return len(rows)
 
 

@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, case, func, select
 
 from bot import audit
+from bot.db import dialect_insert
 from bot.jobs.base import JobResult, Notices, people
 from bot.jobs.rollup import hardest_items
 from bot.ledger import LATE, MISSING, ON_TIME, report_status, sql_open, sql_overdue
@@ -420,12 +421,7 @@ run.warm_up = warm_up  # picked up by bot.scheduler.Scheduler.start (any job fun
 
 
 def _insert_report(session, month: str, summary: str, figures: dict, xlsx: str, png: str):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    new_id = session.scalar(insert(MonthlyReport).values(month=month, summary=summary, figures=figures,
+    new_id = session.scalar(dialect_insert(session)(MonthlyReport).values(month=month, summary=summary, figures=figures,
                                                          xlsx_path=xlsx, png_path=png)
                             .on_conflict_do_nothing(index_elements=["month"]).returning(MonthlyReport.id))
     if new_id is None:
