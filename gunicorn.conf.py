@@ -44,7 +44,7 @@ def post_worker_init(worker):
     runtime = getattr(worker.wsgi, "extensions", {}).get("bot")
     if runtime is None:
         return
-    from bot.sender import start_embedded
+    from bot.delivery.sender import start_embedded
 
     start_embedded(runtime)
     worker.log.info("outbox sender started in worker %s", worker.pid)

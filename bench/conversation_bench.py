@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot import create_app  # noqa: E402
-from bot.db import upgrade  # noqa: E402
+from bot.infra.db import upgrade  # noqa: E402
 from tests import factories as f  # noqa: E402
 from tests.factories import at  # noqa: E402
 

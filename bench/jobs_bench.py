@@ -163,7 +163,7 @@ class QueryCounter:
 
 
 def bench(url: str, units: int, matters: int, instance: Path) -> list[tuple]:
-    from bot.db import upgrade
+    from bot.infra.db import upgrade
     from bot.jobs import config_of, run_job
     from tests.conftest import make_app
 
@@ -192,7 +192,7 @@ def bench(url: str, units: int, matters: int, instance: Path) -> list[tuple]:
 
     for name, moment in PLAN:
         if name == "monthly_report" and "matplotlib.pyplot" not in sys.modules:
-            # as the scheduler does when it starts (bot.scheduler: each job's `warm_up` hook); the cold
+            # as the scheduler does when it starts (bot.jobs.scheduler: each job's `warm_up` hook); the cold
             # cost is measured on its own in a fresh process at the top of the output
             from bot.jobs.monthly import warm_up
 

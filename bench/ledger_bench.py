@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot import create_app  # noqa: E402
-from bot.circular import build_circular  # noqa: E402
-from bot.db import upgrade  # noqa: E402
-from bot.escalation import accountability_candidates, auto_escalate  # noqa: E402
+from bot.actions.circular import build_circular  # noqa: E402
+from bot.infra.db import upgrade  # noqa: E402
+from bot.actions.escalation import accountability_candidates, auto_escalate  # noqa: E402
 from models import (ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Person, PersonRole, ReportSubmission,  # noqa: E402
                     Unit)
 from tests.factories import at  # noqa: E402

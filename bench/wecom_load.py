@@ -48,7 +48,7 @@ def prepare_database(url: str, users: int) -> list[str]:
     from sqlalchemy import select
 
     from bot import create_app
-    from bot.cli import prepare_database as prepare
+    from bot.tools.cli import prepare_database as prepare
     from models import Person
 
     rt = create_app({"DATABASE_URL": url, "REDIS_URL": ""}).extensions["bot"]

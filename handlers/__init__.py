@@ -1,14 +1,25 @@
-"""Conversations and commands. Each capability is one module here, with its templates in
-templates/<module>/ and its tests in tests/test_<module>.py. Importing this package registers every
-module in it (no list to keep in step).
+"""Commands and conversations: one module per capability, with its templates in templates/<module>/
+and its tests in tests/test_<module>.py. A handler parses what was typed, checks the person may do it,
+calls an action (bot.actions) and renders the answer. `build_router` puts them together; importing a
+module registers nothing by itself.
 """
+from __future__ import annotations
+
 import importlib
-import pkgutil
 
-from handlers.router import Router
+from bot.core.routing import Router
 
-router = Router()
+# Every capability, in no particular order (the menu is ordered by each command's `order`).
+MODULES = ("circular", "closeout", "escalate", "extension", "menu", "minutes", "my_items", "report", "rollup",
+           "slip", "status")
 
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name != "router":
-        importlib.import_module(f"{__name__}.{_info.name}")
+
+def build_router() -> Router:
+    """The router with the conversation engine's interceptor and every handler module's commands."""
+    from bot.conversation import engine
+
+    router = Router()
+    router.include(engine.commands)
+    for name in MODULES:
+        router.include(importlib.import_module(f"{__name__}.{name}").commands)
+    return router

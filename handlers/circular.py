@@ -1,17 +1,19 @@
 """通报: the supervision group (or an admin) previews the circular with `通报` and sends it to the
-liaisons' group chat with `通报 发布` (once a day). The monthly job calls bot.circular.publish_circular."""
+liaisons' group chat with `通报 发布` (once a day). The monthly job calls bot.actions.circular.publish_circular."""
 from __future__ import annotations
 
-from bot.circular import build_circular, publish_circular
-from bot.core import Context, Reply
-from handlers import router
+from bot.actions.circular import build_circular, publish_circular
+from bot.core.messages import Context, Reply
+from bot.core.routing import Commands
 from handlers.status import paged
 from models import ROLE_ADMIN, ROLE_SUPERVISION
+
+commands = Commands()
 
 PUBLISH_WORDS = ("发布", "发送", "下发")
 
 
-@router.command("通报", summary="督导考核组：生成通报（“通报 发布”发到联络员群）", order=70, roles=("supervision_member", "admin"))
+@commands.command("通报", summary="督导考核组：生成通报（“通报 发布”发到联络员群）", order=70, roles=("supervision_member", "admin"))
 def circular(ctx: Context, args: str) -> Reply:
     if not ctx.roles.has(ROLE_SUPERVISION, ROLE_ADMIN):
         return Reply(ctx.render("circular/not_allowed.txt"))

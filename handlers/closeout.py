@@ -1,18 +1,20 @@
 """Close-out (到期收账): the unit claims completion (已完成 in a report, or 申请销号 <编号>); the office liaison
 of the item's dispatch row confirms with 销号 <编号> or sends it back with 退回重办 <编号> <原因>.
 Only then is the item closed. `announce_claim(ctx, matter)` tells the office liaisons — the report flow
-calls it after `bot.ledger.claim_completion`.
+calls it after `bot.domain.ledger.claim_completion`.
 """
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot import ledger
-from bot.core import Context, Reply
-from bot.scope import office_liaisons_of, unit_liaison_of
-from handlers import router
+from bot.domain import ledger
+from bot.core.messages import Context, Reply
+from bot.domain.scope import office_liaisons_of, unit_liaison_of
+from bot.core.routing import Commands
 from handlers.status import first_word, item_view, load_item, notify_people, paged, scoped, transition_error
 from models import MATTER_CLAIMED, ROLE_ADMIN, AuditLog, Matter
+
+commands = Commands()
 
 
 def closers(session, matter: Matter):
@@ -33,7 +35,7 @@ def announce_claim(ctx: Context, matter: Matter, note: str = "") -> int:
                          key=f"closeout:{matter.id}:claim{n_claims}")
 
 
-@router.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54, roles=("unit_liaison",))
+@commands.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54, roles=("unit_liaison",))
 def claim(ctx: Context, args: str) -> Reply:
     code, note = first_word(args)
     if not code:
@@ -79,17 +81,17 @@ def _decide(ctx: Context, args: str, confirm: bool) -> Reply:
     return Reply(ctx.render("closeout/decided.txt", m=matter, confirm=confirm, reason=text))
 
 
-@router.command("销号", "确认销号", summary="确认事项办结销号：销号 编号", order=55, roles=("office_liaison", "admin"))
+@commands.command("销号", "确认销号", summary="确认事项办结销号：销号 编号", order=55, roles=("office_liaison", "admin"))
 def close(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, True)
 
 
-@router.command("退回重办", summary="退回重办：退回重办 编号 原因", order=56, roles=("office_liaison", "admin"))
+@commands.command("退回重办", summary="退回重办：退回重办 编号 原因", order=56, roles=("office_liaison", "admin"))
 def return_for_redo(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, False)
 
 
-@router.command("待销号", summary="查看已报完成、待确认销号的事项", order=57, roles=("office_liaison", "admin"))
+@commands.command("待销号", summary="查看已报完成、待确认销号的事项", order=57, roles=("office_liaison", "admin"))
 def waiting(ctx: Context, args: str) -> Reply:
     items = [item_view(m, ctx.now) for m in ctx.session.scalars(
         scoped(ctx, Matter.state == MATTER_CLAIMED).order_by(Matter.code))]

@@ -1,16 +1,18 @@
 """提请督办 (escalation level 1, seed 000 §三(二)): a unit liaison raises an item that spans departments
 and can't be settled; the supervision group gets the item with its history and answers 立项督办 <编号>
-<期限> (takes it on) or 退回督办 <编号> <原因>. The automatic levels are in bot.escalation.
+<期限> (takes it on) or 退回督办 <编号> <原因>. The automatic levels are in bot.actions.escalation.
 """
 from __future__ import annotations
 
-from bot import ledger
-from bot.core import Context, Reply
-from bot.dateparse import DateAmbiguous, DateOk, parse_date
-from bot.scope import office_liaisons_of, unit_liaison_of
-from handlers import router
+from bot.domain import ledger
+from bot.core.messages import Context, Reply
+from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
+from bot.domain.scope import office_liaisons_of, unit_liaison_of
+from bot.core.routing import Commands
 from handlers.status import first_word, history_rows, item_view, load_item, notify_people, transition_error
 from models import ESC_RAISED, ESC_SUPERVISION_REQUEST, ROLE_ADMIN, ROLE_SUPERVISION, Matter
+
+commands = Commands()
 
 HISTORY_LINES = 8  # the latest audit entries shown to the supervision group
 
@@ -19,7 +21,7 @@ def alert_key(matter: Matter, level: int) -> str:
     return f"escalation:{level}:{matter.id}"
 
 
-@router.command("提请督办", "申请督办", summary="提请督导考核组分解督办：提请督办 编号 理由", order=58, roles=("unit_liaison",))
+@commands.command("提请督办", "申请督办", summary="提请督导考核组分解督办：提请督办 编号 理由", order=58, roles=("unit_liaison",))
 def raise_request(ctx: Context, args: str) -> Reply:
     code, reason = first_word(args)
     if not code:
@@ -80,12 +82,12 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
     return Reply(ctx.render("escalate/decided.txt", m=matter, esc=esc, accept=accept))
 
 
-@router.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限", order=59, roles=("supervision_member", "admin"))
+@commands.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限", order=59, roles=("supervision_member", "admin"))
 def accept(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, True)
 
 
-@router.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因", order=59, roles=("supervision_member", "admin"))
+@commands.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因", order=59, roles=("supervision_member", "admin"))
 def refuse(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, False)
 

@@ -1,6 +1,6 @@
 """延期申请: a unit liaison asks for a later deadline with a reason; the office supervisor of the item's
 dispatch row answers 批准 / 不批准 <申请号>. Both deadlines are kept (Matter.original_deadline and
-ExtensionRequest.old_deadline / new_deadline); every step is audited by bot.ledger.
+ExtensionRequest.old_deadline / new_deadline); every step is audited by bot.domain.ledger.
 
 Forms: `延期申请 M12 2026-12-30 原因…` in one message, or `延期申请 M12` for a short conversation
 (new deadline, reason, 确认) on the conversation engine.
@@ -13,15 +13,18 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from bot import ledger
-from bot.core import Context, Reply
-from bot.dateparse import DateAmbiguous, DateOk, parse_date
-from bot.scope import office_supervisors_of, unit_liaison_of
-from handlers import engine, router
-from handlers import fields as F
-from handlers.engine import Field, Flow
+from bot.domain import ledger
+from bot.core.messages import Context, Reply
+from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
+from bot.domain.scope import office_supervisors_of, unit_liaison_of
+from bot.conversation import engine
+from bot.core.routing import Commands
+from bot.conversation import fields as F
+from bot.conversation.engine import Field, Flow
 from handlers.status import first_word, load_item, notify_people, transition_error
 from models import EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, ROLE_ADMIN, ExtensionRequest, Matter, Person, PersonRole
+
+commands = Commands()
 
 REQUEST_ID = re.compile(r"^[#＃]?(\d{1,9})$")
 
@@ -65,7 +68,7 @@ FLOW = engine.register(Flow(
 ))
 
 
-@router.command("延期申请", "申请延期", menu_key="extension", summary="申请延期：延期申请 编号 新时限 原因", order=50,
+@commands.command("延期申请", "申请延期", menu_key="extension", summary="申请延期：延期申请 编号 新时限 原因", order=50,
                 roles=("unit_liaison",))
 def request_extension(ctx: Context, args: str) -> Reply:
     code, rest = first_word(args)
@@ -120,17 +123,17 @@ def decide(ctx: Context, args: str, approve: bool) -> Reply:
     return Reply(ctx.render("extension/decided.txt", m=matter, req=req, approve=approve))
 
 
-@router.command("批准延期", "批准", "同意延期", summary="批准延期申请：批准 申请号", order=51, roles=("office_supervisor", "admin"))
+@commands.command("批准延期", "批准", "同意延期", summary="批准延期申请：批准 申请号", order=51, roles=("office_supervisor", "admin"))
 def approve(ctx: Context, args: str) -> Reply:
     return decide(ctx, args, True)
 
 
-@router.command("不批准延期", "不批准", "驳回延期", summary="不批准延期申请：不批准 申请号 理由", order=52, roles=("office_supervisor", "admin"))
+@commands.command("不批准延期", "不批准", "驳回延期", summary="不批准延期申请：不批准 申请号 理由", order=52, roles=("office_supervisor", "admin"))
 def refuse(ctx: Context, args: str) -> Reply:
     return decide(ctx, args, False)
 
 
-@router.command("待批延期", "延期审批", summary="查看待我审批的延期申请", order=53, roles=("office_supervisor", "admin"))
+@commands.command("待批延期", "延期审批", summary="查看待我审批的延期申请", order=53, roles=("office_supervisor", "admin"))
 def pending(ctx: Context, args: str) -> Reply:
     reqs = [r for r in ctx.session.scalars(select(ExtensionRequest).where(ExtensionRequest.state == EXT_PENDING)
                                            .order_by(ExtensionRequest.id))

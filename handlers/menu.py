@@ -1,8 +1,10 @@
 """帮助 / 菜单: what this person can do here."""
-from bot.core import Context, Reply
-from handlers import router
+from bot.core.messages import Context, Reply
+from bot.core.routing import Commands
+
+commands = Commands()
 
 
-@router.command("帮助", "菜单", "help", "?", "？", menu_key="help", summary="查看可用的指令", order=999)
+@commands.command("帮助", "菜单", "help", "?", "？", menu_key="help", summary="查看可用的指令", order=999)
 def help_command(ctx: Context, args: str) -> Reply:
-    return router.menu(ctx)
+    return ctx.runtime.router.menu(ctx)

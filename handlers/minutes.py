@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.core import Context, Reply
-from bot.ledger_codes import add_matter
-from handlers import engine, router
-from handlers import fields as F
-from handlers.engine import Field, FieldContext, Flow, Group, Invalid
+from bot.infra import audit
+from bot.core.messages import Context, Reply
+from bot.domain.codes import add_matter
+from bot.conversation import engine
+from bot.core.routing import Commands
+from bot.conversation import fields as F
+from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from models import (KIND_MINUTES, MINUTES_DRAFTED, ROLE_ADMIN, ROLE_LIAISON_GROUP, ROLE_OFFICE_LIAISON, DispatchRow,
                     Matter, Minutes, Person, Unit, dispatch_row_unit)
+
+commands = Commands()
 
 
 def may_dispatch(ctx: Context) -> bool:
@@ -112,7 +115,7 @@ FLOW = engine.register(Flow(
 ))
 
 
-@router.command("录入纪要", menu_key="minutes", summary="录入调度会议纪要及事项", order=20,
+@commands.command("录入纪要", menu_key="minutes", summary="录入调度会议纪要及事项", order=20,
                 roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
 def record_minutes(ctx: Context, args: str):
     if not may_dispatch(ctx):

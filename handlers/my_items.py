@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.core import Context
-from bot.ledger import LIGHT_ICONS, OPEN_STATES, light, overdue_days
-from handlers import router
+from bot.core.messages import Context
+from bot.domain.ledger import LIGHT_ICONS, OPEN_STATES, light, overdue_days
+from bot.core.routing import Commands
 from models import Matter, Unit
+
+commands = Commands()
 
 LIMIT = 30  # items listed in one message (WeCom text is capped at 2048 bytes; the rest is counted)
 
 
-@router.command("我的事项", menu_key="my_items", summary="查看本单位未销号的事项和时限", order=15, roles=("unit_liaison", "unit_head"))
+@commands.command("我的事项", menu_key="my_items", summary="查看本单位未销号的事项和时限", order=15, roles=("unit_liaison", "unit_head"))
 def my_items(ctx: Context, args: str):
     unit_ids = sorted(ctx.roles.liaison_unit_ids)
     if not unit_ids:

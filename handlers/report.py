@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from sqlalchemy import exists, func, select
 
-from bot import audit, ledger
-from bot.core import Context, Reply
-from bot.periods import is_late, period_by_key, period_for_report
-from bot.unitmatch import UnitRef, match_unit
-from handlers import engine, router
+from bot.infra import audit
+from bot.domain import ledger
+from bot.core.messages import Context, Reply
+from bot.domain.periods import is_late, period_by_key, period_for_report
+from bot.domain.unitmatch import UnitRef, match_unit
+from bot.conversation import engine
+from bot.core.routing import Commands
 from handlers.closeout import announce_claim
-from handlers import fields as F
-from handlers.engine import Field, FieldContext, Flow, Group, Invalid
+from bot.conversation import fields as F
+from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, Matter,
                     ReportItem, ReportSubmission, Unit)
+
+commands = Commands()
 
 REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)
 PROGRESS_FIELDS = ("last_progress_at", "last_progress", "planned_deadline")
@@ -25,7 +29,7 @@ STATUS_CHOICES = [(ITEM_DONE, "已完成"), (ITEM_OPEN, "未完成")]
 
 
 def reported(session, unit_id: int):
-    """already_reported(period) for bot.periods.period_for_report."""
+    """already_reported(period) for bot.domain.periods.period_for_report."""
     def check(period) -> bool:
         return bool(session.scalar(select(exists().where(ReportSubmission.unit_id == unit_id,
                                                          ReportSubmission.period_key == period.key))))
@@ -149,7 +153,7 @@ def pick_unit(ctx: Context, args: str):
     return None
 
 
-@router.command("填报", menu_key="report", summary="报送本单位事项进展（每月5日、20日18:00前）", order=10, roles=("unit_liaison",))
+@commands.command("填报", menu_key="report", summary="报送本单位事项进展（每月5日、20日18:00前）", order=10, roles=("unit_liaison",))
 def report(ctx: Context, args: str):
     if not ctx.roles.liaison_unit_ids:
         return ctx.render("report/denied.txt")

@@ -12,14 +12,17 @@ import re
 
 from sqlalchemy import select
 
-from bot import audit
-from bot.core import Context, Reply
-from bot.ledger_codes import add_matter, add_slip, find_slip
-from handlers import engine, router
-from handlers import fields as F
-from handlers.engine import Field, FieldContext, Flow, Group, Invalid
+from bot.infra import audit
+from bot.core.messages import Context, Reply
+from bot.domain.codes import add_matter, add_slip, find_slip
+from bot.conversation import engine
+from bot.core.routing import Commands
+from bot.conversation import fields as F
+from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from handlers.minutes import may_dispatch, notify_units
 from models import (KIND_SLIP, SLIP_ISSUED, SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Matter, Person)
+
+commands = Commands()
 
 RE_CODE = re.compile(r"^\s*(JB\s*\d{1,9})\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
@@ -86,7 +89,7 @@ FLOW = engine.register(Flow(
 ))
 
 
-@router.command("交办单", menu_key="slip", summary="起草事项交办单，送领导签发", order=30,
+@commands.command("交办单", menu_key="slip", summary="起草事项交办单，送领导签发", order=30,
                 roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
 def draft_slip(ctx: Context, args: str):
     if not may_dispatch(ctx):
@@ -94,7 +97,7 @@ def draft_slip(ctx: Context, args: str):
     return engine.start(ctx, FLOW)
 
 
-@router.command("修改交办单", order=31)
+@commands.command("修改交办单", order=31)
 def edit_slip(ctx: Context, args: str):
     """The drafter reopens a returned slip at its summary (修改 N, then 确认 resubmits it)."""
     slip = find_slip(ctx.session, args) if args else ctx.session.scalar(
@@ -131,7 +134,7 @@ def pending_for(ctx: Context, args: str):
     return None, "", ctx.render("slip/which.txt", slips=pending)
 
 
-@router.command("同意", "签发", summary="签发交办单：同意 编号（退回：退回 编号 原因）", order=32, roles=("leader",))
+@commands.command("同意", "签发", summary="签发交办单：同意 编号（退回：退回 编号 原因）", order=32, roles=("leader",))
 def sign(ctx: Context, args: str):
     """The leader signs: the slip is issued and its rows enter the ledger."""
     slip, _rest, error = pending_for(ctx, args)
@@ -165,7 +168,7 @@ def sign(ctx: Context, args: str):
     return ctx.render("slip/signed.txt", slip=slip, rows=rows)
 
 
-@router.command("退回", order=33)
+@commands.command("退回", order=33)
 def return_slip(ctx: Context, args: str):
     """The leader returns the slip to its drafter with a reason."""
     slip, reason, error = pending_for(ctx, args)

@@ -1,4 +1,4 @@
-"""Status queries, scoped by role (bot.scope): 进度, 逾期, 未报, 查 <单位|领导|纪要号|关键词|编号>, 历史 <编号>,
+"""Status queries, scoped by role (bot.domain.scope): 进度, 逾期, 未报, 查 <单位|领导|纪要号|关键词|编号>, 历史 <编号>,
 and 下一页 for long answers.
 
 Long answers are cut into pages of at most PAGE_BYTES of UTF-8 (WeCom's text limit); the pages wait in
@@ -15,16 +15,18 @@ from typing import Iterable, Optional
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from bot import ledger
-from bot.core import Context, Reply
-from bot.ledger import history_rows, item_view
-from bot.periods import period_at, previous_period
-from bot.scope import can_see, matter_filter, sees_all
-from bot.textsplit import split_utf8, utf8_len
-from bot.unitmatch import UnitRef, match_unit
-from handlers import router
+from bot.domain import ledger
+from bot.core.messages import Context, Reply
+from bot.domain.ledger import history_rows, item_view
+from bot.domain.periods import period_at, previous_period
+from bot.domain.scope import can_see, matter_filter, sees_all
+from bot.delivery.textsplit import split_utf8, utf8_len
+from bot.domain.unitmatch import UnitRef, match_unit
+from bot.core.routing import Commands
 from models import (ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person,
                     ReportSubmission, Unit)
+
+commands = Commands()
 
 CODE_RE = re.compile(r"^[A-Za-z]{1,3}-?\d{1,6}$")  # what an item code looks like: M12, J3, T2
 PAGE_BYTES = 2048
@@ -79,7 +81,7 @@ def paged(ctx: Context, text: str) -> Reply:
     return Reply(pages[0])
 
 
-@router.command("下一页", "下页", "更多", summary="", order=60)
+@commands.command("下一页", "下页", "更多", summary="", order=60)
 def next_page(ctx: Context, args: str) -> Reply:
     raw = ctx.runtime.kv.get(_page_key(ctx))
     pages = json.loads(raw)["pages"] if raw else []
@@ -109,7 +111,7 @@ def scope_label(ctx: Context) -> str:
 LIGHT_ORDER = {ledger.RED: 0, ledger.YELLOW: 1, ledger.GREEN: 2, ledger.CLOSED: 3}
 
 
-@router.command("进度", "台账", menu_key="progress", summary="查看督查台账进度（亮灯）", order=40)
+@commands.command("进度", "台账", menu_key="progress", summary="查看督查台账进度（亮灯）", order=40)
 def progress(ctx: Context, args: str) -> Reply:
     matters = list(ctx.session.scalars(scoped(ctx).order_by(Matter.code)))
     views = [item_view(m, ctx.now) for m in matters]
@@ -135,7 +137,7 @@ def progress(ctx: Context, args: str) -> Reply:
 
 
 # -- 逾期 -----------------------------------------------------------------------------------------
-@router.command("逾期", "超期", menu_key="overdue", summary="查看逾期未办结事项", order=41)
+@commands.command("逾期", "超期", menu_key="overdue", summary="查看逾期未办结事项", order=41)
 def overdue(ctx: Context, args: str) -> Reply:
     today = ctx.now.date()
     matters = ctx.session.scalars(scoped(ctx, ledger.sql_overdue(today)).order_by(Matter.deadline, Matter.code))
@@ -156,7 +158,7 @@ def reporting_period(now: datetime, args: str):
     return prev if now < prev.rollup_due else current
 
 
-@router.command("未报", "未报送", menu_key="unreported", summary="查看本期未报送的单位", order=42)
+@commands.command("未报", "未报送", menu_key="unreported", summary="查看本期未报送的单位", order=42)
 def unreported(ctx: Context, args: str) -> Reply:
     p = reporting_period(ctx.now, args)
     s = ctx.session
@@ -210,7 +212,7 @@ def item_detail(ctx: Context, m: Matter) -> str:
                       raised=ESC_RAISED, minutes=m.minutes)
 
 
-@router.command("查", "查询", menu_key="search", summary="查事项：查 单位/领导/纪要号/关键词/编号", order=43)
+@commands.command("查", "查询", menu_key="search", summary="查事项：查 单位/领导/纪要号/关键词/编号", order=43)
 def query(ctx: Context, args: str) -> Reply:
     if not args:
         return Reply(ctx.render("status/query_usage.txt"))
@@ -224,7 +226,7 @@ def query(ctx: Context, args: str) -> Reply:
 
 
 # -- 历史 -----------------------------------------------------------------------------------------
-@router.command("历史", "轨迹", summary="查看某事项的办理轨迹：历史 编号", order=44)
+@commands.command("历史", "轨迹", summary="查看某事项的办理轨迹：历史 编号", order=44)
 def history(ctx: Context, args: str) -> Reply:
     if not args:
         return Reply(ctx.render("status/history_usage.txt"))

@@ -1,7 +1,7 @@
-"""Alembic environment: the URL comes from the config object built in bot.db.alembic_config."""
+"""Alembic environment: the URL comes from the config object built in bot.infra.db.alembic_config."""
 from alembic import context
 
-from bot.db import make_engine
+from bot.infra.db import make_engine
 from models import Base
 
 config = context.config

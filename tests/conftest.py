@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.db import upgrade
+from bot.infra.db import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = ROOT / "config" / "seed" / "quangang.yaml"
@@ -135,7 +135,7 @@ def db_session(runtime):
 @pytest.fixture
 def seeded(runtime):
     """The runtime with config/seed/quangang.yaml loaded."""
-    from bot.seed import load_seed
+    from bot.actions.seed import load_seed
 
     with runtime.db.session() as s:
         load_seed(s, SEED_FILE)

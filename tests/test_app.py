@@ -54,7 +54,7 @@ def test_cli_help_lists_commands(runner):
 
 
 def test_db_upgrade_is_idempotent(runner, runtime):
-    from bot.db import current_revision, head_revision
+    from bot.infra.db import current_revision, head_revision
 
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
@@ -78,7 +78,7 @@ def test_migrations_go_down_and_up(runtime):
     """0002 reverts to 0001's schema and comes back; on PostgreSQL the ledger table keeps room for HOT updates."""
     from sqlalchemy import inspect, text
 
-    from bot.db import current_revision, upgrade
+    from bot.infra.db import current_revision, upgrade
 
     url = runtime.settings.DATABASE_URL
     runtime.db.dispose()
@@ -94,7 +94,7 @@ def test_migrations_go_down_and_up(runtime):
 
     from alembic import command
 
-    from bot.db import alembic_config
+    from bot.infra.db import alembic_config
 
     command.downgrade(alembic_config(url), "0001")
     assert current_revision(url) == "0001"

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from bot.circular import build_circular, circular_periods, publish_circular
-from bot.scope import matter_filter
-from bot.roles import roles_of
+from bot.actions.circular import build_circular, circular_periods, publish_circular
+from bot.domain.scope import matter_filter
+from bot.domain.roles import roles_of
 from models import Notice, Person
 from tests import factories as f
 from tests.factories import at
@@ -59,7 +59,7 @@ def test_template_is_editable(rt, monkeypatch):
     from jinja2 import ChoiceLoader, DictLoader
     from jinja2.utils import LRUCache
 
-    from bot import text as text_mod
+    from bot.infra import text as text_mod
 
     edited = {"circular/circular.md": "{% for u in lagging %}{{ u.unit }}；{% endfor %}共{{ overdue_total }}项"}
     monkeypatch.setattr(text_mod.env, "loader", ChoiceLoader([DictLoader(edited), text_mod.env.loader]))

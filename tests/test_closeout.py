@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from bot import ledger
+from bot.domain import ledger
 from models import Matter, Notice
 from tests import factories as f
 from tests.factories import at

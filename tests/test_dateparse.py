@@ -3,7 +3,7 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bot.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
+from bot.domain.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
 
 TODAY = date(2026, 11, 22)  # a Sunday
 D = date

@@ -1,5 +1,5 @@
 """The DingTalk channel, driven by an independent peer (tests/dingtalk_peer.py) and a fake DingTalk API
-(bot/fakes/dingtalk_server.py): the published signature vector, refusals, replies through the
+(bot/tools/fakes/dingtalk_server.py): the published signature vector, refusals, replies through the
 sessionWebhook, deduplication, message types, group robots with 加签, rate limits and fallbacks."""
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import outbox
-from bot.channels import dingtalk, dingtalk_api
-from bot.channels.dingtalk import DingTalkTransport
-from bot.core import Reply
-from bot.fakes.dingtalk_server import FakeDingTalk
-from bot.sender import PROGRESS, Sender
-from bot.text import render
+from bot.delivery import outbox
+from bot.channels.dingtalk import callback as dingtalk
+from bot.channels.dingtalk import api as dingtalk_api
+from bot.channels.dingtalk.callback import DingTalkTransport
+from bot.core.messages import Reply
+from bot.tools.fakes.dingtalk_server import FakeDingTalk
+from bot.delivery.sender import PROGRESS, Sender
+from bot.infra.text import render
 from models import AuditLog, ChatGroup, Notice, Person, ProcessedMessage, utcnow
 from tests import factories as f
 from tests.conftest import ROOT, SEED_FILE, make_app
@@ -57,6 +58,9 @@ class Spy:
     def __init__(self, router, answer=None):
         self.router, self.answer, self.seen = router, answer, []
         self.lock = threading.Lock()
+
+    def __getattr__(self, name):  # menu, find…: the wrapped router's
+        return getattr(self.router, name)
 
     def route(self, ctx):
         with self.lock:
@@ -215,7 +219,7 @@ def test_not_configured_is_404(sqlite_url, tmp_path, fake, peer):
 # -- replies through the sessionWebhook --------------------------------------------------------
 
 def test_seeded_user_gets_the_reply_on_the_session_webhook(db_url, tmp_path, fake, peer):
-    from bot.seed import load_seed
+    from bot.actions.seed import load_seed
 
     app = make_app(db_url, tmp_path, **dt_config(fake))
     rt = app.extensions["bot"]
@@ -328,7 +332,7 @@ def test_slow_handler_answers_at_once_and_the_reply_follows(bot, peer, fake, mon
 
     def slow(ctx):
         time.sleep(0.5)
-        from bot.audit import record
+        from bot.infra.audit import record
 
         record(ctx.session, actor=ctx.person, action="test.slow", entity="person", entity_id=ctx.person.id)
         return Reply("已为您登记。")
@@ -344,7 +348,7 @@ def test_slow_handler_answers_at_once_and_the_reply_follows(bot, peer, fake, mon
 
 def test_failing_handler_queues_the_apology_and_saves_nothing(bot, peer, fake):
     def fail(ctx):
-        from bot.audit import record
+        from bot.infra.audit import record
 
         record(ctx.session, actor=ctx.person, action="test.fail", entity="person", entity_id=ctx.person.id)
         raise RuntimeError("boom")
@@ -530,7 +534,7 @@ def test_twenty_a_minute_per_robot_the_rest_waits(groups, fake):
 
 def test_every_process_built_by_create_app_has_the_transport(tmp_path):
     code = ("from bot import create_app; create_app({'DATABASE_URL': 'sqlite:///%s'}); "
-            "from bot.sender import TRANSPORTS; print(sorted(TRANSPORTS))" % (tmp_path / "x.sqlite3"))
+            "from bot.delivery.sender import TRANSPORTS; print(sorted(TRANSPORTS))" % (tmp_path / "x.sqlite3"))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['dingtalk', 'wecom']"

@@ -139,8 +139,8 @@ def test_redis_failing_right_after_a_save_keeps_it_once(request, db_url, tmp_pat
     in Redis is recognised by its tombstone, so a second 确认 cannot save the minutes twice."""
     import redis
 
-    from bot.core import DUPLICATE
-    from handlers import engine
+    from bot.core.runtime import DUPLICATE
+    from bot.conversation import engine
 
     app, rt = build(db_url, tmp_path, "redis", request)
     with rt.db.session() as s:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.escalation import accountability_candidates, auto_escalate
+from bot.actions.escalation import accountability_candidates, auto_escalate
 from models import AuditLog, Escalation, Matter, Notice, Person, Unit
 from tests import factories as f
 from tests.factories import at

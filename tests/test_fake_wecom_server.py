@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.fakes.wecom_server import FakeWeCom
+from bot.tools.fakes.wecom_server import FakeWeCom
 
 KEY = "robot-key"
 ROOT = Path(__file__).resolve().parent.parent
@@ -355,7 +355,7 @@ def test_context_manager_stops_server(http):
 
 def test_standalone_prints_base_url(http):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.fakes.wecom_server", "--port", "0", "--robot-key", "k1"],
+        [sys.executable, "-m", "bot.tools.fakes.wecom_server", "--port", "0", "--robot-key", "k1"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:

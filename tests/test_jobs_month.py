@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.periods import period_by_key
+from bot.domain.periods import period_by_key
 from models import AuditLog, RollUp
 from tests.dialog import Direct, talk
 from tests.jobs_helpers import at, build_december, notices, report, run_cli, targets

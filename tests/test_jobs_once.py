@@ -11,7 +11,7 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.jobs import BUILTIN, catch_up, config_of, run_job
-from bot.seed import load_seed
+from bot.actions.seed import load_seed
 from models import AuditLog, JobRun, MonthlyReport, Notice, RollUp
 from tests.conftest import ROOT, SEED_FILE, make_app
 from tests.jobs_helpers import at, build_december, iso, notices, report

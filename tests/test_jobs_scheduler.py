@@ -10,7 +10,7 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.jobs import BUILTIN, JobConfigError, last_fire_time, load_config
-from bot.scheduler import Scheduler, start_embedded
+from bot.jobs.scheduler import Scheduler, start_embedded
 from models import JobRun
 from tests.conftest import ROOT, make_app
 from tests.jobs_helpers import TZ, at
@@ -132,7 +132,7 @@ def test_embedded_scheduler_runs_its_jobs_and_stops(sqlite_url, tmp_path):
 
 
 def test_serve_starts_the_scheduler_through_the_cli_hook(sqlite_url, tmp_path):
-    from bot.cli import start_embedded_workers
+    from bot.tools.cli import start_embedded_workers
 
     app = make_app(sqlite_url, tmp_path, JOBS_FILE=write_config(tmp_path, {"minutes_draft": {"cron": {"hour": 3}}}))
     started = start_embedded_workers(app.extensions["bot"])

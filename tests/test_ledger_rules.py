@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from bot import ledger
-from bot.ledger import TransitionError
+from bot.domain import ledger
+from bot.domain.ledger import TransitionError
 from models import (EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
                     MATTER_STATES, AuditLog, Base, Escalation, ExtensionRequest, Matter)
 from tests import factories as f
@@ -187,7 +187,7 @@ def test_escalation_once_per_level_and_return_lowers_the_flag(org_session):
 
 def test_report_status(org_session):
     s, o = org_session
-    from bot.periods import period_by_key
+    from bot.domain.periods import period_by_key
 
     m1 = f.matter(s, "M1", o.fagai, o.leader1, date(2027, 1, 1))
     f.matter(s, "M2", o.keji, o.leader1, date(2027, 1, 1))

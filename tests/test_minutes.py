@@ -76,7 +76,7 @@ def check_happy(minutes, matters, notices, audits):
 
 def test_minutes_odd_answers_through_the_wecom_callback(db_url, tmp_path):
     """Emoji, 5,000 characters, blank-ish, "；", numbers for dates, ambiguous units — every message answered."""
-    from bot.seed import load_seed
+    from bot.actions.seed import load_seed
     from tests.conftest import SEED_FILE, make_app
     from tests.test_wecom_callback import wecom_config
     from tests.wecom_peer import WeComPeer

@@ -1,7 +1,7 @@
 """Outbox enqueueing: once per key, group messages on their group's own channel, @-mentions."""
 from sqlalchemy import func, select
 
-from bot import outbox
+from bot.delivery import outbox
 from models import ChatGroup, Notice, Person
 
 

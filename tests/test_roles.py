@@ -1,7 +1,7 @@
 """roles_of on the real org chart: derived roles and scopes, on SQLite and PostgreSQL."""
 from sqlalchemy import select
 
-from bot.roles import roles_of
+from bot.domain.roles import roles_of
 from models import DispatchRow, Person, Unit
 
 

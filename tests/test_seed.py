@@ -1,4 +1,4 @@
-"""The org-chart loader (bot/seed.py) and the real seed file config/seed/quangang.yaml.
+"""The org-chart loader (bot/actions/seed.py) and the real seed file config/seed/quangang.yaml.
 
 Database tests run on SQLite and PostgreSQL (the `db_session` fixture of conftest.py)."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ import yaml
 from sqlalchemy import func, select
 
 import models
-from bot.roles import roles_of
-from bot.seed import SeedError, load_seed, read_yaml, seed_command, validate_seed
+from bot.domain.roles import roles_of
+from bot.actions.seed import SeedError, load_seed, read_yaml, seed_command, validate_seed
 from models import (ROLE_ADMIN, ROLE_CONVENER, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP,
                     ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION, ROLE_UNIT_HEAD,
                     ROLE_UNIT_LIAISON, AuditLog, ChatGroup, DispatchRow, KeyProject, Person, Unit, WorkGroup)

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import outbox
-from bot.fakes.wecom_server import FakeWeCom
-from bot.sender import LEASE_SECONDS, PROGRESS, RateLimiter, Sender, start_embedded
-from bot.textsplit import utf8_len
+from bot.delivery import outbox
+from bot.tools.fakes.wecom_server import FakeWeCom
+from bot.delivery.sender import LEASE_SECONDS, PROGRESS, RateLimiter, Sender, start_embedded
+from bot.delivery.textsplit import utf8_len
 from models import AuditLog, ChatGroup, Notice, utcnow
 from tests.conftest import ROOT, make_app
 from tests.threads import at_once
@@ -280,7 +280,7 @@ def test_rate_limits_are_shared_through_redis(db_url, redis_url, tmp_path, fake)
 
 
 def test_rate_limiter_window():
-    from bot.kv import MemoryKV
+    from bot.infra.kv import MemoryKV
 
     limiter = RateLimiter(MemoryKV(), window=0.2)
     assert [limiter.take("x", 3) for _ in range(4)] == [True, True, True, False]
@@ -320,7 +320,7 @@ def test_retry_resumes_after_the_parts_already_sent(rt, fake, monkeypatch):
     def flaky(users, msgtype, body):
         calls.append(body["content"][0])
         if len(calls) == 2:
-            from bot.channels.wecom_api import RetryableError
+            from bot.channels.wecom.api import RetryableError
             raise RetryableError(None, "HTTP 502")
         return real(users, msgtype, body)
 
@@ -357,8 +357,8 @@ CHILD = r"""
 import os, sys, time
 sys.path.insert(0, os.environ["ROOT"])
 from tests.conftest import make_app
-from bot import outbox
-from bot.sender import Sender
+from bot.delivery import outbox
+from bot.delivery.sender import Sender
 from pathlib import Path
 rt = make_app(os.environ["DB_URL"], Path(os.environ["TMP"]), WECOM_CORP_ID=os.environ["CORP"],
               WECOM_SECRET=os.environ["SECRET"], WECOM_AGENT_ID=os.environ["AGENT"],
@@ -421,7 +421,7 @@ def runner_for():
     def make(rt):
         from flask import Flask
 
-        from bot.sender import register_cli
+        from bot.delivery.sender import register_cli
 
         app = Flask("outbox-cli-test")
         app.extensions["bot"] = rt

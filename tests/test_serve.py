@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bot.db import head_revision
+from bot.infra.db import head_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,9 @@ from datetime import date
 
 import pytest
 
-from bot import audit, ledger
-from bot.textsplit import utf8_len
+from bot.infra import audit
+from bot.domain import ledger
+from bot.delivery.textsplit import utf8_len
 from tests import factories as f
 from tests.conftest import make_app
 from tests.factories import at

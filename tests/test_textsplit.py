@@ -1,10 +1,10 @@
-"""Tests for bot.textsplit."""
+"""Tests for bot.delivery.textsplit."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.textsplit import split_utf8, utf8_len
+from bot.delivery.textsplit import split_utf8, utf8_len
 
 
 def _header(i, n):

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from bot.unitmatch import MatchResult, UnitRef, match_many, match_unit, normalise, unit_keys
+from bot.domain.unitmatch import MatchResult, UnitRef, match_many, match_unit, normalise, unit_keys
 
 FGJ = UnitRef("fgj", "区发改局", ("泉港区发展和改革局", "发展和改革局"))
 JYJ = UnitRef("jyj", "区教育局")

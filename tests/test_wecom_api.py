@@ -7,7 +7,7 @@ import socket
 import pytest
 import requests
 
-from bot.channels.wecom_api import (
+from bot.channels.wecom.api import (
     APP_MARKDOWN_MAX_BYTES,
     IMAGE_MAX_BYTES,
     MARKDOWN_MAX_BYTES,
@@ -29,7 +29,7 @@ from bot.channels.wecom_api import (
     text_payload,
     textcard_body,
 )
-from bot.fakes.wecom_server import FakeWeCom
+from bot.tools.fakes.wecom_server import FakeWeCom
 
 CORP = "wwfakecorp"
 SECRET = "fakesecret"

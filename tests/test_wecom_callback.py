@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.channels import wecom
-from bot.core import Reply
-from bot.textsplit import utf8_len
+from bot.channels.wecom import callback as wecom
+from bot.core.messages import Reply
+from bot.delivery.textsplit import utf8_len
 from models import AuditLog, ConversationState, Notice, Person, ProcessedMessage
 from tests.conftest import SEED_FILE, make_app
 from tests.threads import at_once
@@ -52,6 +52,9 @@ class Spy:
         self.router, self.answer = router, answer
         self.seen = []
         self.lock = threading.Lock()
+
+    def __getattr__(self, name):  # menu, find…: the wrapped router's
+        return getattr(self.router, name)
 
     def route(self, ctx):
         with self.lock:
@@ -128,7 +131,7 @@ def test_url_check_with_peer(bot, peer):
 
 
 def test_registered_user_gets_a_correct_encrypted_reply(db_url, tmp_path, peer):
-    from bot.seed import load_seed
+    from bot.actions.seed import load_seed
 
     app = make_app(db_url, tmp_path, **wecom_config())
     with app.extensions["bot"].db.session() as s:
@@ -343,7 +346,7 @@ def test_markdown_reply_goes_as_an_app_markdown_message(bot, peer, monkeypatch):
 def test_slow_handler_gets_an_empty_200_and_the_reply_goes_to_the_outbox(bot, peer, monkeypatch):
     def slow(ctx):
         time.sleep(0.6)
-        from bot.audit import record
+        from bot.infra.audit import record
 
         record(ctx.session, actor=ctx.person, action="test.slow", entity="person", entity_id=ctx.person.id)
         return Reply("已为您登记。")
@@ -361,7 +364,7 @@ def test_slow_handler_gets_an_empty_200_and_the_reply_goes_to_the_outbox(bot, pe
 def test_slow_handler_that_fails_queues_the_error_and_saves_nothing(bot, peer, monkeypatch):
     def slow_then_fail(ctx):
         time.sleep(0.4)
-        from bot.audit import record
+        from bot.infra.audit import record
 
         record(ctx.session, actor=ctx.person, action="test.slow", entity="person", entity_id=ctx.person.id)
         raise RuntimeError("boom")

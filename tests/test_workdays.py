@@ -3,8 +3,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from bot import workdays
-from bot.workdays import (
+from bot.domain import workdays
+from bot.domain.workdays import (
     add_workdays, is_workday, next_workday, previous_workday, shift_to_workday_before,
 )
 
@@ -61,14 +61,14 @@ def test_add_workdays():
 
 def test_unknown_year_falls_back_to_weekdays_and_warns_once(caplog):
     workdays._reset_fallback_warnings()
-    caplog.set_level(logging.WARNING, logger="bot.workdays")
+    caplog.set_level(logging.WARNING, logger="bot.domain.workdays")
     # 2027-10-01 is a Friday; without data it is a plain working day
     assert is_workday(date(2027, 10, 1))
     assert not is_workday(date(2027, 10, 2))
     assert not is_workday(date(2027, 10, 3))
     assert next_workday(date(2027, 10, 2)) == date(2027, 10, 4)
     assert add_workdays(date(2026, 12, 31), 2) == date(2027, 1, 4)
-    warnings = [r for r in caplog.records if r.name == "bot.workdays"]
+    warnings = [r for r in caplog.records if r.name == "bot.domain.workdays"]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
     assert "2027" in warnings[0].getMessage()

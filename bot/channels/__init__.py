@@ -1,1 +1,1 @@
-"""Channel adapters: thin translations between a platform and bot.core."""
+"""Channel adapters: thin translations between a platform and bot.core (one package per platform)."""

@@ -4,7 +4,7 @@ set-based look-ups (people by id, office liaisons of leaders).
 Jobs are reconcilers: from the data they compute every notice that SHOULD exist as of a moment,
 each with a deterministic key (kind:target:period). `Notices.flush` inserts them all in one
 statement with ON CONFLICT (key) DO NOTHING, so a rerun, a second scheduler or a catch-up adds
-nothing that already exists. `bot.outbox.enqueue` does the same for one notice at a time (a look-up
+nothing that already exists. `bot.delivery.outbox.enqueue` does the same for one notice at a time (a look-up
 and a savepoint each); a job may produce thousands, hence this batch form.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, Iterable, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import dialect_insert
-from bot.outbox import group_message
+from bot.infra.db import dialect_insert
+from bot.delivery.outbox import group_message
 from models import (TARGET_GROUP, TARGET_USER, AuditLog, ChatGroup, DispatchRow, Notice, Person, dispatch_row_liaison,
                     utcnow)
 
@@ -105,7 +105,7 @@ class Notices:
                               next_attempt_at=now, created_at=now, **row))
 
     def to_person(self, who: Who, text: str, key: str, *, markdown: bool = False, kind: Optional[str] = None):
-        """A direct message (same payload as `bot.outbox.to_person`)."""
+        """A direct message (same payload as `bot.delivery.outbox.to_person`)."""
         channel = self._channel_for(who)
         target = who.dingtalk_userid if channel == "dingtalk" else who.wecom_userid
         if not target:
@@ -115,7 +115,7 @@ class Notices:
 
     def to_group(self, code: str, text: str, key: str, *, mention: Iterable[Who] = (), markdown: bool = True,
                  kind: Optional[str] = None):
-        """A group-robot message (same payload as `bot.outbox.to_group`); `mention` people are @-ed, which
+        """A group-robot message (same payload as `bot.delivery.outbox.to_group`); `mention` people are @-ed, which
         makes it a text message. The group's channel, hence the payload, is settled in `flush`."""
         self._add(key, kind=kind or self.kind, channel=None, target_kind=TARGET_GROUP, target=code,
                   msgtype=None, payload=None)
@@ -165,7 +165,7 @@ def insert_ignore(session: Session, table, rows: list[dict], conflict: list[str]
 
 def bulk_audit(session: Session, actor: str, action: str, entity: str, changes: Iterable[tuple]) -> int:
     """Audit rows for many changes made by a job in one statement: `changes` are
-    (entity_id, before, after, reason). The same rows `bot.audit.record` writes, without one INSERT each."""
+    (entity_id, before, after, reason). The same rows `bot.infra.audit.record` writes, without one INSERT each."""
     now = utcnow()
     rows = [dict(at=now, actor_id=None, actor=actor, action=action, entity=entity,
                  entity_id=None if eid is None else str(eid), before=before, after=after, reason=reason)

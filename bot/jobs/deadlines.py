@@ -7,7 +7,7 @@
 - each office liaison gets ONE message a working day (``matter_overdue_office:p<person>:<day>``) listing
   the items they follow that became overdue since the previous working day (with the total overdue);
 - the 久拖不办 alert (overdue more than OVERDUE_INTERVIEW_DAYS) is NOT sent here: the escalation job
-  (`bot.escalation.auto_escalate`) raises level 3 and sends it, once per item.
+  (`bot.actions.escalation.auto_escalate`) raises level 3 and sends it, once per item.
 
 Nothing is sent on non-working days (the next working day's digests cover them). Membership is a rule
 of the date, so a rerun, a second scheduler or a catch-up run as of the same day builds the same keys
@@ -21,11 +21,11 @@ from functools import lru_cache
 
 from sqlalchemy import select
 
-from bot.db import dialect_insert
+from bot.infra.db import dialect_insert
 from bot.jobs.base import CHUNK, JobResult, Notices, office_liaisons_by_leader, people
-from bot.ledger import sql_active
-from bot.text import env, render
-from bot.workdays import is_workday, previous_workday, shift_to_workday_before
+from bot.domain.ledger import sql_active
+from bot.infra.text import env, render
+from bot.domain.workdays import is_workday, previous_workday, shift_to_workday_before
 from models import Matter, Minutes, Notice, Unit, dispatch_row_liaison
 
 SHIFT_SLACK_DAYS = 12  # the longest run of days off (Spring Festival) a reminder day can move over

@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from bot.jobs.base import JobResult, Notices, people
-from bot.periods import month_bounds
-from bot.text import render
-from bot.workdays import shift_to_workday_before
+from bot.domain.periods import month_bounds
+from bot.infra.text import render
+from bot.domain.workdays import shift_to_workday_before
 from models import MINUTES_RECORDED, DispatchRow, Minutes, Unit, dispatch_row_liaison
 
 

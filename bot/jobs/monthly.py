@@ -7,7 +7,7 @@ summary, the chart (PNG, matplotlib) as an image message and the workbook (openp
 按单位, 难点事项, 逾期事项) as a file message; the files stay under INSTANCE_DIR/reports/<month>/
 and a MonthlyReport row records the figures. A month's report is generated once.
 
-Numbers follow the ledger rules (bot/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
+Numbers follow the ledger rules (bot/domain/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
 and the deadline before the 1st; report compliance is `ledger.report_status` of the two periods.
 """
 from __future__ import annotations
@@ -27,13 +27,13 @@ from xml.sax.saxutils import escape as xml_escape
 from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, case, func, select
 
-from bot import audit
-from bot.db import dialect_insert
+from bot.infra import audit
+from bot.infra.db import dialect_insert
 from bot.jobs.base import JobResult, Notices, people
 from bot.jobs.rollup import hardest_items
-from bot.ledger import LATE, MISSING, ON_TIME, report_status, sql_open, sql_overdue
-from bot.periods import TZ, month_bounds, periods_in_month
-from bot.text import render
+from bot.domain.ledger import LATE, MISSING, ON_TIME, report_status, sql_open, sql_overdue
+from bot.domain.periods import TZ, month_bounds, periods_in_month
+from bot.infra.text import render
 from models import DispatchRow, Escalation, Matter, MonthlyReport, RollUp, Unit, dispatch_row_unit
 
 log = logging.getLogger(__name__)
@@ -417,7 +417,7 @@ def run(runtime, as_of: datetime) -> JobResult:
     return result
 
 
-run.warm_up = warm_up  # picked up by bot.scheduler.Scheduler.start (any job function may carry one)
+run.warm_up = warm_up  # picked up by bot.jobs.scheduler.Scheduler.start (any job function may carry one)
 
 
 def _insert_report(session, month: str, summary: str, figures: dict, xlsx: str, png: str):

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.jobs.base import JobResult, Notices, bulk_audit, people
-from bot.ledger import MISSING, ON_TIME, report_status
-from bot.periods import Period, period_at, previous_period
-from bot.text import render
+from bot.domain.ledger import MISSING, ON_TIME, report_status
+from bot.domain.periods import Period, period_at, previous_period
+from bot.infra.text import render
 from models import AuditLog, Unit
 
 KIND = "report_overdue"

@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from bot.jobs.base import JobResult, Notices, people
-from bot.ledger import sql_expected_in
-from bot.periods import Period, period_at, reminder_dates
-from bot.text import render
-from bot.workdays import shift_to_workday_before
+from bot.domain.ledger import sql_expected_in
+from bot.domain.periods import Period, period_at, reminder_dates
+from bot.infra.text import render
+from bot.domain.workdays import shift_to_workday_before
 from models import Matter, ReportSubmission, Unit
 
 KIND = "report_reminder"

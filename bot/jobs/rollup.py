@@ -17,10 +17,10 @@ from sqlalchemy import and_, case, func, select, update
 
 from bot.jobs.base import JobResult, Notices, bulk_audit, insert_ignore, people
 from bot.jobs.overdue import last_deadline
-from bot.ledger import sql_active, sql_expected_in, sql_overdue
-from bot.periods import Period
-from bot.text import render
-from bot.workdays import shift_to_workday_before
+from bot.domain.ledger import sql_active, sql_expected_in, sql_overdue
+from bot.domain.periods import Period
+from bot.infra.text import render
+from bot.domain.workdays import shift_to_workday_before
 from models import (MATTER_CLAIMED, MATTER_CLOSED, DispatchRow, Matter, ReportItem, ReportSubmission, RollUp,
                     Unit, dispatch_row_liaison, dispatch_row_unit, utcnow)
 

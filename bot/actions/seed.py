@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import audit
+from bot.infra import audit
 from models import (
     ALL_ROLES, ROLE_ADMIN, ROLE_CONVENER, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP,
     ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION,
@@ -872,7 +872,7 @@ def load_seed(session: Session, path_or_data: Union[str, Path, Mapping[str, Any]
 
 def seed_command(db, path: Union[str, Path], reason: Optional[str] = None, *,
                  echo: Callable[[str], None] = print) -> int:
-    """Load `path` in one transaction of `db` (a bot.db.Database) and print a summary; returns the exit
+    """Load `path` in one transaction of `db` (a bot.infra.db.Database) and print a summary; returns the exit
     status (0 ok, 2 refused). `python -m bot seed` is this."""
     try:
         with db.session() as s:

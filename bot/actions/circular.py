@@ -11,10 +11,11 @@ from typing import Optional
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from bot import ledger, outbox
-from bot.periods import Period, periods_in_month, previous_period, period_at
-from bot.text import render
-from bot.textsplit import split_utf8
+from bot.domain import ledger
+from bot.delivery import outbox
+from bot.domain.periods import Period, periods_in_month, previous_period, period_at
+from bot.infra.text import render
+from bot.delivery.textsplit import split_utf8
 from models import Matter, Notice, Unit
 
 TEMPLATE = "circular/circular.md"
@@ -32,7 +33,7 @@ def circular_periods(as_of: datetime, month: Optional[tuple[int, int]] = None) -
 
 def circular_data(session: Session, as_of: datetime, scope=None, *,
                   month: Optional[tuple[int, int]] = None) -> dict:
-    """Everything the template shows. `scope`: a SQL condition on Matter (bot.scope.matter_filter) or None."""
+    """Everything the template shows. `scope`: a SQL condition on Matter (bot.domain.scope.matter_filter) or None."""
     cond = true() if scope is None else scope
     periods = circular_periods(as_of, month)
     unit_ids = set(session.scalars(select(Matter.responsible_unit_id).where(cond).distinct()))

@@ -15,7 +15,7 @@ from typing import Optional
 from sqlalchemy import false, or_, select, true
 from sqlalchemy.orm import Session
 
-from bot.roles import Roles
+from bot.domain.roles import Roles
 from models import ROLE_COORDINATION, DispatchRow, Matter, Minutes, Person
 
 

@@ -6,7 +6,7 @@ the limits the bot depends on (byte limits, 20/min per robot -> 45009,
 failures (errcodes, HTTP statuses, hangs). Control endpoints under /_fake/
 let another process read what was sent and steer failures.
 
-Run standalone: ``python -m bot.fakes.wecom_server --port 0``.
+Run standalone: ``python -m bot.tools.fakes.wecom_server --port 0``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`python -m bot chat --user USERID`: try the whole bot locally, no WeCom account needed.
 
-The command starts a fake WeCom API on loopback (bot.fakes.wecom_server), starts the bot itself in this
+The command starts a fake WeCom API on loopback (bot.tools.fakes.wecom_server), starts the bot itself in this
 process (a werkzeug server on a free port, with the outbox sender pointed at the fake), and generates demo
 credentials. Each line typed is then encrypted and signed exactly as WeCom does, POSTed to the real
 `/wecom/callback`, and the decrypted passive reply is printed — followed by whatever the bot pushed to
@@ -28,7 +28,7 @@ import requests
 from flask.cli import with_appcontext
 from werkzeug.serving import WSGIRequestHandler
 
-from bot.text import render
+from bot.infra.text import render
 
 DEMO_AGENT_ID = "1000002"
 SETTLE_SECONDS = 0.4  # after a reply, how long pushed messages may take to show up
@@ -152,7 +152,7 @@ class LocalBot:
     """The fake WeCom API plus the bot itself on loopback, with demo credentials."""
 
     def __init__(self, user: str):
-        from bot.fakes.wecom_server import FakeWeCom
+        from bot.tools.fakes.wecom_server import FakeWeCom
 
         self.user = user
         self.token = secrets.token_urlsafe(16)
@@ -168,7 +168,7 @@ class LocalBot:
         from werkzeug.serving import make_server
 
         from bot import create_app
-        from bot.cli import prepare_database, start_embedded_workers
+        from bot.tools.cli import prepare_database, start_embedded_workers
 
         api = self.fake.start()
         config = dict(WECOM_TOKEN=self.token, WECOM_AES_KEY=self.aes_key, WECOM_CORP_ID=self.corp_id,

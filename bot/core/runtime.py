@@ -5,7 +5,6 @@ platform names.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
@@ -14,63 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import outbox
-from bot.db import Database
-from bot.kv import LockTimeout, MemoryKV, make_kv
-from bot.roles import Roles, roles_of
-from bot.text import render
+from bot.infra.db import Database
+from bot.infra.kv import LockTimeout, MemoryKV, make_kv
+from bot.core.messages import DUPLICATE, Context, Incoming, Reply
+from bot.domain.roles import roles_of
+from bot.infra.text import render
+from bot.core.routing import Router
 from config.settings import Settings
 from models import ChatGroup, Person, ProcessedMessage
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One message or event from a user, whatever the platform."""
-
-    channel: str  # "wecom" | "dingtalk"
-    user_id: str  # the platform's user id
-    msg_id: str  # platform message id, or a derived key for events
-    created_at: datetime
-    text: Optional[str] = None
-    event: Optional[str] = None  # "enter_agent", "click", "card", "subscribe"…
-    event_key: Optional[str] = None
-    conversation_id: Optional[str] = None  # DingTalk group conversation
-    extra: dict = field(default_factory=dict)  # adapter-specific, e.g. DingTalk sessionWebhook
-
-
-@dataclass
-class Reply:
-    """What the bot answers; `markdown` only where the channel can show it."""
-
-    text: str
-    markdown: bool = False
-
-
-@dataclass
-class Context:
-    """Everything a handler needs for one message, inside one database transaction."""
-
-    runtime: "Runtime"
-    session: Session
-    person: Person
-    roles: Roles
-    incoming: Incoming
-    now: datetime
-
-    @property
-    def channel(self) -> str:
-        return self.incoming.channel
-
-    def render(self, name: str, **kw) -> str:
-        return render(name, person=self.person, now=self.now, **kw)
-
-    def notify_person(self, person: Person, text: str, **kw):
-        return outbox.to_person(self.session, person, text, channel=self.runtime.channel_for(person), **kw)
-
-    def notify_group(self, code: str, text: str, **kw):
-        return outbox.to_group(self.session, code, text, channel=self.runtime.channel_for_group(self.session, code), **kw)
 
 
 class Clock:
@@ -87,20 +39,17 @@ class Clock:
         self._fixed = moment.astimezone(self.tz) if moment is not None else None
 
 
-DUPLICATE = object()  # dispatch() result for a message already processed
 
 
 class Runtime:
     """The running bot: settings, database, shared state, clock and the router."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, router: "Router"):
         self.settings = settings
         self.tz = ZoneInfo(settings.BOT_TIMEZONE)
         self.db = Database(settings.DATABASE_URL)
         self.kv = make_kv(settings.REDIS_URL)
         self.clock = Clock(self.tz)
-        from handlers import router  # handlers register themselves on import
-
         self.router = router
 
     @property
@@ -190,5 +139,3 @@ class Runtime:
                        created_at=self.now(), text=text)
         return self.dispatch(inc, dedup=msg_id is not None)
 
-
-Handler = Callable[[Context, str], "Reply | str | None"]

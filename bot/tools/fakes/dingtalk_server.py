@@ -11,7 +11,7 @@ Serves, on one port, both hosts the bot talks to (DINGTALK_API_BASE and DINGTALK
 
 It records what was accepted (`sent`), counts calls (`hits`) and injects failures (`fail_next`,
 `fail_for`: errcodes, HTTP statuses, hangs). Control endpoints under /_fake/ serve other processes.
-Run standalone: ``python -m bot.fakes.dingtalk_server --port 0``.
+Run standalone: ``python -m bot.tools.fakes.dingtalk_server --port 0``.
 """
 from __future__ import annotations
 

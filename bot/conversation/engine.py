@@ -16,7 +16,7 @@ leaves a tombstone in the transaction, in case Redis fails before it is deleted)
 (`CONVERSATION_IDLE_MINUTES`) is offered back with 继续 / 重新开始 until `DRAFT_KEEP_HOURS`.
 
 Public API (see docs/conversations.md): Flow, Field, Group, Invalid, Choose, FieldContext, register,
-start, active_flow, drop, plus the parsers in handlers/fields.py.
+start, active_flow, drop, plus the parsers in bot/conversation/fields.py.
 """
 from __future__ import annotations
 
@@ -32,11 +32,13 @@ from typing import Any, Callable, Optional, Union
 from sqlalchemy import event, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import Context, Reply
-from bot.kv import RedisKV
-from bot.text import cn_date, env
-from handlers import router
+from bot.core.messages import Context, Reply
+from bot.infra.kv import RedisKV
+from bot.infra.text import cn_date, env
+from bot.core.routing import Commands
 from models import ConversationState, ProcessedMessage
+
+commands = Commands()
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +368,7 @@ def drop(ctx: Context) -> None:
     store.delete(ctx, user_key(ctx), loaded[0] if loaded else None)
 
 
-@router.interceptor(priority=10)
+@commands.interceptor(priority=10)
 def intercept(ctx: Context, text: str) -> Optional[Reply]:
     """Give the message to the person's open draft, if there is one."""
     store = store_for(ctx.runtime)
@@ -652,7 +654,7 @@ class Conversation:
             if mode == MODE_SUMMARY:
                 return self.confirm()
             return self.prompt(error=self.ctx.render("engine/not_yet.txt"))
-        cmd, args = router.find(text)
+        cmd, args = self.ctx.runtime.router.find(text)
         if cmd is not None and not args and text not in W_DONE:
             return self.prompt(error=self.ctx.render("engine/busy_with_draft.txt", word=text,
                                                      title=self.ctx.render(self.flow.title)))

@@ -25,8 +25,8 @@ from typing import Iterable, Optional, Union
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot import audit
-from bot.periods import Period, period_at, previous_period
+from bot.infra import audit
+from bot.domain.periods import Period, period_at, previous_period
 from models import (ESC_ACCEPTED, ESC_RAISED, ESC_RETURNED, ESC_SUPERVISION_REQUEST, EXT_APPROVED, EXT_PENDING,
                     EXT_REFUSED, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
                     AuditLog, Escalation, ExtensionRequest, Matter, Person, ReportItem, ReportSubmission)

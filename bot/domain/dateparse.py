@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Optional, Union
 
-from bot.workdays import add_workdays
+from bot.domain.workdays import add_workdays
 
 MAX_YEARS_AWAY = 5
 AMBIGUITY_WINDOW = timedelta(days=183)

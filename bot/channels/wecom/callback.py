@@ -1,4 +1,4 @@
-"""The WeCom (企业微信) callback: a thin adapter between WeCom's encrypted XML and `bot.core`.
+"""The WeCom (企业微信) callback: a thin adapter between WeCom's encrypted XML and `bot.core.runtime`.
 
 `GET /wecom/callback` answers the URL check; `POST /wecom/callback` takes a message or event:
 
@@ -35,10 +35,10 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot import outbox
+from bot.delivery import outbox
 from bot.channels.common import Refused, lazy_pool, read_body, refusal
-from bot.core import DUPLICATE, Incoming, Reply
-from bot.textsplit import split_utf8, utf8_len
+from bot.core.messages import DUPLICATE, Incoming, Reply
+from bot.delivery.textsplit import split_utf8, utf8_len
 from models import TARGET_USER
 
 log = logging.getLogger(__name__)

@@ -182,9 +182,9 @@ def scheduler_command(sender: bool, catchup: bool) -> None:
     workers = []
     if sender:
         try:
-            workers.append(importlib.import_module("bot.sender").start_embedded(rt))
+            workers.append(importlib.import_module("bot.delivery.sender").start_embedded(rt))
         except ModuleNotFoundError as exc:
-            if exc.name != "bot.sender":
+            if exc.name != "bot.delivery.sender":
                 raise
             log.warning("no outbox sender in this build; notices stay queued")
     sched = Scheduler(rt).start(catchup=catchup)

@@ -13,7 +13,7 @@
    one-to-one batchSend), so a change and its answer are committed together; answer `{}` at once.
 
 DingTalk never takes the answer in the HTTP response: every reply is delivered by the sender through
-`DingTalkTransport` (registered with `bot.sender` when this module is imported, which `create_app`
+`DingTalkTransport` (registered with `bot.delivery.sender` when this module is imported, which `create_app`
 does — so `serve`, `scheduler` and `outbox run` all have it).
 """
 from __future__ import annotations
@@ -31,12 +31,13 @@ from typing import Callable, Optional
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
-from bot import outbox, sender
-from bot.channels import dingtalk_api
+from bot.delivery import outbox
+from bot.delivery import sender
+from bot.channels.dingtalk import api as dingtalk_api
 from bot.channels.common import Refused, lazy_pool, read_body, refusal
-from bot.channels.dingtalk_api import ConfigError, DingTalkClient, PermanentError, RetryableError
-from bot.core import DUPLICATE, Incoming, Reply
-from bot.textsplit import split_utf8
+from bot.channels.dingtalk.api import ConfigError, DingTalkClient, PermanentError, RetryableError
+from bot.core.messages import DUPLICATE, Incoming, Reply
+from bot.delivery.textsplit import split_utf8
 from models import TARGET_GROUP, TARGET_USER, TARGET_WEBHOOK, ChatGroup, Notice
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ def receive():
     return jsonify({})
 
 
-# -- outbound: the transport for bot.sender ----------------------------------------------------
+# -- outbound: the transport for bot.delivery.sender ----------------------------------------------------
 
 class DingTalkTransport:
     """Delivers DingTalk notices: one-to-one (batchSend), custom group robots (加签), sessionWebhooks."""

@@ -29,7 +29,7 @@ import requests
 
 from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
                                  cached_token)
-from bot.textsplit import utf8_len
+from bot.delivery.textsplit import utf8_len
 
 __all__ = [
     "WeComClient",

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")
 
 # Modules that add their own commands with a `register_cli(app)` function.
-COMMAND_MODULES = ("bot.sender", "bot.simulator", "bot.scheduler")
+COMMAND_MODULES = ("bot.delivery.sender", "bot.tools.simulator", "bot.jobs.scheduler")
 
 
 def runtime():
@@ -24,7 +24,7 @@ def runtime():
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema (SQLite or PostgreSQL)."""
-    from bot.db import upgrade
+    from bot.infra.db import upgrade
 
     upgrade(runtime().settings.DATABASE_URL, revision)
     click.echo(f"database at revision {revision}")
@@ -36,7 +36,7 @@ def db_revision(message: str) -> None:
     """(Developers) autogenerate a migration from models/ changes."""
     from alembic import command
 
-    from bot.db import alembic_config
+    from bot.infra.db import alembic_config
 
     command.revision(alembic_config(runtime().settings.DATABASE_URL), message=message, autogenerate=True)
 
@@ -47,7 +47,7 @@ def db_revision(message: str) -> None:
 @with_appcontext
 def seed_command(path: str, reason: str | None) -> None:
     """Load an org chart YAML (idempotent; validates everything before writing)."""
-    from bot import seed
+    from bot.actions import seed
 
     status = seed.seed_command(runtime().db, path, reason, echo=click.echo)
     if status:
@@ -80,7 +80,7 @@ def prepare_database(rt, auto_seed: bool = True) -> None:
     """Migrate, and load the seed org chart into an empty database."""
     from sqlalchemy import func, select
 
-    from bot.db import upgrade
+    from bot.infra.db import upgrade
     from models import Unit
 
     upgrade(rt.settings.DATABASE_URL)
@@ -89,7 +89,7 @@ def prepare_database(rt, auto_seed: bool = True) -> None:
     with rt.db.session() as s:
         if s.scalar(select(func.count(Unit.id))):
             return
-        from bot.seed import load_seed
+        from bot.actions.seed import load_seed
 
         report = load_seed(s, rt.settings.SEED_FILE)
         log.info("seeded empty database: %s", report)
@@ -97,7 +97,8 @@ def prepare_database(rt, auto_seed: bool = True) -> None:
 
 def start_embedded_workers(rt) -> list:
     """Start the outbox sender and the scheduler as threads of this process."""
-    from bot import scheduler, sender
+    from bot.jobs import scheduler
+    from bot.delivery import sender
 
     return [sender.start_embedded(rt), scheduler.start_embedded(rt)]
 

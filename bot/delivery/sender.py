@@ -1,6 +1,6 @@
 """The outbox sender: delivers Notice rows, each exactly once, within the platforms' rate limits.
 
-A notice is written by the change that caused it (bot.outbox); this module claims due notices, sends
+A notice is written by the change that caused it (bot.delivery.outbox); this module claims due notices, sends
 them, and records the outcome:
 
 - **Claiming.** PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`, one notice per transaction; the notice is
@@ -37,9 +37,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select, update
 
-from bot.channels import wecom_api
-from bot.channels.wecom_api import PermanentError, RetryableError, WeComClient
-from bot.textsplit import split_utf8
+from bot.channels.wecom import api as wecom_api
+from bot.channels.wecom.api import PermanentError, RetryableError, WeComClient
+from bot.delivery.textsplit import split_utf8
 from models import (
     NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, utcnow,
 )
@@ -431,7 +431,7 @@ def run_command() -> None:
 @click.option("--all-failed", is_flag=True, help="Retry every failed notice.")
 def retry_command(ids: tuple[int, ...], all_failed: bool) -> None:
     """Make failed notices pending again (e.g. after fixing a robot key or the secret)."""
-    from bot import audit
+    from bot.infra import audit
 
     if not ids and not all_failed:
         raise click.UsageError("give notice IDs or --all-failed")

@@ -1,4 +1,4 @@
-"""Parsers for conversation fields: free text with caps, dates (bot.dateparse), units (bot.unitmatch), people
+"""Parsers for conversation fields: free text with caps, dates (bot.domain.dateparse), units (bot.domain.unitmatch), people
 and yes/no-like menus. Each is `parser(fc, text) -> JSON-friendly value` and raises engine.Invalid / Choose.
 
 Stored values: dates as ISO strings, units and people as {"id", "name"}.
@@ -10,10 +10,10 @@ from typing import Callable, Optional
 
 from sqlalchemy import select
 
-from bot.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
-from bot.text import cn_date, cn_weekday
-from bot.unitmatch import UnitRef, match_many, match_unit
-from handlers.engine import Choose, FieldContext, Invalid
+from bot.domain.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
+from bot.infra.text import cn_date, cn_weekday
+from bot.domain.unitmatch import UnitRef, match_many, match_unit
+from bot.conversation.engine import Choose, FieldContext, Invalid
 from models import DispatchRow, Person, Unit
 
 NONE_WORDS = ("无", "没有", "暂无", "不填", "跳过", "/")

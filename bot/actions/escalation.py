@@ -32,11 +32,11 @@ from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exis
                         select, union, update)
 from sqlalchemy.orm import Session, aliased
 
-from bot import ledger
-from bot.db import dialect_insert
+from bot.domain import ledger
+from bot.infra.db import dialect_insert
 from bot.jobs.base import Notices, people
-from bot.periods import month_bounds, period_at, periods_in_month, previous_period
-from bot.text import render
+from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
+from bot.infra.text import render
 from models import (ESC_INTERVIEW, ESC_RAISED, ESC_STALLED, AuditLog, DispatchRow, Escalation, Matter, Minutes,
                     Person, ReportItem, ReportSubmission, Unit)
 
@@ -175,7 +175,7 @@ def _details(session: Session, ids, today: date) -> dict[int, dict]:
 
 def _consulted(session: Session, ids) -> dict[int, tuple[int, list[int]]]:
     """The people to consult on these 久推不动 items — the office supervisor(s) of each item's row (its
-    minutes' row, else its leader's rows: the rule of `bot.scope.rows_of`) and its leader — as
+    minutes' row, else its leader's rows: the rule of `bot.domain.scope.rows_of`) and its leader — as
     {person id: (number of items, the LIST_LIMIT longest overdue)}, in ONE query (a window per person);
     people in the order of their most overdue item."""
     items = (select(Matter.id, Matter.deadline, Matter.leader_id, Minutes.dispatch_row_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from bot.core import Context, Reply
+from bot.core.messages import Context, Reply
 
 Interceptor = Callable[[Context, str], Optional[Reply]]
 
@@ -21,7 +21,10 @@ class Command:
     roles: Optional[tuple[str, ...]] = None  # who sees it in the menu (None: everyone); handlers still check
 
 
-class Router:
+class Commands:
+    """The commands and interceptors of one handler module (like a Flask blueprint): decorators collect
+    them here, and `Router.include` adds them to a router. Nothing is registered globally on import."""
+
     def __init__(self):
         self.commands: list[Command] = []
         self.interceptors: list[tuple[int, Interceptor]] = []
@@ -34,7 +37,6 @@ class Router:
 
         def deco(func):
             self.commands.append(Command(tuple(words), func, menu_key, summary, order, roles))
-            self.commands.sort(key=lambda c: c.order)
             return func
 
         return deco
@@ -44,10 +46,21 @@ class Router:
 
         def deco(func):
             self.interceptors.append((priority, func))
-            self.interceptors.sort(key=lambda p: p[0])
             return func
 
         return deco
+
+
+class Router:
+    """All commands of the bot, in menu order, and the interceptors, by priority."""
+
+    def __init__(self):
+        self.commands: list[Command] = []
+        self.interceptors: list[tuple[int, Interceptor]] = []
+
+    def include(self, commands: Commands) -> None:
+        self.commands = sorted(self.commands + commands.commands, key=lambda c: c.order)
+        self.interceptors = sorted(self.interceptors + commands.interceptors, key=lambda p: p[0])
 
     def find(self, text: str) -> tuple[Optional[Command], str]:
         """The command whose keyword starts `text` (longest keyword wins) and the rest as args."""

@@ -1,0 +1,1 @@
+"""The DingTalk (钉钉) channel: callback (receiving) and API client (sending)."""

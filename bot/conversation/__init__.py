@@ -1,0 +1,1 @@
+"""The conversation engine: step-by-step forms in chat (fields, navigation, drafts)."""

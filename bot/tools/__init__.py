@@ -1,0 +1,1 @@
+"""Tools around the bot: the command line, the chat simulator and the fake WeCom / DingTalk servers."""

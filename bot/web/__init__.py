@@ -1,0 +1,1 @@
+"""HTTP endpoints other than the platform callbacks (health; later the ledger board)."""
