@@ -13,11 +13,13 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from bot.channels.dingtalk import callback as dingtalk
     from bot.channels.wecom import callback as wecom
     from bot.core.runtime import Runtime
+    from bot.domain import workdays
     from bot.tools.cli import register
     from bot.web.health import health_bp
     from handlers import build_router
 
     settings = Settings.load(config)
+    workdays.configure(settings.CALENDAR_FILE)
     app = Flask(__name__, instance_path=settings.INSTANCE_DIR)
     app.config.from_mapping(settings.as_dict())
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES

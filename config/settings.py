@@ -50,6 +50,7 @@ class Settings:
     OVERDUE_INTERVIEW_DAYS: int = 30  # 久拖不办: overdue this many days → 督查约谈 alert
     JOBS_FILE: str = str(PROJECT_ROOT / "config" / "jobs.yaml")
     SEED_FILE: str = str(PROJECT_ROOT / "config" / "seed" / "quangang.yaml")
+    CALENDAR_FILE: str = str(PROJECT_ROOT / "config" / "calendar.yaml")  # the office's 节假日/调休 override
     EMBEDDED_WORKERS: bool = True  # `serve` runs the outbox sender and scheduler in-process
     TESTING: bool = False
 

@@ -79,7 +79,7 @@ def test_reminder_days_are_working_days_before_the_deadline(day, deadline_day, d
 
 
 def test_2027_does_not_crash(seeded, runner):
-    """chinese-calendar 1.11 has no 2027 data: every job still runs (Monday-Friday fallback)."""
+    """chinese-calendar 1.11 has no 2027 data: every job still runs (festivals from the `holidays` package)."""
     with seeded.db.session() as s:
         build_december(s)
     config = config_of(seeded)
@@ -87,5 +87,6 @@ def test_2027_does_not_crash(seeded, runner):
                    at(2027, 10, 1), at(2027, 12, 24)):
         for name in BUILTIN:
             run_job(seeded, config.jobs[name], moment)
-    assert reminder_days(period_by_key("2027-01-05")) == [date(2027, 1, 1), date(2027, 1, 5)]  # Jan 3: Sunday
+    # Jan 3 is a Sunday and Jan 1 元旦: the reminder moves back to Thursday, Dec 31
+    assert reminder_days(period_by_key("2027-01-05")) == [date(2026, 12, 31), date(2027, 1, 5)]
     assert notices(seeded, "monthly_report:2027-01:")

@@ -1,50 +1,191 @@
-"""Chinese working days (statutory holidays and make-up days) via chinese_calendar.
+"""Chinese working days: statutory holidays off, make-up weekend days (调休上班) on.
 
-For years chinese_calendar has no data for, fall back to Monday-Friday and log a
-warning once per year. Never raises for a valid date.
+Where a year's days come from, first source that knows the year wins:
+
+1. the office's override file (config/calendar.yaml, `CALENDAR_FILE`) for a year marked `confirmed`:
+   its `holidays` and `workdays` lists, entered from the State Council's annual notice
+   (国务院办公厅关于部分节假日安排的通知), are the whole truth for that year;
+2. chinese-calendar, which carries those notices (1.11.0: up to 2026);
+3. the `holidays` package's China calendar, which computes the festivals of later years but does not
+   know the make-up working days until the notice is out ("provisional");
+4. Monday to Friday.
+
+For a year that is not confirmed, the override file's dates are still applied on top of sources 2–4
+(e.g. the make-up days alone). `year_status` tells which case a year is in: the calendar_check job
+warns the office in December when next year is not confirmed, and a log line says it once per year.
+Never raises for a valid date.
 """
-
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
 
 import chinese_calendar
+import yaml
 
 logger = logging.getLogger(__name__)
 
+CONFIRMED = "confirmed"  # the notice is known (override file or chinese-calendar)
+PROVISIONAL = "provisional"  # festivals known, make-up working days not
+WEEKDAYS = "weekdays"  # nothing known: Monday to Friday
+
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "calendar.yaml"
+
+_lock = threading.Lock()
 _warned_years: set[int] = set()
-_warned_lock = threading.Lock()
+_override_path: Path = DEFAULT_FILE
+_override: Optional[dict[int, "YearOverride"]] = None
+_SUBSTITUTED = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
+
+
+class CalendarFileError(ValueError):
+    """The override file is not valid (the message says where)."""
+
+
+@dataclass(frozen=True)
+class YearOverride:
+    """One year of the office's override file."""
+
+    year: int
+    confirmed: bool = False
+    notice: str = ""
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    workdays: frozenset[date] = field(default_factory=frozenset)
 
 
 def _as_date(d: date) -> date:
     return d.date() if isinstance(d, datetime) else d
 
 
-def _warn_fallback(year: int) -> None:
-    with _warned_lock:
+def load_override(path: Path) -> dict[int, YearOverride]:
+    """Read and check the override file; a missing file is an empty override."""
+    if not path.exists():
+        return {}
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise CalendarFileError(f"{path}: not valid YAML ({exc})") from exc
+    years = doc.get("years") or {}
+    if not isinstance(years, dict):
+        raise CalendarFileError(f"{path}: `years` must be a mapping of year -> dates")
+    out: dict[int, YearOverride] = {}
+    for key, spec in years.items():
+        where = f"{path}: years.{key}"
+        if not isinstance(key, int) or not 2000 <= key <= 2100:
+            raise CalendarFileError(f"{where}: a year like 2027 is expected")
+        spec = spec or {}
+        lists = {}
+        for name in ("holidays", "workdays"):
+            values = spec.get(name) or []
+            for i, v in enumerate(values):
+                if not isinstance(v, date) or isinstance(v, datetime):
+                    raise CalendarFileError(f"{where}.{name}[{i}]: {v!r} is not a date (write 2027-02-06)")
+                if v.year != key:
+                    raise CalendarFileError(f"{where}.{name}[{i}]: {v} is not in {key}")
+            lists[name] = frozenset(values)
+        both = lists["holidays"] & lists["workdays"]
+        if both:
+            raise CalendarFileError(f"{where}: {min(both)} is listed both as a holiday and as a working day")
+        out[key] = YearOverride(key, bool(spec.get("confirmed", False)), str(spec.get("notice") or ""),
+                                lists["holidays"], lists["workdays"])
+    return out
+
+
+def configure(path: Optional[str | Path]) -> None:
+    """Use this override file from now on (the app factory calls it with `CALENDAR_FILE`)."""
+    global _override_path, _override
+    new = Path(path) if path else DEFAULT_FILE
+    loaded = load_override(new)  # check before switching: a bad file names itself at start-up
+    with _lock:
+        _override_path, _override = new, loaded
+        _warned_years.clear()
+
+
+def _overrides() -> dict[int, YearOverride]:
+    global _override
+    if _override is None:
+        loaded = load_override(_override_path)
+        with _lock:
+            if _override is None:
+                _override = loaded
+    return _override
+
+
+@lru_cache(maxsize=64)
+def _package_year(year: int) -> tuple[frozenset[date], frozenset[date]]:
+    """(days off, make-up working days) of the `holidays` package for a year (imported only when a year
+    beyond chinese-calendar is asked for: 0.1 s)."""
+    import holidays as holidays_lib
+
+    cn = holidays_lib.China(years=year)
+    off, on = set(), set()
+    for d, name in cn.items():
+        off.add(d)
+        for m in _SUBSTITUTED.finditer(name):
+            on.add(date(int(m.group(3)), int(m.group(1)), int(m.group(2))))
+    return frozenset(off), frozenset(on)
+
+
+def _chinese_calendar_knows(year: int) -> bool:
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def year_status(year: int) -> str:
+    """CONFIRMED, PROVISIONAL or WEEKDAYS: how well `year`'s working days are known."""
+    ov = _overrides().get(year)
+    if (ov is not None and ov.confirmed) or _chinese_calendar_knows(year):
+        return CONFIRMED
+    return PROVISIONAL if _package_year(year)[0] else WEEKDAYS
+
+
+def _warn_once(year: int, status: str) -> None:
+    with _lock:
         if year in _warned_years:
             return
         _warned_years.add(year)
-    logger.warning("chinese_calendar has no holiday data for %d; "
-                   "falling back to Monday-Friday working days", year)
+    if status == PROVISIONAL:
+        logger.warning("working days of %d are provisional: holidays from the `holidays` package, make-up "
+                       "working days unknown until entered in %s", year, _override_path)
+    else:
+        logger.warning("no holiday data for %d; falling back to Monday-Friday working days", year)
 
 
 def _reset_fallback_warnings() -> None:
     """Forget which years were warned about (for tests)."""
-    with _warned_lock:
+    with _lock:
         _warned_years.clear()
 
 
 def is_workday(d: date) -> bool:
     """True on a working day (holidays off, make-up weekend days on)."""
     d = _as_date(d)
+    ov = _overrides().get(d.year)
+    if ov is not None:
+        if d in ov.workdays:
+            return True
+        if d in ov.holidays:
+            return False
+        if ov.confirmed:
+            return d.weekday() < 5
     try:
         return bool(chinese_calendar.is_workday(d))
     except NotImplementedError:
-        _warn_fallback(d.year)
-        return d.weekday() < 5
+        pass
+    off, on = _package_year(d.year)
+    _warn_once(d.year, PROVISIONAL if off else WEEKDAYS)
+    if d in on:
+        return True
+    return d not in off and d.weekday() < 5
 
 
 def previous_workday(d: date, include_self: bool = True) -> date:

@@ -37,6 +37,7 @@ BUILTIN: dict[str, str] = {
     "matter_deadlines": "bot.jobs.deadlines:run",
     "monthly_report": "bot.jobs.monthly:run",
     "housekeeping": "bot.jobs.housekeeping:run",
+    "calendar_check": "bot.jobs.calendar:run",
 }
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 
