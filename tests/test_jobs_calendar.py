@@ -6,7 +6,7 @@ import pytest
 
 from bot.domain import workdays
 from bot.jobs import config_of, run_job
-from jobs_helpers import notices, targets
+from tests.jobs_helpers import notices, targets
 
 TZ = ZoneInfo("Asia/Shanghai")
 

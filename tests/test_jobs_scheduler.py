@@ -141,3 +141,24 @@ def test_serve_starts_the_scheduler_through_the_cli_hook(sqlite_url, tmp_path):
     finally:
         for w in started:
             w.stop()
+
+
+def test_jobs_run_dry_run_shows_the_notices_and_queues_nothing(seeded, runner):
+    """A rehearsal on a live database must not send anything (issue 15, 'Operating it')."""
+    from tests.jobs_helpers import build_december, notices
+
+    with seeded.db.session() as s:
+        build_december(s)
+    result = runner.invoke(args=["jobs", "run", "report_overdue", "--now", "2026-12-05T18:01+08:00", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "[dry run] report_overdue" in result.output
+    assert "would queue report_overdue:" in result.output
+    assert notices(seeded) == []
+    with seeded.db.session() as s:
+        from models import AuditLog, JobRun
+
+        assert s.scalars(select(JobRun)).all() == []
+        assert s.scalars(select(AuditLog).where(AuditLog.actor == "report_overdue")).all() == []
+    real = runner.invoke(args=["jobs", "run", "report_overdue", "--now", "2026-12-05T18:01+08:00"])
+    assert real.exit_code == 0
+    assert notices(seeded, "report_overdue:")

@@ -7,10 +7,12 @@ a lock per job name (shared through Redis when configured), the call, and a JobR
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import logging
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.jobs.base import JobResult
-from models import JobRun, utcnow
+from models import JobRun, Notice, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,50 @@ def run_job(runtime, spec: JobSpec, as_of: datetime, *, record: bool = True, loc
                              notices=result.notices, error=error))
     log.info("%s", result)
     return result
+
+
+class _Rehearsal:
+    """A stand-in for `runtime.db` whose sessions roll back: what a job would queue is read back inside
+    each session (it sees its own inserts) and then undone, with everything else the job wrote."""
+
+    def __init__(self, db, floor: int):
+        self._db, self._floor = db, floor
+        self.notices: list[dict] = []
+
+    def __getattr__(self, name):  # engine, Session, is_sqlite, url … are the real database's
+        return getattr(self._db, name)
+
+    @contextmanager
+    def session(self):
+        s = self._db.Session()
+        try:
+            yield s
+            s.flush()
+            for n in s.scalars(select(Notice).where(Notice.id > self._floor).order_by(Notice.id)):
+                self.notices.append(dict(key=n.key, channel=n.channel, target_kind=n.target_kind,
+                                         target=n.target, msgtype=n.msgtype, payload=dict(n.payload or {})))
+        finally:
+            s.rollback()
+            s.close()
+
+
+def rehearse(runtime, spec: JobSpec, as_of: datetime) -> tuple[JobResult, list[dict]]:
+    """Run a job as of `as_of` and undo it: (its result, the notices it would have queued). Nothing is
+    written (no notice, no ledger change, no JobRun). A job whose later session depends on an earlier
+    one's commit sees the earlier one undone (none of the built-in jobs does)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    fn = spec.resolve()
+    if fn is None:
+        raise LookupError(f"job {spec.name}: {spec.target} is not available in this build")
+    with runtime.db.session() as s:
+        floor = s.scalar(select(func.max(Notice.id))) or 0
+    rehearsal = _Rehearsal(runtime.db, floor)
+    shadow = copy.copy(runtime)
+    shadow.db = rehearsal
+    with runtime.kv.lock(f"job:{spec.name}", timeout=600, wait=600):
+        result = _call(spec, fn, shadow, as_of)
+    return result, rehearsal.notices
 
 
 def last_runs(runtime) -> dict[str, JobRun]:

@@ -22,7 +22,8 @@ from typing import Optional
 import click
 from flask.cli import AppGroup
 
-from bot.jobs import (BUILTIN, JobConfigError, JobsConfig, catch_up, config_of, describe, last_runs, run_job)
+from bot.jobs import (BUILTIN, JobConfigError, JobsConfig, catch_up, config_of, describe, last_runs, rehearse,
+                      run_job)
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,8 @@ def list_command(now_text: Optional[str]) -> None:
 @jobs_group.command("run")
 @click.argument("name")
 @click.option("--now", "now_text", default=None, help="Run as of this moment, e.g. 2026-12-05T18:00+08:00.")
-def run_command(name: str, now_text: Optional[str]) -> None:
+@click.option("--dry-run", is_flag=True, help="Show what would be queued; queue and change nothing.")
+def run_command(name: str, now_text: Optional[str], dry_run: bool) -> None:
     """Run job NAME (or `all`, in schedule order) once as of --now (default: now)."""
     rt = _rt()
     config = _config(rt)
@@ -161,6 +163,13 @@ def run_command(name: str, now_text: Optional[str]) -> None:
         raise click.ClickException(f"unknown job {name!r}; known: {', '.join(config.jobs)}, all")
     failed = False
     for spec in specs:
+        if dry_run:
+            result, queued = rehearse(rt, spec, as_of)
+            click.echo(f"[dry run] {result}")
+            for n in queued:
+                first = (n["payload"].get("content") or n["payload"].get("filename") or "").split("\n")[0]
+                click.echo(f"  would queue {n['key']} → {n['target_kind']} {n['target']} ({n['channel']}): {first[:60]}")
+            continue
         try:
             click.echo(str(run_job(rt, spec, as_of)))
         except Exception as exc:  # recorded in JobRun
