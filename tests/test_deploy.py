@@ -58,3 +58,40 @@ def test_no_secret_committed():
     """Robot keys and secrets come from the environment, never from the org chart."""
     seed = (ROOT / "config" / "seed" / "quangang.yaml").read_text()
     assert "robot_key:" not in seed and "secret" not in seed.lower()
+
+
+def test_compose_scheduler_has_its_own_healthcheck_and_migrate_seeds_only_once(runner):
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    check = services["scheduler"]["healthcheck"]["test"]
+    assert check[:4] == ["CMD", "python", "-m", "bot"] and check[4] in _cli_commands(runner)
+    assert runner.invoke(args=check[4:] + ["--help"]).exit_code == 0
+    assert services["migrate"]["healthcheck"] == {"disable": True}
+    migrate = " ".join(services["migrate"]["command"])
+    assert "seed --if-empty" in migrate
+    assert "--if-empty" in runner.invoke(args=["seed", "--help"]).output
+
+
+def test_compose_documents_a_tls_proxy_and_the_image_is_not_root():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    proxy = services["proxy"]
+    assert proxy["profiles"] == ["tls"] and "443:443" in proxy["ports"]
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "reverse_proxy web:8000" in caddyfile
+    docker = (ROOT / "Dockerfile").read_text()
+    users = re.findall(r"^USER (\S+)$", docker, re.M)
+    assert users and users[-1] not in ("root", "0")
+
+
+def test_seed_if_empty_leaves_a_kept_org_chart_alone(seeded, runner):
+    """`migrate` runs on every `up`: the second time it must not touch what the office changed."""
+    from sqlalchemy import select
+
+    from models import Unit
+    from tests.conftest import SEED_FILE
+
+    with seeded.db.session() as s:
+        s.scalar(select(Unit).where(Unit.name == "区发改局")).name = "区发展和改革局"
+    out = runner.invoke(args=["seed", "--if-empty", str(SEED_FILE)])
+    assert out.exit_code == 0 and "not seeded" in out.output
+    with seeded.db.session() as s:
+        assert s.scalar(select(Unit.id).where(Unit.name == "区发展和改革局")) is not None

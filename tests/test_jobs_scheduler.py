@@ -162,3 +162,23 @@ def test_jobs_run_dry_run_shows_the_notices_and_queues_nothing(seeded, runner):
     real = runner.invoke(args=["jobs", "run", "report_overdue", "--now", "2026-12-05T18:01+08:00"])
     assert real.exit_code == 0
     assert notices(seeded, "report_overdue:")
+
+
+def test_the_scheduler_beats_and_healthcheck_reads_it(sqlite_url, tmp_path):
+    """The scheduler container's HEALTHCHECK: fresh while the scheduler runs, failing before and after."""
+    from bot.jobs.scheduler import heartbeat_path
+
+    app = make_app(sqlite_url, tmp_path)
+    runner = app.test_cli_runner()
+    rt = app.extensions["bot"]
+    before = runner.invoke(args=["healthcheck", "scheduler"])
+    assert before.exit_code == 1 and "no heartbeat" in before.output
+    sched = Scheduler(rt).start(catchup=False)
+    try:
+        assert _wait_for(lambda: heartbeat_path(rt).exists())
+        alive = runner.invoke(args=["healthcheck", "scheduler"])
+        assert alive.exit_code == 0 and "alive" in alive.output
+    finally:
+        sched.stop()
+    stale = runner.invoke(args=["healthcheck", "scheduler", "--max-age", "0"])
+    assert stale.exit_code == 1 and "last heartbeat" in stale.output

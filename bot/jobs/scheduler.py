@@ -3,7 +3,8 @@ bot/jobs, plus the catch-up after downtime, and the command line:
 
     python -m bot scheduler                       # scheduler + outbox sender in one process
     python -m bot jobs list [--now ISO]           # jobs, their cron, next and last run
-    python -m bot jobs run NAME|all --now ISO     # one job (or all, in order) as of that moment
+    python -m bot jobs run NAME|all --now ISO [--dry-run]  # one job (or all, in order) as of that moment
+    python -m bot healthcheck scheduler           # exit 0 while the scheduler's heartbeat is fresh
 
 `serve` runs the same scheduler in-process through `start_embedded(runtime)`.
 Exactly-once does not depend on the scheduler: every notice has a unique key, so two schedulers, a
@@ -16,16 +17,43 @@ import importlib
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Optional
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from bot.jobs import (BUILTIN, JobConfigError, JobsConfig, catch_up, config_of, describe, last_runs, rehearse,
                       run_job)
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 30
+HEARTBEAT_FILE = "scheduler.heartbeat"  # under INSTANCE_DIR; read by `healthcheck scheduler`
+
+
+def heartbeat_path(runtime) -> Path:
+    return Path(runtime.settings.INSTANCE_DIR) / HEARTBEAT_FILE
+
+
+def write_heartbeat(runtime) -> None:
+    """Say the scheduler is alive: the time, written by one of its own jobs (so a dead scheduler thread,
+    not only a dead process, shows as stale)."""
+    path = heartbeat_path(runtime)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(datetime.now(timezone.utc).isoformat())
+    tmp.replace(path)
+
+
+def heartbeat_age(runtime, now: Optional[datetime] = None) -> Optional[float]:
+    """Seconds since the last heartbeat, or None if there is none."""
+    try:
+        beat = datetime.fromisoformat(heartbeat_path(runtime).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return ((now or datetime.now(timezone.utc)) - beat).total_seconds()
 
 
 class Scheduler:
@@ -61,7 +89,15 @@ class Scheduler:
         except Exception:
             log.exception("catch-up failed")
 
+    def _beat(self) -> None:
+        try:
+            write_heartbeat(self.runtime)
+        except OSError:
+            log.exception("cannot write the scheduler heartbeat")
+
     def start(self, catchup: bool = True) -> "Scheduler":
+        self.aps.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS, id="_heartbeat",
+                         next_run_time=datetime.now(timezone.utc))
         self.aps.start()
         if catchup:  # once, now, beside the scheduler (not an APScheduler date job: those race shutdown)
             self._catchup_thread = threading.Thread(target=self._catch_up, name="jobs-catch-up", daemon=True)
@@ -80,7 +116,7 @@ class Scheduler:
             self._catchup_thread.join(timeout)
 
     def next_runs(self) -> dict[str, Optional[datetime]]:
-        return {j.id: j.next_run_time for j in self.aps.get_jobs()}
+        return {j.id: j.next_run_time for j in self.aps.get_jobs() if j.id != "_heartbeat"}
 
 
 def start_embedded(runtime) -> Scheduler:
@@ -89,6 +125,20 @@ def start_embedded(runtime) -> Scheduler:
 
 
 # -- command line ------------------------------------------------------------------------------------
+
+@click.command("healthcheck")
+@click.argument("what", type=click.Choice(["scheduler"]))
+@click.option("--max-age", default=3 * HEARTBEAT_SECONDS, show_default=True, type=float,
+              help="Seconds since the last heartbeat above which the scheduler counts as down.")
+@with_appcontext
+def healthcheck_command(what: str, max_age: float) -> None:
+    """Exit 0 if the scheduler process beats (its container's HEALTHCHECK), else 1."""
+    age = heartbeat_age(_rt())
+    if age is None or age > max_age:
+        click.echo("scheduler: no heartbeat" if age is None else f"scheduler: last heartbeat {age:.0f} s ago", err=True)
+        raise SystemExit(1)
+    click.echo(f"scheduler: alive ({age:.0f} s ago)")
+
 
 jobs_group = AppGroup("jobs", help="Scheduled jobs: list them, run one as of a moment.")
 
@@ -216,3 +266,4 @@ def scheduler_command(sender: bool, catchup: bool) -> None:
 def register_cli(app) -> None:
     app.cli.add_command(jobs_group)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(healthcheck_command)

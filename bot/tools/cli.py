@@ -44,11 +44,17 @@ def db_revision(message: str) -> None:
 @click.command("seed")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--reason", default=None, help="Why a unit's liaison changes (required for such a change).")
+@click.option("--if-empty", is_flag=True,
+              help="Only into a database with no org chart yet (the first start; later changes are the office's).")
 @with_appcontext
-def seed_command(path: str, reason: str | None) -> None:
+def seed_command(path: str, reason: str | None, if_empty: bool) -> None:
     """Load an org chart YAML (idempotent; validates everything before writing)."""
     from bot.actions import seed
 
+    if if_empty:
+        click.echo("seeded the empty database" if seed_if_empty(runtime(), path)
+                   else "the database already holds an org chart: not seeded")
+        return
     status = seed.seed_command(runtime().db, path, reason, echo=click.echo)
     if status:
         raise SystemExit(status)
@@ -78,21 +84,26 @@ def serve_command(host: str, port: int, auto_seed: bool, workers: bool) -> None:
 
 def prepare_database(rt, auto_seed: bool = True) -> None:
     """Migrate, and load the seed org chart into an empty database."""
-    from sqlalchemy import func, select
-
     from bot.infra.db import upgrade
-    from models import Unit
 
     upgrade(rt.settings.DATABASE_URL)
-    if not auto_seed:
-        return
+    if auto_seed:
+        seed_if_empty(rt, rt.settings.SEED_FILE)
+
+
+def seed_if_empty(rt, path) -> bool:
+    """Load the org chart at `path` if the database has no unit yet; True if it did."""
+    from sqlalchemy import func, select
+
+    from bot.actions.seed import load_seed
+    from models import Unit
+
     with rt.db.session() as s:
         if s.scalar(select(func.count(Unit.id))):
-            return
-        from bot.actions.seed import load_seed
-
-        report = load_seed(s, rt.settings.SEED_FILE)
-        log.info("seeded empty database: %s", report)
+            return False
+        report = load_seed(s, path)
+    log.info("seeded empty database: %s", report)
+    return True
 
 
 def start_embedded_workers(rt) -> list:
