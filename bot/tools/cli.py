@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")
 
 # Modules that add their own commands with a `register_cli(app)` function.
-COMMAND_MODULES = ("bot.delivery.sender", "bot.tools.simulator", "bot.jobs.scheduler")
+COMMAND_MODULES = ("bot.delivery.sender", "bot.tools.simulator", "bot.jobs.scheduler", "bot.tools.backup")
 
 
 def runtime():
