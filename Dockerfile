@@ -7,9 +7,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TZ=Asia/Shanghai
 
-# A CJK font for the monthly report's chart; tzdata for Asia/Shanghai.
+# A CJK font for the monthly report's chart; tzdata for Asia/Shanghai; pg_dump / pg_restore for
+# `python -m bot backup` (a client at least as new as the server: the slim image's Debian has it).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-wqy-microhei tzdata \
+ && apt-get install -y --no-install-recommends fonts-wqy-microhei tzdata postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
