@@ -106,3 +106,22 @@ def test_migrations_go_down_and_up(runtime):
     assert "ix_escalation_matter_id" not in names
     if runtime.db.engine.dialect.name == "postgresql":
         assert options == ["fillfactor=70"]
+
+
+def test_database_errors_do_not_carry_what_people_typed(db_url):
+    """Issue 11 item 6: SQLAlchemy puts bound values into an error's text ('[parameters: …]'), which the
+    handler logs; the engine hides them."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.infra.db import make_engine
+
+    engine = make_engine(db_url)
+    secret = "联络员手机13599290520的私密内容"
+    with pytest.raises(DBAPIError) as err:
+        with engine.connect() as conn:
+            conn.execute(text("INSERT INTO no_such_table (x) VALUES (:x)"), {"x": secret})
+    engine.dispose()
+    assert secret not in str(err.value)
+    assert "hidden due to hide_parameters" in str(err.value)

@@ -13,12 +13,15 @@ from config.settings import PROJECT_ROOT
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with the settings each backend needs (SQLite: FKs on, WAL, real SAVEPOINTs)."""
+    """An engine with the settings each backend needs (SQLite: FKs on, WAL, real SAVEPOINTs).
+
+    `hide_parameters`: a database error's message would otherwise carry the bound values — what people
+    typed in chat — into the log."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and url.count("///"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_on_connect(dbapi_conn, _record):
@@ -34,7 +37,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 class Database:
