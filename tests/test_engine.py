@@ -140,7 +140,6 @@ def test_redis_failing_right_after_a_save_keeps_it_once(request, db_url, tmp_pat
     import redis
 
     from bot.core.runtime import DUPLICATE
-    from bot.conversation import engine
 
     app, rt = build(db_url, tmp_path, "redis", request)
     with rt.db.session() as s:
@@ -151,16 +150,17 @@ def test_redis_failing_right_after_a_save_keeps_it_once(request, db_url, tmp_pat
     def down(*_a, **_k):
         raise redis.ConnectionError("Redis went away")
 
-    client = engine.store_for(rt).kv.client
+    client = rt.kv.client
+    draft_key = rt.kv._k("conv:" + f"person:{_person_id(rt)}")
     monkeypatch.setattr(client, "delete", down)  # the draft's delete after the commit fails
     reply = rt.handle_text("wecom", USER, "确认", msg_id="wx-retry-1")
     assert "✅" in reply.text and "M" in reply.text
     assert minutes_count(rt) == 1
     assert rt.handle_text("wecom", USER, "确认", msg_id="wx-retry-1") is DUPLICATE  # WeCom's retry
-    assert client.exists(engine.store_for(rt)._k(f"person:{_person_id(rt)}"))  # the stale draft is still there
+    assert client.exists(draft_key)  # the stale draft is still there
     monkeypatch.undo()
     assert "✅" not in d.say("确认") and minutes_count(rt) == 1  # its tombstone: no second save
-    assert not client.exists(engine.store_for(rt)._k(f"person:{_person_id(rt)}"))
+    assert not client.exists(draft_key)
     talk(d, START + REST + [("确认", "✅")])  # and a new draft starts and saves cleanly
     assert minutes_count(rt) == 2
     rt.db.dispose()
