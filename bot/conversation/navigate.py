@@ -105,7 +105,7 @@ def handle(flow: Flow, draft: Draft, text: str, env: Env) -> tuple[Draft, Show]:
         show = w.offer_resume()
     else:
         show = w.handle((text or "").strip())
-    if show.touched and not show.finished:
+    if show.touched:
         w.d.updated_at = env.now
     return w.d, show
 
