@@ -56,7 +56,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     return submit(ctx, matter, F.parse_iso(data["new_deadline"]), data["reason"])
 
 
-FLOW = engine.register(Flow(
+FLOW = commands.flow(Flow(
     "extension",
     [
         Field("new_deadline", "extension/ask_deadline.txt",

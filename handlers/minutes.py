@@ -92,7 +92,7 @@ def notify_units(ctx: Context, matters: list[Matter], *, key: str, what,
                           key=f"{key}:{unit_id}", kind="assignment")
 
 
-FLOW = engine.register(Flow(
+FLOW = commands.flow(Flow(
     name="minutes",
     steps=[
         Field("leader", "minutes/ask_leader.txt", F.a_leader, choices=F.leader_choices),

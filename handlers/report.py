@@ -126,7 +126,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
                             done=done, open=len(data["items"]) - done))
 
 
-FLOW = engine.register(Flow(
+FLOW = commands.flow(Flow(
     name="report",
     steps=[
         Group("items", [

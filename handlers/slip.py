@@ -70,7 +70,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     return Reply(ctx.render("slip/submitted.txt", slip=slip, leader=leader, rev=rev))
 
 
-FLOW = engine.register(Flow(
+FLOW = commands.flow(Flow(
     name="slip",
     steps=[
         Field("leader", "slip/ask_leader.txt", F.a_leader, choices=F.leader_choices),

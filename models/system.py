@@ -52,7 +52,8 @@ class ProcessedMessage(Base):
 
 
 class ConversationState(Base):
-    """A user's conversation draft when Redis is not configured (versioned for optimistic writes)."""
+    """A user's conversation draft when Redis is not configured (versioned for optimistic writes); with
+    Redis, only an anchor `{"anchor": flow}` saying a draft was started (bot/conversation/store.py)."""
 
     __tablename__ = "conversation_state"
 

@@ -140,7 +140,6 @@ def test_redis_failing_right_after_a_save_keeps_it_once(request, db_url, tmp_pat
     import redis
 
     from bot.core.runtime import DUPLICATE
-    from bot.conversation import engine
 
     app, rt = build(db_url, tmp_path, "redis", request)
     with rt.db.session() as s:
@@ -151,16 +150,17 @@ def test_redis_failing_right_after_a_save_keeps_it_once(request, db_url, tmp_pat
     def down(*_a, **_k):
         raise redis.ConnectionError("Redis went away")
 
-    client = engine.store_for(rt).kv.client
+    client = rt.kv.client
+    draft_key = rt.kv._k("conv:" + f"person:{_person_id(rt)}")
     monkeypatch.setattr(client, "delete", down)  # the draft's delete after the commit fails
     reply = rt.handle_text("wecom", USER, "确认", msg_id="wx-retry-1")
     assert "✅" in reply.text and "M" in reply.text
     assert minutes_count(rt) == 1
     assert rt.handle_text("wecom", USER, "确认", msg_id="wx-retry-1") is DUPLICATE  # WeCom's retry
-    assert client.exists(engine.store_for(rt)._k(f"person:{_person_id(rt)}"))  # the stale draft is still there
+    assert client.exists(draft_key)  # the stale draft is still there
     monkeypatch.undo()
     assert "✅" not in d.say("确认") and minutes_count(rt) == 1  # its tombstone: no second save
-    assert not client.exists(engine.store_for(rt)._k(f"person:{_person_id(rt)}"))
+    assert not client.exists(draft_key)
     talk(d, START + REST + [("确认", "✅")])  # and a new draft starts and saves cleanly
     assert minutes_count(rt) == 2
     rt.db.dispose()
@@ -200,3 +200,93 @@ def test_fuzz_any_input_gets_a_reply_and_never_an_error(sqlite_url, tmp_path_fac
             assert reply.strip() and "出了问题" not in reply, (text, reply)
     finally:
         rt.db.dispose()
+
+
+# -- issue 11 item 12: engine bugs -----------------------------------------------------------------
+def test_a_date_shaped_text_in_a_text_field_can_be_shown_and_edited(rt):
+    """A title "2026-02-30" looks like a date but is none: 返回, 修改 N and 查看 show it as typed."""
+    talk(Direct(rt, USER), START + [
+        ("2026-02-30", "会议日期"),
+        ("返回", ("纪要名称", "当前已填：2026-02-30", "!出了问题")),
+        ("2026-02-30", "会议日期"),
+        ("修改 3", ("纪要名称", "当前已填：2026-02-30", "!出了问题")),
+        ("2026-02-30", "会议日期"),
+        ("查看", ("纪要名称：2026-02-30", "!出了问题")),
+    ])
+
+
+def test_back_after_editing_from_the_summary_returns_to_the_summary(rt):
+    talk(Direct(rt, USER), START + REST + [("修改 1", "当前已填：陈剑锋"), ("返回", ("请核对", "!出了问题")),
+                                          ("确认", "✅")])
+    assert minutes_count(rt) == 1
+
+
+def test_multi_line_answers_keep_their_line_breaks(rt):
+    d = Direct(rt, USER)
+    talk(d, START[:2] + [("12号", "纪要名称"), ("第一行  专题会\r\n第二行", "会议日期")] + REST[1:] + [("确认", "✅")])
+    with rt.db.session() as s:
+        assert s.scalar(select(Minutes.title)) == "第一行 专题会\n第二行"
+
+
+def test_control_characters_are_stripped_before_anything_is_stored(rt):
+    """A NUL (DingTalk sends them) used to make PostgreSQL refuse every 确认; now it never reaches a handler."""
+    talk(Direct(rt, USER), START[:2] + [("12号", "纪要名称"), ("专题\x00会\x07", "会议日期")] + REST[1:]
+         + [("确认", ("✅", "!出了问题"))])
+    with rt.db.session() as s:
+        assert s.scalar(select(Minutes.title)) == "专题会"
+
+
+def test_a_draft_lost_by_redis_is_announced_once(request, db_url, tmp_path):
+    """Redis flushed under an open draft: the next answer is told the draft is gone and how to start again
+    (not "没有看懂"); after that, messages are handled as usual."""
+    import redis
+
+    app, rt = build(db_url, tmp_path, "redis", request)
+    with rt.db.session() as s:
+        f.small_org(s)
+    try:
+        d = Direct(rt, USER)
+        talk(d, START)
+        redis.Redis.from_url(request.getfixturevalue("redis_url")).flushdb()
+        talk(d, [("专题会", ("【录入纪要】草稿已经不在了", "没有保存", "重新发送", "!没有看懂")),
+                 ("专题会", "没有看懂")])
+        talk(d, START)
+        redis.Redis.from_url(rt.settings.REDIS_URL).flushdb()
+        talk(d, [("我的事项", "!草稿已经不在了")])  # another command: just done
+        talk(d, START + REST + [("确认", "✅")])
+        with rt.db.session() as s:
+            assert s.scalar(select(func.count()).select_from(ConversationState)) == 0  # no anchor left
+    finally:
+        rt.db.dispose()
+
+
+def test_an_unreadable_draft_is_dropped_and_announced(request, db_url, tmp_path):
+    app, rt = build(db_url, tmp_path, "db", request)
+    with rt.db.session() as s:
+        f.small_org(s)
+    try:
+        d = Direct(rt, USER)
+        talk(d, START)
+        with rt.db.session() as s:
+            row = s.get(ConversationState, f"person:{_person_id(rt)}")
+            row.data = {**row.data, "schema_version": 99}
+        talk(d, [("专题会", ("【录入纪要】草稿已经不在了", "!出了问题")), ("专题会", "没有看懂")])
+    finally:
+        rt.db.dispose()
+
+
+def test_flows_are_known_through_the_router_not_an_import():
+    from bot.conversation.engine import Field, Flow
+    from bot.core.routing import Commands, Router
+    from handlers import build_router
+
+    assert sorted(build_router().flows) == ["extension", "minutes", "report", "slip"]
+    one, two = Commands(), Commands()
+    flow = one.flow(Flow("x", [Field("a", "x/a.txt")], save=lambda *a: None))
+    two.flow(Flow("x", [Field("b", "x/b.txt")], save=lambda *a: None))
+    router = Router()
+    router.include(one)
+    assert router.flows == {"x": flow}
+    router.include(one)  # the same flow again is harmless
+    with pytest.raises(ValueError):
+        router.include(two)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.domain.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
 from bot.infra.text import cn_date, cn_weekday
 from bot.domain.unitmatch import UnitRef, match_many, match_unit
-from bot.conversation.engine import Choose, FieldContext, Invalid
+from bot.conversation.flow import Choose, FieldContext, Invalid
 from models import DispatchRow, Person, Unit
 
 NONE_WORDS = ("无", "没有", "暂无", "不填", "跳过", "/")

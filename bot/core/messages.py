@@ -2,7 +2,8 @@
 `Context` of one message inside its database transaction."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -30,6 +31,21 @@ class Incoming:
     event_key: Optional[str] = None
     conversation_id: Optional[str] = None  # DingTalk group conversation
     extra: dict = field(default_factory=dict)  # adapter-specific, e.g. DingTalk sessionWebhook
+
+
+def clean_text(text: Optional[str]) -> Optional[str]:
+    """The text without control characters other than line breaks and tabs (a NUL from DingTalk cannot be
+    stored by PostgreSQL; the others are invisible). A lone CR counts as a line break."""
+    if not text:
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def cleaned(incoming: "Incoming") -> "Incoming":
+    """The message as handlers see it (its text cleaned once, here, for every channel)."""
+    text = clean_text(incoming.text)
+    return incoming if text == incoming.text else replace(incoming, text=text)
 
 
 @dataclass

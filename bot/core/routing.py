@@ -22,12 +22,14 @@ class Command:
 
 
 class Commands:
-    """The commands and interceptors of one handler module (like a Flask blueprint): decorators collect
-    them here, and `Router.include` adds them to a router. Nothing is registered globally on import."""
+    """The commands, interceptors and conversation flows of one handler module (like a Flask blueprint):
+    decorators collect them here, and `Router.include` adds them to a router. Nothing is registered
+    globally on import."""
 
     def __init__(self):
         self.commands: list[Command] = []
         self.interceptors: list[tuple[int, Interceptor]] = []
+        self.flows: list = []
 
     def command(self, *words: str, menu_key: Optional[str] = None, summary: str = "", order: int = 100,
                 roles: Optional[tuple[str, ...]] = None):
@@ -50,17 +52,29 @@ class Commands:
 
         return deco
 
+    def flow(self, flow):
+        """Make a conversation flow (bot.conversation.flow.Flow) known to the router, so that a stored
+        draft of it can be continued by any process. Returns the flow."""
+        self.flows.append(flow)
+        return flow
+
 
 class Router:
-    """All commands of the bot, in menu order, and the interceptors, by priority."""
+    """All commands of the bot, in menu order, the interceptors, by priority, and the conversation flows
+    by name."""
 
     def __init__(self):
         self.commands: list[Command] = []
         self.interceptors: list[tuple[int, Interceptor]] = []
+        self.flows: dict = {}
 
     def include(self, commands: Commands) -> None:
         self.commands = sorted(self.commands + commands.commands, key=lambda c: c.order)
         self.interceptors = sorted(self.interceptors + commands.interceptors, key=lambda p: p[0])
+        for flow in commands.flows:
+            if self.flows.get(flow.name, flow) is not flow:
+                raise ValueError(f"two conversation flows are named {flow.name!r}")
+            self.flows[flow.name] = flow
 
     def find(self, text: str) -> tuple[Optional[Command], str]:
         """The command whose keyword starts `text` (longest keyword wins) and the rest as args."""
@@ -109,7 +123,8 @@ class Router:
 
 
 def normalize(text: str) -> str:
-    """Trim, turn full-width spaces and letters/digits into half-width, collapse inner whitespace runs."""
+    """Trim, turn full-width spaces and letters/digits into half-width, collapse runs of spaces within each
+    line; line breaks are kept (a multi-line answer stays multi-line)."""
     out = []
     for ch in text:
         code = ord(ch)
@@ -119,7 +134,8 @@ def normalize(text: str) -> str:
             out.append(chr(code - 0xFEE0))
         else:
             out.append(ch)
-    return " ".join("".join(out).split())
+    lines = "".join(out).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(" ".join(line.split()) for line in lines).strip()
 
 
 def as_reply(out) -> Optional[Reply]:

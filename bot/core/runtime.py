@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.infra.db import Database
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
-from bot.core.messages import DUPLICATE, Context, Incoming, Reply
+from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
 from bot.domain.roles import roles_of
 from bot.infra.text import render
 from bot.core.routing import Router
@@ -106,6 +106,7 @@ class Runtime:
         Returns a Reply, None (nothing to say), or DUPLICATE for a platform retry. `before_commit(session,
         reply)` runs inside the transaction (a channel adapter queues a late reply there, atomically).
         """
+        incoming = cleaned(incoming)
         key = f"{incoming.channel}:{incoming.msg_id}"
         if dedup and not self.claim_message(key):
             return DUPLICATE

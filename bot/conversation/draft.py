@@ -1,0 +1,94 @@
+"""The typed draft of one person's conversation, and its JSON form.
+
+A draft is what the engine stores between two messages: which flow, where the person is (`mode` and
+`cursor`), the answers (`data`), the handler's context (`meta`), the way back (`history`), and the few
+things a step must remember (an edit in progress, numbered candidates offered, invalid answers in a row).
+It is serialised as one JSON document carrying `schema_version` (its layout); documents written before
+the layout had a number (schema 1) have the same keys and are read as they are.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+SCHEMA = 2
+
+FIELDS = "fields"  # answering the question at `cursor`
+SUMMARY = "summary"  # the summary page, waiting for 确认 / 修改 N
+GROUP = "group"  # the item list of a group (after 修改 N on a group)
+RESUME = "resume"  # an idle draft offered back (继续 / 重新开始)
+
+Mode = Literal["fields", "summary", "group", "resume"]
+Cursor = tuple[int, int, int]  # (step, item of a group, field of the item)
+Back = Union[Literal["summary"], Cursor]  # where an edit returns: the summary or a position
+
+
+class Unreadable(Exception):
+    """A stored document that is not a draft this code can continue (corrupt, or a newer schema)."""
+
+
+class Edit(BaseModel):
+    """An edit in progress (修改 N): where to go once the edited field or item is answered."""
+
+    back: Back
+
+
+class Initial(BaseModel):
+    """What the flow was started with (重新开始 starts from here again)."""
+
+    data: dict[str, Any]
+    meta: dict[str, Any]
+    mode: Mode = FIELDS
+
+
+class Draft(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: int = SCHEMA  # the layout of the JSON document
+    id: str  # names the draft once it is finished (its tombstone), see bot/conversation/store.py
+    flow: str
+    mode: Mode = FIELDS
+    cursor: Cursor = (0, 0, 0)
+    data: dict[str, Any]
+    meta: dict[str, Any]
+    history: list[Cursor] = []
+    attempts: int = 0  # invalid answers in a row to the current question
+    edit: Optional[Edit] = None
+    pending: Optional[list[tuple[Any, str]]] = None  # numbered candidates offered by the last answer
+    completed: bool = False  # the summary has been reached once (修改 N may then go anywhere)
+    resume_mode: Optional[Mode] = None  # the mode to go back to on 继续
+    group: Optional[int] = None  # the step whose item list is shown (mode GROUP)
+    group_back: Optional[Back] = None  # where leaving that list goes
+    started_at: datetime
+    updated_at: datetime
+    init: Initial
+
+    @classmethod
+    def new(cls, flow: str, now: datetime, data: dict, meta: dict, mode: str = FIELDS) -> "Draft":
+        import copy
+
+        return cls(id=uuid.uuid4().hex, flow=flow, mode=mode, data=data, meta=meta, completed=mode == SUMMARY,
+                   started_at=now, updated_at=now,
+                   init=Initial(data=copy.deepcopy(data), meta=copy.deepcopy(meta), mode=mode))
+
+    def to_doc(self) -> dict:
+        """The JSON document (dates as ISO strings, cursors as lists)."""
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_doc(cls, doc: Any) -> "Draft":
+        if not isinstance(doc, dict):
+            raise Unreadable(type(doc).__name__)
+        schema = doc.get("schema_version", 1)
+        if not isinstance(schema, int) or schema > SCHEMA:
+            raise Unreadable(f"schema {schema!r}")
+        try:
+            return cls.model_validate({**doc, "schema_version": SCHEMA})
+        except ValidationError as exc:
+            raise Unreadable(str(exc)) from exc
+
+    def copy_deep(self) -> "Draft":
+        return self.model_copy(deep=True)

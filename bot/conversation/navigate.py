@@ -1,0 +1,535 @@
+"""Navigation through a flow: pure functions (flow, draft, text, env) -> (new draft, what to show).
+
+Nothing here touches the database, the store or the templates: the input draft is never changed, the
+result is a new draft and a `Show` that says which screen to render (the current question, the summary,
+a group's item list, help, candidates …) and what went wrong, as a template name with its arguments. The
+flow's own callables (`parse`, `choices`, `when`, `items`) are called with a `FieldContext` whose `ctx` is
+`env.ctx` — the message's Context in the engine, any object with `now` in tests.
+
+`handle` is the whole of one message; the global words are recognised first (帮助 取消 返回 查看 修改N 确认,
+完成 in an open group, 继续 / 重新开始 on an idle draft), then the answer is parsed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Optional
+
+from bot.conversation.draft import FIELDS, GROUP, RESUME, SUMMARY, Draft, Edit
+from bot.conversation.flow import Choose, Field, FieldContext, Flow, Group, Invalid, Step
+
+MAX_ATTEMPTS = 3  # invalid answers in a row before 帮助 / 取消 are offered
+MAX_HISTORY = 200
+
+# Global words (commands inside a conversation; short keywords, not sentences).
+W_HELP = ("帮助", "?", "？", "help")
+W_CANCEL = ("取消", "放弃", "退出")
+W_BACK = ("返回", "上一步")
+W_VIEW = ("查看", "预览")
+W_CONFIRM = ("确认", "确定", "提交")
+W_DONE = ("完成", "结束", "没有了")
+W_RESUME = ("继续",)
+W_RESTART = ("重新开始", "重新填写")
+W_ADD = ("添加", "新增")
+RE_EDIT = re.compile(r"^(?:修改|改)\s*第?\s*(\d{1,3})\s*[项步]?$")
+RE_DELETE = re.compile(r"^删除\s*第?\s*(\d{1,3})\s*项?$")
+RE_NUMBER = re.compile(r"^(\d{1,3})$")
+
+# Screens
+PROMPT = "prompt"  # what the draft's mode shows: the question at the cursor, the summary or a group's list
+HELP = "help"  # the help text, then PROMPT
+VIEW = "view"  # everything filled in so far, then PROMPT
+CHOOSE = "choose"  # the numbered candidates of an ambiguous answer (draft.pending)
+OFFER = "resume"  # an idle draft offered back
+CANCELLED = "cancelled"  # the draft is dropped
+SAVE = "save"  # 确认 on the summary: the engine runs the flow's check and save
+PASS = "pass"  # not for the draft (another command while it waits to be resumed): nothing changes
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A template and its arguments (rendered by the engine)."""
+
+    template: str
+    kw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Show:
+    screen: str
+    error: Optional[Msg] = None  # what was wrong, shown above the question
+    choose: Optional[Msg] = None  # for CHOOSE: the parser's template and arguments
+    touched: bool = True  # the person worked on the draft (its `updated_at` moves)
+
+    @property
+    def finished(self) -> bool:
+        return self.screen in (CANCELLED, SAVE)
+
+
+def never(_text: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Env:
+    """What navigation needs from outside: the time, the object the flow's callables get as `fc.ctx`,
+    the idle time after which a draft is offered back, and whether a text is another command."""
+
+    now: datetime
+    ctx: Any = None
+    idle: timedelta = timedelta(minutes=30)
+    is_command: Callable[[str], bool] = never
+
+
+def err(template: str, **kw) -> Msg:
+    return Msg(template, kw)
+
+
+# -- the public moves -----------------------------------------------------------------------------
+def start(flow: Flow, env: Env, data: Optional[dict] = None, meta: Optional[dict] = None,
+          at_summary: bool = False) -> tuple[Draft, Show]:
+    """A new draft of `flow` at its first question (or at the summary, with `data` already filled)."""
+    draft = Draft.new(flow.name, env.now, data or {}, meta or {}, SUMMARY if at_summary else FIELDS)
+    w = Walk(flow, draft, env)
+    w.compute_fixed_items()
+    if not at_summary:
+        w.settle()
+    return draft, Show(PROMPT)
+
+
+def handle(flow: Flow, draft: Draft, text: str, env: Env) -> tuple[Draft, Show]:
+    """One message to an open draft."""
+    w = Walk(flow, draft.copy_deep(), env)
+    if w.d.mode != RESUME and env.now - w.d.updated_at > env.idle:
+        show = w.offer_resume()
+    else:
+        show = w.handle((text or "").strip())
+    if show.touched:
+        w.d.updated_at = env.now
+    return w.d, show
+
+
+def _move(name: str):
+    def move(flow: Flow, draft: Draft, env: Env, *args) -> tuple[Draft, Show]:
+        w = Walk(flow, draft.copy_deep(), env)
+        return w.d, getattr(w, name)(*args)
+
+    move.__name__ = name
+    move.__doc__ = f"`Walk.{name}` on a copy of the draft."
+    return move
+
+
+answer = _move("answer")  # answer(flow, draft, env, text)
+back = _move("back")  # back(flow, draft, env)
+edit = _move("edit")  # edit(flow, draft, env, n)
+confirm = _move("confirm")  # confirm(flow, draft, env)
+cancel = _move("cancel")
+help_ = _move("help")
+view = _move("view")
+group_choice = _move("handle_group")  # group_choice(flow, draft, env, text): a number, 添加, 删除 N
+offer_resume = _move("offer_resume")
+resume = _move("handle_resume")  # resume(flow, draft, env, text): 继续 / 重新开始 / 取消 / other
+
+
+# -- read-only questions about a draft (also used to render it) ----------------------------------
+def step_at(flow: Flow, s: int) -> Optional[Step]:
+    return flow.steps[s] if s < len(flow.steps) else None
+
+
+def field_at(flow: Flow, cursor) -> Optional[Field]:
+    s, _i, f = cursor
+    step = step_at(flow, s)
+    if isinstance(step, Group):
+        return step.fields[f] if f < len(step.fields) else None
+    return step
+
+
+def items_of(draft: Draft, group: Group) -> list[dict]:
+    return draft.data.get(group.name) or []
+
+
+def context_at(flow: Flow, draft: Draft, env: Env, cursor=None) -> FieldContext:
+    s, i, _f = cursor or draft.cursor
+    step = step_at(flow, s)
+    if isinstance(step, Group):
+        items = items_of(draft, step)
+        item = items[i] if i < len(items) else {}
+        return FieldContext(env.ctx, draft.data, draft.meta, item, i)
+    return FieldContext(env.ctx, draft.data, draft.meta)
+
+
+def fixed_items(flow: Flow, draft: Draft, env: Env, group: Group) -> list[dict]:
+    """The fixed list of a group, as computed when the draft was started (kept in meta so it doesn't move
+    under the user)."""
+    key = f"_items_{group.name}"
+    if key in draft.meta:
+        return draft.meta[key]
+    return group.items(FieldContext(env.ctx, draft.data, draft.meta))
+
+
+def fixed_item(flow: Flow, draft: Draft, env: Env, step: Optional[Step], i: int) -> Optional[dict]:
+    """For a fixed group, the given item (e.g. the matter being reported on)."""
+    if isinstance(step, Group) and step.fixed:
+        items = fixed_items(flow, draft, env, step)
+        return items[i] if i < len(items) else None
+    return None
+
+
+def applies(flow: Flow, draft: Draft, env: Env, cursor) -> bool:
+    s, _i, f = cursor
+    step = step_at(flow, s)
+    fld = step.fields[f] if isinstance(step, Group) else step
+    return fld.when is None or bool(fld.when(context_at(flow, draft, env, cursor)))
+
+
+def positions(flow: Flow, draft: Draft, env: Env) -> list[tuple[int, int, int]]:
+    """Every question on the way through the flow as it stands (for 第 n/m 步)."""
+    out = []
+    for s, step in enumerate(flow.steps):
+        if isinstance(step, Group):
+            have = len(items_of(draft, step))
+            if step.fixed:
+                n = len(fixed_items(flow, draft, env, step))
+            else:
+                n = max(have, draft.cursor[1] + 1 if draft.cursor[0] == s else have, step.min_items)
+            for i in range(n):
+                out.extend((s, i, f) for f in range(len(step.fields))
+                           if i >= have or applies(flow, draft, env, (s, i, f)))
+        elif applies(flow, draft, env, (s, 0, 0)):
+            out.append((s, 0, 0))
+    return out
+
+
+def can_finish_group(flow: Flow, draft: Draft) -> bool:
+    """At the first question of a new item of an open group, with enough items: 完成 ends the list."""
+    s, i, f = draft.cursor
+    step = step_at(flow, s)
+    return (isinstance(step, Group) and not step.fixed and f == 0 and i >= step.min_items
+            and i >= len(items_of(draft, step)) and draft.edit is None)
+
+
+# -- the walk: the moves on one (copied) draft ---------------------------------------------------
+class Walk:
+    """The moves, applied to `d` in place. The public functions above give it a copy."""
+
+    def __init__(self, flow: Flow, draft: Draft, env: Env):
+        self.flow = flow
+        self.d = draft
+        self.env = env
+
+    # helpers
+    def step(self, s: Optional[int] = None) -> Optional[Step]:
+        return step_at(self.flow, self.d.cursor[0] if s is None else s)
+
+    def items(self, group: Group) -> list[dict]:
+        """The group's answers, created when missing (a write: only on the walk's own draft)."""
+        return self.d.data.setdefault(group.name, [])
+
+    def fc(self, cursor=None) -> FieldContext:
+        return context_at(self.flow, self.d, self.env, cursor)
+
+    def applies(self, cursor) -> bool:
+        return applies(self.flow, self.d, self.env, cursor)
+
+    def compute_fixed_items(self) -> None:
+        for step in self.flow.steps:
+            if isinstance(step, Group) and step.fixed:
+                self.fixed_items(step)
+
+    def fixed_items(self, group: Group) -> list[dict]:
+        key = f"_items_{group.name}"
+        if key not in self.d.meta:
+            self.d.meta[key] = group.items(FieldContext(self.env.ctx, self.d.data, self.d.meta))
+        return self.d.meta[key]
+
+    # the cursor
+    def settle(self) -> None:
+        """Move the cursor forward past skipped fields, finished items and finished steps."""
+        while True:
+            s, i, f = self.d.cursor
+            step = self.step(s)
+            if step is None:
+                self.enter_summary()
+                return
+            if isinstance(step, Group):
+                if step.fixed:
+                    if i >= len(self.fixed_items(step)):
+                        self.d.cursor = (s + 1, 0, 0)
+                        continue
+                    while len(self.items(step)) <= i:
+                        self.items(step).append({})
+                elif i >= step.max_items:
+                    self.d.cursor = (s + 1, 0, 0)
+                    continue
+                if f >= len(step.fields):
+                    if self.end_edit_if_done(item_done=True):
+                        return
+                    self.d.cursor = (s, i + 1, 0)
+                    continue
+                if not self.applies((s, i, f)):
+                    self.d.cursor = (s, i, f + 1)
+                    continue
+                return
+            if not self.applies((s, 0, 0)):
+                self.d.cursor = (s + 1, 0, 0)
+                continue
+            return
+
+    def end_edit_if_done(self, item_done: bool = False) -> bool:
+        """After an edit (修改 N) is complete, go back where the person was. True if we went back."""
+        if self.d.edit is None:
+            return False
+        if isinstance(self.step(), Group) and not item_done:
+            return False
+        back_to = self.d.edit.back
+        self.d.edit = None
+        self.go(back_to)
+        return True
+
+    def go(self, where) -> None:
+        """To the summary, or to a position (past the last step is the summary too)."""
+        if where == SUMMARY or where[0] >= len(self.flow.steps):
+            self.enter_summary()
+        else:
+            self.d.cursor = tuple(where)
+            self.d.mode = FIELDS
+            self.settle()
+
+    def advance(self) -> None:
+        s, i, f = self.d.cursor
+        self.d.history = (self.d.history + [(s, i, f)])[-MAX_HISTORY:]
+        self.d.attempts = 0
+        self.d.pending = None
+        if isinstance(self.step(s), Group):
+            self.d.cursor = (s, i, f + 1)
+        else:
+            if self.end_edit_if_done():
+                return
+            self.d.cursor = (s + 1, 0, 0)
+        self.settle()
+
+    def enter_summary(self) -> None:
+        self.prune()
+        self.d.mode = SUMMARY
+        self.d.completed = True
+        self.d.edit = None
+        self.d.pending = None
+
+    def prune(self) -> None:
+        """Drop answers of fields that no longer apply (e.g. a planned deadline after 已完成)."""
+        for s, step in enumerate(self.flow.steps):
+            if isinstance(step, Group):
+                for i, item in enumerate(self.items(step)):
+                    for f, fld in enumerate(step.fields):
+                        if fld.name in item and not self.applies((s, i, f)):
+                            item.pop(fld.name)
+
+    # one message
+    def handle(self, text: str) -> Show:
+        mode = self.d.mode
+        if mode == RESUME:
+            return self.handle_resume(text)
+        if text in W_CANCEL:
+            return self.cancel()
+        if text in W_HELP:
+            return self.help()
+        if text in W_VIEW:
+            return self.view()
+        if text in W_BACK:
+            return self.back()
+        m = RE_EDIT.match(text)
+        if m:
+            return self.edit(int(m.group(1)))
+        if text in W_CONFIRM:
+            return self.confirm()
+        if self.env.is_command(text) and text not in W_DONE:
+            return Show(PROMPT, error=err("engine/busy_with_draft.txt", word=text))
+        if mode == SUMMARY:
+            return Show(PROMPT, error=err("engine/summary_hint.txt"))
+        if mode == GROUP:
+            return self.handle_group(text)
+        return self.answer(text)
+
+    def cancel(self) -> Show:
+        return Show(CANCELLED)
+
+    def help(self) -> Show:
+        self.d.attempts = 0
+        return Show(HELP)
+
+    def view(self) -> Show:
+        return Show(PROMPT) if self.d.mode == SUMMARY else Show(VIEW)
+
+    def confirm(self) -> Show:
+        if self.d.mode == SUMMARY:
+            return Show(SAVE)
+        return Show(PROMPT, error=err("engine/not_yet.txt"))
+
+    def offer_resume(self) -> Show:
+        if self.d.mode != RESUME:
+            self.d.resume_mode = self.d.mode
+            self.d.mode = RESUME
+        return Show(OFFER, touched=False)
+
+    def handle_resume(self, text: str) -> Show:
+        if text in W_RESUME:
+            self.d.mode = self.d.resume_mode or FIELDS
+            return Show(PROMPT)
+        if text in W_RESTART:
+            init = self.d.init.model_copy(deep=True)
+            fresh, show = start(self.flow, self.env, init.data, init.meta, at_summary=init.mode == SUMMARY)
+            self.d = fresh
+            return show
+        if text in W_CANCEL:
+            return self.cancel()
+        return Show(PASS, touched=False)  # another command: the draft keeps waiting
+
+    def back(self) -> Show:
+        if self.d.mode == GROUP:
+            return self.leave_group()
+        if not self.d.history:
+            return Show(PROMPT, error=err("engine/at_first.txt"))
+        previous = self.d.history[-1]
+        self.d.history = self.d.history[:-1]
+        self.d.edit = None
+        self.d.pending = None
+        self.d.attempts = 0
+        if previous[0] >= len(self.flow.steps):  # an edit begun on the summary: back to the summary
+            self.enter_summary()
+        else:
+            self.d.cursor = previous
+            self.d.mode = FIELDS
+        return Show(PROMPT)
+
+    def edit(self, n: int) -> Show:
+        """修改 N: jump to step N (from the summary, or back to an answered step), then come back."""
+        steps = self.flow.steps
+        if not 1 <= n <= len(steps):
+            return Show(PROMPT, error=err("engine/bad_step.txt", n=n, m=len(steps)))
+        s = n - 1
+        reached = self.d.completed or s < self.d.cursor[0]
+        if not reached:
+            return Show(PROMPT, error=err("engine/not_reached.txt", n=n))
+        back_to = SUMMARY if self.d.completed else tuple(self.d.cursor)
+        step = steps[s]
+        self.d.pending = None
+        self.d.attempts = 0
+        if isinstance(step, Group):
+            self.d.mode = GROUP
+            self.d.group = s
+            self.d.group_back = back_to
+            return Show(PROMPT)
+        if not self.applies((s, 0, 0)):
+            return Show(PROMPT, error=err("engine/not_reached.txt", n=n))
+        here = tuple(self.d.cursor) if self.d.mode == FIELDS else (len(steps), 0, 0)
+        self.d.history = (self.d.history + [here])[-MAX_HISTORY:]
+        self.d.edit = Edit(back=back_to)
+        self.d.cursor = (s, 0, 0)
+        self.d.mode = FIELDS
+        return Show(PROMPT)
+
+    def handle_group(self, text: str) -> Show:
+        """The item list of a group: a number re-enters that item, 添加 / 删除 N for open groups."""
+        s = self.d.group
+        step = self.step(s)
+        items = self.items(step)
+        m = RE_NUMBER.match(text)
+        if m:
+            i = int(m.group(1)) - 1
+            if not 0 <= i < len(items):
+                return Show(PROMPT, error=err("engine/bad_item.txt", n=i + 1, count=len(items)))
+            return self.begin_item_edit(s, i)
+        if not step.fixed and text in W_ADD:
+            if len(items) >= step.max_items:
+                return Show(PROMPT, error=err("engine/too_many.txt", max=step.max_items))
+            return self.begin_item_edit(s, len(items))
+        m = RE_DELETE.match(text)
+        if m and not step.fixed:
+            i = int(m.group(1)) - 1
+            if not 0 <= i < len(items):
+                return Show(PROMPT, error=err("engine/bad_item.txt", n=i + 1, count=len(items)))
+            if len(items) <= step.min_items:
+                return Show(PROMPT, error=err("engine/too_few.txt", min=step.min_items))
+            items.pop(i)
+            return Show(PROMPT)
+        return Show(PROMPT, error=err("engine/group_hint.txt", fixed=step.fixed))
+
+    def leave_group(self) -> Show:
+        self.go(self.d.group_back or SUMMARY)
+        return Show(PROMPT)
+
+    def begin_item_edit(self, s: int, i: int) -> Show:
+        self.d.edit = Edit(back=self.d.group_back or SUMMARY)
+        self.d.mode = FIELDS
+        self.d.cursor = (s, i, 0)
+        self.d.history = (self.d.history + [(len(self.flow.steps), 0, 0)])[-MAX_HISTORY:]
+        self.settle()
+        return Show(PROMPT)
+
+    def answer(self, text: str) -> Show:
+        """Parse an answer to the current field; store it and move on, or say what was wrong."""
+        s, i, f = self.d.cursor
+        step = self.step(s)
+        fld = field_at(self.flow, self.d.cursor)
+        fc = self.fc()
+        pending = self.d.pending
+        if pending:
+            m = RE_NUMBER.match(text)
+            if m and 1 <= int(m.group(1)) <= len(pending):
+                return self.store(step, fld, pending[int(m.group(1)) - 1][0])
+            self.d.pending = None
+        if (text in W_DONE and isinstance(step, Group) and not step.fixed and f == 0
+                and i >= len(items_of(self.d, step)) and self.d.edit is None):  # 完成: the list is complete
+            if i < step.min_items:
+                return Show(PROMPT, error=err("engine/too_few.txt", min=step.min_items))
+            self.d.history = (self.d.history + [(s, i, f)])[-MAX_HISTORY:]
+            self.d.cursor = (s + 1, 0, 0)
+            self.d.attempts = 0
+            self.settle()
+            return Show(PROMPT)
+        try:
+            value = parse(fld, fc, text)
+        except Invalid as exc:
+            self.d.attempts += 1
+            return Show(PROMPT, error=Msg(exc.template, exc.kw))
+        except Choose as exc:
+            self.d.pending = [(v, label) for v, label in exc.options]
+            return Show(CHOOSE, choose=Msg(exc.template, {"options": [label for _v, label in exc.options],
+                                                          **exc.kw}))
+        return self.store(step, fld, value)
+
+    def store(self, step: Step, fld: Field, value) -> Show:
+        _s, i, _f = self.d.cursor
+        if isinstance(step, Group):
+            items = self.items(step)
+            while len(items) <= i:
+                items.append({})
+            items[i][fld.name] = value
+        else:
+            self.d.data[fld.name] = value
+        self.advance()
+        return Show(PROMPT)
+
+
+def parse(fld: Field, fc: FieldContext, text: str):
+    """The value of an answer to `fld`: a menu's number or label, else the field's parser, else the text."""
+    if not text:
+        raise Invalid("engine/err_blank.txt")
+    if fld.choices is not None:
+        options = fld.choices(fc)
+        m = RE_NUMBER.match(text)
+        if m:
+            k = int(m.group(1))
+            if 1 <= k <= len(options):
+                return options[k - 1][0]
+            if fld.parse is None:
+                raise Invalid("engine/err_choice.txt", options=[label for _v, label in options])
+        for value, label in options:
+            if text == label:
+                return value
+        if fld.parse is None:
+            raise Invalid("engine/err_choice.txt", options=[label for _v, label in options])
+    if fld.parse is None:
+        return text
+    return fld.parse(fc, text)

@@ -1,0 +1,205 @@
+"""Where drafts live between two messages: one JSON document per person with a version, written by
+compare-and-set. `store_for(runtime)` picks the place — the shared key-value store (bot/infra/kv.py) when
+the runtime has one (Redis), else the `conversation_state` table — and the engine only sees `DraftStore`.
+
+- `DbDraftStore`: the row is written in the message's own transaction (`UPDATE … WHERE version = :v`), so
+  the draft and what the message saved commit or roll back together.
+- `KvDraftStore`: the document is written only after the message's transaction commits (a rolled-back
+  message leaves the draft as it was). What the message saved is saved by then, so a failing write is
+  logged, not raised. Two records in the database make that safe:
+  * a tombstone `draft:<id>` (processed_message) written in the transaction that finishes a draft: a
+    finished draft whose delete failed is recognised and dropped on load, so a second 确认 cannot save the
+    same minutes twice;
+  * an anchor row in `conversation_state` (`{"anchor": flow}`) written in the transaction that starts a
+    draft and deleted with it: when the key-value store has lost the draft (Redis flushed, or its TTL
+    passed), the load says so (`Lost`) instead of "no draft".
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional, Protocol, Union
+
+from sqlalchemy import event, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import ConversationState, ProcessedMessage
+
+log = logging.getLogger(__name__)
+
+
+class Conflict(Exception):
+    """The stored draft changed under us (another process wrote it): the message is not applied."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    doc: dict
+    version: int
+
+
+@dataclass(frozen=True)
+class Lost:
+    """There was a draft of `flow`, and it is no longer there."""
+
+    flow: str
+    version: Optional[int] = None  # what a new draft must replace (compare-and-set)
+
+
+Loaded = Union[Stored, Lost, None]
+
+
+class DraftStore(Protocol):
+    def load(self, session: Session, key: str) -> Loaded: ...
+
+    def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
+             fresh: bool = False) -> None:
+        """Write `doc` if the stored version is still `version` (None: nothing stored); `fresh`: a new
+        draft (started, not continued)."""
+
+    def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
+        """Drop the draft (finished or abandoned) atomically with the message's transaction."""
+
+
+def tombstone(draft_id: str) -> str:
+    return f"draft:{draft_id}"
+
+
+def _mark_finished(session: Session, draft_id: Optional[str]) -> None:
+    if draft_id and session.get(ProcessedMessage, tombstone(draft_id)) is None:
+        session.add(ProcessedMessage(key=tombstone(draft_id)))
+
+
+class DbDraftStore:
+    """Drafts in the conversation_state table, written in the message's own transaction."""
+
+    def __init__(self, keep: timedelta):
+        self.keep = keep
+
+    def load(self, session: Session, key: str) -> Loaded:
+        row = session.get(ConversationState, key)
+        if row is None:
+            return None
+        if isinstance(row.data, dict) and "anchor" in row.data:  # left by the key-value store
+            return Lost(str(row.data["anchor"]), row.version)
+        return Stored(copy.deepcopy(row.data), row.version)
+
+    def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
+             fresh: bool = False) -> None:
+        expires = now + self.keep
+        if version is None:
+            try:
+                with session.begin_nested():
+                    session.add(ConversationState(user_key=key, data=doc, version=1, expires_at=expires,
+                                                  updated_at=now))
+            except IntegrityError:
+                raise Conflict(key)
+            return
+        res = session.execute(
+            update(ConversationState).where(ConversationState.user_key == key, ConversationState.version == version)
+            .values(data=doc, version=version + 1, expires_at=expires, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            raise Conflict(key)
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, ConversationState) and obj.user_key == key:
+                session.expire(obj)
+
+    def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
+        row = session.get(ConversationState, key)
+        if row is not None:
+            session.delete(row)
+            session.flush()
+
+
+class KvDraftStore:
+    """Drafts in the shared key-value store (`kv.get_versioned` / `kv.set_versioned`), written after the
+    database transaction commits."""
+
+    def __init__(self, kv, keep: timedelta):
+        self.kv = kv
+        self.keep = keep
+
+    @staticmethod
+    def kv_key(key: str) -> str:
+        return "conv:" + key
+
+    def load(self, session: Session, key: str) -> Loaded:
+        got = self.kv.get_versioned(self.kv_key(key))
+        if got is None:
+            anchor = session.get(ConversationState, key)
+            if anchor is not None and isinstance(anchor.data, dict) and "anchor" in anchor.data:
+                return Lost(str(anchor.data["anchor"]))
+            return None
+        version, payload = got
+        doc = json.loads(payload)
+        draft_id = doc.get("id") if isinstance(doc, dict) else None
+        if draft_id and session.get(ProcessedMessage, tombstone(draft_id)) is not None:
+            # finished in a committed transaction whose delete failed: never offer it again
+            try:
+                self.kv.delete(self.kv_key(key))
+            except Exception:
+                log.exception("draft %s: could not drop a finished draft", key)
+            return None
+        return Stored(doc, version)
+
+    def _after_commit(self, session: Session, key: str, fn: Callable[[], None]) -> None:
+        """Run `fn` once the message's transaction has committed. A failure must not fail the message (its
+        reply is true, and a platform retry must stay a duplicate): it is logged. A draft whose deletion
+        failed is made harmless by its tombstone; a draft that could not be advanced keeps its previous
+        step (nothing is lost)."""
+        def run(_session) -> None:
+            try:
+                fn()
+            except Conflict:  # another process wrote a newer draft: theirs stands
+                log.warning("draft %s changed under a committed message; kept the newer one", key)
+            except Exception:
+                log.exception("draft %s: key-value write after commit failed; the message's changes are saved",
+                              key)
+
+        event.listen(session, "after_commit", run, once=True)
+
+    def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
+             fresh: bool = False) -> None:
+        if fresh:
+            self._anchor(session, key, doc.get("flow", ""), now)
+        payload = json.dumps(doc, ensure_ascii=False)
+        ttl = self.keep.total_seconds()
+
+        def write():
+            if not self.kv.set_versioned(self.kv_key(key), payload, expected=version or 0, ttl=ttl):
+                raise Conflict(key)
+        self._after_commit(session, key, write)
+
+    def _anchor(self, session: Session, key: str, flow: str, now: datetime) -> None:
+        row = session.get(ConversationState, key)
+        data = {"anchor": flow}
+        if row is None:
+            session.add(ConversationState(user_key=key, data=data, version=1, expires_at=now + self.keep,
+                                          updated_at=now))
+        else:
+            row.data, row.expires_at, row.updated_at = data, now + self.keep, now
+        session.flush()
+
+    def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
+        _mark_finished(session, draft_id)
+        row = session.get(ConversationState, key)
+        if row is not None:
+            session.delete(row)
+            session.flush()
+        self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
+
+
+def store_for(runtime) -> DraftStore:
+    """The store of a runtime (cached on it): the shared key-value store when there is one, else the
+    database."""
+    store = getattr(runtime, "_draft_store", None)
+    if store is None:
+        keep = timedelta(hours=runtime.settings.DRAFT_KEEP_HOURS)
+        store = KvDraftStore(runtime.kv, keep) if runtime.shared_state else DbDraftStore(keep)
+        runtime._draft_store = store
+    return store

@@ -1,0 +1,92 @@
+"""The draft stores behind `store_for`: compare-and-set on the kv interface (in-process and Redis), and the
+key-value store's anchor and tombstone in the database."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.conversation.store import Conflict, DbDraftStore, KvDraftStore, Lost, Stored
+from bot.infra.kv import MemoryKV, RedisKV
+from models import ConversationState, ProcessedMessage
+from tests.conftest import make_app
+from tests.dialog import at
+
+NOW = at(2026, 11, 23)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def kv(request):
+    if request.param == "memory":
+        return MemoryKV()
+    return RedisKV(request.getfixturevalue("redis_url"), prefix="ddbtest:")
+
+
+def test_versioned_values_are_compare_and_set(kv):
+    assert kv.get_versioned("d") is None
+    assert not kv.set_versioned("d", "a", expected=1)  # nothing stored yet: only version 0 matches
+    assert kv.set_versioned("d", "a", expected=0, ttl=60)
+    assert kv.get_versioned("d") == (1, "a")
+    assert not kv.set_versioned("d", "b", expected=0)  # a second creator loses
+    assert kv.set_versioned("d", "b", expected=1, ttl=60)
+    assert kv.get_versioned("d") == (2, "b")
+    kv.delete("d")
+    assert kv.get_versioned("d") is None and kv.set_versioned("d", "c", expected=0)
+
+
+def test_db_store_writes_in_the_transaction_and_refuses_a_stale_version(sqlite_url, tmp_path):
+    rt = make_app(sqlite_url, tmp_path).extensions["bot"]
+    store = DbDraftStore(timedelta(hours=24))
+    try:
+        with rt.db.session() as s:
+            store.save(s, "person:1", {"flow": "minutes", "id": "a"}, None, NOW)
+        with rt.db.session() as s:
+            got = store.load(s, "person:1")
+            assert got == Stored({"flow": "minutes", "id": "a"}, 1)
+            store.save(s, "person:1", {"flow": "minutes", "id": "a", "n": 2}, 1, NOW)
+            with pytest.raises(Conflict):
+                store.save(s, "person:1", {"flow": "minutes", "id": "a", "n": 3}, 1, NOW)
+        with pytest.raises(Conflict):
+            with rt.db.session() as s:
+                store.save(s, "person:1", {"flow": "minutes"}, None, NOW)
+        with rt.db.session() as s:
+            store.delete(s, "person:1", "a")
+            assert store.load(s, "person:1") is None
+    finally:
+        rt.db.dispose()
+
+
+def test_kv_store_writes_after_commit_and_leaves_anchor_and_tombstone(sqlite_url, tmp_path):
+    rt = make_app(sqlite_url, tmp_path).extensions["bot"]
+    kv = MemoryKV()
+    store = KvDraftStore(kv, timedelta(hours=24))
+    try:
+        try:
+            with rt.db.session() as s:
+                store.save(s, "person:1", {"flow": "minutes", "id": "a"}, None, NOW, fresh=True)
+                raise RuntimeError("the message failed")
+        except RuntimeError:
+            pass
+        assert kv.get_versioned("conv:person:1") is None  # rolled back: nothing written
+        with rt.db.session() as s:
+            assert store.load(s, "person:1") is None and s.get(ConversationState, "person:1") is None
+            store.save(s, "person:1", {"flow": "minutes", "id": "a"}, None, NOW, fresh=True)
+        with rt.db.session() as s:
+            assert store.load(s, "person:1") == Stored({"flow": "minutes", "id": "a"}, 1)
+            assert s.get(ConversationState, "person:1").data == {"anchor": "minutes"}
+        kv.delete("conv:person:1")  # the key-value store loses it
+        with rt.db.session() as s:
+            assert store.load(s, "person:1") == Lost("minutes")
+            store.save(s, "person:1", {"flow": "slip", "id": "b"}, None, NOW, fresh=True)
+        real_delete = kv.delete
+        kv.delete = lambda key: (_ for _ in ()).throw(ConnectionError("down"))
+        with rt.db.session() as s:
+            store.delete(s, "person:1", "b")  # committed; the kv delete after it fails (logged)
+        assert kv.get_versioned("conv:person:1") is not None
+        kv.delete = real_delete
+        with rt.db.session() as s:
+            assert s.get(ProcessedMessage, "draft:b") is not None
+            assert store.load(s, "person:1") is None  # its tombstone: the stale draft is not offered
+        assert kv.get_versioned("conv:person:1") is None
+    finally:
+        rt.db.dispose()
