@@ -204,9 +204,9 @@ class TransitionError(Exception):
 @dataclass(frozen=True)
 class Transition:
     """One edge of the state machine: the states it may start from (`sources`), the state it leads to
-    (`target`; None: back to open from extension_requested, else the state is kept), the states in which
-    it is accepted but changes nothing (`unchanged`: idempotent calls), and the refusal code for every
-    other state (`refusals`, else `refusal`)."""
+    (`target`; None: the state is kept, except where `moves` says otherwise), the states in which it is
+    accepted but changes nothing (`unchanged`: idempotent calls), and the refusal code for every other
+    state (`refusals`, else `refusal`)."""
 
     name: str
     sources: tuple[str, ...]
@@ -214,6 +214,13 @@ class Transition:
     unchanged: tuple[str, ...] = ()
     refusal: str = "closed"
     refusals: tuple[tuple[str, str], ...] = ()
+    moves: tuple[tuple[str, str], ...] = ()
+
+    def target_of(self, state: str) -> str:
+        """The state after the transition started from `state`."""
+        if not self.changes(state):
+            return state
+        return self.target or dict(self.moves).get(state, state)
 
     def allows(self, state: str) -> bool:
         return state in self.sources or state in self.unchanged
@@ -232,7 +239,7 @@ _ALL_STATES = OPEN_STATES + (MATTER_CLOSED,)
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     Transition("request_extension", (MATTER_OPEN, MATTER_RETURNED), MATTER_EXTENSION,
                refusals=((MATTER_CLAIMED, "already_claimed"), (MATTER_EXTENSION, "extension_pending"))),
-    Transition("decide_extension", OPEN_STATES, None),
+    Transition("decide_extension", OPEN_STATES, None, moves=((MATTER_EXTENSION, MATTER_OPEN),)),
     Transition("claim_completion", (MATTER_OPEN, MATTER_RETURNED, MATTER_EXTENSION), MATTER_CLAIMED,
                unchanged=(MATTER_CLAIMED,)),
     Transition("withdraw_claim", (MATTER_CLAIMED,), MATTER_OPEN,
