@@ -78,7 +78,7 @@ def test_sign_and_return_a_slip_at_once_one_wins(pg):
                                                "responsible_unit": {"id": o_fagai.id}, "deadline": "2026-12-30"}]})
         s.add(slip)
         s.flush()
-        slip_id = slip.id
+        slip_id, o_fagai_id = slip.id, o_fagai.id
     load = lambda s: s.get(AssignmentSlip, slip_id)  # noqa: E731
     leader = lambda s: s.get(Person, ids["leader"])  # noqa: E731
     out = _race(db, load, [lambda s, sl: do_sign_slip(Acting(s, leader(s), NOW), sl),
@@ -87,7 +87,10 @@ def test_sign_and_return_a_slip_at_once_one_wins(pg):
     with db.session() as s:
         items = s.scalar(select(func.count()).select_from(Matter).where(Matter.slip_id == slip_id))
         assert items == (1 if out[0] == "ok" else 0)  # signed: its row is in the ledger; returned: nothing
-        assert s.scalar(select(func.count()).select_from(Notice).where(Notice.key.like(f"slip-%:{slip_id}%"))) == 1
+        keys = sorted(s.scalars(select(Notice.key).where(Notice.key.like(f"slip-%:{slip_id}%"))))
+        # signed: the copy, the unit's notice and the drafter's; returned: the drafter's only
+        assert keys == ([f"slip-copy:{slip_id}", f"slip-signed:{slip_id}", f"slip-unit:{slip_id}:{o_fagai_id}"]
+                        if out[0] == "ok" else [f"slip-returned:{slip_id}:1"])
 
 
 def test_an_action_queues_its_notices_without_a_chat_message(db_url):
