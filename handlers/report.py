@@ -78,7 +78,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     try:
         out = do_submit_report(ctx, unit, period, items)
     except ledger.TransitionError as exc:
-        raise Invalid("report/err_changed.txt", code=exc.info.get("code")) from exc
+        raise Invalid("report/err_changed.txt", code=exc.info.get("item")) from exc
     return Reply(ctx.render("report/saved.txt", sub=out.submission, unit=unit, period=period, replaced=out.replaced,
                             done=out.done, open=out.open))
 

@@ -108,3 +108,25 @@ def test_an_action_queues_its_notices_without_a_chat_message(db_url):
             assert (row.actor, row.actor_id, row.reason) == ("system:report", None, "已竣工")
     finally:
         db.dispose()
+
+
+def test_a_report_on_an_item_closed_meanwhile_is_refused_before_anything_is_written(db_url):
+    from bot.actions.report import ItemReport, do_submit_report
+    from bot.domain.periods import period_by_key
+    from models import ReportSubmission
+
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            o = f.small_org(s)
+            m1 = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 20))
+            m2 = f.matter(s, "M2", o.fagai, o.leader1, date(2026, 12, 20), state="closed")
+            items = [ItemReport(m1.id, "M1", "open", "推进中", date(2026, 12, 30)),
+                     ItemReport(m2.id, "M2", "done", "已完成")]
+            with pytest.raises(TransitionError) as exc:
+                do_submit_report(Acting(s, o.ua, NOW), o.fagai, period_by_key("2026-12-20"), items)
+            assert (exc.value.code, exc.value.info) == ("changed", {"item": "M2"})
+            assert s.scalar(select(func.count()).select_from(ReportSubmission)) == 0
+            assert m1.last_progress is None
+    finally:
+        db.dispose()

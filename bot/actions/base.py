@@ -66,6 +66,10 @@ def person_id(actor: Actor) -> Optional[int]:
     return actor.id if isinstance(actor, Person) else None
 
 
+def actor_name(actor: Actor) -> str:
+    return actor.name if isinstance(actor, Person) else actor
+
+
 def lock(session: Session, obj) -> None:
     """Lock the row of `obj` for the rest of the transaction and reload it, so a check that follows sees
     what a concurrent transaction committed (SELECT … FOR UPDATE on PostgreSQL; SQLite transactions are

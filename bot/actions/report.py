@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 from sqlalchemy import func, select
 
-from bot.actions.base import Act, lock
+from bot.actions.base import Act, lock, person_id
 from bot.actions.closeout import do_claim_completion, do_withdraw_claim
 from bot.domain import ledger
 from bot.domain.periods import Period, is_late
@@ -45,9 +45,14 @@ class Submitted:
 
 def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemReport]) -> Submitted:
     """Save the unit's report of `period`. An item no longer the unit's, or no longer reportable, refuses
-    the whole report (TransitionError "changed" with the item's code)."""
+    the whole report before anything is written (TransitionError "changed" with the item's code)."""
     s = act.session
     lock(s, unit)  # one version at a time per unit: the version number and the current flag
+    matters = [s.get(Matter, answer.matter_id) for answer in items]
+    for answer, matter in zip(items, matters):
+        if matter is None or matter.responsible_unit_id != unit.id or \
+                matter.state not in REPORTABLE + (MATTER_CLAIMED,):
+            raise ledger.TransitionError("changed", item=answer.code)
     prev_versions = list(s.scalars(select(ReportSubmission).where(
         ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)))
     replaced = None
@@ -61,14 +66,10 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
         ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)) or 0) + 1
     s.flush()
     sub = ReportSubmission(unit_id=unit.id, period_key=period.key, version=version, current=True,
-                           submitted_by_id=act.actor.id, submitted_at=act.now, is_late=is_late(act.now, period))
+                           submitted_by_id=person_id(act.actor), submitted_at=act.now, is_late=is_late(act.now, period))
     s.add(sub)
     s.flush()
-    for answer in items:
-        matter = s.get(Matter, answer.matter_id)
-        if matter is None or matter.responsible_unit_id != unit.id or \
-                matter.state not in REPORTABLE + (MATTER_CLAIMED,):
-            raise ledger.TransitionError("changed", code=answer.code)
+    for answer, matter in zip(items, matters):
         planned = answer.planned_deadline if answer.status == ITEM_OPEN else None
         s.add(ReportItem(submission_id=sub.id, matter_id=matter.id, status=answer.status, progress=answer.progress,
                          planned_deadline=planned,

@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from bot.actions.base import Act, lock, person_id
+from bot.actions.base import Act, actor_name, lock, person_id
 from bot.delivery.notices import people
 from bot.domain.ledger import TransitionError, sql_active, sql_expected_in, sql_overdue
 from bot.domain.periods import Period, period_by_key
@@ -246,5 +246,5 @@ def do_submit_rollup(act: Act, rollup: RollUp, row: DispatchRow) -> None:
     audit.record(s, actor=act.actor, action="rollup_submitted", entity="rollup", entity_id=rollup.id,
                  before=b, after=a, at=act.now)
     act.notify_group("supervision", act.render("rollup/group.txt", content=rollup.content, hardest=rollup.hardest,
-                                               liaison=act.actor.name, at=act.now, late=rollup.is_late),
+                                               liaison=actor_name(act.actor), at=act.now, late=rollup.is_late),
                      key=f"rollup_submitted:r{row.id}:{rollup.period_key}", kind="rollup_submitted")
