@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.actions.circular import build_circular, publish_circular
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
-from handlers.status import paged
+from handlers.common import paged
 from models import ROLE_ADMIN, ROLE_SUPERVISION
 
 commands = Commands()

@@ -1,84 +1,46 @@
 """Close-out (到期收账): the unit claims completion (已完成 in a report, or 申请销号 <编号>); the office liaison
 of the item's dispatch row confirms with 销号 <编号> or sends it back with 退回重办 <编号> <原因>.
-Only then is the item closed. `announce_claim(ctx, matter)` tells the office liaisons — the report flow
-calls it after `bot.domain.ledger.claim_completion`.
+Only then is the item closed. The changes and their notices are bot.actions.closeout's.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
-from bot.domain import ledger
+from bot.actions import closeout as actions
+from bot.actions.closeout import closers
 from bot.core.messages import Context, Reply
-from bot.domain.scope import office_liaisons_of, unit_liaison_of
 from bot.core.routing import Commands
-from handlers.status import first_word, item_view, load_item, notify_people, paged, scoped, transition_error
-from models import MATTER_CLAIMED, ROLE_ADMIN, AuditLog, Matter
+from handlers.common import is_unit_liaison, item_command, paged, scoped
+from bot.domain.ledger import item_view
+from models import MATTER_CLAIMED, ROLE_ADMIN, Matter
 
 commands = Commands()
-
-
-def closers(session, matter: Matter):
-    """Who confirms or returns a claimed completion: the office liaison(s) of the item's row."""
-    return office_liaisons_of(session, matter)
 
 
 def may_close(ctx: Context, matter: Matter) -> bool:
     return ctx.person in closers(ctx.session, matter) or ctx.roles.has(ROLE_ADMIN)
 
 
-def announce_claim(ctx: Context, matter: Matter, note: str = "") -> int:
-    """Ask the office liaisons to confirm a completion claim (once per claim)."""
-    n_claims = ctx.session.scalar(select(func.count()).select_from(AuditLog).where(
-        ledger.sql_audit_of(matter), AuditLog.action.in_(("completion_claimed", "report"))))
-    return notify_people(ctx, closers(ctx.session, matter),
-                         ctx.render("closeout/to_office_liaison.txt", m=matter, note=note),
-                         key=f"closeout:{matter.id}:claim{n_claims}")
-
-
 @commands.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54, roles=("unit_liaison",))
 def claim(ctx: Context, args: str) -> Reply:
-    code, note = first_word(args)
-    if not code:
-        return Reply(ctx.render("closeout/usage.txt"))
-    matter, err = load_item(ctx, code)
-    if err:
-        return err
-    if matter.responsible_unit_id not in ctx.roles.liaison_unit_ids:
-        return Reply(ctx.render("closeout/not_unit_liaison.txt", m=matter))
-    try:
-        changed = ledger.claim_completion(ctx.session, matter, ctx.person, note, now=ctx.now)
-    except ledger.TransitionError as exc:
-        return transition_error(ctx, exc)
-    if changed:
-        ctx.session.flush()
-        announce_claim(ctx, matter, note)
-    return Reply(ctx.render("closeout/claimed.txt", m=matter, changed=changed,
-                            closers=closers(ctx.session, matter)))
+    def run(matter: Matter, note: str) -> Reply:
+        changed = actions.do_claim_completion(ctx, matter, note)
+        return Reply(ctx.render("closeout/claimed.txt", m=matter, changed=changed,
+                                closers=closers(ctx.session, matter)))
+
+    return item_command(ctx, args, usage="closeout/usage.txt", may=is_unit_liaison,
+                        denied="closeout/not_unit_liaison.txt", run=run)
 
 
 def _decide(ctx: Context, args: str, confirm: bool) -> Reply:
-    code, text = first_word(args)
-    if not code:
-        return Reply(ctx.render("closeout/usage.txt"))
-    matter, err = load_item(ctx, code)
-    if err:
-        return err
-    if not may_close(ctx, matter):
-        return Reply(ctx.render("closeout/not_office_liaison.txt", m=matter))
-    try:
+    def run(matter: Matter, text: str) -> Reply:
         if confirm:
-            ledger.close(ctx.session, matter, ctx.person, text, now=ctx.now)
+            actions.do_close(ctx, matter, text)
         else:
-            ledger.return_for_redo(ctx.session, matter, ctx.person, text, now=ctx.now)
-    except ledger.TransitionError as exc:
-        if exc.code == "reason_required":
-            return Reply(ctx.render("closeout/need_reason.txt", m=matter))
-        return transition_error(ctx, exc)
-    liaison = unit_liaison_of(matter)
-    key = f"closeout:{matter.id}:{'closed' if confirm else 'returned'}:{ctx.now.isoformat()}"
-    notify_people(ctx, [liaison] if liaison else [],
-                  ctx.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=text, by=ctx.person), key=key)
-    return Reply(ctx.render("closeout/decided.txt", m=matter, confirm=confirm, reason=text))
+            actions.do_return_for_redo(ctx, matter, text)
+        return Reply(ctx.render("closeout/decided.txt", m=matter, confirm=confirm, reason=text))
+
+    return item_command(ctx, args, usage="closeout/usage.txt", may=may_close,
+                        denied="closeout/not_office_liaison.txt", run=run,
+                        errors={"reason_required": "closeout/need_reason.txt"})
 
 
 @commands.command("销号", "确认销号", summary="确认事项办结销号：销号 编号", order=55, roles=("office_liaison", "admin"))

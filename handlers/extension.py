@@ -1,6 +1,6 @@
 """延期申请: a unit liaison asks for a later deadline with a reason; the office supervisor of the item's
 dispatch row answers 批准 / 不批准 <申请号>. Both deadlines are kept (Matter.original_deadline and
-ExtensionRequest.old_deadline / new_deadline); every step is audited by bot.domain.ledger.
+ExtensionRequest.old_deadline / new_deadline); the changes, their audit and notices are bot.actions.extension's.
 
 Forms: `延期申请 M12 2026-12-30 原因…` in one message, or `延期申请 M12` for a short conversation
 (new deadline, reason, 确认) on the conversation engine.
@@ -13,42 +13,29 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from bot.domain import ledger
+from bot.actions.extension import deciders, do_decide_extension, do_request_extension
 from bot.core.messages import Context, Reply
-from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
-from bot.domain.scope import office_supervisors_of, unit_liaison_of
-from bot.conversation import engine
 from bot.core.routing import Commands
+from bot.conversation import engine
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, Flow
-from handlers.status import first_word, load_item, notify_people, transition_error
-from models import EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, ROLE_ADMIN, ExtensionRequest, Matter, Person, PersonRole
+from bot.domain import ledger
+from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
+from handlers.common import first_word, is_unit_liaison, item_command, transition_error
+from models import EXT_PENDING, ExtensionRequest, Matter
 
 commands = Commands()
 
 REQUEST_ID = re.compile(r"^[#＃]?(\d{1,9})$")
 
 
-def admins(session) -> list[Person]:
-    return list(session.scalars(select(Person).join(PersonRole).where(PersonRole.role == ROLE_ADMIN,
-                                                                      Person.active.is_(True))))
-
-
-def deciders(session, matter: Matter) -> list[Person]:
-    """Who decides an extension: the office supervisor(s) of the item's row; admins if there is none."""
-    return office_supervisors_of(session, matter) or admins(session)
-
-
 def submit(ctx: Context, matter: Matter, new_deadline: date, reason: str) -> Reply:
-    """File the request, tell the deciders, answer the applicant."""
+    """File the request (the deciders are told) and answer the applicant."""
     try:
-        req = ledger.request_extension(ctx.session, matter, ctx.person, new_deadline, reason, now=ctx.now)
+        req = do_request_extension(ctx, matter, new_deadline, reason)
     except ledger.TransitionError as exc:
         return transition_error(ctx, exc)
-    who = deciders(ctx.session, matter)
-    notify_people(ctx, who, ctx.render("extension/to_supervisor.txt", m=matter, req=req),
-                  key=f"extension:{req.id}:asked")
-    return Reply(ctx.render("extension/requested.txt", m=matter, req=req, deciders=who))
+    return Reply(ctx.render("extension/requested.txt", m=matter, req=req, deciders=deciders(ctx.session, matter)))
 
 
 def save(ctx: Context, data: dict, meta: dict) -> Reply:
@@ -71,29 +58,26 @@ FLOW = commands.flow(Flow(
 @commands.command("延期申请", "申请延期", menu_key="extension", summary="申请延期：延期申请 编号 新时限 原因", order=50,
                 roles=("unit_liaison",))
 def request_extension(ctx: Context, args: str) -> Reply:
-    code, rest = first_word(args)
-    if not code:
-        return Reply(ctx.render("extension/usage.txt"))
-    matter, err = load_item(ctx, code)
-    if err:
-        return err
-    if matter.responsible_unit_id not in ctx.roles.liaison_unit_ids:
-        return Reply(ctx.render("extension/not_liaison.txt", m=matter))
-    if matter.state in (MATTER_CLOSED, MATTER_CLAIMED):
-        return transition_error(ctx, ledger.TransitionError(
-            "closed" if matter.state == MATTER_CLOSED else "already_claimed", item=matter.code))
-    if not rest:
-        return engine.start(ctx, FLOW, meta={"matter_id": matter.id, "code": matter.code,
-                                             "title": matter.title, "deadline": matter.deadline.isoformat()})
-    when, reason = first_word(rest)
-    result = parse_date(when, ctx.now.date(), "future")
-    if isinstance(result, DateAmbiguous):
-        return Reply(ctx.render("extension/ambiguous_date.txt", text=when, candidates=result.candidates, m=matter))
-    if not isinstance(result, DateOk):
-        return Reply(ctx.render("extension/bad_date.txt", text=when, m=matter))
-    if not reason.strip():
-        return Reply(ctx.render("extension/need_reason.txt", m=matter, when=result.value))
-    return submit(ctx, matter, result.value, reason)
+    def run(matter: Matter, rest: str) -> Reply:
+        refused = ledger.refusal("request_extension", matter)
+        if refused is not None:
+            raise refused
+        if not rest:
+            return engine.start(ctx, FLOW, meta={"matter_id": matter.id, "code": matter.code,
+                                                 "title": matter.title, "deadline": matter.deadline.isoformat()})
+        when, reason = first_word(rest)
+        result = parse_date(when, ctx.now.date(), "future")
+        if isinstance(result, DateAmbiguous):
+            return Reply(ctx.render("extension/ambiguous_date.txt", text=when, candidates=result.candidates,
+                                    m=matter))
+        if not isinstance(result, DateOk):
+            return Reply(ctx.render("extension/bad_date.txt", text=when, m=matter))
+        if not reason.strip():
+            return Reply(ctx.render("extension/need_reason.txt", m=matter, when=result.value))
+        return submit(ctx, matter, result.value, reason)
+
+    return item_command(ctx, args, usage="extension/usage.txt", may=is_unit_liaison,
+                        denied="extension/not_liaison.txt", run=run)
 
 
 def _load_request(ctx: Context, args: str) -> tuple[Optional[ExtensionRequest], str, Optional[Reply]]:
@@ -112,15 +96,10 @@ def decide(ctx: Context, args: str, approve: bool) -> Reply:
     if err:
         return err
     try:
-        ledger.decide_extension(ctx.session, req, ctx.person, approve, note, now=ctx.now)
+        do_decide_extension(ctx, req, approve, note)
     except ledger.TransitionError as exc:
         return transition_error(ctx, exc)
-    matter = req.matter
-    told = [ctx.session.get(Person, req.requested_by_id) if req.requested_by_id else None, unit_liaison_of(matter)]
-    told = list({p.id: p for p in told if p is not None}.values())
-    notify_people(ctx, told, ctx.render("extension/to_applicant.txt", m=matter, req=req, approve=approve),
-                  key=f"extension:{req.id}:decided")
-    return Reply(ctx.render("extension/decided.txt", m=matter, req=req, approve=approve))
+    return Reply(ctx.render("extension/decided.txt", m=req.matter, req=req, approve=approve))
 
 
 @commands.command("批准延期", "批准", "同意延期", summary="批准延期申请：批准 申请号", order=51, roles=("office_supervisor", "admin"))

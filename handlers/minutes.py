@@ -2,21 +2,20 @@
 
 Steps: dispatching leader → 纪要编号 → 纪要名称 → meeting date → drafting unit → matters one by one
 (what, responsible unit, deadline, lead unit) until 完成 → summary → 确认. On 确认 the minutes and matters
-enter the ledger, the supervision group gets a copy and each responsible unit's liaison is told.
+enter the ledger (bot.actions.minutes.do_record_minutes): the supervision group gets a copy and each
+responsible unit's liaison is told.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.infra import audit
+from bot.actions.minutes import MatterInput, do_record_minutes
 from bot.core.messages import Context, Reply
-from bot.domain.codes import add_matter
 from bot.conversation import engine
 from bot.core.routing import Commands
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
-from models import (KIND_MINUTES, MINUTES_DRAFTED, ROLE_ADMIN, ROLE_LIAISON_GROUP, ROLE_OFFICE_LIAISON, DispatchRow,
-                    Matter, Minutes, Person, Unit, dispatch_row_unit)
+from models import ROLE_ADMIN, ROLE_LIAISON_GROUP, ROLE_OFFICE_LIAISON, Person, Unit, dispatch_row_unit
 
 commands = Commands()
 
@@ -47,49 +46,12 @@ def check(ctx: Context, data: dict, meta: dict) -> None:
 
 def save(ctx: Context, data: dict, meta: dict) -> Reply:
     s = ctx.session
-    leader = s.get(Person, data["leader"]["id"])
-    drafting = s.get(Unit, data["drafting_unit"]["id"])
-    rows = list(s.scalars(select(DispatchRow).where(DispatchRow.leader_id == leader.id).order_by(DispatchRow.seq)))
-    row = next((r for r in rows if drafting in r.lead_units), rows[0] if rows else None)
-    minutes = Minutes(number=data.get("number"), title=data["title"], leader_id=leader.id,
-                      dispatch_row_id=row.id if row else None, meeting_date=F.parse_iso(data["meeting_date"]),
-                      drafting_unit_id=drafting.id, state=MINUTES_DRAFTED, drafted_at=ctx.now,
-                      created_by_id=ctx.person.id, created_at=ctx.now)
-    s.add(minutes)
-    s.flush()
-    audit.record(s, actor=ctx.person, action="create", entity="minutes", entity_id=minutes.id,
-                 after=audit.snapshot(minutes), at=ctx.now)
-    matters = []
-    for seq, item in enumerate(data["matters"], 1):
-        due = F.parse_iso(item["deadline"])
-        lead = item.get("lead_unit")
-        m = add_matter(s, Matter(kind=KIND_MINUTES, minutes_id=minutes.id, seq=seq, title=item["title"],
-                                 leader_id=leader.id, responsible_unit_id=item["responsible_unit"]["id"],
-                                 lead_unit_id=lead["id"] if lead else None, deadline=due, original_deadline=due,
-                                 created_by_id=ctx.person.id, created_at=ctx.now))
-        audit.record(s, actor=ctx.person, action="create", entity="matter", entity_id=m.id,
-                     after=audit.snapshot(m), at=ctx.now)
-        matters.append(m)
-    s.refresh(minutes)
-    ctx.notify_group("supervision", ctx.render("minutes/copy.md", minutes=minutes, matters=matters),
-                     key=f"minutes-copy:{minutes.id}", kind="minutes")
-    notify_units(ctx, matters, key=f"minutes-unit:{minutes.id}", what=minutes)
+    items = [MatterInput(item["title"], item["responsible_unit"]["id"], F.parse_iso(item["deadline"]),
+                         item["lead_unit"]["id"] if item.get("lead_unit") else None) for item in data["matters"]]
+    minutes, matters = do_record_minutes(ctx, leader=s.get(Person, data["leader"]["id"]), number=data.get("number"),
+                                         title=data["title"], meeting_date=F.parse_iso(data["meeting_date"]),
+                                         drafting_unit=s.get(Unit, data["drafting_unit"]["id"]), matters=items)
     return Reply(ctx.render("minutes/saved.txt", minutes=minutes, matters=matters))
-
-
-def notify_units(ctx: Context, matters: list[Matter], *, key: str, what,
-                 template: str = "minutes/unit_notice.txt") -> None:
-    """Tell each responsible unit's liaison what it owes and by when (one message per unit)."""
-    by_unit: dict[int, list[Matter]] = {}
-    for m in matters:
-        by_unit.setdefault(m.responsible_unit_id, []).append(m)
-    for unit_id, items in by_unit.items():
-        unit = ctx.session.get(Unit, unit_id)
-        liaison = unit.liaison
-        if liaison is None or liaison.placeholder or not liaison.active:
-            continue
-        ctx.notify_person(liaison, ctx.render(template, unit=unit, matters=items, source=what),
-                          key=f"{key}:{unit_id}", kind="assignment")
 
 
 FLOW = commands.flow(Flow(

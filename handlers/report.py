@@ -2,29 +2,26 @@
 
 The bot lists the unit's open matters and slip rows; for each: 已完成 or 未完成, what was done, and for an
 open one the planned deadline (调度事项 = 已完成 + 未完成). On 确认 it is saved as that period's report
-(a new version; an earlier one is kept with current=False), late after 18:00 on the 5th / 20th.
+(a new version; an earlier one is kept with current=False), late after 18:00 on the 5th / 20th, by
+bot.actions.report.do_submit_report.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 
-from bot.infra import audit
+from bot.actions.report import REPORTABLE, ItemReport, do_submit_report
 from bot.domain import ledger
 from bot.core.messages import Context, Reply
 from bot.domain.periods import is_late, period_by_key, period_for_report
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.conversation import engine
 from bot.core.routing import Commands
-from handlers.closeout import announce_claim
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
-from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, Matter,
-                    ReportItem, ReportSubmission, Unit)
+from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, Matter, ReportSubmission, Unit
 
 commands = Commands()
 
-REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)
-PROGRESS_FIELDS = ("last_progress_at", "last_progress", "planned_deadline")
 STATUS_CHOICES = [(ITEM_DONE, "已完成"), (ITEM_OPEN, "未完成")]
 
 
@@ -72,58 +69,18 @@ def is_open_item(fc: FieldContext) -> bool:
 
 
 def save(ctx: Context, data: dict, meta: dict) -> Reply:
-    s = ctx.session
     period = period_by_key(meta["period_key"])
-    unit = s.get(Unit, meta["unit_id"])
-    prev_versions = list(s.scalars(select(ReportSubmission).where(
-        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)))
-    replaced = None
-    for old in prev_versions:
-        if old.current:
-            replaced = old
-            old.current = False
-            audit.record(s, actor=ctx.person, action="supersede", entity="report_submission", entity_id=old.id,
-                         before={"current": True}, after={"current": False}, at=ctx.now)
-    version = (s.scalar(select(func.max(ReportSubmission.version)).where(
-        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)) or 0) + 1
-    s.flush()
-    sub = ReportSubmission(unit_id=unit.id, period_key=period.key, version=version, current=True,
-                           submitted_by_id=ctx.person.id, submitted_at=ctx.now, is_late=is_late(ctx.now, period))
-    s.add(sub)
-    s.flush()
-    items = meta["_items_items"]
-    claimed: list = []
-    for fixed, answer in zip(items, data["items"]):
-        matter = s.get(Matter, fixed["id"])
-        if matter is None or matter.responsible_unit_id != unit.id or \
-                matter.state not in REPORTABLE + (MATTER_CLAIMED,):
-            raise Invalid("report/err_changed.txt", code=fixed["code"])
-        status = answer["status"]
-        planned = F.parse_iso(answer.get("planned_deadline")) if status == ITEM_OPEN else None
-        s.add(ReportItem(submission_id=sub.id, matter_id=matter.id, status=status, progress=answer["progress"],
-                         planned_deadline=planned, obstacle=answer.get("obstacle") if status == ITEM_OPEN else None))
-        before = audit.snapshot(matter, PROGRESS_FIELDS)
-        matter.last_progress_at = ctx.now
-        matter.last_progress = answer["progress"]
-        if status == ITEM_OPEN:
-            matter.planned_deadline = planned
-        b, a = audit.diff(before, audit.snapshot(matter, PROGRESS_FIELDS))
-        audit.record(s, actor=ctx.person, action="report", entity="matter", entity_id=matter.id, before=b,
-                     after=a, at=ctx.now)
-        # State changes go through the ledger's transitions (one place for the rules and their audit).
-        if status == ITEM_DONE:
-            if ledger.claim_completion(s, matter, ctx.person, answer["progress"], now=ctx.now):
-                claimed.append((matter, answer["progress"]))
-        else:  # a later report of the same period may revise an earlier 已完成
-            ledger.withdraw_claim(s, matter, ctx.person, answer["progress"], now=ctx.now)
-    s.flush()
-    for matter, note in claimed:  # ask the office liaisons to confirm (销号) or return each claim
-        announce_claim(ctx, matter, note)
-    audit.record(s, actor=ctx.person, action="create", entity="report_submission", entity_id=sub.id,
-                 after=audit.snapshot(sub), at=ctx.now)
-    done = sum(1 for a in data["items"] if a["status"] == ITEM_DONE)
-    return Reply(ctx.render("report/saved.txt", sub=sub, unit=unit, period=period, replaced=replaced,
-                            done=done, open=len(data["items"]) - done))
+    unit = ctx.session.get(Unit, meta["unit_id"])
+    items = [ItemReport(fixed["id"], fixed["code"], answer["status"], answer["progress"],
+                        F.parse_iso(answer.get("planned_deadline")) if answer["status"] == ITEM_OPEN else None,
+                        answer.get("obstacle"))
+             for fixed, answer in zip(meta["_items_items"], data["items"])]
+    try:
+        out = do_submit_report(ctx, unit, period, items)
+    except ledger.TransitionError as exc:
+        raise Invalid("report/err_changed.txt", code=exc.info.get("item")) from exc
+    return Reply(ctx.render("report/saved.txt", sub=out.submission, unit=unit, period=period, replaced=out.replaced,
+                            done=out.done, open=out.open))
 
 
 FLOW = commands.flow(Flow(

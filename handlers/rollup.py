@@ -15,9 +15,9 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from bot.infra import audit
+from bot.actions.rollup import do_edit_rollup, do_submit_rollup
 from bot.core.messages import Context, Reply
-from bot.jobs.rollup import compile_rows
+from bot.domain.ledger import TransitionError
 from bot.domain.periods import period_by_key
 from bot.core.routing import Commands
 from models import ROLE_ADMIN, DispatchRow, Person, RollUp
@@ -85,10 +85,10 @@ def edit(ctx: Context, args: str) -> Reply:
         return Reply(ctx.render("rollup/edit_usage.txt", seq=row.seq))
     if len(rest) > HARDEST_MAX_CHARS:
         return Reply(ctx.render("rollup/too_long.txt", length=len(rest), limit=HARDEST_MAX_CHARS))
-    before = audit.snapshot(r, ("hardest",))
-    r.hardest = rest
-    audit.record(ctx.session, actor=ctx.person, action="rollup_edited", entity="rollup", entity_id=r.id,
-                 before=before, after={"hardest": rest}, at=ctx.now)
+    try:
+        do_edit_rollup(ctx, r, rest)
+    except TransitionError:  # submitted meanwhile by another office liaison of the row
+        return Reply(ctx.render("rollup/none.txt"))
     return Reply(ctx.render("rollup/edited.txt", seq=row.seq, leader=_leader(ctx, row), hardest=rest))
 
 
@@ -97,19 +97,10 @@ def submit(ctx: Context, args: str) -> Reply:
     r, row, rest = _pick(ctx, args, "提交")
     if r is None:
         return rest
+    try:
+        do_submit_rollup(ctx, r, row)
+    except TransitionError:  # submitted meanwhile by another office liaison of the row
+        return Reply(ctx.render("rollup/none.txt"))
     period = period_by_key(r.period_key)
-    fresh = compile_rows(ctx.session, period, row_ids=[row.id]).get(row.id)
-    before = audit.snapshot(r, ("content", "submitted_at", "is_late", "office_liaison_id"))
-    if fresh is not None:
-        r.content = fresh.content
-    r.submitted_at = ctx.now
-    r.is_late = r.is_late or ctx.now > period.rollup_due
-    r.office_liaison_id = ctx.person.id
-    b, a = audit.diff(before, audit.snapshot(r, ("content", "submitted_at", "is_late", "office_liaison_id")))
-    audit.record(ctx.session, actor=ctx.person, action="rollup_submitted", entity="rollup", entity_id=r.id,
-                 before=b, after=a, at=ctx.now)
-    ctx.notify_group("supervision", ctx.render("rollup/group.txt", content=r.content, hardest=r.hardest,
-                                                liaison=ctx.person.name, at=ctx.now, late=r.is_late),
-                     key=f"rollup_submitted:r{row.id}:{r.period_key}", kind="rollup_submitted")
     return Reply(ctx.render("rollup/submitted.txt", seq=row.seq, leader=_leader(ctx, row), period_key=r.period_key,
                             late=r.is_late, due=period.rollup_due))

@@ -12,15 +12,16 @@ import re
 
 from sqlalchemy import select
 
-from bot.infra import audit
+from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip
 from bot.core.messages import Context, Reply
-from bot.domain.codes import add_matter, add_slip, find_slip
+from bot.domain.codes import find_slip
+from bot.domain.ledger import TransitionError
 from bot.conversation import engine
 from bot.core.routing import Commands
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
-from handlers.minutes import may_dispatch, notify_units
-from models import (KIND_SLIP, SLIP_ISSUED, SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Matter, Person)
+from handlers.minutes import may_dispatch
+from models import SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Person
 
 commands = Commands()
 
@@ -44,29 +45,16 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     s = ctx.session
     leader = s.get(Person, data["leader"]["id"])
     draft = {"leader": data["leader"], "dispatched_on": data["dispatched_on"], "rows": data["rows"]}
+    editing = None
     if meta.get("slip_id"):
-        slip = s.get(AssignmentSlip, meta["slip_id"])
-        if slip is None or slip.state != SLIP_RETURNED or slip.drafted_by_id != ctx.person.id:
+        editing = s.get(AssignmentSlip, meta["slip_id"])
+        if editing is None:
             raise Invalid("slip/err_not_editable.txt")
-        before = audit.snapshot(slip)
-        rev = int((slip.draft or {}).get("rev", 1)) + 1
-        slip.leader_id = leader.id
-        slip.dispatched_on = F.parse_iso(data["dispatched_on"])
-        slip.draft = {**draft, "rev": rev}
-        slip.state = SLIP_PENDING
-        s.flush()
-        b, a = audit.diff(before, audit.snapshot(slip))
-        audit.record(s, actor=ctx.person, action="resubmit", entity="assignment_slip", entity_id=slip.code,
-                     before=b, after=a, at=ctx.now)
-    else:
-        rev = 1
-        slip = add_slip(s, AssignmentSlip(leader_id=leader.id, dispatched_on=F.parse_iso(data["dispatched_on"]),
-                                          drafted_by_id=ctx.person.id, drafting_unit_id=ctx.person.unit_id,
-                                          state=SLIP_PENDING, draft={**draft, "rev": rev}, created_at=ctx.now))
-        audit.record(s, actor=ctx.person, action="create", entity="assignment_slip", entity_id=slip.code,
-                     after=audit.snapshot(slip), at=ctx.now)
-    ctx.notify_person(leader, ctx.render("slip/to_leader.txt", slip=slip, draft=draft, drafter=ctx.person, rev=rev),
-                      key=f"slip-sign:{slip.id}:{rev}", kind="slip")
+    try:
+        slip, rev = do_submit_slip(ctx, leader=leader, dispatched_on=F.parse_iso(data["dispatched_on"]), draft=draft,
+                                   slip=editing)
+    except TransitionError as exc:
+        raise Invalid("slip/err_not_editable.txt") from exc
     return Reply(ctx.render("slip/submitted.txt", slip=slip, leader=leader, rev=rev))
 
 
@@ -140,31 +128,10 @@ def sign(ctx: Context, args: str):
     slip, _rest, error = pending_for(ctx, args)
     if error:
         return error
-    s = ctx.session
-    before = audit.snapshot(slip)
-    draft = slip.draft or {}
-    rows = []
-    for seq, row in enumerate(draft.get("rows", []), 1):
-        due = F.parse_iso(row["deadline"])
-        m = add_matter(s, Matter(kind=KIND_SLIP, slip_id=slip.id, seq=seq, title=row["title"],
-                                 obstacles=row["obstacles"], measures=row["measures"], leader_id=slip.leader_id,
-                                 responsible_unit_id=row["responsible_unit"]["id"], deadline=due,
-                                 original_deadline=due, created_by_id=slip.drafted_by_id, created_at=ctx.now))
-        audit.record(s, actor=ctx.person, action="create", entity="matter", entity_id=m.id,
-                     after=audit.snapshot(m), at=ctx.now)
-        rows.append(m)
-    slip.state = SLIP_ISSUED
-    slip.signed_at = ctx.now
-    slip.return_reason = None
-    s.flush()
-    b, a = audit.diff(before, audit.snapshot(slip))
-    audit.record(s, actor=ctx.person, action="sign", entity="assignment_slip", entity_id=slip.code, before=b,
-                 after=a, at=ctx.now)
-    ctx.notify_group("supervision", ctx.render("slip/copy.md", slip=slip, rows=rows),
-                     key=f"slip-copy:{slip.id}", kind="slip")
-    notify_units(ctx, rows, key=f"slip-unit:{slip.id}", what=slip, template="slip/unit_notice.txt")
-    ctx.notify_person(slip.drafted_by, ctx.render("slip/signed_to_drafter.txt", slip=slip, rows=rows),
-                      key=f"slip-signed:{slip.id}", kind="slip")
+    try:
+        rows = do_sign_slip(ctx, slip)
+    except TransitionError:
+        return ctx.render("slip/not_pending.txt", slip=slip)
     return ctx.render("slip/signed.txt", slip=slip, rows=rows)
 
 
@@ -178,14 +145,8 @@ def return_slip(ctx: Context, args: str):
         return ctx.render("slip/need_reason.txt", slip=slip)
     if len(reason) > 1000:
         return ctx.render("engine/err_too_long.txt", max=1000, got=len(reason))
-    before = audit.snapshot(slip)
-    slip.state = SLIP_RETURNED
-    slip.return_reason = reason
-    ctx.session.flush()
-    b, a = audit.diff(before, audit.snapshot(slip))
-    audit.record(ctx.session, actor=ctx.person, action="return", entity="assignment_slip", entity_id=slip.code,
-                 before=b, after=a, reason=reason, at=ctx.now)
-    rev = int((slip.draft or {}).get("rev", 1))
-    ctx.notify_person(slip.drafted_by, ctx.render("slip/returned_to_drafter.txt", slip=slip, reason=reason),
-                      key=f"slip-returned:{slip.id}:{rev}", kind="slip")
+    try:
+        do_return_slip(ctx, slip, reason)
+    except TransitionError:
+        return ctx.render("slip/not_pending.txt", slip=slip)
     return ctx.render("slip/returned.txt", slip=slip, reason=reason)

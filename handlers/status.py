@@ -1,96 +1,35 @@
 """Status queries, scoped by role (bot.domain.scope): 进度, 逾期, 未报, 查 <单位|领导|纪要号|关键词|编号>, 历史 <编号>,
-and 下一页 for long answers.
-
-Long answers are cut into pages of at most PAGE_BYTES of UTF-8 (WeCom's text limit); the pages wait in
-runtime.kv under the person's key for PAGE_TTL seconds. The helpers here (item views, item lookup,
-transition errors, paging) are shared by the other ledger handlers.
+and 下一页 for long answers (paged by handlers.common).
 """
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
-from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
 
 from bot.domain import ledger
 from bot.core.messages import Context, Reply
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
-from bot.domain.scope import can_see, matter_filter, sees_all
-from bot.delivery.textsplit import split_utf8, utf8_len
+from bot.domain.scope import matter_filter, sees_all
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.core.routing import Commands
+from handlers.common import keep_pages, kept_pages, load_item, paged, scoped
 from models import (ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person,
                     ReportSubmission, Unit)
 
 commands = Commands()
 
 CODE_RE = re.compile(r"^[A-Za-z]{1,3}-?\d{1,6}$")  # what an item code looks like: M12, J3, T2
-PAGE_BYTES = 2048
-FOOTER_RESERVE = 160  # bytes kept free on each page for the page footer
-PAGE_TTL = 30 * 60
-
-
-def scoped(ctx: Context, *conds):
-    """A select of the Matters ctx.person may see, with extra conditions."""
-    return (select(Matter).where(matter_filter(ctx.roles), *conds)
-            .options(joinedload(Matter.responsible_unit), joinedload(Matter.leader)))
-
-
-def load_item(ctx: Context, code: str) -> tuple[Optional[Matter], Optional[Reply]]:
-    """The visible item with this code, or a reply saying it was not found (same answer whether it does
-    not exist or is someone else's, so nothing leaks)."""
-    code = ledger.normalize_code(code)
-    m = ledger.find_matter(ctx.session, code) if code else None
-    if m is None or not can_see(ctx.session, ctx.roles, m):
-        return None, Reply(ctx.render("status/not_found.txt", code=code))
-    return m, None
-
-
-def transition_error(ctx: Context, exc: ledger.TransitionError) -> Reply:
-    return Reply(ctx.render("status/transition_error.txt", code=exc.code, info=exc.info))
-
-
-# -- paging ---------------------------------------------------------------------------------------
-def _page_key(ctx: Context) -> str:
-    return f"pages:{ctx.incoming.channel}:{ctx.incoming.user_id}"
-
-
-def paginate(ctx: Context, text: str, limit: int = PAGE_BYTES) -> list[str]:
-    """Cut `text` at line breaks into pages of at most `limit` bytes including the footer."""
-    if utf8_len(text) <= limit:
-        return [text]
-    chunks = [c.strip("\n") for c in split_utf8(text, limit - FOOTER_RESERVE)]
-    chunks = [c for c in chunks if c.strip()]
-    n = len(chunks)
-    pages = [c + "\n" + ctx.render("status/page_footer.txt", i=i + 1, n=n) for i, c in enumerate(chunks)]
-    assert all(utf8_len(p) <= limit for p in pages)
-    return pages
-
-
-def paged(ctx: Context, text: str) -> Reply:
-    """Answer with the first page; keep the rest for 下一页."""
-    pages = paginate(ctx, text)
-    if len(pages) > 1:
-        ctx.runtime.kv.set(_page_key(ctx), json.dumps({"pages": pages[1:]}), ttl=PAGE_TTL)
-    else:
-        ctx.runtime.kv.delete(_page_key(ctx))
-    return Reply(pages[0])
 
 
 @commands.command("下一页", "下页", "更多", summary="", order=60)
 def next_page(ctx: Context, args: str) -> Reply:
-    raw = ctx.runtime.kv.get(_page_key(ctx))
-    pages = json.loads(raw)["pages"] if raw else []
+    pages = kept_pages(ctx)
     if not pages:
         return Reply(ctx.render("status/no_more_pages.txt"))
-    if len(pages) > 1:
-        ctx.runtime.kv.set(_page_key(ctx), json.dumps({"pages": pages[1:]}), ttl=PAGE_TTL)
-    else:
-        ctx.runtime.kv.delete(_page_key(ctx))
+    keep_pages(ctx, pages[1:])
     return Reply(pages[0])
 
 
@@ -234,22 +173,3 @@ def history(ctx: Context, args: str) -> Reply:
     if err:
         return err
     return paged(ctx, ctx.render("status/history.txt", m=m, rows=history_rows(ctx.session, m)))
-
-
-def first_word(args: str) -> tuple[str, str]:
-    """Split "M12 rest of text" into ("M12", "rest of text")."""
-    parts = args.split(None, 1)
-    if not parts:
-        return "", ""
-    return parts[0], parts[1] if len(parts) > 1 else ""
-
-
-def notify_people(ctx: Context, people: Iterable[Person], text: str, key: Optional[str] = None) -> int:
-    """One direct message per person (each with its own key when `key` is given)."""
-    n = 0
-    for p in people:
-        if p is None or p.id == ctx.person.id:
-            continue
-        if ctx.notify_person(p, text, key=f"{key}:p{p.id}" if key else None) is not None:
-            n += 1
-    return n

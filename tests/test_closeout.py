@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from bot.domain import ledger
+from bot.actions.base import Acting
+from bot.actions.closeout import do_claim_completion
 from models import Matter, Notice
 from tests import factories as f
 from tests.factories import at
@@ -72,10 +73,10 @@ def test_claim_return_claim_close(rt):
 
 
 def test_report_flow_claim_is_seen_by_the_office_liaison(rt):
-    """The report flow calls ledger.claim_completion; the item then waits in 待销号."""
+    """The report flow calls do_claim_completion; the item then waits in 待销号."""
     with rt.db.session() as s:
         m = s.scalar(select(Matter).where(Matter.code == "M3"))
-        ledger.claim_completion(s, m, "system:report", now=NOW)
+        do_claim_completion(Acting(s, "system:report", NOW), m)
     assert "M3 " in say(rt, "subingjiao", "待销号")
     assert "已销号" in say(rt, "subingjiao", "销号 m3")
     assert state(rt, "M3") == "closed"

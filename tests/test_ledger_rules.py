@@ -11,6 +11,10 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from bot.actions.base import Acting
+from bot.actions.closeout import do_claim_completion, do_close, do_reopen, do_return_for_redo
+from bot.actions.escalation import do_decide_escalation, do_raise_escalation
+from bot.actions.extension import do_decide_extension, do_request_extension
 from bot.domain import ledger
 from bot.domain.ledger import TransitionError
 from models import (EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
@@ -106,9 +110,9 @@ def audits(s, m):
 def test_extension_approved_keeps_both_deadlines(org_session):
     s, o = org_session
     m = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 20))
-    req = ledger.request_extension(s, m, o.ua, date(2027, 1, 15), "征迁未完成", now=NOW)
+    req = do_request_extension(Acting(s, o.ua, NOW), m, date(2027, 1, 15), "征迁未完成")
     assert m.state == MATTER_EXTENSION and req.old_deadline == date(2026, 12, 20)
-    ledger.decide_extension(s, req, o.sup1, True, now=NOW + timedelta(hours=1))
+    do_decide_extension(Acting(s, o.sup1, NOW + timedelta(hours=1)), req, True)
     assert (m.state, m.deadline, m.original_deadline) == (MATTER_OPEN, date(2027, 1, 15), date(2026, 12, 20))
     rows = audits(s, m)
     assert [r.action for r in rows] == ["extension_requested", "extension_approved"]
@@ -118,12 +122,12 @@ def test_extension_approved_keeps_both_deadlines(org_session):
 
 
 @pytest.mark.parametrize("call, code", [
-    (lambda s, o, m: ledger.request_extension(s, m, o.ua, date(2026, 12, 19), "x", now=NOW), "deadline_not_later"),
-    (lambda s, o, m: ledger.request_extension(s, m, o.ua, date(2027, 1, 1), " ", now=NOW), "reason_required"),
-    (lambda s, o, m: ledger.close(s, m, o.ol1, now=NOW), "not_claimed"),
-    (lambda s, o, m: ledger.return_for_redo(s, m, o.ol1, "不行", now=NOW), "not_claimed"),
-    (lambda s, o, m: ledger.reopen(s, m, o.admin, "误销号", now=NOW), "not_closed"),
-    (lambda s, o, m: ledger.escalate(s, m, 1, o.ua, "", now=NOW), "reason_required"),
+    (lambda s, o, m: do_request_extension(Acting(s, o.ua, NOW), m, date(2026, 12, 19), "x"), "deadline_not_later"),
+    (lambda s, o, m: do_request_extension(Acting(s, o.ua, NOW), m, date(2027, 1, 1), " "), "reason_required"),
+    (lambda s, o, m: do_close(Acting(s, o.ol1, NOW), m), "not_claimed"),
+    (lambda s, o, m: do_return_for_redo(Acting(s, o.ol1, NOW), m, "不行"), "not_claimed"),
+    (lambda s, o, m: do_reopen(Acting(s, o.admin, NOW), m, "误销号"), "not_closed"),
+    (lambda s, o, m: do_raise_escalation(Acting(s, o.ua, NOW), m, 1, ""), "reason_required"),
 ])
 def test_invalid_transitions_raise_and_change_nothing(org_session, call, code):
     s, o = org_session
@@ -137,20 +141,20 @@ def test_invalid_transitions_raise_and_change_nothing(org_session, call, code):
 def test_close_out_and_closed_is_terminal(org_session):
     s, o = org_session
     m = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 20))
-    assert ledger.claim_completion(s, m, o.ua, "已竣工", now=NOW) is True
-    assert ledger.claim_completion(s, m, o.ua, now=NOW) is False  # idempotent for re-sent reports
-    ledger.return_for_redo(s, m, o.ol1, "缺验收材料", now=NOW)
+    assert do_claim_completion(Acting(s, o.ua, NOW), m, "已竣工") is True
+    assert do_claim_completion(Acting(s, o.ua, NOW), m) is False  # idempotent for re-sent reports
+    do_return_for_redo(Acting(s, o.ol1, NOW), m, "缺验收材料")
     assert m.state == MATTER_RETURNED
-    ledger.claim_completion(s, m, o.ua, now=NOW)
-    ledger.close(s, m, o.ol1, now=NOW)
+    do_claim_completion(Acting(s, o.ua, NOW), m)
+    do_close(Acting(s, o.ol1, NOW), m)
     assert m.state == MATTER_CLOSED and m.closed_at == NOW
-    for call in (lambda: ledger.claim_completion(s, m, o.ua, now=NOW),
-                 lambda: ledger.request_extension(s, m, o.ua, date(2027, 3, 1), "x", now=NOW),
-                 lambda: ledger.escalate(s, m, 2, "system:test", now=NOW)):
+    for call in (lambda: do_claim_completion(Acting(s, o.ua, NOW), m),
+                 lambda: do_request_extension(Acting(s, o.ua, NOW), m, date(2027, 3, 1), "x"),
+                 lambda: do_raise_escalation(Acting(s, "system:test", NOW), m, 2)):
         with pytest.raises(TransitionError) as exc:
             call()
         assert exc.value.code == "closed"
-    ledger.reopen(s, m, o.admin, "误销号", now=NOW)
+    do_reopen(Acting(s, o.admin, NOW), m, "误销号")
     assert m.state == MATTER_RETURNED and m.closed_at is None
     assert [r.action for r in audits(s, m)] == [
         "completion_claimed", "returned", "completion_claimed", "closed", "reopened"]
@@ -159,29 +163,29 @@ def test_close_out_and_closed_is_terminal(org_session):
 def test_close_withdraws_a_pending_extension(org_session):
     s, o = org_session
     m = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 20))
-    req = ledger.request_extension(s, m, o.ua, date(2027, 1, 15), "等资金", now=NOW)
-    ledger.claim_completion(s, m, o.ua, now=NOW)
-    ledger.close(s, m, o.ol1, now=NOW)
+    req = do_request_extension(Acting(s, o.ua, NOW), m, date(2027, 1, 15), "等资金")
+    do_claim_completion(Acting(s, o.ua, NOW), m)
+    do_close(Acting(s, o.ol1, NOW), m)
     assert req.state == ledger.EXT_WITHDRAWN
     with pytest.raises(TransitionError):
-        ledger.decide_extension(s, req, o.sup1, True, now=NOW)
+        do_decide_extension(Acting(s, o.sup1, NOW), req, True)
 
 
 def test_escalation_once_per_level_and_return_lowers_the_flag(org_session):
     s, o = org_session
     m = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 20))
-    e1 = ledger.escalate(s, m, 1, o.ua, "跨部门", now=NOW)
-    assert ledger.escalate(s, m, 1, o.ua, "再来", now=NOW) is None
-    assert ledger.escalate(s, m, 3, "system:escalation", now=NOW) is not None
+    e1 = do_raise_escalation(Acting(s, o.ua, NOW), m, 1, "跨部门")
+    assert do_raise_escalation(Acting(s, o.ua, NOW), m, 1, "再来") is None
+    assert do_raise_escalation(Acting(s, "system:escalation", NOW), m, 3) is not None
     assert m.escalation_level == 3
     with pytest.raises(TransitionError) as exc:
-        ledger.decide_escalation(s, e1, o.member, True, now=NOW)
+        do_decide_escalation(Acting(s, o.member, NOW), e1, True)
     assert exc.value.code == "deadline_required"
-    ledger.decide_escalation(s, e1, o.member, False, note="本单位可解决", now=NOW)
+    do_decide_escalation(Acting(s, o.member, NOW), e1, False, note="本单位可解决")
     assert m.escalation_level == 3
-    e4 = ledger.escalate(s, m, 4, "system:x", now=NOW)
+    e4 = do_raise_escalation(Acting(s, "system:x", NOW), m, 4)
     assert m.escalation_level == 4
-    ledger.decide_escalation(s, e4, o.member, False, note="x", now=NOW)
+    do_decide_escalation(Acting(s, o.member, NOW), e4, False, note="x")
     assert m.escalation_level == 3
 
 
@@ -236,80 +240,90 @@ class ItemMachine(RuleBasedStateMachine):
         self.s.close()
         self.engine.dispose()
 
+    def attempt(self, name: str, call, args_ok: bool = True):
+        """Run one transition with the transition table as the oracle: refused exactly when the state is not
+        one it may start from (with the table's code) or, from such a state, when the arguments are not
+        acceptable; on success the item is in the table's target state (or unchanged for a no-op)."""
+        t = ledger.TRANSITIONS[name]
+        state = self.m.state
+        try:
+            result = call()
+        except TransitionError as exc:
+            if not t.allows(state):
+                assert exc.code == t.refusal_code(state), (name, state, exc.code)
+            else:
+                assert not args_ok, (name, state, exc.code)
+            assert self.m.state == state
+            return None
+        assert t.allows(state) and args_ok, (name, state)
+        assert self.m.state == t.target_of(state), (name, state)
+        return result if result is not None else True
+
+    def pending(self):
+        return self.s.scalar(select(ExtensionRequest).where(ExtensionRequest.state == EXT_PENDING))
+
+    def act(self, who):
+        return Acting(self.s, who, self.now)
+
     @rule(days=st.integers(-5, 60), reason=st.sampled_from(["", "资金未到位"]))
     def request_extension(self, days, reason):
-        try:
-            ledger.request_extension(self.s, self.m, self.o.ua, self.m.deadline + timedelta(days=days), reason,
-                                     now=self.now)
+        ok = bool(reason) and days > 0 and self.pending() is None
+        if self.attempt("request_extension", lambda: do_request_extension(
+                self.act(self.o.ua), self.m, self.m.deadline + timedelta(days=days), reason), ok):
             self.changes += 1
-        except TransitionError:
-            pass
 
     @rule(approve=st.booleans(), note=st.sampled_from(["", "同意", None]))
     def decide_extension(self, approve, note):
-        req = self.s.scalar(select(ExtensionRequest).where(ExtensionRequest.state == EXT_PENDING))
+        req = self.pending()
         if req is None:
             return
-        try:
-            ledger.decide_extension(self.s, req, self.o.sup1, approve, note, now=self.now)
+        if self.attempt("decide_extension", lambda: do_decide_extension(self.act(self.o.sup1), req, approve, note),
+                        approve or bool(note)):
             self.changes += 1
-        except TransitionError:
-            pass
 
     @rule()
     def claim(self):
-        try:
-            if ledger.claim_completion(self.s, self.m, self.o.ua, now=self.now):
-                self.changes += 1
-        except TransitionError:
-            pass
+        changes = ledger.TRANSITIONS["claim_completion"].changes(self.m.state)
+        result = self.attempt("claim_completion", lambda: do_claim_completion(self.act(self.o.ua), self.m))
+        if result is not None:
+            assert result is changes  # True when it claimed, False for a repeat
+            self.changes += changes
 
     @rule()
     def close(self):
-        try:
-            ledger.close(self.s, self.m, self.o.ol1, now=self.now)
+        if self.attempt("close", lambda: do_close(self.act(self.o.ol1), self.m)):
             self.changes += 1
-        except TransitionError:
-            pass
 
     @rule(reason=st.sampled_from(["", "材料不全"]))
     def return_for_redo(self, reason):
-        try:
-            ledger.return_for_redo(self.s, self.m, self.o.ol1, reason, now=self.now)
+        if self.attempt("return_for_redo", lambda: do_return_for_redo(self.act(self.o.ol1), self.m, reason),
+                        bool(reason)):
             self.changes += 1
-        except TransitionError:
-            pass
 
     @rule(reason=st.sampled_from(["", "误销号"]))
     def reopen(self, reason):
-        try:
-            ledger.reopen(self.s, self.m, self.o.admin, reason, now=self.now)
+        if self.attempt("reopen", lambda: do_reopen(self.act(self.o.admin), self.m, reason), bool(reason)):
             self.changes += 1
-        except TransitionError:
-            pass
 
     @rule(level=st.integers(1, 5))
     def escalate(self, level):
-        try:
-            if ledger.escalate(self.s, self.m, level, self.o.ua, "跨部门难协调", now=self.now) is not None:
+        raised = []
+        if self.attempt("escalate", lambda: raised.append(
+                do_raise_escalation(self.act(self.o.ua), self.m, level, "跨部门难协调"))):
+            if raised[0] is not None:  # None: this level was raised before
                 self.changes += 1
                 self.levels.add(level)
-        except TransitionError:
-            pass
 
     @rule(accept=st.booleans())
     def decide_escalation(self, accept):
         esc = self.s.scalar(select(Escalation).where(Escalation.state == "raised").order_by(Escalation.level))
         if esc is None:
             return
-        try:
-            ledger.decide_escalation(self.s, esc, self.o.member, accept, now=self.now,
-                                     deadline=date(2027, 2, 1), note="退回")
+        if self.attempt("decide_escalation", lambda: do_decide_escalation(
+                self.act(self.o.member), esc, accept, deadline=date(2027, 2, 1), note="退回")):
             self.changes += 1
             if not accept:
                 self.returned_levels.add(esc.level)
-        except TransitionError:
-            pass
 
     @invariant()
     def valid(self):
@@ -328,10 +342,10 @@ class ItemMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.m.state == MATTER_CLOSED)
     @rule()
     def closed_is_terminal(self):
-        for fn in (lambda: ledger.claim_completion(self.s, self.m, self.o.ua, now=self.now),
-                   lambda: ledger.return_for_redo(self.s, self.m, self.o.ol1, "x", now=self.now),
-                   lambda: ledger.request_extension(self.s, self.m, self.o.ua, date(2030, 1, 1), "x", now=self.now),
-                   lambda: ledger.escalate(self.s, self.m, 5, self.o.ua, "x", now=self.now)):
+        for fn in (lambda: do_claim_completion(Acting(self.s, self.o.ua, self.now), self.m),
+                   lambda: do_return_for_redo(Acting(self.s, self.o.ol1, self.now), self.m, "x"),
+                   lambda: do_request_extension(Acting(self.s, self.o.ua, self.now), self.m, date(2030, 1, 1), "x"),
+                   lambda: do_raise_escalation(Acting(self.s, self.o.ua, self.now), self.m, 5, "x")):
             with pytest.raises(TransitionError):
                 fn()
         assert self.m.state == MATTER_CLOSED

@@ -5,8 +5,10 @@ from datetime import date
 
 import pytest
 
+from bot.actions.base import Acting
+from bot.actions.closeout import do_claim_completion
+from bot.actions.escalation import do_raise_escalation
 from bot.infra import audit
-from bot.domain import ledger
 from bot.delivery.textsplit import utf8_len
 from tests import factories as f
 from tests.conftest import make_app
@@ -29,10 +31,10 @@ def build(runtime):
                       last_progress_at=at(2026, 12, 6), last_progress="招标完成")
         m4 = f.matter(s, "M4", o.jiaoyu, o.leader2, date(2026, 11, 30), title="校舍维修资金")
         f.matter(s, "M5", o.fagai, o.leader1, date(2026, 11, 20), title="粮食生产台账", state="closed")
-        ledger.escalate(s, m4, 1, o.ub, "涉及财政、住建多部门", now=at(2026, 12, 2))
+        do_raise_escalation(Acting(s, o.ub, at(2026, 12, 2)), m4, 1, "涉及财政、住建多部门")
         f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 4), [(m1, "open", "已完成80%")])
         f.report(s, o.jiaoyu, o.ub, "2026-12-05", at(2026, 12, 6), [(m3, "open", "招标完成")], is_late=True)
-        ledger.claim_completion(s, m2, o.uk, now=at(2026, 12, 8))
+        do_claim_completion(Acting(s, o.uk, at(2026, 12, 8)), m2)
         # the report flow audits items under their code: the history shows those rows too
         audit.record(s, actor=o.ua, action="report", entity="matter", entity_id=m1.code, at=at(2026, 12, 4))
     runtime.clock.set(NOW)

@@ -18,7 +18,8 @@ the alerts: ONE supervision-group message per level and run listing the newly es
 supervisor / leader (``…:batch:<id>:p<person>``; who and which items in one windowed query). Two runs at
 once insert disjoint sets, so every item appears in exactly one batch alert; a run that raises nothing
 sends nothing. First run over the benchmark's 45,000-item backlog: docs/jobs.md.
-Level 1 (提请督办, handlers/escalate.py) stays per item (``escalation:1:<matter id>``).
+Level 1 (提请督办) stays per item: `do_raise_escalation` (``escalation:1:<matter id>``) and its decision,
+`do_decide_escalation` (立项督办 / 退回督办), below.
 """
 from __future__ import annotations
 
@@ -32,13 +33,17 @@ from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exis
                         select, union, update)
 from sqlalchemy.orm import Session, aliased
 
+from bot.actions.base import Act, lock, notify_people, person_id
+from bot.actions.closeout import WATCHED, audit_matter
+from bot.delivery.notices import Notices, people
 from bot.domain import ledger
+from bot.domain.scope import office_liaisons_of, unit_liaison_of
+from bot.infra.audit import snapshot
 from bot.infra.db import dialect_insert
-from bot.jobs.base import Notices, people
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.infra.text import render
-from models import (ESC_INTERVIEW, ESC_RAISED, ESC_STALLED, AuditLog, DispatchRow, Escalation, Matter, Minutes,
-                    Person, ReportItem, ReportSubmission, Unit)
+from models import (ESC_ACCEPTED, ESC_INTERVIEW, ESC_RAISED, ESC_RETURNED, ESC_STALLED, ESC_SUPERVISION_REQUEST,
+                    AuditLog, DispatchRow, Escalation, Matter, Minutes, Person, ReportItem, ReportSubmission, Unit)
 
 ACTOR = "system:escalation"
 LIST_LIMIT = 30  # items listed in one alert; the rest are counted ("等共 N 项")
@@ -120,7 +125,7 @@ def _insert(session: Session, level: int, where, as_of: datetime) -> dict[int, i
 
 def _audit(session: Session, level: int, ids, as_of: datetime, *, reached: bool = False) -> None:
     """The audit rows of the items raised now to `level` — one INSERT … SELECT; the before/after JSON of
-    `ledger.escalate` is picked by a CASE on the item's level before (each JSON bound once). `reached`:
+    `do_raise_escalation` is picked by a CASE on the item's level before (each JSON bound once). `reached`:
     the items were raised higher in this run already, so the level is recorded as reached ({} → {level})."""
     if not ids:
         return
@@ -248,6 +253,80 @@ def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Raised]:
                   + [Raised(eid, mid, ESC_STALLED) for mid, eid in new2.items()])
 
 
+# -- one item, by hand: 提请督办 and its decision ------------------------------------------------------
+HISTORY_LINES = 8  # the latest audit entries shown to the supervision group
+
+
+def alert_key(matter: Matter, level: int) -> str:
+    return f"escalation:{level}:{matter.id}"
+
+
+def escalation_of(session: Session, matter: Matter, level: int) -> Optional[Escalation]:
+    return session.scalar(select(Escalation).where(Escalation.matter_id == matter.id, Escalation.level == level))
+
+
+def do_raise_escalation(act: Act, matter: Matter, level: int, reason: Optional[str] = None) -> Optional[Escalation]:
+    """Raise one step of the escalation ladder for one item: once per item and level (None if already
+    raised). 提请督办 (level 1) needs a reason and sends the item with its latest history to the
+    supervision group."""
+    s = act.session
+    lock(s, matter)
+    ledger.check("escalate", matter)
+    if level == ESC_SUPERVISION_REQUEST:
+        reason = ledger.need_reason(reason)
+    if escalation_of(s, matter, level) is not None:
+        return None
+    before = snapshot(matter, WATCHED)
+    esc = Escalation(matter_id=matter.id, level=level, state=ESC_RAISED, reason=reason, raised_at=act.now,
+                     raised_by_id=person_id(act.actor))
+    s.add(esc)
+    matter.escalation_level = max(matter.escalation_level or 0, level)
+    s.flush()
+    audit_matter(s, matter, before, act.actor, "escalated", act.now, reason, level=level)
+    if level == ESC_SUPERVISION_REQUEST:
+        rows = ledger.history_rows(s, matter)[-HISTORY_LINES:]
+        text = act.render("escalate/to_supervision.txt", m=matter, v=ledger.item_view(matter, act.now), esc=esc,
+                          rows=rows, by=act.actor)
+        act.notify_group("supervision", text, key=alert_key(matter, ESC_SUPERVISION_REQUEST))
+    return esc
+
+
+def do_decide_escalation(act: Act, escalation: Escalation, accept: bool, *, deadline: Optional[date] = None,
+                         note: Optional[str] = None) -> Escalation:
+    """立项督办 (accept, with a supervision deadline) or 退回督办 (with a reason) of a raised request; the unit
+    liaison and the office liaisons of the item's row are told."""
+    s = act.session
+    matter = escalation.matter
+    lock(s, matter)  # the item first, then the escalation: the order every action takes them in
+    lock(s, escalation)
+    if escalation.state != ESC_RAISED:
+        raise ledger.TransitionError("already_decided", state=escalation.state)
+    ledger.check("decide_escalation", matter)
+    note = (note or "").strip() or None
+    if accept and deadline is None:
+        raise ledger.TransitionError("deadline_required")
+    if not accept:
+        note = ledger.need_reason(note)
+    before = snapshot(matter, WATCHED)
+    escalation.state = ESC_ACCEPTED if accept else ESC_RETURNED
+    escalation.decided_by_id = person_id(act.actor)
+    escalation.decided_at = act.now
+    escalation.decision_note = note
+    escalation.supervision_deadline = deadline if accept else None
+    if not accept:
+        s.flush()
+        levels = s.scalars(select(Escalation.level).where(Escalation.matter_id == matter.id,
+                                                          Escalation.state != ESC_RETURNED))
+        matter.escalation_level = max(levels, default=0)
+    audit_matter(s, matter, before, act.actor, "escalation_accepted" if accept else "escalation_returned", act.now,
+                 note, level=escalation.level, supervision_deadline=deadline)
+    people_told = [unit_liaison_of(matter), *office_liaisons_of(s, matter)]
+    notify_people(act, people_told, act.render("escalate/decided_notice.txt", m=matter, esc=escalation,
+                                               accept=accept, by=act.actor),
+                  key=f"escalation:{ESC_SUPERVISION_REQUEST}:{matter.id}:decided")
+    return escalation
+
+
 # -- 效能问责 candidates ----------------------------------------------------------------------------
 @dataclass
 class Candidate:
@@ -320,4 +399,4 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     return sorted(found.values(), key=lambda c: (-(c.lagging_periods + len(c.overdue_items)), c.unit.name))
 
 
-__all__ = ["auto_escalate", "Raised", "accountability_candidates", "Candidate", "stalled_matters", "long_overdue_matters"]
+__all__ = ["auto_escalate", "Raised", "do_raise_escalation", "do_decide_escalation", "escalation_of", "accountability_candidates", "Candidate", "stalled_matters", "long_overdue_matters"]

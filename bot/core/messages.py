@@ -71,6 +71,11 @@ class Context:
     def channel(self) -> str:
         return self.incoming.channel
 
+    @property
+    def actor(self) -> Person:
+        """Who acts, for bot.actions (a chat message always has a person)."""
+        return self.person
+
     def render(self, name: str, **kw) -> str:
         return render(name, person=self.person, now=self.now, **kw)
 

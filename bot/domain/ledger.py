@@ -1,35 +1,34 @@
-"""Ledger rules, in one place for chat, jobs and reports: states and their transitions, lights,
-overdue, stalled items and report compliance.
+"""Ledger rules, in one place for chat, jobs and reports: states and the transition table, lights,
+overdue, stalled items and report compliance. Pure rules: the changes themselves (rows, audit, notices)
+are the actions of bot.actions (closeout, extension, escalation).
 
 Each rule exists as a Python function (for one item) and, where jobs need it, as a SQL expression
 (for set-based queries) — kept side by side so they cannot drift apart.
 
-State machine of a ledger item (Matter)::
+State machine of a ledger item (Matter), `TRANSITIONS`::
 
-    open ──request_extension──▶ extension_requested ──decide_extension──▶ open
+    open / returned ──request_extension──▶ extension_requested ──decide_extension──▶ open
     open / returned / extension_requested ──claim_completion──▶ completion_claimed
     completion_claimed ──close──▶ closed (销号)      completion_claimed ──return_for_redo──▶ returned
-    closed ──reopen──▶ returned (explicit, with a reason)
+    completion_claimed ──withdraw_claim──▶ open      closed ──reopen──▶ returned (explicit, with a reason)
 
-Escalation is a flag beside the state (`Matter.escalation_level`, one `Escalation` row per level).
-Every transition validates, changes the Matter and writes one audit row in the caller's transaction;
-an invalid one raises `TransitionError` (with a `code` the chat templates turn into Chinese).
+Escalation is a flag beside the state (`Matter.escalation_level`, one `Escalation` row per level); raising
+and deciding one needs an item not yet closed. A transition refused in a state raises `TransitionError`
+(with a `code` the chat templates turn into Chinese).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime, timedelta
-from typing import Iterable, Optional, Union
+from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.infra import audit
 from bot.domain.periods import Period, period_at, previous_period
-from models import (ESC_ACCEPTED, ESC_RAISED, ESC_RETURNED, ESC_SUPERVISION_REQUEST, EXT_APPROVED, EXT_PENDING,
-                    EXT_REFUSED, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
-                    AuditLog, Escalation, ExtensionRequest, Matter, Person, ReportItem, ReportSubmission)
+from models import (MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, AuditLog,
+                    Matter, ReportItem, ReportSubmission)
 
 OPEN_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_RETURNED)  # not yet 销号
 ACTIVE_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # work still to do (not claimed done)
@@ -42,17 +41,6 @@ CLOSED = "closed"
 LIGHT_ICONS = {GREEN: "🟢", YELLOW: "🟡", RED: "🔴", CLOSED: "✅"}
 
 EXT_WITHDRAWN = "withdrawn"  # a pending extension request made moot by 销号
-
-Actor = Union[Person, str]
-
-
-class TransitionError(Exception):
-    """A ledger change that the rules do not allow; `code` names the reason (templates word it)."""
-
-    def __init__(self, code: str, **info):
-        super().__init__(code)
-        self.code = code
-        self.info = info
 
 
 # -- rules for one item ---------------------------------------------------------------------------
@@ -203,195 +191,90 @@ def reported_matter_ids(session: Session, period_keys: Iterable[str]) -> set[int
         .where(ReportSubmission.period_key.in_(keys), ReportSubmission.current.is_(True)).distinct()))
 
 
-# -- transitions ----------------------------------------------------------------------------------
-WATCHED = ("state", "deadline", "original_deadline", "escalation_level", "closed_at")
+# -- transitions: which states each may start from (the actions in bot.actions apply them) ----------
+class TransitionError(Exception):
+    """A ledger change that the rules do not allow; `code` names the reason (templates word it)."""
+
+    def __init__(self, code: str, **info):
+        super().__init__(code)
+        self.code = code
+        self.info = info
 
 
-def _audit(session: Session, matter: Matter, before: dict, actor: Actor, action: str, now: datetime,
-           reason: Optional[str] = None, **extra) -> None:
-    b, a = audit.diff(before, audit.snapshot(matter, WATCHED))
-    a.update({k: v.isoformat() if isinstance(v, date) else v for k, v in extra.items()})
-    audit.record(session, actor=actor, action=action, entity="matter", entity_id=matter.id,
-                 before=b, after=a, reason=reason, at=now)
+@dataclass(frozen=True)
+class Transition:
+    """One edge of the state machine: the states it may start from (`sources`), the state it leads to
+    (`target`; None: the state is kept, except where `moves` says otherwise), the states in which it is
+    accepted but changes nothing (`unchanged`: idempotent calls), and the refusal code for every other
+    state (`refusals`, else `refusal`)."""
+
+    name: str
+    sources: tuple[str, ...]
+    target: Optional[str]
+    unchanged: tuple[str, ...] = ()
+    refusal: str = "closed"
+    refusals: tuple[tuple[str, str], ...] = ()
+    moves: tuple[tuple[str, str], ...] = ()
+
+    def target_of(self, state: str) -> str:
+        """The state after the transition started from `state`."""
+        if not self.changes(state):
+            return state
+        return self.target or dict(self.moves).get(state, state)
+
+    def allows(self, state: str) -> bool:
+        return state in self.sources or state in self.unchanged
+
+    def changes(self, state: str) -> bool:
+        return state in self.sources
+
+    def refusal_code(self, state: str) -> str:
+        if state == MATTER_CLOSED and MATTER_CLOSED not in self.sources:
+            return "closed"
+        return dict(self.refusals).get(state, self.refusal)
 
 
-def _need_open(matter: Matter) -> None:
-    if matter.state == MATTER_CLOSED:
-        raise TransitionError("closed", item=matter.code)
+_ALL_STATES = OPEN_STATES + (MATTER_CLOSED,)
+
+TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
+    Transition("request_extension", (MATTER_OPEN, MATTER_RETURNED), MATTER_EXTENSION,
+               refusals=((MATTER_CLAIMED, "already_claimed"), (MATTER_EXTENSION, "extension_pending"))),
+    Transition("decide_extension", OPEN_STATES, None, moves=((MATTER_EXTENSION, MATTER_OPEN),)),
+    Transition("claim_completion", (MATTER_OPEN, MATTER_RETURNED, MATTER_EXTENSION), MATTER_CLAIMED,
+               unchanged=(MATTER_CLAIMED,)),
+    Transition("withdraw_claim", (MATTER_CLAIMED,), MATTER_OPEN,
+               unchanged=tuple(s for s in _ALL_STATES if s != MATTER_CLAIMED)),
+    Transition("close", (MATTER_CLAIMED,), MATTER_CLOSED, refusal="not_claimed"),
+    Transition("return_for_redo", (MATTER_CLAIMED,), MATTER_RETURNED, refusal="not_claimed"),
+    Transition("reopen", (MATTER_CLOSED,), MATTER_RETURNED, refusal="not_closed"),
+    Transition("escalate", OPEN_STATES, None),
+    Transition("decide_escalation", OPEN_STATES, None),
+)}
 
 
-def _need_reason(reason: Optional[str]) -> str:
+def refusal(name: str, matter: Matter) -> Optional[TransitionError]:
+    """Why transition `name` may not start from the item's state (None: it may)."""
+    t = TRANSITIONS[name]
+    if t.allows(matter.state):
+        return None
+    return TransitionError(t.refusal_code(matter.state), item=matter.code, state=matter.state)
+
+
+def check(name: str, matter: Matter) -> bool:
+    """Raise TransitionError unless transition `name` may start from the item's state; True when it
+    changes the state, False when it is accepted as a no-op (an idempotent repeat)."""
+    err = refusal(name, matter)
+    if err is not None:
+        raise err
+    return TRANSITIONS[name].changes(matter.state)
+
+
+def need_reason(reason: Optional[str]) -> str:
+    """The reason a transition requires, stripped (refused when blank)."""
     reason = (reason or "").strip()
     if not reason:
         raise TransitionError("reason_required")
     return reason
-
-
-def pending_extension(session: Session, matter: Matter) -> Optional[ExtensionRequest]:
-    return session.scalar(select(ExtensionRequest).where(ExtensionRequest.matter_id == matter.id,
-                                                         ExtensionRequest.state == EXT_PENDING))
-
-
-def request_extension(session: Session, matter: Matter, actor: Actor, new_deadline: date, reason: str,
-                      *, now: datetime) -> ExtensionRequest:
-    """延期申请: ask for `new_deadline` (later than the current one) with a reason."""
-    _need_open(matter)
-    reason = _need_reason(reason)
-    if matter.state == MATTER_CLAIMED:
-        raise TransitionError("already_claimed", item=matter.code)
-    if pending_extension(session, matter) is not None:
-        raise TransitionError("extension_pending", item=matter.code)
-    if new_deadline <= matter.deadline:
-        raise TransitionError("deadline_not_later", item=matter.code, deadline=matter.deadline)
-    before = audit.snapshot(matter, WATCHED)
-    req = ExtensionRequest(matter_id=matter.id, requested_by_id=actor.id if isinstance(actor, Person) else None,
-                           old_deadline=matter.deadline, new_deadline=new_deadline, reason=reason,
-                           state=EXT_PENDING, created_at=now)
-    session.add(req)
-    matter.state = MATTER_EXTENSION
-    session.flush()
-    _audit(session, matter, before, actor, "extension_requested", now, reason,
-           request_id=req.id, new_deadline=new_deadline)
-    return req
-
-
-def decide_extension(session: Session, request: ExtensionRequest, actor: Actor, approve: bool,
-                     note: Optional[str] = None, *, now: datetime) -> ExtensionRequest:
-    """批准 / 不批准: approval moves the deadline (the original one stays in `original_deadline` and
-    in the request's `old_deadline`); a refusal needs a reason."""
-    if request.state != EXT_PENDING:
-        raise TransitionError("already_decided", request_id=request.id, state=request.state)
-    matter = request.matter
-    _need_open(matter)
-    note = (note or "").strip() or None
-    if not approve:
-        note = _need_reason(note)
-    before = audit.snapshot(matter, WATCHED)
-    request.state = EXT_APPROVED if approve else EXT_REFUSED
-    request.decided_by_id = actor.id if isinstance(actor, Person) else None
-    request.decided_at = now
-    request.decision_note = note
-    if approve:
-        matter.deadline = request.new_deadline
-    if matter.state == MATTER_EXTENSION:
-        matter.state = MATTER_OPEN
-    _audit(session, matter, before, actor, "extension_approved" if approve else "extension_refused", now, note,
-           request_id=request.id)
-    return request
-
-
-def claim_completion(session: Session, matter: Matter, actor: Actor, note: Optional[str] = None,
-                     *, now: datetime) -> bool:
-    """已完成 in a report: the unit claims completion; the office liaison then closes or returns it.
-
-    Idempotent: claiming an already claimed item changes nothing and returns False."""
-    _need_open(matter)
-    if matter.state == MATTER_CLAIMED:
-        return False
-    before = audit.snapshot(matter, WATCHED)
-    matter.state = MATTER_CLAIMED
-    _audit(session, matter, before, actor, "completion_claimed", now, (note or "").strip() or None)
-    return True
-
-
-def close(session: Session, matter: Matter, actor: Actor, note: Optional[str] = None, *, now: datetime) -> None:
-    """销号: the office liaison confirms a claimed completion. Pending extension requests lapse."""
-    if matter.state != MATTER_CLAIMED:
-        _need_open(matter)
-        raise TransitionError("not_claimed", item=matter.code, state=matter.state)
-    before = audit.snapshot(matter, WATCHED)
-    matter.state = MATTER_CLOSED
-    matter.closed_at = now
-    for req in session.scalars(select(ExtensionRequest).where(ExtensionRequest.matter_id == matter.id,
-                                                              ExtensionRequest.state == EXT_PENDING)):
-        req.state = EXT_WITHDRAWN
-        req.decided_at = now
-    _audit(session, matter, before, actor, "closed", now, (note or "").strip() or None)
-
-
-def withdraw_claim(session: Session, matter: Matter, actor: Actor, note: Optional[str] = None,
-                   *, now: datetime) -> bool:
-    """A later report of the same period says 未完成 after all: the unit withdraws its own claim.
-
-    Idempotent: an item that is not claimed is left alone (returns False)."""
-    if matter.state != MATTER_CLAIMED:
-        return False
-    before = audit.snapshot(matter, WATCHED)
-    matter.state = MATTER_OPEN
-    _audit(session, matter, before, actor, "claim_withdrawn", now, (note or "").strip() or None)
-    return True
-
-
-def return_for_redo(session: Session, matter: Matter, actor: Actor, reason: str, *, now: datetime) -> None:
-    """退回重办: the claimed completion is not accepted; the item is open again (flagged returned)."""
-    reason = _need_reason(reason)
-    if matter.state != MATTER_CLAIMED:
-        _need_open(matter)
-        raise TransitionError("not_claimed", item=matter.code, state=matter.state)
-    before = audit.snapshot(matter, WATCHED)
-    matter.state = MATTER_RETURNED
-    _audit(session, matter, before, actor, "returned", now, reason)
-
-
-def reopen(session: Session, matter: Matter, actor: Actor, reason: str, *, now: datetime) -> None:
-    """The only way out of closed: an explicit reopen with a reason (the item comes back as returned)."""
-    reason = _need_reason(reason)
-    if matter.state != MATTER_CLOSED:
-        raise TransitionError("not_closed", item=matter.code, state=matter.state)
-    before = audit.snapshot(matter, WATCHED)
-    matter.state = MATTER_RETURNED
-    matter.closed_at = None
-    _audit(session, matter, before, actor, "reopened", now, reason)
-
-
-def escalation_of(session: Session, matter: Matter, level: int) -> Optional[Escalation]:
-    return session.scalar(select(Escalation).where(Escalation.matter_id == matter.id, Escalation.level == level))
-
-
-def escalate(session: Session, matter: Matter, level: int, actor: Actor, reason: Optional[str] = None,
-             *, now: datetime) -> Optional[Escalation]:
-    """Raise one step of the escalation ladder: once per item and level (None if already raised)."""
-    _need_open(matter)
-    if level == ESC_SUPERVISION_REQUEST:
-        reason = _need_reason(reason)
-    if escalation_of(session, matter, level) is not None:
-        return None
-    before = audit.snapshot(matter, WATCHED)
-    esc = Escalation(matter_id=matter.id, level=level, state=ESC_RAISED, reason=reason, raised_at=now,
-                     raised_by_id=actor.id if isinstance(actor, Person) else None)
-    session.add(esc)
-    matter.escalation_level = max(matter.escalation_level or 0, level)
-    session.flush()
-    _audit(session, matter, before, actor, "escalated", now, reason, level=level)
-    return esc
-
-
-def decide_escalation(session: Session, escalation: Escalation, actor: Actor, accept: bool, *,
-                      now: datetime, deadline: Optional[date] = None, note: Optional[str] = None) -> Escalation:
-    """立项督办 (accept, with a supervision deadline) or 退回督办 (with a reason) of a raised request."""
-    if escalation.state != ESC_RAISED:
-        raise TransitionError("already_decided", state=escalation.state)
-    matter = escalation.matter
-    _need_open(matter)
-    note = (note or "").strip() or None
-    if accept and deadline is None:
-        raise TransitionError("deadline_required")
-    if not accept:
-        note = _need_reason(note)
-    before = audit.snapshot(matter, WATCHED)
-    escalation.state = ESC_ACCEPTED if accept else ESC_RETURNED
-    escalation.decided_by_id = actor.id if isinstance(actor, Person) else None
-    escalation.decided_at = now
-    escalation.decision_note = note
-    escalation.supervision_deadline = deadline if accept else None
-    if not accept:
-        session.flush()
-        levels = session.scalars(select(Escalation.level).where(Escalation.matter_id == matter.id,
-                                                                Escalation.state != ESC_RETURNED))
-        matter.escalation_level = max(levels, default=0)
-    _audit(session, matter, before, actor, "escalation_accepted" if accept else "escalation_returned", now,
-           note, level=escalation.level, supervision_deadline=deadline)
-    return escalation
 
 
 # -- views for chat, jobs and reports ------------------------------------------------------------
@@ -446,28 +329,7 @@ def history_rows(session, m: Matter) -> list[dict]:
     return out
 
 
-
 # -- looking items up -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Transition:
-    """One edge of the state machine, for documentation and property tests."""
-
-    name: str
-    sources: tuple[str, ...]
-    target: Optional[str]  # None: back to open (or unchanged when claimed meanwhile)
-
-
-TRANSITIONS = (
-    Transition("request_extension", (MATTER_OPEN, MATTER_RETURNED), MATTER_EXTENSION),
-    Transition("decide_extension", (MATTER_EXTENSION, MATTER_CLAIMED, MATTER_OPEN, MATTER_RETURNED), None),
-    Transition("claim_completion", (MATTER_OPEN, MATTER_RETURNED, MATTER_EXTENSION, MATTER_CLAIMED),
-               MATTER_CLAIMED),
-    Transition("close", (MATTER_CLAIMED,), MATTER_CLOSED),
-    Transition("return_for_redo", (MATTER_CLAIMED,), MATTER_RETURNED),
-    Transition("reopen", (MATTER_CLOSED,), MATTER_RETURNED),
-)
-
-
 def normalize_code(text: str) -> str:
     """What users type for an item code ("m12 ", "Ｍ12") as stored ("M12")."""
     return (text or "").strip().upper()

@@ -78,6 +78,18 @@ def dialect_insert(session: Session):
     return insert
 
 
+def insert_ignore(session: Session, table, rows: list[dict], conflict: list[str], returning) -> list:
+    """INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING returning, for many rows at once: one
+    compiled statement executed with SQLAlchemy's batched "insertmanyvalues" (SQLite and PostgreSQL)."""
+    if not rows:
+        return []
+    insert = dialect_insert(session)
+    cols = returning if isinstance(returning, (tuple, list)) else (returning,)
+    stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(*cols)
+    result = session.connection().execute(stmt, rows)
+    return list(result.scalars()) if len(cols) == 1 else list(result.all())
+
+
 def alembic_config(url: str):
     from alembic.config import Config
 

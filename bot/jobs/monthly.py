@@ -30,7 +30,7 @@ from sqlalchemy import and_, case, func, select
 from bot.infra import audit
 from bot.infra.db import dialect_insert
 from bot.jobs.base import JobResult, Notices, people
-from bot.jobs.rollup import hardest_items
+from bot.actions.rollup import hardest_items
 from bot.domain.ledger import LATE, MISSING, ON_TIME, report_status, sql_open, sql_overdue
 from bot.domain.periods import TZ, month_bounds, periods_in_month
 from bot.infra.text import render

@@ -1,0 +1,90 @@
+"""What every action is given: who acts, when, in which transaction, and how its notices are queued.
+
+A chat handler passes its `Context` (bot.core.messages), which has all of it; a job, the CLI, the web
+board or a test passes an `Acting`. Actions write in the caller's transaction and never commit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Optional, Protocol, Union
+
+from sqlalchemy.orm import Session
+
+from bot.delivery import outbox
+from bot.infra.text import render
+from models import Person
+
+Actor = Union[Person, str]  # a person, or a system label such as "system:report"
+
+
+class Act(Protocol):
+    """The caller of an action (a chat Context or an Acting)."""
+
+    session: Session
+    now: datetime
+
+    @property
+    def actor(self) -> Actor: ...
+
+    def render(self, name: str, **kw) -> str: ...
+
+    def notify_person(self, person: Person, text: str, **kw) -> Any: ...
+
+    def notify_group(self, code: str, text: str, **kw) -> Any: ...
+
+
+@dataclass
+class Acting:
+    """An action's caller outside a chat message. `runtime` picks each notice's channel (None: the
+    outbox's default, as a bare session in tests has no deployment)."""
+
+    session: Session
+    actor: Actor
+    now: datetime
+    runtime: Any = None
+
+    @property
+    def person(self) -> Optional[Person]:
+        return self.actor if isinstance(self.actor, Person) else None
+
+    def render(self, name: str, **kw) -> str:
+        return render(name, person=self.person, now=self.now, **kw)
+
+    def notify_person(self, person: Person, text: str, **kw):
+        if self.runtime is not None:
+            kw.setdefault("channel", self.runtime.channel_for(person))
+        return outbox.to_person(self.session, person, text, **kw)
+
+    def notify_group(self, code: str, text: str, **kw):
+        if self.runtime is not None:
+            kw.setdefault("channel", self.runtime.channel_for_group(self.session, code))
+        return outbox.to_group(self.session, code, text, **kw)
+
+
+def person_id(actor: Actor) -> Optional[int]:
+    return actor.id if isinstance(actor, Person) else None
+
+
+def actor_name(actor: Actor) -> str:
+    return actor.name if isinstance(actor, Person) else actor
+
+
+def lock(session: Session, obj) -> None:
+    """Lock the row of `obj` for the rest of the transaction and reload it, so a check that follows sees
+    what a concurrent transaction committed (SELECT … FOR UPDATE on PostgreSQL; SQLite transactions are
+    already serialized by BEGIN IMMEDIATE). Pending changes are flushed first so the reload keeps them."""
+    session.flush()
+    session.refresh(obj, with_for_update=True)
+
+
+def notify_people(act: Act, people: Iterable[Optional[Person]], text: str, key: Optional[str] = None) -> int:
+    """One direct message per person except the actor (each with its own key when `key` is given)."""
+    me = person_id(act.actor)
+    n = 0
+    for p in people:
+        if p is None or p.id == me:
+            continue
+        if act.notify_person(p, text, key=f"{key}:p{p.id}" if key else None) is not None:
+            n += 1
+    return n

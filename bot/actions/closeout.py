@@ -1,0 +1,121 @@
+"""Close-out of a ledger item (到期收账): the unit claims completion, the office liaison of the item's row
+closes it (销号) or returns it for redo; a later report may withdraw a claim; an admin may reopen a closed
+item. Each action locks the item, checks the transition table (bot.domain.ledger.TRANSITIONS), changes
+it, writes one audit row and queues the notices, in the caller's transaction.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.actions.base import Act, Actor, lock, notify_people
+from bot.domain import ledger
+from bot.domain.scope import office_liaisons_of, unit_liaison_of
+from bot.infra import audit
+from models import (EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, MATTER_OPEN, MATTER_RETURNED, AuditLog,
+                    ExtensionRequest, Matter, Person)
+
+WATCHED = ("state", "deadline", "original_deadline", "escalation_level", "closed_at")  # audited item fields
+
+
+def audit_matter(session: Session, matter: Matter, before: dict, actor: Actor, action: str, now: datetime,
+                 reason: Optional[str] = None, **extra) -> None:
+    """The audit row of one item change: the watched fields that changed, plus `extra` facts."""
+    b, a = audit.diff(before, audit.snapshot(matter, WATCHED))
+    a.update({k: v.isoformat() if isinstance(v, date) else v for k, v in extra.items()})
+    audit.record(session, actor=actor, action=action, entity="matter", entity_id=matter.id,
+                 before=b, after=a, reason=reason, at=now)
+
+
+def closers(session: Session, matter: Matter) -> list[Person]:
+    """Who confirms or returns a claimed completion: the office liaison(s) of the item's row."""
+    return office_liaisons_of(session, matter)
+
+
+def announce_claim(act: Act, matter: Matter, note: str = "") -> int:
+    """Ask the office liaisons to confirm a completion claim (once per claim)."""
+    n_claims = act.session.scalar(select(func.count()).select_from(AuditLog).where(
+        ledger.sql_audit_of(matter), AuditLog.action.in_(("completion_claimed", "report"))))
+    return notify_people(act, closers(act.session, matter),
+                         act.render("closeout/to_office_liaison.txt", m=matter, note=note),
+                         key=f"closeout:{matter.id}:claim{n_claims}")
+
+
+def do_claim_completion(act: Act, matter: Matter, note: Optional[str] = None) -> bool:
+    """已完成 in a report, or 申请销号: the unit claims completion and the office liaisons are asked to
+    confirm. Idempotent: claiming an already claimed item changes nothing and returns False."""
+    s = act.session
+    lock(s, matter)
+    if not ledger.check("claim_completion", matter):
+        return False
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_CLAIMED
+    audit_matter(s, matter, before, act.actor, "completion_claimed", act.now, (note or "").strip() or None)
+    s.flush()
+    announce_claim(act, matter, note or "")
+    return True
+
+
+def do_withdraw_claim(act: Act, matter: Matter, note: Optional[str] = None) -> bool:
+    """A later report of the same period says 未完成 after all: the unit withdraws its own claim.
+    Idempotent: an item that is not claimed is left alone (returns False)."""
+    s = act.session
+    lock(s, matter)
+    if not ledger.check("withdraw_claim", matter):
+        return False
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_OPEN
+    audit_matter(s, matter, before, act.actor, "claim_withdrawn", act.now, (note or "").strip() or None)
+    return True
+
+
+def _tell_unit(act: Act, matter: Matter, confirm: bool, reason: str) -> None:
+    liaison = unit_liaison_of(matter)
+    key = f"closeout:{matter.id}:{'closed' if confirm else 'returned'}:{act.now.isoformat()}"
+    notify_people(act, [liaison], act.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=reason,
+                                             by=act.actor), key=key)
+
+
+def do_close(act: Act, matter: Matter, note: Optional[str] = None) -> None:
+    """销号: the office liaison confirms a claimed completion; pending extension requests lapse and the
+    unit liaison is told."""
+    s = act.session
+    lock(s, matter)
+    ledger.check("close", matter)
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_CLOSED
+    matter.closed_at = act.now
+    for req in s.scalars(select(ExtensionRequest).where(ExtensionRequest.matter_id == matter.id,
+                                                        ExtensionRequest.state == EXT_PENDING)):
+        req.state = ledger.EXT_WITHDRAWN
+        req.decided_at = act.now
+    audit_matter(s, matter, before, act.actor, "closed", act.now, (note or "").strip() or None)
+    _tell_unit(act, matter, True, note or "")
+
+
+def do_return_for_redo(act: Act, matter: Matter, reason: Optional[str]) -> None:
+    """退回重办: the claimed completion is not accepted; the item is open again (flagged returned) and the
+    unit liaison is told why."""
+    s = act.session
+    lock(s, matter)
+    ledger.check("return_for_redo", matter)
+    text = ledger.need_reason(reason)
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_RETURNED
+    audit_matter(s, matter, before, act.actor, "returned", act.now, text)
+    _tell_unit(act, matter, False, reason or "")
+
+
+def do_reopen(act: Act, matter: Matter, reason: Optional[str]) -> None:
+    """The only way out of closed: an explicit reopen with a reason (the item comes back as returned)."""
+    s = act.session
+    lock(s, matter)
+    ledger.check("reopen", matter)
+    text = ledger.need_reason(reason)
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_RETURNED
+    matter.closed_at = None
+    audit_matter(s, matter, before, act.actor, "reopened", act.now, text)
