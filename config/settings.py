@@ -58,6 +58,7 @@ class Settings:
     BOARD_LINK_MINUTES: int = 5  # a 看板 link works once, within this time
     BOARD_SESSION_HOURS: int = 8
     WECOM_OAUTH_BASE: str = "https://open.weixin.qq.com"  # OAuth2 authorize host (a fake server in tests)
+    DINGTALK_CORP_ID: str = ""  # the corpId the board's page passes to DingTalk's requestAuthCode (免登)
     TESTING: bool = False
 
     @classmethod
