@@ -2,10 +2,11 @@
 viewer's roles on the request (auth.viewer_required) and asks the same scope rule as chat."""
 from __future__ import annotations
 
+import io
 import json
 import re
 
-from flask import Response, abort, render_template, request
+from flask import abort, render_template, request, send_file
 
 from bot.actions.status import progress_summary
 from bot.domain import ledger
@@ -78,6 +79,5 @@ def download(v: Viewer, form: str):
         abort(404)
     args = {k: val for k, val in request.args.items() if k not in ("now", "session", "roles")}
     filename, data = entry.export(v.session, v.roles, now=v.now, **args)
-    resp = Response(data, mimetype=entry.mimetype)
-    resp.headers.set("Content-Disposition", "attachment", filename=filename)
-    return resp
+    # send_file words a Chinese filename as RFC 5987 filename*= (a raw one is not a valid header)
+    return send_file(io.BytesIO(data), mimetype=entry.mimetype, as_attachment=True, download_name=filename)
