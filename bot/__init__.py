@@ -15,6 +15,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from bot.core.runtime import Runtime
     from bot.domain import workdays
     from bot.tools.cli import register
+    from bot.web import board
     from bot.web.health import health_bp
     from handlers import build_router
 
@@ -28,6 +29,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(wecom.bp)
     app.register_blueprint(dingtalk.bp)
+    board.init_app(app, settings)
     register(app)
     return app
 

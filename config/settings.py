@@ -52,6 +52,13 @@ class Settings:
     SEED_FILE: str = str(PROJECT_ROOT / "config" / "seed" / "quangang.yaml")
     CALENDAR_FILE: str = str(PROJECT_ROOT / "config" / "calendar.yaml")  # the office's 节假日/调休 override
     EMBEDDED_WORKERS: bool = True  # `serve` runs the outbox sender and scheduler in-process
+    # The web ledger board (/board)
+    SECRET_KEY: str = ""  # signs board sessions and 看板 links; unset: a key file under INSTANCE_DIR
+    BOARD_BASE_URL: str = "http://127.0.0.1:5000"  # public address of this app, for links sent in chat
+    BOARD_LINK_MINUTES: int = 5  # a 看板 link works once, within this time
+    BOARD_SESSION_HOURS: int = 8
+    WECOM_OAUTH_BASE: str = "https://open.weixin.qq.com"  # OAuth2 authorize host (a fake server in tests)
+    DINGTALK_CORP_ID: str = ""  # the corpId the board's page passes to DingTalk's requestAuthCode (免登)
     TESTING: bool = False
 
     @classmethod

@@ -6,18 +6,19 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
+from bot.actions.status import LIGHT_ORDER, progress_summary, unreported_summary
 from bot.domain import ledger
 from bot.core.messages import Context, Reply
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
-from bot.domain.scope import matter_filter, sees_all
+from bot.domain.scope import sees_all
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.core.routing import Commands
 from handlers.common import keep_pages, kept_pages, load_item, paged, scoped
 from models import (ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person,
-                    ReportSubmission, Unit)
+                    Unit)
 
 commands = Commands()
 
@@ -47,31 +48,12 @@ def scope_label(ctx: Context) -> str:
     return "none"
 
 
-LIGHT_ORDER = {ledger.RED: 0, ledger.YELLOW: 1, ledger.GREEN: 2, ledger.CLOSED: 3}
-
-
 @commands.command("进度", "台账", menu_key="progress", summary="查看督查台账进度（亮灯）", order=40)
 def progress(ctx: Context, args: str) -> Reply:
-    matters = list(ctx.session.scalars(scoped(ctx).order_by(Matter.code)))
-    views = [item_view(m, ctx.now) for m in matters]
-    open_views = [v for v in views if v.light != ledger.CLOSED]
-    counts = {k: sum(1 for v in open_views if v.light == k) for k in (ledger.RED, ledger.YELLOW, ledger.GREEN)}
-    states = {}
-    for v in open_views:
-        states[v.state] = states.get(v.state, 0) + 1
-    by_unit: dict[str, dict] = {}
-    for v in open_views:
-        row = by_unit.setdefault(v.unit, {"unit": v.unit, "total": 0, ledger.RED: 0, ledger.YELLOW: 0})
-        row["total"] += 1
-        if v.light in row:
-            row[v.light] += 1
-    units = sorted(by_unit.values(), key=lambda r: (-r[ledger.RED], -r[ledger.YELLOW], -r["total"], r["unit"]))
-    attention = sorted((v for v in open_views if v.light in (ledger.RED, ledger.YELLOW)),
-                       key=lambda v: (LIGHT_ORDER[v.light], -v.overdue_days, v.deadline, v.code))
-    text = ctx.render("status/progress.txt", scope=scope_label(ctx), total=len(views), open_count=len(open_views),
-                      closed=len(views) - len(open_views), counts=counts, states=states,
-                      escalated=sum(1 for v in open_views if v.escalation_level), units=units,
-                      attention=attention, today=ctx.now.date())
+    p = progress_summary(ctx.session, ctx.roles, ctx.now)
+    text = ctx.render("status/progress.txt", scope=scope_label(ctx), total=p.total, open_count=p.open_count,
+                      closed=p.closed, counts=p.counts, states=p.states, escalated=p.escalated, units=p.units,
+                      attention=p.attention, today=ctx.now.date())
     return paged(ctx, text)
 
 
@@ -100,18 +82,9 @@ def reporting_period(now: datetime, args: str):
 @commands.command("未报", "未报送", menu_key="unreported", summary="查看本期未报送的单位", order=42)
 def unreported(ctx: Context, args: str) -> Reply:
     p = reporting_period(ctx.now, args)
-    s = ctx.session
-    unit_ids = set(s.scalars(select(Matter.responsible_unit_id)
-                             .where(matter_filter(ctx.roles), ledger.sql_expected_in(p)).distinct()))
-    reports = dict(s.execute(select(ReportSubmission.unit_id, func.min(ReportSubmission.submitted_at))
-                             .where(ReportSubmission.period_key == p.key,
-                                    ReportSubmission.unit_id.in_(unit_ids or {-1}))
-                             .group_by(ReportSubmission.unit_id)).all())
-    units = {u.id: u for u in s.scalars(select(Unit).where(Unit.id.in_(unit_ids or {-1})))}
-    missing = sorted((units[u] for u in unit_ids if u not in reports), key=lambda u: u.name)
-    late = sorted((units[u] for u, at in reports.items() if at > p.deadline), key=lambda u: u.name)
-    text = ctx.render("status/unreported.txt", period=p, missing=missing, late=late, expected=len(unit_ids),
-                      reported=len(reports), past_deadline=ctx.now > p.deadline, scope=scope_label(ctx))
+    u = unreported_summary(ctx.session, ctx.roles, p)
+    text = ctx.render("status/unreported.txt", period=p, missing=u.missing, late=u.late, expected=u.expected,
+                      reported=u.reported, past_deadline=ctx.now > p.deadline, scope=scope_label(ctx))
     return paged(ctx, text)
 
 

@@ -257,6 +257,24 @@ class DingTalkClient:
             raise ConfigError(exc.errcode, "token rejected again after refresh: " + exc.errmsg,
                               response=exc.response) from None
 
+    # -- H5 免登 ---------------------------------------------------------------------------------
+    def user_of_auth_code(self, auth_code: str) -> str:
+        """The staff userid behind an in-app 免登 authCode (topapi/v2/user/getuserinfo; single use)."""
+        def call(token: str) -> dict:
+            status, data = self._post(self.oapi_base + "/topapi/v2/user/getuserinfo", {"code": auth_code},
+                                      params={"access_token": token})
+            if isinstance(data, dict) and str(data.get("errcode")) in ("40014", "42001", "88"):
+                raise _TokenRejected(data.get("errcode"), str(data.get("errmsg", "")), response=data)
+            if status != 200 or not isinstance(data, dict) or data.get("errcode") not in (0, "0"):
+                raise PermanentError(data.get("errcode") if isinstance(data, dict) else None,
+                                     "getuserinfo refused the authCode")
+            return data
+
+        userid = (self._with_token(call).get("result") or {}).get("userid")
+        if not userid:
+            raise PermanentError(None, "getuserinfo answered without userid")
+        return str(userid)
+
     # -- enterprise robot (OpenAPI) -------------------------------------------------------------
     def batch_send(self, user_ids: list[str], msg_key: str, msg_param: dict) -> dict:
         """One-to-one robot message to ≤ 20 users (`/v1.0/robot/oToMessages/batchSend`)."""

@@ -368,6 +368,17 @@ class WeComClient:
 
     # -- API ---------------------------------------------------------------
 
+    def user_of_oauth_code(self, code: str) -> str:
+        """The userid behind an OAuth2 web-authorisation code (snsapi_base; a code works once, 5 min).
+        A code of someone outside the corp comes back without userid: PermanentError."""
+        data = self._with_token(lambda t: self._request("GET", "/cgi-bin/auth/getuserinfo",
+                                                         params={"access_token": t, "code": code}))
+        userid = data.get("userid") or data.get("UserId")
+        if not userid:
+            raise PermanentError(None, "getuserinfo answered without userid (not a member of the corp)")
+        return str(userid)
+
+
     def send_app(self, touser: list[str], msgtype: str, body: dict) -> dict:
         """Send an app message to ≤ 1000 users; returns the JSON (see invalid_users)."""
         if isinstance(touser, str):

@@ -397,7 +397,38 @@ class FakeDingTalk:
             fake.reset()
             return jsonify({"ok": True})
 
+        _add_auth_code_routes(app, fake)
         return app
+
+
+# -- H5 免登 (the web board's login) ------------------------------------------------------------
+AUTH_CODE_TTL = 300
+
+
+def issue_auth_code(fake: "FakeDingTalk", userid: str) -> str:
+    """What dd.runtime.permission.requestAuthCode gives a page opened inside DingTalk by `userid`."""
+    import secrets as _secrets
+
+    code = _secrets.token_hex(16)
+    with fake._lock:
+        if not hasattr(fake, "_auth_codes"):
+            fake._auth_codes = {}
+        fake._auth_codes[code] = {"userid": userid, "expires_at": fake.clock() + AUTH_CODE_TTL}
+    return code
+
+
+def _add_auth_code_routes(app: Flask, fake: "FakeDingTalk") -> None:
+    @app.post("/topapi/v2/user/getuserinfo")
+    def auth_getuserinfo():
+        with fake._lock:
+            info = fake._tokens.get(request.args.get("access_token", ""))
+            if info is None or info["expired"] or fake.clock() >= info["expires_at"]:
+                return fake._oapi(40014, "不合法的access_token")
+            code = (fake._json() or {}).get("code", "")
+            got = getattr(fake, "_auth_codes", {}).pop(code, None)
+            if got is None or fake.clock() >= got["expires_at"]:
+                return fake._oapi(40078, "不存在的临时授权码")
+            return fake._oapi(0, "ok", result={"userid": got["userid"], "name": "", "sys": False})
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -473,6 +473,7 @@ class FakeWeCom:
             fake.expire_tokens()
             return jsonify({"ok": True})
 
+        _add_oauth_routes(app, fake)
         return app
 
     def _image_error(self, body: Any) -> Optional[Response]:
@@ -487,6 +488,64 @@ class FakeWeCom:
         if hashlib.md5(raw).hexdigest() != str(body.get("md5", "")).lower():
             return self._err(40009, "image md5 mismatch")
         return None
+
+
+# -- OAuth2 web authorisation (the web board's login) -------------------------------------------
+OAUTH_CODE_TTL = 300  # a code works once, within 5 minutes
+
+
+def _oauth_state(fake: "FakeWeCom") -> dict:
+    with fake._lock:
+        if not hasattr(fake, "_oauth"):
+            fake._oauth = {"user": None, "codes": {}, "trusted_domain": None}
+        return fake._oauth
+
+
+def set_oauth_user(fake: "FakeWeCom", userid: Optional[str], trusted_domain: Optional[str] = None) -> None:
+    """Who is "signed in to WeCom" when the authorize page is opened (None: nobody, answers an error), and
+    optionally the app's 可信域名 (host[:port]) that redirect_uri must use."""
+    st = _oauth_state(fake)
+    with fake._lock:
+        st["user"], st["trusted_domain"] = userid, trusted_domain
+
+
+def _add_oauth_routes(app: Flask, fake: "FakeWeCom") -> None:
+    from urllib.parse import urlencode, urlsplit
+
+    @app.get("/connect/oauth2/authorize")
+    def oauth_authorize():
+        st = _oauth_state(fake)
+        args = request.args
+        redirect_uri = args.get("redirect_uri", "")
+        if args.get("appid") != fake.corp_id or args.get("response_type") != "code" or not redirect_uri:
+            return Response("appid / response_type / redirect_uri 参数错误", status=400, mimetype="text/plain")
+        if args.get("scope") not in ("snsapi_base", "snsapi_privateinfo"):
+            return Response("scope 参数错误", status=400, mimetype="text/plain")
+        if fake.agent_id is not None and args.get("agentid") != str(fake.agent_id):
+            return Response("agentid 参数错误", status=400, mimetype="text/plain")
+        if st["trusted_domain"] and urlsplit(redirect_uri).netloc != st["trusted_domain"]:
+            return Response("redirect_uri 需与可信域名一致", status=400, mimetype="text/plain")
+        if not st["user"]:
+            return Response("请在企业微信中打开", status=403, mimetype="text/plain")
+        code = secrets.token_urlsafe(24)
+        with fake._lock:
+            st["codes"][code] = {"userid": st["user"], "expires_at": fake.clock() + OAUTH_CODE_TTL}
+        sep = "&" if "?" in redirect_uri else "?"
+        target = redirect_uri + sep + urlencode({"code": code, "state": args.get("state", "")})
+        return Response(status=302, headers={"Location": target})
+
+    @app.get("/cgi-bin/auth/getuserinfo")
+    def oauth_getuserinfo():
+        with fake._lock:
+            bad = fake._check_token()
+            if bad is not None:
+                return bad
+            info = _oauth_state(fake)["codes"].pop(request.args.get("code", ""), None)
+            if info is None or fake.clock() >= info["expires_at"]:
+                return fake._err(40029, "invalid code")
+            if fake.known_users is not None and info["userid"] not in fake.known_users:
+                return fake._err(0, "ok", openid="o" + info["userid"])  # not a member: no userid
+            return fake._err(0, "ok", userid=info["userid"], user_ticket="")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
