@@ -98,14 +98,16 @@ def test_filters_search_sort_and_paging_stay_in_the_url(app, runtime, client, or
 
 
 def test_item_page_shows_reports_history_and_escalation_by_name(app, runtime, client, org):
-    from bot.domain import ledger
+    from bot.actions.base import Acting
+    from bot.actions.escalation import do_raise_escalation
+    from bot.actions.extension import do_request_extension
     from models import Matter, Person
 
     with runtime.db.session() as s:
         m = s.query(Matter).filter_by(code="M1").one()
         ua = s.query(Person).filter_by(wecom_userid=org["ua"]).one()
-        ledger.escalate(s, m, 3, "system", now=NOW)
-        ledger.request_extension(s, m, ua, date(2027, 1, 15), "征迁未完成", now=NOW)
+        do_raise_escalation(Acting(s, "system", NOW), m, 3)
+        do_request_extension(Acting(s, ua, NOW), m, date(2027, 1, 15), "征迁未完成")
     login(client, runtime, org["ua"])
     page = client.get("/board/item/M1").get_data(as_text=True)
     assert "久拖不办" in page and "征迁未完成" in page and "推进中" in page and "经济运行调度会" in page

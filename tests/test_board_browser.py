@@ -70,8 +70,10 @@ def browser_env(sqlite_url, tmp_path):
         f.report(s, o.fagai, o.ua, "2026-11-05", f.at(2026, 11, 5, 17), [(ms[0], "open", "推进中")])
         f.report(s, o.fagai, o.ua, "2026-11-20", f.at(2026, 11, 19, 10), [(ms[0], "open", "用地预审已报市局")])
         f.report(s, o.keji, o.uk, "2026-11-20", f.at(2026, 11, 21, 9), [(ms[3], "open", "平台选址完成")])
-        from bot.domain import ledger
-        ledger.escalate(s, ms[0], 3, "system", now=NOW)
+        from bot.actions.base import Acting
+        from bot.actions.escalation import do_raise_escalation
+
+        do_raise_escalation(Acting(s, "system", NOW), ms[0], 3)
     downloads = Path(tempfile.mkdtemp(prefix="board-dl-"))
     profile = tempfile.mkdtemp(prefix="board-chromium-")
     opts = webdriver.ChromeOptions()
