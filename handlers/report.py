@@ -11,7 +11,8 @@ from sqlalchemy import exists, func, select
 from bot.infra import audit
 from bot.domain import ledger
 from bot.core.messages import Context, Reply
-from bot.domain.periods import is_late, period_by_key, period_for_report
+from bot.domain import reporting
+from bot.domain.periods import period_by_key, period_for_report
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.conversation import engine
 from bot.core.routing import Commands
@@ -88,7 +89,8 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
         ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)) or 0) + 1
     s.flush()
     sub = ReportSubmission(unit_id=unit.id, period_key=period.key, version=version, current=True,
-                           submitted_by_id=ctx.person.id, submitted_at=ctx.now, is_late=is_late(ctx.now, period))
+                           submitted_by_id=ctx.person.id, submitted_at=ctx.now,
+                           is_late=reporting.late_if_submitted(s, unit.id, period, ctx.now))
     s.add(sub)
     s.flush()
     items = meta["_items_items"]
@@ -167,7 +169,7 @@ def report(ctx: Context, args: str):
         return ctx.render("report/nothing.txt", unit=unit, period=period)
     prev = current_submission(ctx.session, unit.id, period.key)
     intro = ctx.render("report/intro.txt", unit=unit, period=period, count=len(matters), prev=prev,
-                       late=is_late(ctx.now, period))
+                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now))
     reply = engine.start(ctx, FLOW, meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key,
                                           "matters": matters})
     return Reply(intro + "\n\n" + reply.text)

@@ -12,10 +12,10 @@ import re
 from datetime import datetime
 from typing import Iterable, Optional
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from bot.domain import ledger
+from bot.domain import ledger, reporting
 from bot.core.messages import Context, Reply
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
@@ -23,8 +23,7 @@ from bot.domain.scope import can_see, matter_filter, sees_all
 from bot.delivery.textsplit import split_utf8, utf8_len
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.core.routing import Commands
-from models import (ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person,
-                    ReportSubmission, Unit)
+from models import ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person, Unit
 
 commands = Commands()
 
@@ -162,17 +161,13 @@ def reporting_period(now: datetime, args: str):
 def unreported(ctx: Context, args: str) -> Reply:
     p = reporting_period(ctx.now, args)
     s = ctx.session
-    unit_ids = set(s.scalars(select(Matter.responsible_unit_id)
-                             .where(matter_filter(ctx.roles), ledger.sql_expected_in(p)).distinct()))
-    reports = dict(s.execute(select(ReportSubmission.unit_id, func.min(ReportSubmission.submitted_at))
-                             .where(ReportSubmission.period_key == p.key,
-                                    ReportSubmission.unit_id.in_(unit_ids or {-1}))
-                             .group_by(ReportSubmission.unit_id)).all())
-    units = {u.id: u for u in s.scalars(select(Unit).where(Unit.id.in_(unit_ids or {-1})))}
-    missing = sorted((units[u] for u in unit_ids if u not in reports), key=lambda u: u.name)
-    late = sorted((units[u] for u, at in reports.items() if at > p.deadline), key=lambda u: u.name)
-    text = ctx.render("status/unreported.txt", period=p, missing=missing, late=late, expected=len(unit_ids),
-                      reported=len(reports), past_deadline=ctx.now > p.deadline, scope=scope_label(ctx))
+    status = reporting.report_status(s, [p], ctx.now, scope=matter_filter(ctx.roles))
+    units = {u.id: u for u in s.scalars(select(Unit).where(Unit.id.in_({uid for uid, _k in status} or {-1})))}
+    by_status = lambda wanted: sorted((units[uid] for (uid, _k), st in status.items() if st == wanted),  # noqa: E731
+                                      key=lambda u: u.name)
+    missing = by_status(reporting.MISSING)
+    text = ctx.render("status/unreported.txt", period=p, missing=missing, late=by_status(reporting.LATE),
+                      expected=len(status), reported=len(status) - len(missing), past_deadline=ctx.now > p.deadline, scope=scope_label(ctx))
     return paged(ctx, text)
 
 

@@ -161,6 +161,7 @@ class ReportSubmission(Base):
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     submitted_at: Mapped[datetime]
+    # the unit's report for the period was late when this version was saved (bot.domain.reporting)
     is_late: Mapped[bool] = mapped_column(Boolean, default=False)
 
     unit: Mapped[Unit] = relationship()
@@ -168,6 +169,20 @@ class ReportSubmission(Base):
     items: Mapped[list["ReportItem"]] = relationship(back_populates="submission", cascade="all, delete-orphan")
 
     __table_args__ = (UniqueConstraint("unit_id", "period_key", "version"),)
+
+
+class MissedDeadline(Base):
+    """A unit that owed a report had none at a period's deadline (超期未报): recorded once, by the
+    report_overdue job, and counted from here (the year's tally in notices and the circular)."""
+
+    __tablename__ = "missed_deadline"
+    __table_args__ = (UniqueConstraint("unit_id", "period_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # indexed by uq (unit_id, period_key)
+    period_key: Mapped[str] = mapped_column(String(10))
+    deadline: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 ITEM_DONE = "done"

@@ -32,7 +32,7 @@ from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exis
                         select, union, update)
 from sqlalchemy.orm import Session, aliased
 
-from bot.domain import ledger
+from bot.domain import ledger, reporting
 from bot.infra.db import dialect_insert
 from bot.jobs.base import Notices, people
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
@@ -288,7 +288,7 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     while len(periods) < lookback_periods:
         periods.insert(0, previous_period(periods[0]))
     periods = periods[-lookback_periods:] if lookback_periods else []
-    status = ledger.report_status(session, periods, as_of)
+    status = reporting.report_status(session, periods, as_of)
     found: dict[int, Candidate] = {}
     units = {}
 
@@ -300,7 +300,7 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
 
     lag = defaultdict(list)
     for (uid, key), st in sorted(status.items(), key=lambda kv: kv[0][1]):
-        if st != ledger.ON_TIME:
+        if st != reporting.ON_TIME:
             lag[uid].append((key, st))
     overdue = defaultdict(list)
     for m in session.scalars(select(Matter).where(and_(ledger.sql_active(), Matter.deadline < as_of.date()))
@@ -314,8 +314,8 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
         if len(items) >= min_overdue_items:
             cand(uid).reasons.append("overdue_items")
     for uid, c in found.items():
-        c.late_periods = [k for k, st in lag.get(uid, []) if st == ledger.LATE]
-        c.missing_periods = [k for k, st in lag.get(uid, []) if st == ledger.MISSING]
+        c.late_periods = [k for k, st in lag.get(uid, []) if st == reporting.LATE]
+        c.missing_periods = [k for k, st in lag.get(uid, []) if st == reporting.MISSING]
         c.overdue_items = overdue.get(uid, [])
     return sorted(found.values(), key=lambda c: (-(c.lagging_periods + len(c.overdue_items)), c.unit.name))
 

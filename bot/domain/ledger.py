@@ -1,5 +1,5 @@
 """Ledger rules, in one place for chat, jobs and reports: states and their transitions, lights,
-overdue, stalled items and report compliance.
+overdue and stalled items (report compliance: bot.domain.reporting).
 
 Each rule exists as a Python function (for one item) and, where jobs need it, as a SQL expression
 (for set-based queries) — kept side by side so they cannot drift apart.
@@ -152,47 +152,7 @@ def sql_light_green(today: date, no_progress_since=None):
     return cond
 
 
-# -- report compliance (late and missing reports) -------------------------------------------------
-ON_TIME = "on_time"
-LATE = "late"
-MISSING = "missing"
-
-
-def sql_expected_in(period: Period):
-    """Matters whose responsible unit owes a report for `period`: created by its deadline and not
-    closed before it opened."""
-    return and_(Matter.created_at <= period.deadline,
-                or_(Matter.closed_at.is_(None), Matter.closed_at > period.opens))
-
-
-def report_status(session: Session, periods: Iterable[Period], as_of: datetime,
-                  unit_ids: Optional[Iterable[int]] = None) -> dict[tuple[int, str], str]:
-    """(unit id, period key) -> on_time / late / missing, for every unit that owed a report.
-
-    A report is late when its first version came after the deadline; missing when none came by
-    `as_of` (only for periods whose deadline has passed — a current period's absentee is "missing"
-    only in the sense of 未报 so far)."""
-    out: dict[tuple[int, str], str] = {}
-    wanted = None if unit_ids is None else set(unit_ids)
-    for p in periods:
-        owing = set(session.scalars(select(Matter.responsible_unit_id).where(sql_expected_in(p)).distinct()))
-        if wanted is not None:
-            owing &= wanted
-        if not owing:
-            continue
-        first = dict(session.execute(
-            select(ReportSubmission.unit_id, func.min(ReportSubmission.submitted_at))
-            .where(ReportSubmission.period_key == p.key)  # no IN (owing…): thousands of bound ids cost more
-            .group_by(ReportSubmission.unit_id)).all())
-        for uid in owing:
-            at = first.get(uid)
-            if at is None or at > as_of:
-                out[(uid, p.key)] = MISSING
-            else:
-                out[(uid, p.key)] = LATE if at > p.deadline else ON_TIME
-    return out
-
-
+# -- progress in reports (report compliance itself: bot.domain.reporting) ------------------------
 def reported_matter_ids(session: Session, period_keys: Iterable[str]) -> set[int]:
     """Matters that have a progress item in a current report of one of these periods."""
     keys = list(period_keys)

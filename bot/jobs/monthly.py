@@ -8,7 +8,7 @@ summary, the chart (PNG, matplotlib) as an image message and the workbook (openp
 and a MonthlyReport row records the figures. A month's report is generated once.
 
 Numbers follow the ledger rules (bot/domain/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
-and the deadline before the 1st; report compliance is `ledger.report_status` of the two periods.
+and the deadline before the 1st; report compliance is `bot.domain.reporting.report_status` of the two periods.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ from bot.infra import audit
 from bot.infra.db import dialect_insert
 from bot.jobs.base import JobResult, Notices, people
 from bot.jobs.rollup import hardest_items
-from bot.domain.ledger import LATE, MISSING, ON_TIME, report_status, sql_open, sql_overdue
+from bot.domain.ledger import sql_open, sql_overdue
+from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status
 from bot.domain.periods import TZ, month_bounds, periods_in_month
 from bot.infra.text import render
 from models import DispatchRow, Escalation, Matter, MonthlyReport, RollUp, Unit, dispatch_row_unit
