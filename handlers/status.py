@@ -8,14 +8,13 @@ transition errors, paging) are shared by the other ledger handlers.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Iterable, Optional
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from bot.domain import ledger, reporting
+from bot.domain import codes, ledger, reporting
 from bot.core.messages import Context, Reply
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
@@ -27,7 +26,6 @@ from models import ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter
 
 commands = Commands()
 
-CODE_RE = re.compile(r"^[A-Za-z]{1,3}-?\d{1,6}$")  # what an item code looks like: M12, J3, T2
 PAGE_BYTES = 2048
 FOOTER_RESERVE = 160  # bytes kept free on each page for the page footer
 PAGE_TTL = 30 * 60
@@ -42,10 +40,10 @@ def scoped(ctx: Context, *conds):
 def load_item(ctx: Context, code: str) -> tuple[Optional[Matter], Optional[Reply]]:
     """The visible item with this code, or a reply saying it was not found (same answer whether it does
     not exist or is someone else's, so nothing leaks)."""
-    code = ledger.normalize_code(code)
-    m = ledger.find_matter(ctx.session, code) if code else None
+    parsed = codes.parse_code(code)
+    m = codes.find_matter(ctx.session, code) if parsed is not None else None
     if m is None or not can_see(ctx.session, ctx.roles, m):
-        return None, Reply(ctx.render("status/not_found.txt", code=code))
+        return None, Reply(ctx.render("status/not_found.txt", code=str(parsed) if parsed else code.strip()))
     return m, None
 
 
@@ -211,7 +209,7 @@ def item_detail(ctx: Context, m: Matter) -> str:
 def query(ctx: Context, args: str) -> Reply:
     if not args:
         return Reply(ctx.render("status/query_usage.txt"))
-    if CODE_RE.match(args):
+    if codes.parse_code(args) is not None:
         m, err = load_item(ctx, args)
         return err or paged(ctx, item_detail(ctx, m))
     kind, label, items = search(ctx, args)

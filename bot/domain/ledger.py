@@ -407,7 +407,7 @@ def history_rows(session, m: Matter) -> list[dict]:
 
 
 
-# -- looking items up -----------------------------------------------------------------------------
+# -- the transition table ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Transition:
     """One edge of the state machine, for documentation and property tests."""
@@ -426,15 +426,3 @@ TRANSITIONS = (
     Transition("return_for_redo", (MATTER_CLAIMED,), MATTER_RETURNED),
     Transition("reopen", (MATTER_CLOSED,), MATTER_RETURNED),
 )
-
-
-def normalize_code(text: str) -> str:
-    """What users type for an item code ("m12 ", "Ｍ12") as stored ("M12")."""
-    return (text or "").strip().upper()
-
-
-def find_matter(session: Session, code: str) -> Optional[Matter]:
-    code = normalize_code(code)
-    if not code:
-        return None
-    return session.scalar(select(Matter).where(func.upper(Matter.code) == code))
