@@ -25,6 +25,7 @@ from typing import Iterable, Optional, Union
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.domain import clock
 from bot.infra import audit
 from bot.domain.periods import Period, period_at, previous_period
 from models import (ESC_ACCEPTED, ESC_RAISED, ESC_RETURNED, ESC_SUPERVISION_REQUEST, EXT_APPROVED, EXT_PENDING,
@@ -67,10 +68,14 @@ def overdue_days(matter: Matter, today: date) -> int:
     return (today - matter.deadline).days
 
 
-@lru_cache(maxsize=256)
 def progress_cutoff(as_of: datetime, periods: int = 1) -> datetime:
     """The moment since which progress must have been reported to count as reported in the last
     `periods` completed report periods (the opening of the earliest of them)."""
+    return _progress_cutoff(as_of, periods, clock.tz())
+
+
+@lru_cache(maxsize=256)
+def _progress_cutoff(as_of: datetime, periods: int, zone) -> datetime:  # the zone is part of the key
     p: Period = period_at(as_of)
     for _ in range(periods):
         p = previous_period(p)

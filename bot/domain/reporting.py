@@ -20,7 +20,7 @@ from typing import Iterable, Optional
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from bot.domain.periods import Period
+from bot.domain.periods import Period, is_late
 from bot.infra.db import dialect_insert
 from models import Matter, MissedDeadline, ReportSubmission, utcnow
 
@@ -34,7 +34,7 @@ def classify(first_at: Optional[datetime], period: Period, as_of: Optional[datet
     `as_of` (None: whatever has been submitted)."""
     if first_at is None or (as_of is not None and first_at > as_of):
         return MISSING
-    return ON_TIME if first_at <= period.deadline else LATE
+    return LATE if is_late(first_at, period) else ON_TIME
 
 
 def sql_expected_in(period: Period):

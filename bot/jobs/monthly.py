@@ -33,7 +33,8 @@ from bot.jobs.base import JobResult, Notices, people
 from bot.jobs.rollup import hardest_items
 from bot.domain.ledger import sql_open, sql_overdue
 from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status
-from bot.domain.periods import TZ, month_bounds, periods_in_month
+from bot.domain.clock import tz
+from bot.domain.periods import month_bounds, periods_in_month
 from bot.infra.text import render
 from models import DispatchRow, Escalation, Matter, MonthlyReport, RollUp, Unit, dispatch_row_unit
 
@@ -203,7 +204,7 @@ def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
     for o in report.overdue:
         at = o["last_progress_at"]
         overdue.append([o["code"], o["title"], o["unit"], o["leader"], o["deadline"], o["overdue_days"], o["level"],
-                        o["last_progress"], at.astimezone(TZ).replace(tzinfo=None) if at else None])
+                        o["last_progress"], at.astimezone(tz()).replace(tzinfo=None) if at else None])
     if report.overdue_total > len(report.overdue):
         overdue.append([render("jobs/overdue_sheet_note.txt", shown=len(report.overdue), total=report.overdue_total)])
     return [("按领导", by_leader), ("按单位", by_unit), ("难点事项", hardest), ("逾期事项", overdue)]
