@@ -33,12 +33,13 @@ from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exis
 from sqlalchemy.orm import Session, aliased
 
 from bot.domain import ledger, reporting
+from bot.domain.scope import followers
 from bot.infra.db import dialect_insert
 from bot.jobs.base import Notices, people
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.infra.text import render
-from models import (ESC_INTERVIEW, ESC_RAISED, ESC_STALLED, AuditLog, DispatchRow, Escalation, Matter, Minutes,
-                    Person, ReportItem, ReportSubmission, Unit)
+from models import (ESC_INTERVIEW, ESC_RAISED, ESC_STALLED, ROLE_LEADER, ROLE_OFFICE_SUPERVISOR, AuditLog, Escalation,
+                    Matter, Person, ReportItem, ReportSubmission, Unit)
 
 ACTOR = "system:escalation"
 LIST_LIMIT = 30  # items listed in one alert; the rest are counted ("等共 N 项")
@@ -174,19 +175,12 @@ def _details(session: Session, ids, today: date) -> dict[int, dict]:
 
 
 def _consulted(session: Session, ids) -> dict[int, tuple[int, list[int]]]:
-    """The people to consult on these 久推不动 items — the office supervisor(s) of each item's row (its
-    minutes' row, else its leader's rows: the rule of `bot.domain.scope.rows_of`) and its leader — as
-    {person id: (number of items, the LIST_LIMIT longest overdue)}, in ONE query (a window per person);
-    people in the order of their most overdue item."""
-    items = (select(Matter.id, Matter.deadline, Matter.leader_id, Minutes.dispatch_row_id)
-             .outerjoin(Minutes, Minutes.id == Matter.minutes_id)
-             .where(_ids_in(session, Matter.id, ids)).cte("items"))
-    pairs = union(
-        select(items.c.id, items.c.deadline, DispatchRow.office_supervisor_id.label("pid"))
-        .join(DispatchRow, DispatchRow.id == items.c.dispatch_row_id),
-        select(items.c.id, items.c.deadline, DispatchRow.office_supervisor_id)
-        .join(DispatchRow, DispatchRow.leader_id == items.c.leader_id).where(items.c.dispatch_row_id.is_(None)),
-        select(items.c.id, items.c.deadline, items.c.leader_id)).subquery()
+    """The people to consult on these 久推不动 items — their office supervisor(s) and leader
+    (`bot.domain.scope.followers`) — as {person id: (number of items, the LIST_LIMIT longest overdue)}, in
+    ONE query (a window per person); people in the order of their most overdue item."""
+    fol = followers(_ids_in(session, Matter.id, ids), roles=(ROLE_OFFICE_SUPERVISOR, ROLE_LEADER))
+    pairs = (select(fol.c.matter_id.label("id"), Matter.deadline, fol.c.person_id.label("pid"))
+             .join(Matter, Matter.id == fol.c.matter_id).distinct().subquery())
     ranked = select(pairs.c.pid, pairs.c.id, pairs.c.deadline, func.count().over(partition_by=pairs.c.pid).label("n"),
                     func.row_number().over(partition_by=pairs.c.pid, order_by=(pairs.c.deadline, pairs.c.id))
                     .label("rn")).where(pairs.c.pid.is_not(None)).subquery()

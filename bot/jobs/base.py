@@ -1,5 +1,5 @@
 """What every scheduled job shares: its result, the batch of notices it wants sent, and a few
-set-based look-ups (people by id, office liaisons of leaders).
+set-based look-ups (people by id).
 
 Jobs are reconcilers: from the data they compute every notice that SHOULD exist as of a moment,
 each with a deterministic key (kind:target:period). `Notices.flush` inserts them all in one
@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.infra.db import dialect_insert
 from bot.delivery.outbox import group_message
-from models import (TARGET_GROUP, TARGET_USER, AuditLog, ChatGroup, DispatchRow, Notice, Person, dispatch_row_liaison,
-                    utcnow)
+from models import TARGET_GROUP, TARGET_USER, AuditLog, ChatGroup, Notice, Person, utcnow
 
 CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
 
@@ -64,19 +63,6 @@ def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
         for row in session.execute(select(*WHO_COLUMNS).where(Person.id.in_(wanted[start:start + CHUNK]),
                                                               Person.active.is_(True))):
             out[row.id] = Who(*row)
-    return out
-
-
-def office_liaisons_by_leader(session: Session) -> dict[int, list[int]]:
-    """leader person id -> office liaison person ids of that leader's dispatch rows (附件2)."""
-    out: dict[int, list[int]] = {}
-    rows = session.execute(select(DispatchRow.leader_id, dispatch_row_liaison.c.person_id)
-                           .join(dispatch_row_liaison, dispatch_row_liaison.c.dispatch_row_id == DispatchRow.id)
-                           .order_by(DispatchRow.seq, dispatch_row_liaison.c.person_id))
-    for leader_id, pid in rows:
-        lst = out.setdefault(leader_id, [])
-        if pid not in lst:
-            lst.append(pid)
     return out
 
 
