@@ -100,3 +100,22 @@ def test_classify_looks_at_the_first_submission_only(first, as_of):
         assert got == reporting.ON_TIME
     else:
         assert got == reporting.LATE
+
+
+def test_missed_deadlines_are_recorded_once_and_counted_in_the_circular(runtime):
+    from bot.actions.circular import build_circular
+    from bot.domain import reporting
+    from bot.domain.periods import period_by_key
+
+    with runtime.db.session() as s:
+        o = _reported_then_revised(s)
+        nov, dec = period_by_key("2026-11-20"), period_by_key("2026-12-05")
+        assert reporting.record_missed(s, nov, [o.keji.id]) == [o.keji.id]
+        assert sorted(reporting.record_missed(s, dec, [o.keji.id, o.jiaoyu.id])) == sorted([o.keji.id, o.jiaoyu.id])
+        assert reporting.record_missed(s, dec, [o.keji.id]) == []  # once per unit and deadline
+        assert reporting.missed_counts(s, 2026) == {o.keji.id: 2, o.jiaoyu.id: 1}
+        assert reporting.missed_counts(s, 2027) == {}
+        text = build_circular(s, at(2026, 12, 10), month=(2026, 12))
+    keji = next(line for line in text.splitlines() if line.startswith("- 区科技局"))
+    jiaoyu = next(line for line in text.splitlines() if line.startswith("- 区教育局"))
+    assert "本年累计超期未报 2 次" in keji and "本年累计超期未报 1 次" in jiaoyu

@@ -58,6 +58,10 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
             continue
         u = by_unit.setdefault(uid, {"unit": names[uid], "late": [], "missing": []})
         u[st].append(next(p for p in periods if p.key == key))
+    year = month[0] if month else (periods[0].year if periods else as_of.year)
+    missed = reporting.missed_counts(session, year, by_unit)
+    for uid, u in by_unit.items():
+        u["missed_year"] = missed.get(uid, 0)
     lagging = sorted(by_unit.values(), key=lambda u: (-(len(u["late"]) + len(u["missing"])), u["unit"]))
     overdue = defaultdict(list)
     for m in session.scalars(select(Matter).where(cond, ledger.sql_overdue(as_of.date()))
