@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple, Optional
 
 from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exists, func, literal, literal_column,
-                        select, union, update)
+                        select, update)
 from sqlalchemy.orm import Session, aliased
 
 from bot.domain import ledger, reporting
