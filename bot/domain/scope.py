@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from sqlalchemy import String, and_, false, literal, or_, select, true, union
+from sqlalchemy import String, false, literal, or_, select, true, union, union_all
 from sqlalchemy.orm import Session
 
 from bot.domain.roles import Roles
@@ -29,14 +29,16 @@ FOLLOWER_ROLES = (ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_LEADER)
 def item_rows(*where, row_ids=None):
     """(matter_id, row_id): the 附件2 rows each item belongs to — its minutes' row, else its leader's rows.
     `where`: conditions on Matter; `row_ids`: only these rows (a list or a select)."""
-    conds = list(where)
-    if row_ids is not None:
-        conds.append(DispatchRow.id.in_(row_ids))
-    return (select(Matter.id.label("matter_id"), DispatchRow.id.label("row_id"))
-            .outerjoin(Minutes, Minutes.id == Matter.minutes_id)
-            .join(DispatchRow, or_(DispatchRow.id == Minutes.dispatch_row_id,
-                                   and_(Minutes.dispatch_row_id.is_(None), DispatchRow.leader_id == Matter.leader_id)))
-            .where(*conds))
+    own_row = [] if row_ids is None else [DispatchRow.id.in_(row_ids)]
+    # two equi-joins (UNION ALL), not one join ON … OR …: the planners can hash or index them
+    by_minutes = (select(Matter.id.label("matter_id"), DispatchRow.id.label("row_id"))
+                  .join(Minutes, Minutes.id == Matter.minutes_id)
+                  .join(DispatchRow, DispatchRow.id == Minutes.dispatch_row_id).where(*where, *own_row))
+    by_leader = (select(Matter.id, DispatchRow.id)
+                 .outerjoin(Minutes, Minutes.id == Matter.minutes_id)
+                 .join(DispatchRow, DispatchRow.leader_id == Matter.leader_id)
+                 .where(Minutes.dispatch_row_id.is_(None), *where, *own_row))
+    return union_all(by_minutes, by_leader)
 
 
 def followers(*where, person_id: Optional[int] = None, roles: Iterable[str] = FOLLOWER_ROLES):

@@ -30,9 +30,10 @@ def reminder_days(period: Period, days_before=(2, 0)) -> list[date]:
                    for d in reminder_dates(period, tuple(days_before))})
 
 
-def missing_units(session, period: Period, as_of: datetime):
-    """Active units that owe a report for `period` and have none by `as_of`: (id, name, liaison_id) rows."""
-    status = sql_status(period, as_of).subquery()
+def missing_units(session, period: Period):
+    """Active units that owe a report for `period` and have none (made at any time: a catch-up run as of
+    an earlier moment does not remind a unit that has reported since): (id, name, liaison_id) rows."""
+    status = sql_status(period).subquery()
     return session.execute(
         select(Unit.id, Unit.name, Unit.liaison_id).join(status, status.c.unit_id == Unit.id)
         .where(status.c.status == MISSING, Unit.active.is_(True))
@@ -49,7 +50,7 @@ def run(runtime, as_of: datetime, days_before=(2, 0)) -> JobResult:
         return result
     stage = due[-1]
     with runtime.db.session() as s:
-        units = missing_units(s, period, as_of)
+        units = missing_units(s, period)
         who = people(s, [u.liaison_id for u in units])
         out = Notices(runtime, KIND)
         days_left = (period.deadline_date - today).days
