@@ -128,7 +128,8 @@ class Matter(Base):
     title: Mapped[str] = mapped_column(Text)  # 事项 / 事项名称
     obstacles: Mapped[Optional[str]] = mapped_column(Text)  # 难点痛点堵点 (slip rows)
     measures: Mapped[Optional[str]] = mapped_column(Text)  # 解决措施 (slip rows)
-    leader_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))  # dispatching leader
+    # dispatching leader; indexed: an item without minutes belongs to its leader's rows (scope.followers)
+    leader_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"), index=True)
     responsible_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
     deadline: Mapped[date] = mapped_column(Date, index=True)  # current 完成时限

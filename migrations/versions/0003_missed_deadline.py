@@ -1,10 +1,14 @@
-"""missed report deadlines as facts: table missed_deadline, filled from the report_missed audit rows
+"""missed report deadlines as facts: table missed_deadline, filled from the report_missed audit rows;
+an index on matter.leader_id
 
 The report_overdue job recorded each unit that missed a deadline as an audit row (action report_missed,
 entity unit, entity_id = the unit's id, reason = the period key). From now on it writes one
 missed_deadline row per (unit, period); this migration copies the existing audit rows into it (the
 earliest per unit and period; rows naming no existing unit or no valid period key are left out). The
 audit rows stay: the audit trail is append-only.
+
+An item without minutes belongs to every dispatch row of its leader: who follows it (bot.domain.scope.followers)
+joins matter on leader_id, which SQLite otherwise indexes anew for each query.
 
 Revision ID: 0003
 Revises: 0002
@@ -33,6 +37,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('unit_id', 'period_key', name=op.f('uq_missed_deadline_unit_id_period_key'))
     )
     _backfill()
+    with op.batch_alter_table('matter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_matter_leader_id'), ['leader_id'], unique=False)
 
 
 def _backfill() -> None:
@@ -62,4 +68,6 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('matter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_matter_leader_id'))
     op.drop_table('missed_deadline')
