@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.core.messages import Context, Reply
 from bot.delivery.textsplit import split_utf8, utf8_len
-from bot.domain import ledger
+from bot.domain import codes, ledger
 from bot.domain.scope import can_see, matter_filter
 from models import Matter
 
@@ -40,10 +40,10 @@ def scoped(ctx: Context, *conds):
 def load_item(ctx: Context, code: str) -> tuple[Optional[Matter], Optional[Reply]]:
     """The visible item with this code, or a reply saying it was not found (same answer whether it does
     not exist or is someone else's, so nothing leaks)."""
-    code = ledger.normalize_code(code)
-    m = ledger.find_matter(ctx.session, code) if code else None
+    parsed = codes.parse_code(code)
+    m = codes.find_matter(ctx.session, code) if parsed is not None else None
     if m is None or not can_see(ctx.session, ctx.roles, m):
-        return None, Reply(ctx.render("status/not_found.txt", code=code))
+        return None, Reply(ctx.render("status/not_found.txt", code=str(parsed) if parsed else code.strip()))
     return m, None
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import exists, select
 from bot.actions.report import REPORTABLE, ItemReport, do_submit_report
 from bot.domain import ledger
 from bot.core.messages import Context, Reply
-from bot.domain.periods import is_late, period_by_key, period_for_report
+from bot.domain import reporting
+from bot.domain.periods import period_by_key, period_for_report
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.conversation import engine
 from bot.core.routing import Commands
@@ -124,7 +125,7 @@ def report(ctx: Context, args: str):
         return ctx.render("report/nothing.txt", unit=unit, period=period)
     prev = current_submission(ctx.session, unit.id, period.key)
     intro = ctx.render("report/intro.txt", unit=unit, period=period, count=len(matters), prev=prev,
-                       late=is_late(ctx.now, period))
+                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now))
     reply = engine.start(ctx, FLOW, meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key,
                                           "matters": matters})
     return Reply(intro + "\n\n" + reply.text)

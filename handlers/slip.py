@@ -8,13 +8,12 @@ and resubmit.
 """
 from __future__ import annotations
 
-import re
 
 from sqlalchemy import select
 
 from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip
 from bot.core.messages import Context, Reply
-from bot.domain.codes import find_slip
+from bot.domain.codes import find_slip, split_code
 from bot.domain.ledger import TransitionError
 from bot.conversation import engine
 from bot.core.routing import Commands
@@ -25,7 +24,6 @@ from models import SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Person
 
 commands = Commands()
 
-RE_CODE = re.compile(r"^\s*(JB\s*\d{1,9})\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def dispatched_on(fc: FieldContext):
@@ -105,16 +103,16 @@ def edit_slip(ctx: Context, args: str):
 
 def pending_for(ctx: Context, args: str):
     """(slip, rest of args, error reply) for a leader's 同意/退回: the named slip, or the only pending one."""
-    m = RE_CODE.match(args or "")
-    if m:
-        slip = find_slip(ctx.session, m.group(1))
+    code, rest = split_code(args)
+    if code is not None and not code.is_matter:
+        slip = find_slip(ctx.session, str(code))
         if slip is None:
-            return None, "", ctx.render("slip/not_found.txt", code=m.group(1))
+            return None, "", ctx.render("slip/not_found.txt", code=str(code))
         if slip.leader_id != ctx.person.id:
             return None, "", ctx.render("slip/not_leader.txt", slip=slip)
         if slip.state != SLIP_PENDING:
             return None, "", ctx.render("slip/not_pending.txt", slip=slip)
-        return slip, m.group(2).strip(), None
+        return slip, rest, None
     pending = list(ctx.session.scalars(select(AssignmentSlip).where(
         AssignmentSlip.leader_id == ctx.person.id, AssignmentSlip.state == SLIP_PENDING).order_by(AssignmentSlip.id)))
     if len(pending) == 1:

@@ -3,13 +3,12 @@ and 下一页 for long answers (paged by handlers.common).
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy import or_, select
 
 from bot.actions.status import LIGHT_ORDER, progress_summary, unreported_summary
-from bot.domain import ledger
+from bot.domain import codes, ledger
 from bot.core.messages import Context, Reply
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
@@ -17,12 +16,10 @@ from bot.domain.scope import sees_all
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.core.routing import Commands
 from handlers.common import keep_pages, kept_pages, load_item, paged, scoped
-from models import (ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person,
-                    Unit)
+from models import ESC_RAISED, EXT_PENDING, Escalation, ExtensionRequest, Matter, Minutes, Person, Unit
 
 commands = Commands()
 
-CODE_RE = re.compile(r"^[A-Za-z]{1,3}-?\d{1,6}$")  # what an item code looks like: M12, J3, T2
 
 
 @commands.command("下一页", "下页", "更多", summary="", order=60)
@@ -128,7 +125,7 @@ def item_detail(ctx: Context, m: Matter) -> str:
 def query(ctx: Context, args: str) -> Reply:
     if not args:
         return Reply(ctx.render("status/query_usage.txt"))
-    if CODE_RE.match(args):
+    if codes.parse_code(args) is not None:
         m, err = load_item(ctx, args)
         return err or paged(ctx, item_detail(ctx, m))
     kind, label, items = search(ctx, args)

@@ -128,7 +128,8 @@ class Matter(Base):
     title: Mapped[str] = mapped_column(Text)  # 事项 / 事项名称
     obstacles: Mapped[Optional[str]] = mapped_column(Text)  # 难点痛点堵点 (slip rows)
     measures: Mapped[Optional[str]] = mapped_column(Text)  # 解决措施 (slip rows)
-    leader_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))  # dispatching leader
+    # dispatching leader; indexed: an item without minutes belongs to its leader's rows (scope.followers)
+    leader_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"), index=True)
     responsible_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
     deadline: Mapped[date] = mapped_column(Date, index=True)  # current 完成时限
@@ -161,6 +162,7 @@ class ReportSubmission(Base):
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     submitted_at: Mapped[datetime]
+    # the unit's report for the period was late when this version was saved (bot.domain.reporting)
     is_late: Mapped[bool] = mapped_column(Boolean, default=False)
 
     unit: Mapped[Unit] = relationship()
@@ -168,6 +170,20 @@ class ReportSubmission(Base):
     items: Mapped[list["ReportItem"]] = relationship(back_populates="submission", cascade="all, delete-orphan")
 
     __table_args__ = (UniqueConstraint("unit_id", "period_key", "version"),)
+
+
+class MissedDeadline(Base):
+    """A unit that owed a report had none at a period's deadline (超期未报): recorded once, by the
+    report_overdue job, and counted from here (the year's tally in notices and the circular)."""
+
+    __tablename__ = "missed_deadline"
+    __table_args__ = (UniqueConstraint("unit_id", "period_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # indexed by uq (unit_id, period_key)
+    period_key: Mapped[str] = mapped_column(String(10))
+    deadline: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 ITEM_DONE = "done"

@@ -103,6 +103,15 @@ def make_app(db_url: str, tmp_path: Path, **extra):
     return app
 
 
+@pytest.fixture(autouse=True)
+def _default_timezone():
+    """An app made with another BOT_TIMEZONE sets the bot's zone: put the default back after each test."""
+    yield
+    from bot.domain import clock
+
+    clock.set_tz(clock.DEFAULT_TZ)
+
+
 @pytest.fixture
 def app(db_url, tmp_path):
     app = make_app(db_url, tmp_path)

@@ -58,7 +58,7 @@ def test_db_upgrade_is_idempotent(runner, runtime):
 
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert current_revision(runtime.settings.DATABASE_URL) == head_revision() == "0002"
+    assert current_revision(runtime.settings.DATABASE_URL) == head_revision() == "0003"
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path):
@@ -100,12 +100,57 @@ def test_migrations_go_down_and_up(runtime):
     assert current_revision(url) == "0001"
     names, options = escalation_indexes()
     assert "ix_escalation_matter_id" in names and not options
-    upgrade(url)
+    upgrade(url, "0002")
     assert current_revision(url) == "0002"
     names, options = escalation_indexes()
     assert "ix_escalation_matter_id" not in names
     if runtime.db.engine.dialect.name == "postgresql":
         assert options == ["fillfactor=70"]
+    runtime.db.dispose()
+    upgrade(url)  # back to head for the tests that follow on this database
+
+
+def test_migration_0003_moves_the_missed_deadlines_out_of_the_audit_rows(runtime):
+    """On a populated database: each report_missed audit row becomes one missed_deadline row (the earliest
+    per unit and period); rows naming no unit or no period key are left out; down and up again works."""
+    from datetime import datetime, timezone
+
+    from alembic import command
+    from sqlalchemy import func, select
+
+    from bot.infra.db import alembic_config, current_revision, upgrade
+    from models import AuditLog, MissedDeadline
+    from tests import factories as f
+
+    url = runtime.settings.DATABASE_URL
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        fagai, keji = o.fagai.id, o.keji.id
+    runtime.db.dispose()
+    command.downgrade(alembic_config(url), "0002")
+    assert current_revision(url) == "0002"
+    utc = lambda *a: datetime(*a, tzinfo=timezone.utc)  # noqa: E731
+    with runtime.db.session() as s:
+        for eid, key, when in ((fagai, "2026-11-05", utc(2026, 11, 5, 10, 1)), (keji, "2026-11-05", utc(2026, 11, 5, 10, 1)),
+                               (fagai, "2026-11-20", utc(2026, 11, 20, 10, 2)),
+                               (fagai, "2026-11-20", utc(2026, 11, 20, 10, 5)),  # a second scheduler's copy
+                               (999999, "2026-11-20", utc(2026, 11, 20, 10, 2)), (keji, "bogus", utc(2026, 11, 1))):
+            s.add(AuditLog(at=when, actor="system:report_overdue", action="report_missed", entity="unit",
+                           entity_id=str(eid), reason=key, after={"period": key}))
+    runtime.db.dispose()
+    upgrade(url)
+    assert current_revision(url) == "0003"
+    with runtime.db.session() as s:
+        rows = sorted((m.unit_id, m.period_key, m.deadline, m.recorded_at) for m in s.scalars(select(MissedDeadline)))
+        assert s.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "report_missed")) == 6
+    assert rows == sorted([(fagai, "2026-11-05", utc(2026, 11, 5, 10), utc(2026, 11, 5, 10, 1)),
+                           (keji, "2026-11-05", utc(2026, 11, 5, 10), utc(2026, 11, 5, 10, 1)),
+                           (fagai, "2026-11-20", utc(2026, 11, 20, 10), utc(2026, 11, 20, 10, 2))])
+    runtime.db.dispose()
+    command.downgrade(alembic_config(url), "0002")
+    upgrade(url)
+    with runtime.db.session() as s:
+        assert s.scalar(select(func.count(MissedDeadline.id))) == 3
 
 
 def test_database_errors_do_not_carry_what_people_typed(db_url):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.domain.periods import period_by_key
-from models import AuditLog, RollUp
+from models import MissedDeadline, RollUp
 from tests.dialog import Direct, talk
 from tests.jobs_helpers import at, build_december, notices, report, run_cli, targets
 
@@ -71,7 +71,7 @@ def test_december(seeded, runner):
         assert "累计超期 1 次" in text
     assert sorted(liaisons_msg.payload["mentioned_mobile_list"]) == ["13900000002", "13900000003"]
     with rt.db.session() as s:
-        missed = sorted(int(a.entity_id) for a in s.scalars(select(AuditLog).where(AuditLog.action == "report_missed")))
+        missed = sorted(m.unit_id for m in s.scalars(select(MissedDeadline)))
     assert missed == sorted([d.jiaoyu.id, d.zhujian.id])
     with rt.db.session() as s:  # 教育局 reports late, the day after
         report(s, d.jiaoyu, P1.key, at(2026, 12, 6, 10), P1.deadline)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.jobs import BUILTIN, catch_up, config_of, run_job
 from bot.actions.seed import load_seed
-from models import AuditLog, JobRun, MonthlyReport, Notice, RollUp
+from models import JobRun, MissedDeadline, MonthlyReport, Notice, RollUp
 from tests.conftest import ROOT, SEED_FILE, make_app
 from tests.jobs_helpers import at, build_december, iso, notices, report
 from tests.threads import at_once
@@ -74,7 +74,7 @@ def test_two_schedulers_at_once_on_postgresql(pg_url, sqlite_url, tmp_path):
     with rt.db.session() as s:
         assert s.scalar(select(func.count(MonthlyReport.id))) == 1
         assert s.scalar(select(func.count(RollUp.id))) == 4
-        missed = Counter(a.entity_id for a in s.scalars(select(AuditLog).where(AuditLog.action == "report_missed")))
+        missed = Counter(m.unit_id for m in s.scalars(select(MissedDeadline)))
         assert missed and set(missed.values()) == {1}
     for a in apps + [alone]:
         a.extensions["bot"].db.dispose()

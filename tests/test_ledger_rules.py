@@ -15,7 +15,7 @@ from bot.actions.base import Acting
 from bot.actions.closeout import do_claim_completion, do_close, do_reopen, do_return_for_redo
 from bot.actions.escalation import do_decide_escalation, do_raise_escalation
 from bot.actions.extension import do_decide_extension, do_request_extension
-from bot.domain import ledger
+from bot.domain import ledger, reporting
 from bot.domain.ledger import TransitionError
 from models import (EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
                     MATTER_STATES, AuditLog, Base, Escalation, ExtensionRequest, Matter)
@@ -199,11 +199,11 @@ def test_report_status(org_session):
     f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 5, 17), [(m1, "open", "推进中")])
     f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 5, 19), [(m1, "open", "修订")], version=2)
     p = period_by_key("2026-12-05")
-    st_ = ledger.report_status(s, [p], NOW)
-    assert st_ == {(o.fagai.id, p.key): ledger.ON_TIME, (o.keji.id, p.key): ledger.MISSING}
+    st_ = reporting.report_status(s, [p], NOW)
+    assert st_ == {(o.fagai.id, p.key): reporting.ON_TIME, (o.keji.id, p.key): reporting.MISSING}
     f.report(s, o.keji, o.uk, "2026-12-05", at(2026, 12, 6, 9))
-    assert ledger.report_status(s, [p], NOW)[(o.keji.id, p.key)] == ledger.LATE
-    assert ledger.report_status(s, [p], at(2026, 12, 6, 8))[(o.keji.id, p.key)] == ledger.MISSING
+    assert reporting.report_status(s, [p], NOW)[(o.keji.id, p.key)] == reporting.LATE
+    assert reporting.report_status(s, [p], at(2026, 12, 6, 8))[(o.keji.id, p.key)] == reporting.MISSING
 
 
 def test_sql_lights_match_python(org_session):

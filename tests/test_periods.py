@@ -5,10 +5,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bot.domain.periods import (
-    TZ, Period, is_late, minutes_draft_due, month_bounds, next_period, period_at,
+    Period, is_late, minutes_draft_due, month_bounds, next_period, period_at,
     period_by_key, period_for_report, periods_between, periods_in_month, previous_period,
     reminder_dates, rollup_due_for, week_start, weekly_report_due,
 )
+
+TZ = ZoneInfo("Asia/Shanghai")  # the default BOT_TIMEZONE
 
 
 def sh(*args):

@@ -11,7 +11,7 @@ from typing import Optional
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from bot.domain import ledger
+from bot.domain import ledger, reporting
 from bot.delivery import outbox
 from bot.domain.periods import Period, periods_in_month, previous_period, period_at
 from bot.infra.text import render
@@ -37,7 +37,7 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
     cond = true() if scope is None else scope
     periods = circular_periods(as_of, month)
     unit_ids = set(session.scalars(select(Matter.responsible_unit_id).where(cond).distinct()))
-    status = ledger.report_status(session, periods, as_of, unit_ids=unit_ids)
+    status = reporting.report_status(session, periods, as_of, unit_ids=unit_ids)
     names = {u.id: u.name for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids or {-1})))}
     per_period = []
     for p in periods:
@@ -45,7 +45,7 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
         for (uid, key), st in status.items():
             if key != p.key:
                 continue
-            if st == ledger.ON_TIME:
+            if st == reporting.ON_TIME:
                 row["on_time"] += 1
             else:
                 row[st].append(names[uid])
@@ -54,10 +54,14 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
         per_period.append(row)
     by_unit: dict[int, dict] = {}
     for (uid, key), st in sorted(status.items(), key=lambda kv: kv[0][1]):
-        if st == ledger.ON_TIME:
+        if st == reporting.ON_TIME:
             continue
         u = by_unit.setdefault(uid, {"unit": names[uid], "late": [], "missing": []})
         u[st].append(next(p for p in periods if p.key == key))
+    year = month[0] if month else (periods[0].year if periods else as_of.year)
+    missed = reporting.missed_counts(session, year, by_unit)
+    for uid, u in by_unit.items():
+        u["missed_year"] = missed.get(uid, 0)
     lagging = sorted(by_unit.values(), key=lambda u: (-(len(u["late"]) + len(u["missing"])), u["unit"]))
     overdue = defaultdict(list)
     for m in session.scalars(select(Matter).where(cond, ledger.sql_overdue(as_of.date()))
@@ -68,7 +72,7 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
     return {"as_of": as_of, "month": month or ((periods[0].year, periods[0].month) if periods else None),
             "periods": per_period, "lagging": lagging, "overdue_units": overdue_units,
             "overdue_total": sum(len(u["matters"]) for u in overdue_units),
-            "expected": len(status), "on_time": sum(1 for s in status.values() if s == ledger.ON_TIME)}
+            "expected": len(status), "on_time": sum(1 for s in status.values() if s == reporting.ON_TIME)}
 
 
 def build_circular(session: Session, as_of: datetime, scope=None, *,

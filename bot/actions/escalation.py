@@ -30,20 +30,21 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple, Optional
 
 from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exists, func, literal, literal_column,
-                        select, union, update)
+                        select, update)
 from sqlalchemy.orm import Session, aliased
 
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import WATCHED, audit_matter
 from bot.delivery.notices import Notices, people
-from bot.domain import ledger
-from bot.domain.scope import office_liaisons_of, unit_liaison_of
+from bot.domain import ledger, reporting
+from bot.domain.scope import followers, office_liaisons_of, unit_liaison_of
 from bot.infra.audit import snapshot
 from bot.infra.db import dialect_insert
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.infra.text import render
 from models import (ESC_ACCEPTED, ESC_INTERVIEW, ESC_RAISED, ESC_RETURNED, ESC_STALLED, ESC_SUPERVISION_REQUEST,
-                    AuditLog, DispatchRow, Escalation, Matter, Minutes, Person, ReportItem, ReportSubmission, Unit)
+                    ROLE_LEADER, ROLE_OFFICE_SUPERVISOR, AuditLog, Escalation, Matter, Person, ReportItem,
+                    ReportSubmission, Unit)
 
 ACTOR = "system:escalation"
 LIST_LIMIT = 30  # items listed in one alert; the rest are counted ("等共 N 项")
@@ -179,19 +180,12 @@ def _details(session: Session, ids, today: date) -> dict[int, dict]:
 
 
 def _consulted(session: Session, ids) -> dict[int, tuple[int, list[int]]]:
-    """The people to consult on these 久推不动 items — the office supervisor(s) of each item's row (its
-    minutes' row, else its leader's rows: the rule of `bot.domain.scope.rows_of`) and its leader — as
-    {person id: (number of items, the LIST_LIMIT longest overdue)}, in ONE query (a window per person);
-    people in the order of their most overdue item."""
-    items = (select(Matter.id, Matter.deadline, Matter.leader_id, Minutes.dispatch_row_id)
-             .outerjoin(Minutes, Minutes.id == Matter.minutes_id)
-             .where(_ids_in(session, Matter.id, ids)).cte("items"))
-    pairs = union(
-        select(items.c.id, items.c.deadline, DispatchRow.office_supervisor_id.label("pid"))
-        .join(DispatchRow, DispatchRow.id == items.c.dispatch_row_id),
-        select(items.c.id, items.c.deadline, DispatchRow.office_supervisor_id)
-        .join(DispatchRow, DispatchRow.leader_id == items.c.leader_id).where(items.c.dispatch_row_id.is_(None)),
-        select(items.c.id, items.c.deadline, items.c.leader_id)).subquery()
+    """The people to consult on these 久推不动 items — their office supervisor(s) and leader
+    (`bot.domain.scope.followers`) — as {person id: (number of items, the LIST_LIMIT longest overdue)}, in
+    ONE query (a window per person); people in the order of their most overdue item."""
+    fol = followers(_ids_in(session, Matter.id, ids), roles=(ROLE_OFFICE_SUPERVISOR, ROLE_LEADER))
+    pairs = (select(fol.c.matter_id.label("id"), Matter.deadline, fol.c.person_id.label("pid"))
+             .join(Matter, Matter.id == fol.c.matter_id).distinct().subquery())
     ranked = select(pairs.c.pid, pairs.c.id, pairs.c.deadline, func.count().over(partition_by=pairs.c.pid).label("n"),
                     func.row_number().over(partition_by=pairs.c.pid, order_by=(pairs.c.deadline, pairs.c.id))
                     .label("rn")).where(pairs.c.pid.is_not(None)).subquery()
@@ -367,7 +361,7 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     while len(periods) < lookback_periods:
         periods.insert(0, previous_period(periods[0]))
     periods = periods[-lookback_periods:] if lookback_periods else []
-    status = ledger.report_status(session, periods, as_of)
+    status = reporting.report_status(session, periods, as_of)
     found: dict[int, Candidate] = {}
     units = {}
 
@@ -379,7 +373,7 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
 
     lag = defaultdict(list)
     for (uid, key), st in sorted(status.items(), key=lambda kv: kv[0][1]):
-        if st != ledger.ON_TIME:
+        if st != reporting.ON_TIME:
             lag[uid].append((key, st))
     overdue = defaultdict(list)
     for m in session.scalars(select(Matter).where(and_(ledger.sql_active(), Matter.deadline < as_of.date()))
@@ -393,8 +387,8 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
         if len(items) >= min_overdue_items:
             cand(uid).reasons.append("overdue_items")
     for uid, c in found.items():
-        c.late_periods = [k for k, st in lag.get(uid, []) if st == ledger.LATE]
-        c.missing_periods = [k for k, st in lag.get(uid, []) if st == ledger.MISSING]
+        c.late_periods = [k for k, st in lag.get(uid, []) if st == reporting.LATE]
+        c.missing_periods = [k for k, st in lag.get(uid, []) if st == reporting.MISSING]
         c.overdue_items = overdue.get(uid, [])
     return sorted(found.values(), key=lambda c: (-(c.lagging_periods + len(c.overdue_items)), c.unit.name))
 

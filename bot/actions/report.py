@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from bot.actions.base import Act, lock, person_id
 from bot.actions.closeout import do_claim_completion, do_withdraw_claim
 from bot.domain import ledger
-from bot.domain.periods import Period, is_late
+from bot.domain import reporting
+from bot.domain.periods import Period
 from bot.infra import audit
 from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, Matter,
                     ReportItem, ReportSubmission, Unit)
@@ -66,7 +67,8 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
         ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)) or 0) + 1
     s.flush()
     sub = ReportSubmission(unit_id=unit.id, period_key=period.key, version=version, current=True,
-                           submitted_by_id=person_id(act.actor), submitted_at=act.now, is_late=is_late(act.now, period))
+                           submitted_by_id=person_id(act.actor), submitted_at=act.now,
+                           is_late=reporting.late_if_submitted(s, unit.id, period, act.now))
     s.add(sub)
     s.flush()
     for answer, matter in zip(items, matters):

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from bot.actions.base import Act, actor_name, lock, person_id
 from bot.delivery.notices import people
-from bot.domain.ledger import TransitionError, sql_active, sql_expected_in, sql_overdue
+from bot.domain import reporting
+from bot.domain.ledger import TransitionError, sql_active, sql_overdue
+from bot.domain.reporting import sql_expected_in
 from bot.domain.periods import Period, period_by_key
 from bot.infra import audit
 from bot.infra.db import insert_ignore
@@ -135,8 +137,9 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
                                          active=int(active or 0), overdue=int(overdue or 0))
     unit_ids = {u for r in rows for u in lead.get(r.id, [])} | {u for d in stats.values() for u in d}
     names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(unit_ids)))).all())
-    subs = {uid: (at, late) for uid, at, late in session.execute(
-        select(ReportSubmission.unit_id, ReportSubmission.submitted_at, ReportSubmission.is_late)
+    first = reporting.first_submissions(session, period, unit_ids)
+    subs = {uid: (at, reporting.classify(first.get(uid), period) == reporting.LATE) for uid, at in session.execute(
+        select(ReportSubmission.unit_id, ReportSubmission.submitted_at)
         .where(ReportSubmission.period_key == period.key, ReportSubmission.current.is_(True),
                ReportSubmission.unit_id.in_(sorted(unit_ids))))}
     # hardest items per leader: this period's reported obstacle, else the slip row's 难点痛点堵点

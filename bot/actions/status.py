@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain import ledger
+from bot.domain import ledger, reporting
 from bot.domain.ledger import ItemView, item_view
 from bot.domain.periods import Period
 from bot.domain.roles import Roles
 from bot.domain.scope import matter_filter
-from models import Matter, Person, ReportSubmission, Unit
+from models import Matter, Person, Unit
 
 LIGHT_ORDER = {ledger.RED: 0, ledger.YELLOW: 1, ledger.GREEN: 2, ledger.CLOSED: 3}
 
@@ -95,15 +96,14 @@ class Unreported:
     on_time: list
 
 
-def unreported_summary(session: Session, roles: Roles, period: Period) -> Unreported:
-    unit_ids = set(session.scalars(select(Matter.responsible_unit_id)
-                                   .where(matter_filter(roles), ledger.sql_expected_in(period)).distinct()))
-    reports = dict(session.execute(select(ReportSubmission.unit_id, func.min(ReportSubmission.submitted_at))
-                                   .where(ReportSubmission.period_key == period.key,
-                                          ReportSubmission.unit_id.in_(unit_ids or {-1}))
-                                   .group_by(ReportSubmission.unit_id)).all())
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids or {-1})))}
-    missing = sorted((units[u] for u in unit_ids if u not in reports), key=lambda u: u.name)
-    late = sorted((units[u] for u, at in reports.items() if at > period.deadline), key=lambda u: u.name)
-    on_time = sorted((units[u] for u, at in reports.items() if at <= period.deadline), key=lambda u: u.name)
-    return Unreported(period, len(unit_ids), len(reports), missing, late, on_time)
+def unreported_summary(session: Session, roles: Roles, period: Period, as_of: Optional[datetime] = None) -> Unreported:
+    """未报 for the units whose matters `roles` may see: the rule of bot.domain.reporting."""
+    status = reporting.report_status(session, [period], as_of, scope=matter_filter(roles))
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({uid for uid, _k in status} or {-1})))}
+
+    def by_status(wanted: str) -> list[Unit]:
+        return sorted((units[uid] for (uid, _k), st in status.items() if st == wanted), key=lambda u: u.name)
+
+    missing = by_status(reporting.MISSING)
+    return Unreported(period, len(status), len(status) - len(missing), missing, by_status(reporting.LATE),
+                      by_status(reporting.ON_TIME))

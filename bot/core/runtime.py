@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.domain import clock
 from bot.infra.db import Database
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
 from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
@@ -46,7 +47,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, router: "Router"):
         self.settings = settings
-        self.tz = ZoneInfo(settings.BOT_TIMEZONE)
+        self.tz = clock.set_tz(settings.BOT_TIMEZONE)  # the one zone of periods, texts and jobs
         self.db = Database(settings.DATABASE_URL)
         self.kv = make_kv(settings.REDIS_URL)
         self.clock = Clock(self.tz)

@@ -1,20 +1,64 @@
 """The codes people type for ledger items: M<id> for minutes matters, J<id> for slip rows, T<id> for topic
-decisions; JB<id> for assignment slips. One place, so every flow and command agrees."""
+decisions; JB<id> for assignment slips. ONE parser (`parse_code` / `split_code`) and one look-up each
+(`find_matter`, `find_slip`), so every flow and command agrees.
+
+What is typed is tolerated in full-width (Ｍ１２), in lower case (m12) and with a space or a hyphen
+between the letters and the number (J 3, M-12). Anything else is not a code: None, never a guess.
+"""
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Optional
+from typing import NamedTuple, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import KIND_MINUTES, KIND_SLIP, KIND_TOPIC, AssignmentSlip, Matter
 
 MATTER_PREFIX = {KIND_MINUTES: "M", KIND_SLIP: "J", KIND_TOPIC: "T"}
 SLIP_PREFIX = "JB"
-RE_MATTER = re.compile(r"^\s*([MJT])\s*(\d{1,9})\s*$", re.IGNORECASE)
-RE_SLIP = re.compile(r"^\s*JB\s*(\d{1,9})\s*$", re.IGNORECASE)
+KIND_ASSIGNMENT_SLIP = "assignment_slip"  # JB<id>: a slip itself, not a ledger item
+KIND_OF_PREFIX = {**{p: k for k, p in MATTER_PREFIX.items()}, SLIP_PREFIX: KIND_ASSIGNMENT_SLIP}
+MAX_DIGITS = 9
+
+# Full-width ASCII (U+FF01…U+FF5E) and the ideographic space to their ASCII forms: one character for
+# one, so a position in the folded text is the same position in what was typed.
+_FOLD = {0x3000: " ", **{c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}}
+_CODE = re.compile(rf"\s*(JB|M|J|T)[ \t-]?([0-9]{{1,{MAX_DIGITS}}})(?![0-9A-Z])", re.IGNORECASE)
+
+
+class Code(NamedTuple):
+    """A parsed code: `kind` is a Matter kind (minutes / slip / topic) or KIND_ASSIGNMENT_SLIP."""
+
+    kind: str
+    id: int
+
+    @property
+    def prefix(self) -> str:
+        return SLIP_PREFIX if self.kind == KIND_ASSIGNMENT_SLIP else MATTER_PREFIX[self.kind]
+
+    @property
+    def is_matter(self) -> bool:
+        return self.kind != KIND_ASSIGNMENT_SLIP
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.id}"
+
+
+def split_code(text: Optional[str]) -> tuple[Optional[Code], str]:
+    """(the code at the start of `text`, the rest of it as typed) — (None, text) if it does not start with one."""
+    text = text or ""
+    m = _CODE.match(text.translate(_FOLD))
+    if m is None or int(m[2]) == 0:
+        return None, text
+    return Code(KIND_OF_PREFIX[m[1].upper()], int(m[2])), text[m.end():].strip()
+
+
+def parse_code(text: Optional[str]) -> Optional[Code]:
+    """The code `text` is (surrounding blanks allowed), or None."""
+    code, rest = split_code(text)
+    return code if code is not None and not rest else None
 
 
 def add_matter(session: Session, matter: Matter) -> Matter:
@@ -28,7 +72,7 @@ def add_matter(session: Session, matter: Matter) -> Matter:
 
 
 def assign_code(matter: Matter) -> str:
-    matter.code = f"{MATTER_PREFIX[matter.kind]}{matter.id}"
+    matter.code = str(Code(matter.kind, matter.id))
     return matter.code
 
 
@@ -36,21 +80,22 @@ def add_slip(session: Session, slip: AssignmentSlip) -> AssignmentSlip:
     slip.code = "tmp-" + uuid.uuid4().hex[:20]
     session.add(slip)
     session.flush()
-    slip.code = f"{SLIP_PREFIX}{slip.id}"
+    slip.code = str(Code(KIND_ASSIGNMENT_SLIP, slip.id))
     session.flush()
     return slip
 
 
-def find_matter(session: Session, code: str) -> Optional[Matter]:
+def find_matter(session: Session, text: Optional[str]) -> Optional[Matter]:
     """The ledger item a typed code (m12, J 3) names, or None."""
-    m = RE_MATTER.match(code or "")
-    if not m:
+    code = parse_code(text)
+    if code is None or not code.is_matter:
         return None
-    return session.scalar(select(Matter).where(func.upper(Matter.code) == f"{m[1].upper()}{int(m[2])}"))
+    return session.scalar(select(Matter).where(Matter.code == str(code)))
 
 
-def find_slip(session: Session, code: str) -> Optional[AssignmentSlip]:
-    m = RE_SLIP.match(code or "")
-    if not m:
+def find_slip(session: Session, text: Optional[str]) -> Optional[AssignmentSlip]:
+    """The assignment slip a typed code (jb3) names, or None."""
+    code = parse_code(text)
+    if code is None or code.is_matter:
         return None
-    return session.scalar(select(AssignmentSlip).where(AssignmentSlip.code == f"{SLIP_PREFIX}{int(m[1])}"))
+    return session.scalar(select(AssignmentSlip).where(AssignmentSlip.code == str(code)))

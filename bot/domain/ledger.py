@@ -1,6 +1,6 @@
 """Ledger rules, in one place for chat, jobs and reports: states and the transition table, lights,
-overdue, stalled items and report compliance. Pure rules: the changes themselves (rows, audit, notices)
-are the actions of bot.actions (closeout, extension, escalation).
+overdue and stalled items. Pure rules: the changes themselves (rows, audit, notices) are the actions of
+bot.actions (closeout, extension, escalation); report compliance is bot.domain.reporting.
 
 Each rule exists as a Python function (for one item) and, where jobs need it, as a SQL expression
 (for set-based queries) — kept side by side so they cannot drift apart.
@@ -26,6 +26,7 @@ from typing import Iterable, Optional
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.domain import clock
 from bot.domain.periods import Period, period_at, previous_period
 from models import (MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, AuditLog,
                     Matter, ReportItem, ReportSubmission)
@@ -55,10 +56,14 @@ def overdue_days(matter: Matter, today: date) -> int:
     return (today - matter.deadline).days
 
 
-@lru_cache(maxsize=256)
 def progress_cutoff(as_of: datetime, periods: int = 1) -> datetime:
     """The moment since which progress must have been reported to count as reported in the last
     `periods` completed report periods (the opening of the earliest of them)."""
+    return _progress_cutoff(as_of, periods, clock.tz())
+
+
+@lru_cache(maxsize=256)
+def _progress_cutoff(as_of: datetime, periods: int, zone) -> datetime:  # the zone is part of the key
     p: Period = period_at(as_of)
     for _ in range(periods):
         p = previous_period(p)
@@ -140,47 +145,7 @@ def sql_light_green(today: date, no_progress_since=None):
     return cond
 
 
-# -- report compliance (late and missing reports) -------------------------------------------------
-ON_TIME = "on_time"
-LATE = "late"
-MISSING = "missing"
-
-
-def sql_expected_in(period: Period):
-    """Matters whose responsible unit owes a report for `period`: created by its deadline and not
-    closed before it opened."""
-    return and_(Matter.created_at <= period.deadline,
-                or_(Matter.closed_at.is_(None), Matter.closed_at > period.opens))
-
-
-def report_status(session: Session, periods: Iterable[Period], as_of: datetime,
-                  unit_ids: Optional[Iterable[int]] = None) -> dict[tuple[int, str], str]:
-    """(unit id, period key) -> on_time / late / missing, for every unit that owed a report.
-
-    A report is late when its first version came after the deadline; missing when none came by
-    `as_of` (only for periods whose deadline has passed — a current period's absentee is "missing"
-    only in the sense of 未报 so far)."""
-    out: dict[tuple[int, str], str] = {}
-    wanted = None if unit_ids is None else set(unit_ids)
-    for p in periods:
-        owing = set(session.scalars(select(Matter.responsible_unit_id).where(sql_expected_in(p)).distinct()))
-        if wanted is not None:
-            owing &= wanted
-        if not owing:
-            continue
-        first = dict(session.execute(
-            select(ReportSubmission.unit_id, func.min(ReportSubmission.submitted_at))
-            .where(ReportSubmission.period_key == p.key)  # no IN (owing…): thousands of bound ids cost more
-            .group_by(ReportSubmission.unit_id)).all())
-        for uid in owing:
-            at = first.get(uid)
-            if at is None or at > as_of:
-                out[(uid, p.key)] = MISSING
-            else:
-                out[(uid, p.key)] = LATE if at > p.deadline else ON_TIME
-    return out
-
-
+# -- progress in reports (report compliance itself: bot.domain.reporting) ------------------------
 def reported_matter_ids(session: Session, period_keys: Iterable[str]) -> set[int]:
     """Matters that have a progress item in a current report of one of these periods."""
     keys = list(period_keys)
@@ -329,14 +294,3 @@ def history_rows(session, m: Matter) -> list[dict]:
     return out
 
 
-# -- looking items up -----------------------------------------------------------------------------
-def normalize_code(text: str) -> str:
-    """What users type for an item code ("m12 ", "Ｍ12") as stored ("M12")."""
-    return (text or "").strip().upper()
-
-
-def find_matter(session: Session, code: str) -> Optional[Matter]:
-    code = normalize_code(code)
-    if not code:
-        return None
-    return session.scalar(select(Matter).where(func.upper(Matter.code) == code))

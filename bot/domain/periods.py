@@ -2,7 +2,8 @@
 
 Units report by 18:00 on the 5th and the 20th; office liaisons roll up by 18:00 two days
 later (7th / 22nd); minutes are drafted within 3 days of a meeting; key projects file a
-weekly form every Monday.  Everything is in Asia/Shanghai.  Pure functions, no I/O.
+weekly form every Monday.  Everything is in the bot's zone (bot.domain.clock.tz(), from
+BOT_TIMEZONE).  Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Callable
-from zoneinfo import ZoneInfo
-
-TZ = ZoneInfo("Asia/Shanghai")
+from bot.domain.clock import tz
 
 DEADLINE_DAYS = (5, 20)           # unit reports due on these days of the month
 DEADLINE_TIME = time(18, 0)       # ... at this local time
@@ -54,16 +53,16 @@ class Period:
 
 
 def _to_local(moment: datetime) -> datetime:
-    """Convert an aware datetime to Asia/Shanghai; reject naive ones."""
+    """Convert an aware datetime to the bot's zone; reject naive ones."""
     if not isinstance(moment, datetime):
         raise TypeError("expected a datetime")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetime; an aware datetime is required")
-    return moment.astimezone(TZ)
+    return moment.astimezone(tz())
 
 
 def _at(d: date, t: time) -> datetime:
-    return datetime.combine(d, t, tzinfo=TZ)
+    return datetime.combine(d, t, tzinfo=tz())
 
 
 def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
@@ -160,7 +159,8 @@ def periods_between(start: date | datetime, end: date | datetime,
 
 
 def is_late(submitted_at: datetime, period: Period) -> bool:
-    """True if submitted strictly after the period's deadline."""
+    """True if this moment is strictly after the period's deadline (whether a unit's report for the
+    period is late is the rule of bot.domain.reporting: its first submission decides)."""
     return _to_local(submitted_at) > period.deadline
 
 
@@ -187,7 +187,7 @@ def period_for_report(moment: datetime,
 
 def minutes_draft_due(meeting_date: date, days: int = MINUTES_DRAFT_DAYS) -> datetime:
     """End of the 3rd day after the meeting; a draft is overdue strictly after this."""
-    return datetime.combine(meeting_date + timedelta(days=days), time.max, tzinfo=TZ)
+    return datetime.combine(meeting_date + timedelta(days=days), time.max, tzinfo=tz())
 
 
 def week_start(d: date) -> date:

@@ -1,22 +1,74 @@
-"""Who may see which ledger items: ONE function, `matter_filter`, gives the SQL condition every query
-command, report and circular uses.
+"""Who follows which ledger item, and who may see which: ONE selectable, `followers`, gives the
+(matter, person, role) rows that visibility (`matter_filter`), 销号, extensions, the office digests and
+the 久推不动 consultation all use.
 
+The rule (seed 000 附件2: a leader's row lists its office supervisor and office liaisons): an item
+belongs to the dispatch row of its minutes if it has one, else to every row of its leader. Its
+followers are the office liaisons and the office supervisor of those rows, and its leader.
+
+Who sees what:
 - supervision group members, admins and the coordination group (the task-force office): everything;
-- a leader: the items they dispatched (Matter.leader_id);
-- an office liaison / office supervisor: the items of the leaders of their dispatch rows, and the
-  items of minutes filed under those rows;
+- a leader, an office liaison, an office supervisor: the items they follow;
 - a unit liaison / unit head: the items their unit is responsible for — never another unit's.
 Anyone else sees nothing.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterable, Optional
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import String, false, literal, or_, select, true, union, union_all
 from sqlalchemy.orm import Session
 
 from bot.domain.roles import Roles
-from models import ROLE_COORDINATION, DispatchRow, Matter, Minutes, Person
+from models import (ROLE_COORDINATION, ROLE_LEADER, ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, DispatchRow,
+                    Matter, Minutes, Person, dispatch_row_liaison)
+
+FOLLOWER_ROLES = (ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_LEADER)
+
+
+def item_rows(*where, row_ids=None):
+    """(matter_id, row_id): the 附件2 rows each item belongs to — its minutes' row, else its leader's rows.
+    `where`: conditions on Matter; `row_ids`: only these rows (a list or a select)."""
+    own_row = [] if row_ids is None else [DispatchRow.id.in_(row_ids)]
+    # two equi-joins (UNION ALL), not one join ON … OR …: the planners can hash or index them
+    by_minutes = (select(Matter.id.label("matter_id"), DispatchRow.id.label("row_id"))
+                  .join(Minutes, Minutes.id == Matter.minutes_id)
+                  .join(DispatchRow, DispatchRow.id == Minutes.dispatch_row_id).where(*where, *own_row))
+    by_leader = (select(Matter.id, DispatchRow.id)
+                 .outerjoin(Minutes, Minutes.id == Matter.minutes_id)
+                 .join(DispatchRow, DispatchRow.leader_id == Matter.leader_id)
+                 .where(Minutes.dispatch_row_id.is_(None), *where, *own_row))
+    return union_all(by_minutes, by_leader)
+
+
+def followers(*where, person_id: Optional[int] = None, roles: Iterable[str] = FOLLOWER_ROLES):
+    """A subquery of (matter_id, person_id, role) — role: office_liaison / office_supervisor / leader — for
+    the items matching `where` (conditions on Matter), only for `person_id` and `roles` when given."""
+    roles = tuple(roles)
+    liaison = dispatch_row_liaison.c
+    mine = None
+    if person_id is not None:  # only the person's rows: the join above then touches one or two rows
+        mine = union(select(liaison.dispatch_row_id).where(liaison.person_id == person_id),
+                     select(DispatchRow.id).where(DispatchRow.office_supervisor_id == person_id))
+    parts = []
+    if ROLE_OFFICE_LIAISON in roles:
+        rows = item_rows(*where, row_ids=mine).subquery()
+        q = (select(rows.c.matter_id, liaison.person_id.label("person_id"),
+                    literal(ROLE_OFFICE_LIAISON, String).label("role"))
+             .join(dispatch_row_liaison, liaison.dispatch_row_id == rows.c.row_id))
+        parts.append(q if person_id is None else q.where(liaison.person_id == person_id))
+    if ROLE_OFFICE_SUPERVISOR in roles:
+        rows = item_rows(*where, row_ids=mine).subquery()
+        q = (select(rows.c.matter_id, DispatchRow.office_supervisor_id.label("person_id"),
+                    literal(ROLE_OFFICE_SUPERVISOR, String).label("role"))
+             .join(DispatchRow, DispatchRow.id == rows.c.row_id).where(DispatchRow.office_supervisor_id.is_not(None)))
+        parts.append(q if person_id is None else q.where(DispatchRow.office_supervisor_id == person_id))
+    if ROLE_LEADER in roles:
+        q = (select(Matter.id.label("matter_id"), Matter.leader_id.label("person_id"),
+                    literal(ROLE_LEADER, String).label("role")).where(Matter.leader_id.is_not(None), *where))
+        parts.append(q if person_id is None else q.where(Matter.leader_id == person_id))
+    sel = union(*parts) if len(parts) > 1 else parts[0]
+    return sel.subquery("followers")
 
 
 def sees_all(roles: Roles) -> bool:
@@ -34,14 +86,11 @@ def matter_filter(roles: Roles):
     if sees_all(roles):
         return true()
     conds = []
-    if roles.led_row_ids:
-        conds.append(Matter.leader_id == roles.person_id)
-    rows = office_row_ids(roles)
-    if rows:
-        row_leaders = select(DispatchRow.leader_id).where(DispatchRow.id.in_(rows))
-        row_minutes = select(Minutes.id).where(Minutes.dispatch_row_id.in_(rows))
-        conds.append(Matter.leader_id.in_(row_leaders))
-        conds.append(Matter.minutes_id.in_(row_minutes))
+    following = ([ROLE_LEADER] if roles.led_row_ids else []) + \
+        ([ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR] if office_row_ids(roles) else [])
+    if following:
+        fol = followers(person_id=roles.person_id, roles=following)
+        conds.append(Matter.id.in_(select(fol.c.matter_id)))
     units = roles.liaison_unit_ids | roles.head_unit_ids
     if units:
         conds.append(Matter.responsible_unit_id.in_(units))
@@ -53,34 +102,20 @@ def can_see(session: Session, roles: Roles, matter: Matter) -> bool:
     return session.scalar(select(Matter.id).where(Matter.id == matter.id, matter_filter(roles))) is not None
 
 
-def rows_of(session: Session, matter: Matter) -> list[DispatchRow]:
-    """The dispatch rows an item belongs to: its minutes' row, else its leader's rows."""
-    if matter.minutes_id is not None:
-        minutes = session.get(Minutes, matter.minutes_id)
-        if minutes is not None and minutes.dispatch_row_id is not None:
-            return [session.get(DispatchRow, minutes.dispatch_row_id)]
-    if matter.leader_id is None:
-        return []
-    return list(session.scalars(select(DispatchRow).where(DispatchRow.leader_id == matter.leader_id)
-                                .order_by(DispatchRow.seq)))
+def followers_of(session: Session, matter: Matter, role: str) -> list[Person]:
+    """The people following `matter` in `role`, by id."""
+    fol = followers(Matter.id == matter.id, roles=(role,))
+    return list(session.scalars(select(Person).where(Person.id.in_(select(fol.c.person_id))).order_by(Person.id)))
 
 
 def office_supervisors_of(session: Session, matter: Matter) -> list[Person]:
     """办公室挂钩督导领导 of the item's rows (they decide extensions)."""
-    out: dict[int, Person] = {}
-    for row in rows_of(session, matter):
-        if row.office_supervisor is not None:
-            out.setdefault(row.office_supervisor.id, row.office_supervisor)
-    return list(out.values())
+    return followers_of(session, matter, ROLE_OFFICE_SUPERVISOR)
 
 
 def office_liaisons_of(session: Session, matter: Matter) -> list[Person]:
     """办公室调度联络员 of the item's rows (they confirm 销号 or return the item)."""
-    out: dict[int, Person] = {}
-    for row in rows_of(session, matter):
-        for p in row.office_liaisons:
-            out.setdefault(p.id, p)
-    return list(out.values())
+    return followers_of(session, matter, ROLE_OFFICE_LIAISON)
 
 
 def is_unit_liaison_of(roles: Roles, matter: Matter) -> bool:

@@ -2,23 +2,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.domain.clock import tz
 from config.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
-TZ = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = "一二三四五六日"
 
 
 def cn_date(value) -> str:
-    """2026年12月5日（周六）-style date for people."""
+    """2026年12月5日-style date for people (a moment in the bot's zone)."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        value = value.astimezone(TZ).date()
+        value = value.astimezone(tz()).date()
     return f"{value.year}年{value.month}月{value.day}日"
 
 
@@ -26,14 +24,14 @@ def cn_short_date(value) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        value = value.astimezone(TZ).date()
+        value = value.astimezone(tz()).date()
     return f"{value.month}月{value.day}日"
 
 
 def cn_datetime(value: datetime | None) -> str:
     if value is None:
         return "—"
-    v = value.astimezone(TZ)
+    v = value.astimezone(tz())
     return f"{v.year}年{v.month}月{v.day}日 {v:%H:%M}"
 
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import func, select
 
+from bot.domain import clock
 from bot.jobs.base import JobResult
 from models import JobRun, Notice, utcnow
 
@@ -89,7 +90,9 @@ class JobsConfig:
 def load_config(path: str | Path) -> JobsConfig:
     """Read and check config/jobs.yaml (unknown cron fields and job names without code are refused)."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    tz = raw.get("timezone", "Asia/Shanghai")
+    tz = clock.tz().key  # the schedule runs in the bot's zone (BOT_TIMEZONE), like every deadline
+    if raw.get("timezone", tz) != tz:
+        raise JobConfigError(f"timezone: {raw['timezone']} differs from BOT_TIMEZONE ({tz}); set BOT_TIMEZONE instead")
     jobs: dict[str, JobSpec] = {}
     for name, entry in (raw.get("jobs") or {}).items():
         entry = entry or {}

@@ -1,4 +1,4 @@
-"""What every scheduled job shares: its result and a few set-based look-ups (office liaisons of leaders).
+"""What every scheduled job shares: its result, and the batch of notices it wants sent (re-exported).
 
 Jobs are reconcilers: from the data they compute every notice that SHOULD exist as of a moment, each with
 a deterministic key (kind:target:period), and insert them in bulk (bot.delivery.notices.Notices), so a
@@ -10,13 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.delivery.notices import CHUNK, Notices, Who, people  # noqa: F401 (the jobs' batch of notices)
 from bot.infra.audit import record_many as bulk_audit  # noqa: F401
 from bot.infra.db import insert_ignore  # noqa: F401
-from models import DispatchRow, dispatch_row_liaison
 
 
 @dataclass
@@ -35,19 +32,6 @@ class JobResult:
         if self.skipped:
             head += f" ({self.skipped})"
         return head + (f" [{extra}]" if extra else "")
-
-
-def office_liaisons_by_leader(session: Session) -> dict[int, list[int]]:
-    """leader person id -> office liaison person ids of that leader's dispatch rows (附件2)."""
-    out: dict[int, list[int]] = {}
-    rows = session.execute(select(DispatchRow.leader_id, dispatch_row_liaison.c.person_id)
-                           .join(dispatch_row_liaison, dispatch_row_liaison.c.dispatch_row_id == DispatchRow.id)
-                           .order_by(DispatchRow.seq, dispatch_row_liaison.c.person_id))
-    for leader_id, pid in rows:
-        lst = out.setdefault(leader_id, [])
-        if pid not in lst:
-            lst.append(pid)
-    return out
 
 
 def local_date(moment: datetime, tz) -> date:

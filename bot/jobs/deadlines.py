@@ -15,18 +15,19 @@ and adds nothing; the keys that exist already are looked up first so their diges
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.infra.db import dialect_insert
-from bot.jobs.base import CHUNK, JobResult, Notices, office_liaisons_by_leader, people
+from bot.jobs.base import CHUNK, JobResult, Notices, people
 from bot.domain.ledger import sql_active
+from bot.domain.scope import followers
 from bot.infra.text import env, render
 from bot.domain.workdays import is_workday, previous_workday, shift_to_workday_before
-from models import Matter, Minutes, Notice, Unit, dispatch_row_liaison
+from models import ROLE_OFFICE_LIAISON, Matter, Notice, Unit
 
 SHIFT_SLACK_DAYS = 12  # the longest run of days off (Spring Festival) a reminder day can move over
 DIGEST_LIMIT = 30  # items listed in one digest; the rest are counted
@@ -55,21 +56,6 @@ def _insert(session, rows: list[dict]) -> int:
     return len(rows)
 
 
-def _followers(session):
-    """(leader id, dispatch row id) -> office liaisons following such an item: those of the leader's rows
-    and of the item's minutes' row."""
-    by_leader = office_liaisons_by_leader(session)
-    by_row: dict[int, list[int]] = defaultdict(list)
-    for rid, pid in session.execute(select(dispatch_row_liaison.c.dispatch_row_id, dispatch_row_liaison.c.person_id)):
-        by_row[rid].append(pid)
-
-    @lru_cache(maxsize=None)
-    def of(leader_id, row_id) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(by_leader.get(leader_id, []) + by_row.get(row_id, [])))
-
-    return of
-
-
 def run(runtime, as_of: datetime, due_days: int = 3, limit: int = DIGEST_LIMIT) -> JobResult:
     result = JobResult("matter_deadlines", as_of)
     today = as_of.astimezone(runtime.tz).date()
@@ -80,39 +66,37 @@ def run(runtime, as_of: datetime, due_days: int = 3, limit: int = DIGEST_LIMIT) 
     day = today.isoformat()
     with runtime.db.session() as s:
         rows = s.connection().execute(
-            select(Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.leader_id,
-                   Matter.responsible_unit_id, Minutes.dispatch_row_id)
-            .outerjoin(Minutes, Minutes.id == Matter.minutes_id)
+            select(Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.responsible_unit_id)
             .where(sql_active(), Matter.deadline <= today + timedelta(days=due_days + SHIFT_SLACK_DAYS))
             .order_by(Matter.deadline, Matter.id)).all()
         units = {u.id: u for u in s.connection().execute(select(Unit.id, Unit.name, Unit.liaison_id))}
         by_unit: dict[int, tuple[list, list]] = {}
-        pairs: Counter = Counter()  # (leader, row) -> overdue items
-        fresh: dict[tuple, list] = defaultdict(list)  # (leader, row) -> items overdue since the last working day
+        by_id = {}
         n_soon = n_late = n_fresh = 0
         for m in rows:
             if m.deadline < today:
                 n_late += 1
                 by_unit.setdefault(m.responsible_unit_id, ([], []))[1].append(m)
-                pair = (m.leader_id, m.dispatch_row_id)
-                pairs[pair] += 1
                 if m.deadline >= since:
                     n_fresh += 1
-                    fresh[pair].append(m)
+                    by_id[m.id] = m
             elif due_reminder_day(m.deadline, due_days) <= today:
                 n_soon += 1
                 by_unit.setdefault(m.responsible_unit_id, ([], []))[0].append(m)
         unit_key = {uid: f"matter_due:u{uid}:{day}" for uid in by_unit}
 
-        follow = _followers(s)
+        # office liaisons following the items (bot.domain.scope.followers): the newly overdue ones, and
+        # how many of theirs are overdue in all
         office: dict[int, dict] = defaultdict(lambda: dict(fresh=[], total=0))
-        for pair, n in pairs.items():
-            for pid in follow(*pair):
-                office[pid]["total"] += n
-        for pair, items in fresh.items():
-            for pid in follow(*pair):
-                office[pid]["fresh"].extend(items)
-        office = {pid: o for pid, o in office.items() if o["fresh"]}
+        late = (sql_active(), Matter.deadline < today)
+        fol = followers(*late, Matter.deadline >= since, roles=(ROLE_OFFICE_LIAISON,))
+        for mid, pid in s.connection().execute(select(fol.c.matter_id, fol.c.person_id)):
+            office[pid]["fresh"].append(by_id[mid])
+        fol = followers(*late, roles=(ROLE_OFFICE_LIAISON,))
+        for pid, n in s.connection().execute(select(fol.c.person_id, func.count()).where(
+                fol.c.person_id.in_(sorted(office))).group_by(fol.c.person_id)):
+            office[pid]["total"] = n
+        office = dict(office)
         office_key = {pid: f"matter_overdue_office:p{pid}:{day}" for pid in office}
 
         done = _existing(s, list(unit_key.values()) + list(office_key.values()))

@@ -8,7 +8,7 @@ summary, the chart (PNG, matplotlib) as an image message and the workbook (openp
 and a MonthlyReport row records the figures. A month's report is generated once.
 
 Numbers follow the ledger rules (bot/domain/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
-and the deadline before the 1st; report compliance is `ledger.report_status` of the two periods.
+and the deadline before the 1st; report compliance is `bot.domain.reporting.report_status` of the two periods.
 """
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ from bot.infra import audit
 from bot.infra.db import dialect_insert
 from bot.jobs.base import JobResult, Notices, people
 from bot.actions.rollup import hardest_items
-from bot.domain.ledger import LATE, MISSING, ON_TIME, report_status, sql_open, sql_overdue
-from bot.domain.periods import TZ, month_bounds, periods_in_month
+from bot.domain.clock import tz
+from bot.domain.ledger import sql_open, sql_overdue
+from bot.domain.periods import month_bounds, periods_in_month
+from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status
 from bot.infra.text import render
 from models import DispatchRow, Escalation, Matter, MonthlyReport, RollUp, Unit, dispatch_row_unit
 
@@ -202,7 +204,7 @@ def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
     for o in report.overdue:
         at = o["last_progress_at"]
         overdue.append([o["code"], o["title"], o["unit"], o["leader"], o["deadline"], o["overdue_days"], o["level"],
-                        o["last_progress"], at.astimezone(TZ).replace(tzinfo=None) if at else None])
+                        o["last_progress"], at.astimezone(tz()).replace(tzinfo=None) if at else None])
     if report.overdue_total > len(report.overdue):
         overdue.append([render("jobs/overdue_sheet_note.txt", shown=len(report.overdue), total=report.overdue_total)])
     return [("按领导", by_leader), ("按单位", by_unit), ("难点事项", hardest), ("逾期事项", overdue)]

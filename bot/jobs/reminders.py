@@ -14,11 +14,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from bot.jobs.base import JobResult, Notices, people
-from bot.domain.ledger import sql_expected_in
+from bot.domain.reporting import MISSING, sql_status
 from bot.domain.periods import Period, period_at, reminder_dates
 from bot.infra.text import render
 from bot.domain.workdays import shift_to_workday_before
-from models import Matter, ReportSubmission, Unit
+from models import Unit
 
 KIND = "report_reminder"
 
@@ -30,13 +30,13 @@ def reminder_days(period: Period, days_before=(2, 0)) -> list[date]:
                    for d in reminder_dates(period, tuple(days_before))})
 
 
-def missing_units(session, period: Period, *, any_version: bool = True):
-    """Units that owe a report for `period` and have none yet: (id, name, liaison_id) rows."""
-    owing = select(Matter.responsible_unit_id).where(sql_expected_in(period))
-    reported = select(ReportSubmission.unit_id).where(ReportSubmission.period_key == period.key)
+def missing_units(session, period: Period):
+    """Active units that owe a report for `period` and have none (made at any time: a catch-up run as of
+    an earlier moment does not remind a unit that has reported since): (id, name, liaison_id) rows."""
+    status = sql_status(period).subquery()
     return session.execute(
-        select(Unit.id, Unit.name, Unit.liaison_id)
-        .where(Unit.id.in_(owing), Unit.id.not_in(reported), Unit.active.is_(True))
+        select(Unit.id, Unit.name, Unit.liaison_id).join(status, status.c.unit_id == Unit.id)
+        .where(status.c.status == MISSING, Unit.active.is_(True))
         .order_by(Unit.id)).all()
 
 

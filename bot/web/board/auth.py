@@ -16,7 +16,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
 from urllib.parse import urlencode
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for

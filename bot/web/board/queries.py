@@ -15,7 +15,7 @@ from bot.domain.periods import Period, period_at, period_by_key, periods_in_mont
 from bot.domain.roles import Roles
 from bot.domain.scope import matter_filter, sees_all
 from models import (KIND_MINUTES, KIND_SLIP, KIND_TOPIC, MATTER_STATES, AssignmentSlip, Escalation,
-                    ExtensionRequest, KeyProject, Matter, MeetingTopic, Minutes, Person, ReportItem,
+                    ExtensionRequest, KeyProject, Matter, MeetingTopic, Person, ReportItem,
                     ReportSubmission, Unit, WeeklyProjectReport)
 
 PAGE_SIZE = 50

@@ -1,0 +1,124 @@
+"""Report compliance — ONE rule for 未报, reminders, 超期未报, roll-ups, 通报 and the monthly report.
+
+A unit owes a report for a period when it is responsible for a matter created by the period's deadline
+and not closed before the period opened (`sql_expected_in`). Its report is
+
+- on time iff its FIRST submission for the period came at or before the deadline (a later revision
+  does not make it late);
+- late if the first submission came after the deadline;
+- missing if none came by `as_of`.
+
+`classify` is the rule for one unit; `sql_status` is the same rule as one SQL statement for jobs over
+thousands of units. A deadline a unit missed is also recorded as a fact (`MissedDeadline`, written by
+the report_overdue job through `record_missed`) and counted from there (`missed_counts`).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable, Optional
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from bot.domain.periods import Period, is_late
+from bot.infra.db import dialect_insert
+from models import Matter, MissedDeadline, ReportSubmission, utcnow
+
+ON_TIME = "on_time"
+LATE = "late"
+MISSING = "missing"
+
+
+def classify(first_at: Optional[datetime], period: Period, as_of: Optional[datetime] = None) -> str:
+    """The status of a unit's report from its first submission for `period` (None: none yet), as of
+    `as_of` (None: whatever has been submitted)."""
+    if first_at is None or (as_of is not None and first_at > as_of):
+        return MISSING
+    return LATE if is_late(first_at, period) else ON_TIME
+
+
+def sql_expected_in(period: Period):
+    """Matters whose responsible unit owes a report for `period`: created by its deadline and not
+    closed before it opened."""
+    return and_(Matter.created_at <= period.deadline,
+                or_(Matter.closed_at.is_(None), Matter.closed_at > period.opens))
+
+
+def sql_first_submissions(period_key: str, as_of: Optional[datetime] = None):
+    """(unit_id, first_at): each unit's first submission for the period (made by `as_of`)."""
+    conds = [ReportSubmission.period_key == period_key]
+    if as_of is not None:
+        conds.append(ReportSubmission.submitted_at <= as_of)
+    return (select(ReportSubmission.unit_id, func.min(ReportSubmission.submitted_at).label("first_at"))
+            .where(*conds).group_by(ReportSubmission.unit_id))
+
+
+def sql_status(period: Period, as_of: Optional[datetime] = None, scope=None):
+    """(unit_id, first_at, status) for every unit that owes a report for `period` — `classify` as one
+    statement. `scope`: an extra SQL condition on the owing Matters (e.g. bot.domain.scope.matter_filter)."""
+    owing = (select(Matter.responsible_unit_id.label("unit_id"))
+             .where(sql_expected_in(period), *(() if scope is None else (scope,))).distinct().subquery("owing"))
+    first = sql_first_submissions(period.key, as_of).subquery("first")
+    status = case((first.c.first_at.is_(None), literal(MISSING)),
+                  (first.c.first_at <= period.deadline, literal(ON_TIME)), else_=literal(LATE))
+    return (select(owing.c.unit_id, first.c.first_at, status.label("status"))
+            .select_from(owing).outerjoin(first, first.c.unit_id == owing.c.unit_id))
+
+
+def report_status(session: Session, periods: Iterable[Period], as_of: Optional[datetime] = None,
+                  unit_ids: Optional[Iterable[int]] = None, scope=None) -> dict[tuple[int, str], str]:
+    """(unit id, period key) -> on_time / late / missing, for every unit that owed a report (only those
+    in `unit_ids` when given; only for matters matching `scope` when given)."""
+    wanted = None if unit_ids is None else set(unit_ids)
+    out: dict[tuple[int, str], str] = {}
+    for p in periods:
+        for uid, _first, status in session.execute(sql_status(p, as_of, scope)):
+            if wanted is None or uid in wanted:
+                out[(uid, p.key)] = status
+    return out
+
+
+def first_submissions(session: Session, period: Period, unit_ids: Optional[Iterable[int]] = None,
+                      as_of: Optional[datetime] = None) -> dict[int, datetime]:
+    """unit id -> its first submission for `period` (units that submitted; only `unit_ids` when given)."""
+    q = sql_first_submissions(period.key, as_of)
+    if unit_ids is not None:
+        q = q.where(ReportSubmission.unit_id.in_(sorted(set(unit_ids))))
+    return dict(session.execute(q).all())
+
+
+def status_of(session: Session, unit_id: int, period: Period, as_of: Optional[datetime] = None) -> str:
+    """The status of one unit's report for `period`."""
+    return classify(first_submissions(session, period, [unit_id], as_of).get(unit_id), period, as_of)
+
+
+def late_if_submitted(session: Session, unit_id: int, period: Period, moment: datetime) -> bool:
+    """Would the unit's report for `period` be late if it submitted at `moment`? (An earlier
+    submission decides: a revision keeps the first one's status.)"""
+    first = first_submissions(session, period, [unit_id], moment).get(unit_id)
+    return classify(first or moment, period) == LATE
+
+
+# -- missed deadlines as facts ------------------------------------------------------------------
+def record_missed(session: Session, period: Period, unit_ids: Iterable[int],
+                  recorded_at: Optional[datetime] = None) -> list[int]:
+    """Record that these units missed `period`'s deadline, once per (unit, period); returns the unit
+    ids recorded now (ON CONFLICT DO NOTHING: a rerun or a second scheduler adds nothing)."""
+    now = recorded_at or utcnow()
+    rows = [dict(unit_id=uid, period_key=period.key, deadline=period.deadline, recorded_at=now)
+            for uid in sorted(set(unit_ids))]
+    if not rows:
+        return []
+    table = MissedDeadline.__table__
+    stmt = (dialect_insert(session)(table).on_conflict_do_nothing(index_elements=["unit_id", "period_key"])
+            .returning(table.c.unit_id))
+    return list(session.connection().execute(stmt, rows).scalars())
+
+
+def missed_counts(session: Session, year: int, unit_ids: Optional[Iterable[int]] = None) -> dict[int, int]:
+    """unit id -> report deadlines of `year` the unit missed (as recorded at each deadline)."""
+    q = (select(MissedDeadline.unit_id, func.count(MissedDeadline.id))
+         .where(MissedDeadline.period_key.like(f"{year:04d}-%")).group_by(MissedDeadline.unit_id))
+    if unit_ids is not None:
+        q = q.where(MissedDeadline.unit_id.in_(sorted(set(unit_ids))))
+    return dict(session.execute(q).all())
