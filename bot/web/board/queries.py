@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.actions.status import unreported_summary
-from bot.domain import ledger
+from bot.domain import ledger, reporting
 from bot.domain.periods import Period, period_at, period_by_key, periods_in_month, previous_period
 from bot.domain.roles import Roles
 from bot.domain.scope import matter_filter, sees_all
@@ -98,7 +98,7 @@ def conditions(f: Filters, roles: Roles, now: datetime) -> list:
     if f.overdue:
         conds.append(ledger.sql_overdue(today))
     if f.period:
-        conds.append(ledger.sql_expected_in(period_by_key(f.period)))
+        conds.append(reporting.sql_expected_in(period_by_key(f.period)))
     if f.q:
         like = f"%{f.q}%"
         conds.append(or_(Matter.code.ilike(like), Matter.title.ilike(like), Matter.obstacles.ilike(like),

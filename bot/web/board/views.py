@@ -9,7 +9,7 @@ import re
 from flask import abort, render_template, request, send_file
 
 from bot.actions.status import progress_summary
-from bot.domain import ledger
+from bot.domain import codes, ledger
 from bot.domain.scope import can_see
 from bot.web.board import bp, queries
 from bot.web.board.auth import Viewer, viewer_required
@@ -32,7 +32,7 @@ def ledger_view(v: Viewer):
 @bp.get("/item/<code>")
 @viewer_required
 def item(v: Viewer, code: str):
-    m = ledger.find_matter(v.session, code)
+    m = codes.find_matter(v.session, code)
     if m is None or not can_see(v.session, v.roles, m):
         abort(404)  # the same answer for someone else's item and an unknown code
     return render_template("board/item.html", v=v, m=m, iv=ledger.item_view(m, v.now),
