@@ -141,22 +141,16 @@ def _sheet(wb, fmts: dict, form: Form) -> None:
     for n, row in enumerate(form.rows):
         need = 1
         for i, value in enumerate(row):
-            fmt = _fmt(fmts, form.columns[i], value)
-            if isinstance(value, datetime):
-                ws.write_datetime(r, i, value.replace(tzinfo=None), fmt)
-            elif isinstance(value, date):
-                ws.write_datetime(r, i, datetime(value.year, value.month, value.day), fmt)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                ws.write_number(r, i, value, fmt)
-            else:
-                ws.write_string(r, i, cell_text(value), fmt)
+            _write(ws, r, i, value, _fmt(fmts, form.columns[i], value))
             if (n, i) not in merged:
                 need = max(need, lines_needed(cell_text(value), form.columns[i].width))
         heights.append(_height(need, BODY_SIZE))
         r += 1
     for r1, c1, r2, c2 in form.merges:
         value = form.rows[r1][c1]
-        ws.merge_range(first + r1, c1, first + r2, c2, cell_text(value), _fmt(fmts, form.columns[c1], value))
+        fmt = _fmt(fmts, form.columns[c1], value)
+        ws.merge_range(first + r1, c1, first + r2, c2, "", fmt)
+        _write(ws, first + r1, c1, value, fmt)
         width = sum(form.columns[c].width for c in range(c1, c2 + 1))
         want = _height(lines_needed(cell_text(value), width), BODY_SIZE)
         have = sum(heights[r1:r2 + 1])
@@ -183,6 +177,17 @@ def _sheet(wb, fmts: dict, form: Form) -> None:
     ws.set_footer("&C第 &P 页，共 &N 页")
     ws.print_area(0, 0, max(r - 1, head), last)
     ws.freeze_panes(head + 1, 0)
+
+
+def _write(ws, r: int, c: int, value, fmt) -> None:
+    if isinstance(value, datetime):
+        ws.write_datetime(r, c, value.replace(tzinfo=None), fmt)
+    elif isinstance(value, date):
+        ws.write_datetime(r, c, datetime(value.year, value.month, value.day), fmt)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        ws.write_number(r, c, value, fmt)
+    else:
+        ws.write_string(r, c, cell_text(value), fmt)
 
 
 def _fmt(fmts: dict, col: Column, value) -> object:

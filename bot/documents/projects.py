@@ -72,7 +72,7 @@ def projects_form(session: Session, day: date, info: FormInfo = FormInfo(), unit
         for x in problems:
             if x.responsible_unit is not None and x.responsible_unit.name not in depts:
                 depts.append(x.responsible_unit.name)
-        issues = "\n".join(part("projects", "category", name=name, text=by_cat[k])
+        issues = "\n".join(part("projects", "category", label=name, text=by_cat[k])
                            for k, name in PROBLEM_CATEGORIES.items())
         shared = [p.seq, p.name, " ".join(u.name for u in p.lead_units), issues, " ".join(depts),
                   (rep.coordination_progress or "") if rep else "", (rep.next_steps or "") if rep else ""]

@@ -4,12 +4,12 @@ from __future__ import annotations
 from bot.infra.text import render
 
 
-def part(form: str, name: str, **kw) -> str:
-    return render(f"documents/{form}.txt", part=name, **kw)
+def part(form: str, which: str, **kw) -> str:
+    return render(f"documents/{form}.txt", part=which, **kw)
 
 
-def lines(form: str, name: str, **kw) -> list[str]:
-    return [ln.strip() for ln in part(form, name, **kw).splitlines() if ln.strip()]
+def lines(form: str, which: str, **kw) -> list[str]:
+    return [ln.strip() for ln in part(form, which, **kw).splitlines() if ln.strip()]
 
 
 def level_name(level: int) -> str:
