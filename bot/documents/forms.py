@@ -57,6 +57,8 @@ def text_width(text: str) -> float:
 
 def lines_needed(text: str, width: float) -> int:
     usable = max(width - 1.0, 1.0)
+    if 2 * len(text) <= usable and "\n" not in text:  # fits whatever the characters (most cells)
+        return 1
     return sum(max(1, math.ceil(text_width(part) / usable)) for part in str(text).split("\n"))
 
 
@@ -142,8 +144,8 @@ def _sheet(wb, fmts: dict, form: Form) -> None:
         need = 1
         for i, value in enumerate(row):
             _write(ws, r, i, value, _fmt(fmts, form.columns[i], value))
-            if (n, i) not in merged:
-                need = max(need, lines_needed(cell_text(value), form.columns[i].width))
+            if isinstance(value, str) and (n, i) not in merged:
+                need = max(need, lines_needed(value, form.columns[i].width))
         heights.append(_height(need, BODY_SIZE))
         r += 1
     for r1, c1, r2, c2 in form.merges:
