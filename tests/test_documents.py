@@ -272,3 +272,57 @@ def test_ledger_lists_what_the_viewer_may_see(month):
     ws = sheet_of(ledger_xlsx(month, roles_of(month, tongji.liaison), now, "区统计局"))
     codes = [r[1] for r in values(ws)[header_row(ws, "序号"):] if r[1] and str(r[1])[:1] in "MJ"]
     assert codes == ["M2"]
+
+
+# -- the monthly analysis report --------------------------------------------------------------------
+def test_monthly_report_docx_reads_as_an_office_document(seeded, tmp_path):
+    from tests.conftest import make_app  # noqa: F401
+    from tests.documents_data import build_month
+    from tests.jobs_helpers import notices
+
+    with seeded.db.session() as s:
+        build_month(s)
+    from bot.jobs import monthly
+
+    res = monthly.run(seeded, datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc))
+    assert res.skipped is None
+    keys = [n.key for n in notices(seeded, "monthly_report:2026-11:")]
+    assert keys == ["monthly_report:2026-11:summary", "monthly_report:2026-11:image", "monthly_report:2026-11:docx",
+                    "monthly_report:2026-11:file"]
+    path = [n for n in notices(seeded, "monthly_report:2026-11:docx")][0].payload["path"]
+    assert path.endswith("2026-11调度分析报告.docx")
+    doc = Document(path)
+    texts = [p.text for p in doc.paragraphs if p.text]
+    assert texts[0] == "2026年11月“大调度、大督查”调度工作分析报告"
+    assert texts[2] == "2026年12月1日"
+    headings = [t for t in texts if t[:2] in ("一、", "二、", "三、", "四、", "五、", "六、")]
+    assert headings == ["一、总体情况", "二、各领导调度事项落实情况", "三、难点痛点堵点", "四、逾期和超期未报情况",
+                        "五、督办和问责情况", "六、下步工作建议"]
+    body = "\n".join(texts)
+    # 陈剑锋 and 郭雅婷 held meetings; the six other leaders of 附件2 did not
+    assert "8位区政府领导中，2位召开调度会议（含调研、一线调度）共2场" in body
+    assert "杨凤翔" in body.split("本月未召开调度会议")[0]
+    # October held M5 alone (overdue since Oct 20): the comparison with the previous month
+    assert "截至2026年12月1日，台账在册调度事项7项，较上月增加6项，其中已销号2项、未销号5项、逾期2项，较上月增加1项" in body
+    assert "提请督导考核组分解督办1件，效能问责1件" in body
+    assert "M5 科技企业培育专项（区科技局）" in body  # 效能问责 level, still open
+    assert "（一）落实调度频次" in body and "逾期超过30天" in body
+    assert len(doc.inline_shapes) == 1  # the chart
+    units, ledger = doc.tables
+    assert [c.text for c in units.rows[0].cells][:5] == ["责任单位", "事项总数", "已销号", "未销号", "逾期"]
+    assert sorted(r.cells[1].text for r in ledger.rows[1:]) == ["J6", "J7", "M1", "M2", "M3", "M4", "M5"]
+    assert ledger.rows[0]._tr.trPr.xpath("./w:tblHeader")
+    s0, s1 = doc.sections
+    assert (round(s0.page_width.cm, 1), round(s0.top_margin.cm, 1), round(s0.left_margin.cm, 1)) == (21.0, 3.7, 2.8)
+    assert s1.orientation == 1  # appendices landscape
+
+
+def test_a_month_before_any_data_sends_no_report(seeded):
+    """serve's first start runs the monthly job's catch-up: with nothing recorded yet, nothing is sent."""
+    from bot.jobs import monthly
+    from models import MonthlyReport, Notice
+
+    res = monthly.run(seeded, datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc))
+    assert res.skipped and res.notices == 0
+    with seeded.db.Session() as s:
+        assert s.scalar(select(MonthlyReport.id)) is None and s.scalar(select(Notice.id)) is None
