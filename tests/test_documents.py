@@ -310,7 +310,7 @@ def test_monthly_report_docx_reads_as_an_office_document(seeded, tmp_path):
     assert len(doc.inline_shapes) == 1  # the chart
     units, ledger = doc.tables
     assert [c.text for c in units.rows[0].cells][:5] == ["责任单位", "事项总数", "已销号", "未销号", "逾期"]
-    assert sorted(r.cells[1].text for r in ledger.rows[1:]) == ["J6", "J7", "M1", "M2", "M3", "M4", "M5"]
+    assert sorted(r.cells[0].text for r in ledger.rows[1:]) == ["J6", "J7", "M1", "M2", "M3", "M4", "M5"]
     assert ledger.rows[0]._tr.trPr.xpath("./w:tblHeader")
     s0, s1 = doc.sections
     assert (round(s0.page_width.cm, 1), round(s0.top_margin.cm, 1), round(s0.left_margin.cm, 1)) == (21.0, 3.7, 2.8)
