@@ -10,7 +10,7 @@ import importlib
 from bot.core.routing import Router
 
 # Every capability, in no particular order (the menu is ordered by each command's `order`).
-MODULES = ("circular", "closeout", "escalate", "extension", "menu", "minutes", "my_items", "report", "rollup",
+MODULES = ("circular", "closeout", "escalate", "export", "extension", "menu", "minutes", "my_items", "report", "rollup",
            "slip", "status")
 
 
