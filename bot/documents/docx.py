@@ -86,6 +86,8 @@ def table(doc, headers: list[str], rows: list[list[str]], widths_cm: list[float]
         cells = t.add_row().cells
         for i, v in enumerate(row):
             cell_text(cells[i], "" if v is None else str(v), size=size)
+    for i, w in enumerate(widths_cm):  # the grid LibreOffice and WPS lay out by
+        t.columns[i].width = Cm(w)
     for row in t.rows:
         for i, w in enumerate(widths_cm):
             row.cells[i].width = Cm(w)

@@ -22,7 +22,7 @@ from bot.domain.periods import week_start
 from bot.infra.text import WEEKDAYS, cn_date, cn_short_date
 from models import PROBLEM_CATEGORIES, KeyProject, WeeklyProjectReport
 
-WIDTHS = (5, 18, 12, 26, 10, 34, 14, 24, 24)
+WIDTHS = (5, 18, 12, 26, 13, 34, 14, 24, 24)
 CENTERED = {0, 2, 4}
 MERGED_COLUMNS = (0, 1, 2, 5, 6, 7, 8)
 DAY_NUMBERS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
