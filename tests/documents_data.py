@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.infra import audit
 from models import (ESC_ACCOUNTABILITY, ESC_SUPERVISION_REQUEST, SLIP_ISSUED, SLIP_PENDING, AssignmentSlip,
-                    DispatchRow, Escalation, KeyProject, Matter, Minutes, Person, ProjectProblem, ReportItem,
+                    DispatchRow, Escalation, KeyProject, Matter, Person, ProjectProblem, ReportItem,
                     Unit, WeeklyProjectReport)
 from tests import factories as f
 

@@ -18,9 +18,7 @@ from bot.documents.projects import FormInfo, form_info_from_seed, projects_xlsx
 from bot.documents.slip import annex4_docx, annex4_xlsx
 from bot.domain.periods import period_by_key
 from bot.domain.roles import roles_of
-from models import (AssignmentSlip, AuditLog, KeyProject, Person, ProjectProblem, ReportItem, Unit,
-                    WeeklyProjectReport)
-from tests import factories as f
+from models import AssignmentSlip, Person, Unit
 from tests.conftest import SEED_FILE
 
 ANNEX2_COLUMNS = ["序号", "牵头区领导", "调度内容（包括但不限于）", "调度周期", "牵头单位", "办公室挂钩督导领导",
@@ -276,7 +274,6 @@ def test_ledger_lists_what_the_viewer_may_see(month):
 
 # -- the monthly analysis report --------------------------------------------------------------------
 def test_monthly_report_docx_reads_as_an_office_document(seeded, tmp_path):
-    from tests.conftest import make_app  # noqa: F401
     from tests.documents_data import build_month
     from tests.jobs_helpers import notices
 

@@ -2,7 +2,6 @@
 app file message (media/upload then message/send) against the fake server."""
 from __future__ import annotations
 
-import io
 from datetime import datetime, timezone
 from pathlib import Path
 
