@@ -27,7 +27,7 @@ def test_december(seeded, runner):
 
     # -- Dec 1: the monthly report for November, and the matter deadlines --------------------------
     out = run_cli(runner, "monthly_report", at(2026, 12, 1, 8))
-    assert "month=2026-11" in out and len(notices(rt, "monthly_report:2026-11:")) == 3
+    assert "month=2026-11" in out and len(notices(rt, "monthly_report:2026-11:")) == 4  # summary, chart, report .docx, workbook
     run_cli(runner, "matter_deadlines", at(2026, 12, 1, 8, 30))
     digest, = notices(rt, "matter_due:")  # one digest per unit liaison and day
     assert digest.key == f"matter_due:u{d.fagai.id}:2026-12-01" and digest.target == d.liaison["区发改局"].wecom_userid
@@ -171,7 +171,7 @@ def test_december(seeded, runner):
     out = run_cli(runner, "monthly_report", at(2027, 1, 1, 8))
     assert "month=2026-12" in out
     kinds = sorted(n.msgtype for n in notices(rt, "monthly_report:2026-12"))
-    assert kinds == ["file", "image", "markdown"]
+    assert kinds == ["file", "file", "image", "markdown"]  # the report .docx and the workbook
     summary = notices(rt, "monthly_report:2026-12:summary")[0].payload["content"]
     assert "2026年12月调度分析报告" in summary and "区住建局（2次）" in summary
 

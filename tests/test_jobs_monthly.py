@@ -73,14 +73,14 @@ def test_monthly_report_numbers_match_the_data(db_url, tmp_path):
 
     wb = load_workbook(xlsx)
     assert wb.sheetnames == ["按领导", "按单位", "难点事项", "逾期事项"]
-    leaders = {r[0]: list(r[1:12]) for r in wb["按领导"].iter_rows(min_row=2, values_only=True)}
+    leaders = {r[0]: list(r[1:12]) for r in wb["按领导"].iter_rows(min_row=3, values_only=True)}
     assert leaders == LEADERS
-    units = {r[0]: list(r[1:12]) for r in wb["按单位"].iter_rows(min_row=2, values_only=True)}
+    units = {r[0]: list(r[1:12]) for r in wb["按单位"].iter_rows(min_row=3, values_only=True)}
     assert units == UNITS
-    hard = [r[0] for r in wb["难点事项"].iter_rows(min_row=2, values_only=True)]
+    hard = [r[0] for r in wb["难点事项"].iter_rows(min_row=3, values_only=True)]
     assert hard == ["J6", "M1"]  # escalated first; M1's obstacle comes from the Nov 20 report
-    assert list(wb["难点事项"].iter_rows(min_row=3, values_only=True))[0][7] == "资金未到位"
-    overdue = [(r[0], r[5]) for r in wb["逾期事项"].iter_rows(min_row=2, values_only=True)]
+    assert list(wb["难点事项"].iter_rows(min_row=4, values_only=True))[0][7] == "资金未到位"
+    overdue = [(r[0], r[5]) for r in wb["逾期事项"].iter_rows(min_row=3, values_only=True)]
     assert overdue == [("M9", 61), ("M1", 21), ("J6", 1)]  # days past the deadline on Dec 1
 
     assert row.figures["totals"]["total"] == 8 and row.figures["totals"]["overdue"] == 3

@@ -144,6 +144,9 @@ class WeComTransport:
                 return [self._app(job.target, mt, body)]
             if mt == "template_card":
                 return [self._app(job.target, mt, {k: v for k, v in p.items() if k != PROGRESS})]
+            if mt == "file":  # media/upload, then an app file message
+                path = Path(p["path"])
+                return [self._app_file(job.target, p.get("filename") or path.name, path)]
             raise PermanentError(None, f"unsupported app msgtype {mt!r}")
         key = job.robot_key
         if mt == "text":
@@ -164,6 +167,15 @@ class WeComTransport:
     def _app(self, user: str, msgtype: str, body: dict):
         def call():
             result = self.client.send_app([user], msgtype, body)
+            if user in wecom_api.invalid_users(result):
+                raise PermanentError(None, f"invalid user {user!r}")
+        call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
+        return call
+
+    def _app_file(self, user: str, filename: str, path: Path):
+        def call():
+            media_id = self.client.media_upload(filename, path.read_bytes())
+            result = self.client.send_app([user], "file", {"media_id": media_id})
             if user in wecom_api.invalid_users(result):
                 raise PermanentError(None, f"invalid user {user!r}")
         call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)

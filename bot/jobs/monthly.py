@@ -3,8 +3,9 @@
 Per leader and per unit: items total / closed (done) / open / overdue at the month's end, items new
 and closed in the month, on-time report rate and late reports for the month's two deadlines,
 escalations raised in the month, and the hardest open items. The supervision group gets a markdown
-summary, the chart (PNG, matplotlib) as an image message and the workbook (openpyxl; sheets 按领导,
-按单位, 难点事项, 逾期事项) as a file message; the files stay under INSTANCE_DIR/reports/<month>/
+summary, the chart (PNG, matplotlib) as an image message, the analysis report (.docx,
+bot.documents.report) and the workbook (XlsxWriter; sheets 按领导, 按单位, 难点事项, 逾期事项, each with a title
+row) as file messages; the files stay under INSTANCE_DIR/reports/<month>/
 and a MonthlyReport row records the figures. A month's report is generated once.
 
 Numbers follow the ledger rules (bot/domain/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
@@ -14,19 +15,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 import time
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from xml.sax.saxutils import escape as xml_escape
 
-from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, case, func, select
 
+from bot.documents.forms import Column, Form, write_xlsx
+from bot.documents.texts import level_name
 from bot.infra import audit
 from bot.infra.db import dialect_insert
 from bot.jobs.base import JobResult, Notices, people
@@ -36,7 +35,7 @@ from bot.domain.ledger import sql_open, sql_overdue
 from bot.domain.periods import month_bounds, periods_in_month
 from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status
 from bot.infra.text import render
-from models import DispatchRow, Escalation, Matter, MonthlyReport, RollUp, Unit, dispatch_row_unit
+from models import DispatchRow, Escalation, Matter, Minutes, MonthlyReport, RollUp, Unit, dispatch_row_unit
 
 log = logging.getLogger(__name__)
 KIND = "monthly_report"
@@ -190,6 +189,18 @@ HEADERS = {
     "难点事项": ["编号", "事项", "责任单位", "调度领导", "完成时限", "逾期天数", "督办层级", "难点痛点堵点"],
     "逾期事项": ["编号", "事项", "责任单位", "调度领导", "完成时限", "逾期天数", "督办层级", "最近进展", "最近报送"],
 }
+WIDTHS = {
+    "按领导": [12] + [9] * 12 + [24],
+    "按单位": [24] + [9] * 11,
+    "难点事项": [8, 36, 18, 10, 12, 9, 22, 36],
+    "逾期事项": [8, 36, 18, 10, 12, 9, 22, 36, 17],
+}
+NUMERIC_FIRST = 1  # in the two count sheets every column after the name is a number (centred)
+
+
+def _local_minute(at):
+    """A stored UTC moment as local wall time to the minute (a cell shows no microseconds or zone)."""
+    return at.astimezone(tz()).replace(tzinfo=None, second=0, microsecond=0) if at else None
 
 
 def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
@@ -199,91 +210,32 @@ def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
                                      for d in report.leaders]
     by_unit = [HEADERS["按单位"]] + [[d["name"]] + [d[k] for k in counts] for d in report.units]
     hardest = [HEADERS["难点事项"]] + [[h["code"], h["title"], h["unit"], h["leader"], h["deadline"], h["overdue_days"],
-                                     h["level"], h["obstacle"]] for h in report.hardest]
+                                     level_name(h["level"]), h["obstacle"]] for h in report.hardest]
     overdue = [HEADERS["逾期事项"]]
     for o in report.overdue:
-        at = o["last_progress_at"]
-        overdue.append([o["code"], o["title"], o["unit"], o["leader"], o["deadline"], o["overdue_days"], o["level"],
-                        o["last_progress"], at.astimezone(tz()).replace(tzinfo=None) if at else None])
-    if report.overdue_total > len(report.overdue):
-        overdue.append([render("jobs/overdue_sheet_note.txt", shown=len(report.overdue), total=report.overdue_total)])
+        overdue.append([o["code"], o["title"], o["unit"], o["leader"], o["deadline"], o["overdue_days"],
+                        level_name(o["level"]), o["last_progress"], _local_minute(o["last_progress_at"])])
     return [("按领导", by_leader), ("按单位", by_unit), ("难点事项", hardest), ("逾期事项", overdue)]
 
 
+def workbook_forms(report: Report) -> list[Form]:
+    """The sheets laid out as forms: a title row, column widths, A4 landscape fit to width."""
+    forms = []
+    for name, rows in workbook_sheets(report):
+        columns = [Column(t, w, center=(i >= NUMERIC_FIRST and name in ("按领导", "按单位") and i < 13)
+                          or t in ("编号", "完成时限", "逾期天数", "最近报送"))
+                   for i, (t, w) in enumerate(zip(rows[0], WIDTHS[name]))]
+        notes = []
+        if name == "逾期事项" and report.overdue_total > len(report.overdue):
+            notes.append(render("jobs/overdue_sheet_note.txt", shown=len(report.overdue), total=report.overdue_total))
+        forms.append(Form(sheet=name, title=render("jobs/workbook_title.txt", month=report.month, sheet=name),
+                          columns=columns, rows=rows[1:], notes=notes))
+    return forms
+
+
 def write_workbook(report: Report, path: Path) -> None:
-    _atomic_save(path, lambda tmp: xlsx_write(tmp, workbook_sheets(report)))
-
-
-# -- a minimal .xlsx writer -----------------------------------------------------------------------------
-_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
-_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_EPOCH = datetime(1899, 12, 30)
-_STYLES = (f'<styleSheet xmlns="{_NS}"><numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
-           '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm"/></numFmts><fonts count="1"><font><sz val="11"/>'
-           '<name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill>'
-           '<patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/><top/>'
-           '<bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
-           'borderId="0"/></cellStyleXfs><cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" '
-           'xfId="0"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-           '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
-           '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
-
-
-def _cell(ref: str, value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, (int, float)):
-        return f'<c r="{ref}"><v>{value!r}</v></c>'
-    if isinstance(value, datetime):
-        serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
-        return f'<c r="{ref}" s="2"><v>{serial!r}</v></c>'
-    if isinstance(value, date):
-        return f'<c r="{ref}" s="1"><v>{(value - _EPOCH.date()).days}</v></c>'
-    text = xml_escape(_BAD_XML.sub("", str(value)))
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-
-
-def xlsx_write(path, sheets: list[tuple[str, list[list]]]) -> None:
-    """Write an .xlsx (Office Open XML) of plain rows: text, numbers, dates, date-times.
-
-    Hand-written on purpose: openpyxl's write-only mode serialises every cell through et_xmlfile when lxml
-    is not installed (it is not in requirements.txt) — 1.4–1.8 s for the 5,000-row 按单位 sheet of a
-    district-sized report, most of the monthly job. This writes the same minimal package (inline strings,
-    one date and one date-time style) in about a tenth of that; openpyxl, Excel and WPS read it (the tests
-    load it with openpyxl)."""
-    letters = [get_column_letter(i) for i in range(1, 1 + max((len(r) for _, rows in sheets for r in rows), default=1))]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_CT}.worksheet+xml"/>'
-                            for i in range(1, len(sheets) + 1))
-        z.writestr("[Content_Types].xml",
-                   '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                   '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                   '<Default Extension="xml" ContentType="application/xml"/>'
-                   f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
-                   f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>{overrides}</Types>')
-        z.writestr("_rels/.rels", f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_PKG}">'
-                   f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-        names = "".join(f'<sheet name="{xml_escape(name)}" sheetId="{i}" r:id="rId{i}"/>'
-                        for i, (name, _) in enumerate(sheets, 1))
-        z.writestr("xl/workbook.xml", f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{_NS}" '
-                   f'xmlns:r="{_REL}"><sheets>{names}</sheets></workbook>')
-        rels = "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-                       for i in range(1, len(sheets) + 1))
-        z.writestr("xl/_rels/workbook.xml.rels", f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                   f'<Relationships xmlns="{_PKG}">{rels}<Relationship Id="rId{len(sheets) + 1}" '
-                   f'Type="{_REL}/styles" Target="styles.xml"/></Relationships>')
-        z.writestr("xl/styles.xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + _STYLES)
-        for i, (_, rows) in enumerate(sheets, 1):
-            body = "".join(f'<row r="{n}">' + "".join(_cell(f"{letters[c]}{n}", v) for c, v in enumerate(row))
-                           + "</row>" for n, row in enumerate(rows, 1))
-            z.writestr(f"xl/worksheets/sheet{i}.xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                       f'<worksheet xmlns="{_NS}"><sheetData>{body}</sheetData></worksheet>')
+    data = write_xlsx(workbook_forms(report))
+    _atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def cjk_font():
@@ -391,6 +343,10 @@ def run(runtime, as_of: datetime) -> JobResult:
     key = f"{year:04d}-{month:02d}"
     with runtime.db.session() as s:
         row = s.scalar(select(MonthlyReport).where(MonthlyReport.month == key))
+        if row is None and not held_data(s, year, month):
+            result.skipped = "no data before the month's end: no report"
+            result.details["month"] = key
+            return result
         if row is None:
             started = time.perf_counter()
             report = compute(s, year, month)
@@ -401,8 +357,10 @@ def run(runtime, as_of: datetime) -> JobResult:
             write_workbook(report, xlsx)
             written = time.perf_counter()
             write_chart(report, png)
+            charted = time.perf_counter()
+            write_analysis(s, runtime, report, year, month, png, docx_path(xlsx))
             result.details.update(compute_s=round(computed - started, 3), xlsx_s=round(written - computed, 3),
-                                  png_s=round(time.perf_counter() - written, 3))
+                                  png_s=round(charted - written, 3), docx_s=round(time.perf_counter() - charted, 3))
             summary = render("jobs/monthly_summary.md", r=report, year=year, month=month)
             row = _insert_report(s, key, summary, _jsonable(report), str(xlsx), str(png))
             result.details["generated"] = row is not None
@@ -412,11 +370,40 @@ def run(runtime, as_of: datetime) -> JobResult:
         out.to_group("supervision", row.summary, key=f"{KIND}:{key}:summary")
         if row.png_path:
             out.file_to_group("supervision", row.png_path, "image", key=f"{KIND}:{key}:image")
+        if row.xlsx_path and docx_path(row.xlsx_path).exists():  # the report itself, before its figures
+            out.file_to_group("supervision", str(docx_path(row.xlsx_path)), "file", key=f"{KIND}:{key}:docx")
         if row.xlsx_path:
             out.file_to_group("supervision", row.xlsx_path, "file", key=f"{KIND}:{key}:file")
         result.notices = len(out.flush(s))
     result.details["month"] = key
     return result
+
+
+def held_data(session, year: int, month: int) -> bool:
+    """Did the system hold anything by the month's end (a matter, or minutes of a meeting)? A month
+    before that has nothing to analyse: the first start of `serve` must not send an empty report."""
+    start, end = month_bounds(year, month)
+    return (session.scalar(select(Matter.id).where(Matter.created_at < end).limit(1)) is not None
+            or session.scalar(select(Minutes.id).where(Minutes.meeting_date < end.date()).limit(1)) is not None)
+
+
+def docx_path(xlsx: str | Path) -> Path:
+    """The analysis report lies beside the workbook, same name, .docx (no column of its own needed)."""
+    return Path(xlsx).with_suffix(".docx")
+
+
+def previous_report(session, year: int, month: int):
+    """The month before's figures, when the system held data then (for the comparison)."""
+    py, pm = (year, month - 1) if month > 1 else (year - 1, 12)
+    return compute(session, py, pm) if held_data(session, py, pm) else None
+
+
+def write_analysis(session, runtime, report: Report, year: int, month: int, png: Path, path: Path) -> None:
+    from bot.documents.report import report_docx
+
+    data = report_docx(session, report, year, month, previous=previous_report(session, year, month), chart=png,
+                       interview_days=runtime.settings.OVERDUE_INTERVIEW_DAYS)
+    _atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 run.warm_up = warm_up  # picked up by bot.jobs.scheduler.Scheduler.start (any job function may carry one)

@@ -438,6 +438,20 @@ class WeComClient:
             raise PermanentError(None, "upload answered without media_id", response=result)
         return media_id
 
+    def media_upload(self, filename: str, data: bytes, *, media_type: str = "file") -> str:
+        """Upload a temporary file for app messages (media/upload, 5 B – 20 MB); returns its media_id."""
+        if not filename:
+            raise ValueError("filename is empty")
+        if not FILE_MIN_BYTES <= len(data) <= FILE_MAX_BYTES:
+            raise ValueError("file is %d bytes; allowed %d..%d" % (len(data), FILE_MIN_BYTES, FILE_MAX_BYTES))
+        result = self._with_token(lambda token: self._request(
+            "POST", "/cgi-bin/media/upload", params={"access_token": token, "type": media_type},
+            files={"media": (filename, data, "application/octet-stream")}))
+        media_id = result.get("media_id")
+        if not media_id:
+            raise PermanentError(None, "upload answered without media_id", response=result)
+        return media_id
+
     @staticmethod
     def _robot_call(call: Callable[[], dict]) -> dict:
         # Robots use a key, not a token: a token errcode here is just permanent.

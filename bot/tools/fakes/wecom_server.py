@@ -43,6 +43,7 @@ _HIT_NAMES = {
     "/cgi-bin/message/send": "send",
     "/cgi-bin/webhook/send": "webhook_send",
     "/cgi-bin/webhook/upload_media": "upload",
+    "/cgi-bin/media/upload": "media_upload",
 }
 
 APP_MSGTYPES = frozenset(
@@ -412,6 +413,25 @@ class FakeWeCom:
                     return fake._err(45009, "api freq out of limit")
                 fake._record({"kind": "robot", "key": key, "msgtype": msgtype, "payload": data})
                 return fake._err(0, "ok")
+
+        @app.post("/cgi-bin/media/upload")
+        def media_upload():
+            with fake._lock:
+                bad = fake._check_token()
+                if bad is not None:
+                    return bad
+                media = request.files.get("media")
+                if media is None:
+                    return fake._err(40035, "media missing")
+                data = media.read()
+                if not 5 <= len(data) <= 20 * 1024 * 1024:
+                    return fake._err(40006, "invalid file size")
+                media_id = "fake-app-media-" + secrets.token_hex(12)
+                fake._media[media_id] = {"filename": media.filename, "size": len(data), "media_id": media_id,
+                                         "type": request.args.get("type", ""), "data": data}
+                fake._record({"kind": "media_upload", "filename": media.filename, "size": len(data),
+                              "media_id": media_id})
+                return fake._err(0, "ok", type="file", media_id=media_id, created_at=str(int(fake.clock())))
 
         @app.post("/cgi-bin/webhook/upload_media")
         def webhook_upload():
