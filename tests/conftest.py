@@ -93,6 +93,16 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No setting from this machine's environment: each test sets what it needs on the returned monkeypatch."""
+    from config.settings import ServerSettings, Settings
+
+    for name in {*Settings.model_fields, *ServerSettings.model_fields}:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
 def make_app(db_url: str, tmp_path: Path, **extra):
     from bot import create_app
 

@@ -1,21 +1,43 @@
 """The app factory, settings, health and migrations."""
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from config.settings import Settings
+from config.settings import ServerSettings, Settings, SettingsError
 from models import Base
 
 
-def test_settings_defaults_and_env():
-    s = Settings.load(environ={})
+def test_settings_defaults_and_env(clean_env):
+    s = Settings.load()
     assert s.DATABASE_URL.startswith("sqlite:///") and s.DATABASE_URL.endswith("instance/bot.sqlite3")
     assert s.REDIS_URL is None and s.BOT_TIMEZONE == "Asia/Shanghai"
     assert s.WECOM_API_BASE == "https://qyapi.weixin.qq.com"
-    s = Settings.load({"MAX_BODY_BYTES": "1000"}, environ={"REDIS_URL": "redis://x/1", "OUTBOX_MAX_ATTEMPTS": "3",
-                                                          "EMBEDDED_WORKERS": "false"})
+    for var, value in {"REDIS_URL": "redis://x/1", "OUTBOX_MAX_ATTEMPTS": "3", "EMBEDDED_WORKERS": "false",
+                       "WECOM_SECRET": ""}.items():
+        clean_env.setenv(var, value)
+    s = Settings.load({"MAX_BODY_BYTES": "1000"})
     assert s.REDIS_URL == "redis://x/1" and s.OUTBOX_MAX_ATTEMPTS == 3 and s.EMBEDDED_WORKERS is False
     assert s.MAX_BODY_BYTES == 1000
     assert not s.wecom_enabled
+    assert s.WECOM_SECRET == ""  # an empty variable is the default
+
+
+@pytest.mark.parametrize("var, value", [("MAX_BODY_BYTES", "64k"), ("EMBEDDED_WORKERS", "maybe"),
+                                        ("PASSIVE_REPLY_SECONDS", "three"), ("BOT_TIMEZONE", "Mars/Olympus")])
+def test_a_bad_setting_names_the_variable(clean_env, var, value):
+    clean_env.setenv(var, value)
+    with pytest.raises(SettingsError, match=rf"^invalid setting {var}='{value}': "):
+        Settings.load()
+    with pytest.raises(SettingsError, match=var):
+        Settings.load({var: value})
+
+
+def test_a_bad_gunicorn_setting_names_the_variable(clean_env):
+    clean_env.setenv("WEB_THREADS", "many")
+    with pytest.raises(SettingsError, match="^invalid setting WEB_THREADS='many'"):
+        ServerSettings.load()
+    clean_env.setenv("WEB_THREADS", "4")
+    assert ServerSettings.load().WEB_THREADS == 4
 
 
 def test_healthz(client):

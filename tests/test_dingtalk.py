@@ -328,8 +328,6 @@ def test_my_items_through_dingtalk(db_url, tmp_path, fake, peer):
 
 
 def test_slow_handler_answers_at_once_and_the_reply_follows(bot, peer, fake, monkeypatch):
-    from dataclasses import replace
-
     def slow(ctx):
         time.sleep(0.5)
         from bot.infra.audit import record
@@ -338,7 +336,7 @@ def test_slow_handler_answers_at_once_and_the_reply_follows(bot, peer, fake, mon
         return Reply("已为您登记。")
 
     bot.rt.spy.answer = slow
-    monkeypatch.setattr(bot.rt, "settings", replace(bot.rt.settings, PASSIVE_REPLY_SECONDS=0.1))
+    monkeypatch.setattr(bot.rt, "settings", bot.rt.settings.model_copy(update={"PASSIVE_REPLY_SECONDS": 0.1}))
     started = time.monotonic()
     r = peer.post(bot.client, peer.text(USER, "慢"))
     assert r.get_json() == {} and time.monotonic() - started < 0.45

@@ -314,9 +314,7 @@ def _answer(bot, fn, monkeypatch, **settings_overrides):
     rt = bot.extensions["bot"]
     rt.spy.answer = fn
     if settings_overrides:
-        from dataclasses import replace
-
-        monkeypatch.setattr(rt, "settings", replace(rt.settings, **settings_overrides))
+        monkeypatch.setattr(rt, "settings", rt.settings.model_copy(update=settings_overrides))
     return rt
 
 
@@ -398,11 +396,11 @@ def test_any_text_survives_encryption_and_parsing(content):
 
 @pytest.mark.parametrize("age, budget", [(0, 3.0), (2, 3.0), (3, 2.0), (4, 1.0), (5, 0.0), (9, 0.0), (7200, 3.0),
                                          (-30, 3.0), (-7200, 3.0)])
-def test_budget_shrinks_by_the_time_the_callback_already_waited(age, budget):
+def test_budget_shrinks_by_the_time_the_callback_already_waited(age, budget, clean_env):
     from config.settings import Settings
 
     now = 1_800_000_000.0
-    got = wecom.budget_for(Settings.load({"PASSIVE_REPLY_SECONDS": 3.0}, environ={}), str(int(now - age)), now)
+    got = wecom.budget_for(Settings.load({"PASSIVE_REPLY_SECONDS": 3.0}), str(int(now - age)), now)
     assert got == pytest.approx(budget)
 
 
