@@ -57,14 +57,14 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
         slip.state = SLIP_PENDING
         s.flush()
         b, a = audit.diff(before, audit.snapshot(slip))
-        audit.record(s, actor=ctx.person, action="resubmit", entity="assignment_slip", entity_id=slip.code,
+        audit.record(s, actor=ctx.person, action="resubmit", entity="assignment_slip", entity_id=slip.id,
                      before=b, after=a, at=ctx.now)
     else:
         rev = 1
         slip = add_slip(s, AssignmentSlip(leader_id=leader.id, dispatched_on=F.parse_iso(data["dispatched_on"]),
                                           drafted_by_id=ctx.person.id, drafting_unit_id=ctx.person.unit_id,
                                           state=SLIP_PENDING, draft={**draft, "rev": rev}, created_at=ctx.now))
-        audit.record(s, actor=ctx.person, action="create", entity="assignment_slip", entity_id=slip.code,
+        audit.record(s, actor=ctx.person, action="create", entity="assignment_slip", entity_id=slip.id,
                      after=audit.snapshot(slip), at=ctx.now)
     ctx.notify_person(leader, ctx.render("slip/to_leader.txt", slip=slip, draft=draft, drafter=ctx.person, rev=rev),
                       key=f"slip-sign:{slip.id}:{rev}", kind="slip")
@@ -159,7 +159,7 @@ def sign(ctx: Context, args: str):
     slip.return_reason = None
     s.flush()
     b, a = audit.diff(before, audit.snapshot(slip))
-    audit.record(s, actor=ctx.person, action="sign", entity="assignment_slip", entity_id=slip.code, before=b,
+    audit.record(s, actor=ctx.person, action="sign", entity="assignment_slip", entity_id=slip.id, before=b,
                  after=a, at=ctx.now)
     ctx.notify_group("supervision", ctx.render("slip/copy.md", slip=slip, rows=rows),
                      key=f"slip-copy:{slip.id}", kind="slip")
@@ -188,7 +188,7 @@ def return_slip(ctx: Context, args: str):
     slip.return_reason = reason
     ctx.session.flush()
     b, a = audit.diff(before, audit.snapshot(slip))
-    audit.record(ctx.session, actor=ctx.person, action="return", entity="assignment_slip", entity_id=slip.code,
+    audit.record(ctx.session, actor=ctx.person, action="return", entity="assignment_slip", entity_id=slip.id,
                  before=b, after=a, reason=reason, at=ctx.now)
     rev = int((slip.draft or {}).get("rev", 1))
     ctx.notify_person(slip.drafted_by, ctx.render("slip/returned_to_drafter.txt", slip=slip, reason=reason),

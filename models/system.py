@@ -67,7 +67,12 @@ class ConversationState(Base):
 
 
 class AuditLog(Base):
-    """Every change: who, when, what, before/after."""
+    """Every change: who, when, what, before/after.
+
+    `entity` is the changed row's table name (matter, assignment_slip, unit, rollup…) and `entity_id` that
+    row's primary key as text — never a code people type (M12, JB3): codes are for display, ids are what
+    lookups (`ledger.sql_audit_of`, the ix_audit_entity index) match. A change that is not about one row
+    leaves entity_id empty."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)

@@ -100,7 +100,7 @@ def test_migrations_go_down_and_up(runtime):
     """0002 reverts to 0001's schema and comes back; on PostgreSQL the ledger table keeps room for HOT updates."""
     from sqlalchemy import inspect, text
 
-    from bot.infra.db import current_revision, upgrade
+    from bot.infra.db import current_revision, head_revision, upgrade
 
     url = runtime.settings.DATABASE_URL
     runtime.db.dispose()
@@ -122,9 +122,11 @@ def test_migrations_go_down_and_up(runtime):
     assert current_revision(url) == "0001"
     names, options = escalation_indexes()
     assert "ix_escalation_matter_id" in names and not options
-    upgrade(url)
+    upgrade(url, "0002")
     assert current_revision(url) == "0002"
     names, options = escalation_indexes()
     assert "ix_escalation_matter_id" not in names
     if runtime.db.engine.dialect.name == "postgresql":
         assert options == ["fillfactor=70"]
+    upgrade(url)
+    assert current_revision(url) == head_revision()

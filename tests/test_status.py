@@ -34,7 +34,7 @@ def build(runtime):
         f.report(s, o.jiaoyu, o.ub, "2026-12-05", at(2026, 12, 6), [(m3, "open", "招标完成")], is_late=True)
         ledger.claim_completion(s, m2, o.uk, now=at(2026, 12, 8))
         # the report flow audits items under their code: the history shows those rows too
-        audit.record(s, actor=o.ua, action="report", entity="matter", entity_id=m1.code, at=at(2026, 12, 4))
+        audit.record(s, actor=o.ua, action="report", entity="matter", entity_id=m1.id, at=at(2026, 12, 4))
     runtime.clock.set(NOW)
 
 

@@ -428,9 +428,8 @@ def _as_date(value) -> Optional[date]:
 
 
 def sql_audit_of(m: Matter):
-    """The audit rows of one item. The ledger writes entity_id = the item's id; the minutes, slip and report
-    flows write its code: both are accepted."""
-    return and_(AuditLog.entity == "matter", AuditLog.entity_id.in_([str(m.id), m.code]))
+    """The audit rows of one item (entity_id is the item's id, as for every entity: see AuditLog)."""
+    return and_(AuditLog.entity == "matter", AuditLog.entity_id == str(m.id))
 
 
 def history_rows(session, m: Matter) -> list[dict]:
