@@ -228,7 +228,8 @@ class RollUp(Base):
 EXT_PENDING = "pending"
 EXT_APPROVED = "approved"
 EXT_REFUSED = "refused"
-EXT_STATES = (EXT_PENDING, EXT_APPROVED, EXT_REFUSED)
+EXT_WITHDRAWN = "withdrawn"  # a pending request made moot by 销号
+EXT_STATES = (EXT_PENDING, EXT_APPROVED, EXT_REFUSED, EXT_WITHDRAWN)
 
 
 class ExtensionRequest(Base):

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from bot.infra import audit
 from bot.domain.periods import Period, period_at, previous_period
 from models import (ESC_ACCEPTED, ESC_RAISED, ESC_RETURNED, ESC_SUPERVISION_REQUEST, EXT_APPROVED, EXT_PENDING,
-                    EXT_REFUSED, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
-                    AuditLog, Escalation, ExtensionRequest, Matter, Person, ReportItem, ReportSubmission)
+                    EXT_REFUSED, EXT_WITHDRAWN, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN,
+                    MATTER_RETURNED, AuditLog, Escalation, ExtensionRequest, Matter, Person, ReportItem, ReportSubmission)
 
 OPEN_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_RETURNED)  # not yet 销号
 ACTIVE_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # work still to do (not claimed done)
@@ -40,8 +40,6 @@ YELLOW = "yellow"  # due within 3 days, or no progress reported in the last peri
 RED = "red"  # overdue
 CLOSED = "closed"
 LIGHT_ICONS = {GREEN: "🟢", YELLOW: "🟡", RED: "🔴", CLOSED: "✅"}
-
-EXT_WITHDRAWN = "withdrawn"  # a pending extension request made moot by 销号
 
 Actor = Union[Person, str]
 

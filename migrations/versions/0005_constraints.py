@@ -68,7 +68,7 @@ CHECKS = {
         ("ck_escalation_state", "state IN ('raised', 'accepted', 'returned')"),
     ],
     "extension_request": [
-        ("ck_extension_request_state", "state IN ('pending', 'approved', 'refused')"),
+        ("ck_extension_request_state", "state IN ('pending', 'approved', 'refused', 'withdrawn')"),
     ],
     "report_item": [
         ("ck_report_item_status", "status IN ('done', 'open')"),
