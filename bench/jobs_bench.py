@@ -165,7 +165,7 @@ class QueryCounter:
 def bench(url: str, units: int, matters: int, instance: Path) -> list[tuple]:
     from bot.infra.db import upgrade
     from bot.jobs import config_of, run_job
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     upgrade(url)
     app = make_app(url, instance)

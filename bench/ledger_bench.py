@@ -27,8 +27,8 @@ from bot import create_app  # noqa: E402
 from bot.actions.circular import build_circular  # noqa: E402
 from bot.infra.db import upgrade  # noqa: E402
 from bot.actions.escalation import accountability_candidates, auto_escalate  # noqa: E402
-from models import (ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Person, PersonRole, ReportSubmission,  # noqa: E402
-                    Unit)
+from models import (ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Minutes, Person, PersonRole,  # noqa: E402
+                    ReportSubmission, Unit)
 from tests.factories import at  # noqa: E402
 
 NOW = at(2026, 12, 10, 10)

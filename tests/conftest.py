@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.infra.db import upgrade
+from tests.support import SEED_FILE, make_app
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED_FILE = ROOT / "config" / "seed" / "quangang.yaml"
 REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
@@ -103,14 +102,6 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-def make_app(db_url: str, tmp_path: Path, **extra):
-    from bot import create_app
-
-    config = {"DATABASE_URL": db_url, "TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
-              "REDIS_URL": "", "EMBEDDED_WORKERS": False}
-    config.update(extra)
-    app = create_app(config)
-    return app
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_healthz(client):
 
 
 def test_healthz_reports_broken_database(tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     app = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path)
     r = app.test_client().get("/healthz")
@@ -55,7 +55,7 @@ def test_healthz_reports_broken_database(tmp_path):
 
 
 def test_healthz_with_redis(db_url, redis_url, tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     r = make_app(db_url, tmp_path, REDIS_URL=redis_url).test_client().get("/healthz")
     assert r.status_code == 200 and r.get_json()["redis"] == "ok"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, timedelta
 
@@ -25,7 +24,7 @@ from bot.delivery.sender import PROGRESS, Sender
 from bot.infra.text import render
 from models import AuditLog, ChatGroup, Notice, Person, ProcessedMessage, utcnow
 from tests import factories as f
-from tests.conftest import ROOT, SEED_FILE, make_app
+from tests.support import ROOT, SEED_FILE, Spy, make_app
 from tests.dialog import at
 from tests.dingtalk_peer import DingTalkPeer, callback_sign, robot_url_sign
 from tests.threads import at_once
@@ -50,22 +49,6 @@ class Now:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-class Spy:
-    """Wraps the router: records routed messages and can replace the answer."""
-
-    def __init__(self, router, answer=None):
-        self.router, self.answer, self.seen = router, answer, []
-        self.lock = threading.Lock()
-
-    def __getattr__(self, name):  # menu, find…: the wrapped router's
-        return getattr(self.router, name)
-
-    def route(self, ctx):
-        with self.lock:
-            self.seen.append(ctx.incoming)
-        return self.answer(ctx) if self.answer else self.router.route(ctx)
 
 
 @pytest.fixture

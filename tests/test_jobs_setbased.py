@@ -6,7 +6,7 @@ import shutil
 import sys
 
 from bot.jobs import config_of, run_job
-from tests.conftest import ROOT, make_app
+from tests.support import ROOT, make_app
 
 sys.path.insert(0, str(ROOT / "bench"))
 import jobs_bench  # noqa: E402

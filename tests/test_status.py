@@ -9,7 +9,7 @@ from bot.infra import audit
 from bot.domain import ledger
 from bot.delivery.textsplit import utf8_len
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support import make_app
 from tests.factories import at
 
 NOW = at(2026, 12, 10, 10)
