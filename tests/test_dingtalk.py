@@ -122,11 +122,29 @@ def content_of(item):
 
 # -- the protocol ------------------------------------------------------------------------------
 
+def _robot_send_url(oapi_base: str, token: str, secret: str, now_ms: int) -> str:
+    """The URL `DingTalkClient.robot_send` posts a signed (加签) robot message to."""
+    import requests
+
+    class Recorder(requests.Session):
+        def post(self, url, params=None, **_kw):
+            self.url = requests.Request("POST", url, params=params).prepare().url
+            resp = requests.Response()
+            resp.status_code, resp._content = 200, b'{"errcode": 0}'
+            return resp
+
+    session = Recorder()
+    client = dingtalk_api.DingTalkClient("https://api.dingtalk.com", oapi_base, APP_KEY, APP_SECRET, ROBOT_CODE,
+                                         None, session=session, clock=lambda: now_ms / 1000)
+    client.robot_send(token, secret, {"msgtype": "text", "text": {"content": "x"}})
+    return session.url
+
+
 def test_published_signature_vector():
     assert dingtalk_api.sign(VECTOR["secret"], VECTOR["timestamp"]) == VECTOR["sign"]
     assert callback_sign(VECTOR["secret"], VECTOR["timestamp"]) == VECTOR["sign"]  # the independent peer
     assert robot_url_sign(VECTOR["secret"], VECTOR["timestamp"]) == VECTOR["url_sign"]
-    url = dingtalk_api.signed_robot_url("https://oapi.dingtalk.com", "T", VECTOR["secret"], VECTOR["timestamp"])
+    url = _robot_send_url("https://oapi.dingtalk.com", "T", VECTOR["secret"], int(VECTOR["timestamp"]))
     assert url == ("https://oapi.dingtalk.com/robot/send?access_token=T&timestamp=1577262236757&sign="
                    + VECTOR["url_sign"])
     dingtalk.verify(VECTOR["secret"], VECTOR["timestamp"], VECTOR["sign"], now_ms=1577262236757 + 3_599_000)

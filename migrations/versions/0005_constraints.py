@@ -125,10 +125,10 @@ def upgrade() -> None:
         if sqlite:
             with op.batch_alter_table(table, recreate="always") as batch_op:
                 for name, sql in checks:
-                    batch_op.create_check_constraint(name, sql)
+                    batch_op.create_check_constraint(op.f(name), sql)
         else:
             for name, sql in checks:
-                op.create_check_constraint(name, table, sql)
+                op.create_check_constraint(op.f(name), table, sql)
     if sqlite:
         op.execute(SQLITE_TRIGGER)
     else:
@@ -146,7 +146,7 @@ def downgrade() -> None:
         if sqlite:
             with op.batch_alter_table(table, recreate="always") as batch_op:
                 for name, _sql in checks:
-                    batch_op.drop_constraint(name, type_="check")
+                    batch_op.drop_constraint(op.f(name), type_="check")
         else:
             for name, _sql in checks:
-                op.drop_constraint(name, table, type_="check")
+                op.drop_constraint(op.f(name), table, type_="check")
