@@ -444,10 +444,12 @@ def history_rows(session, m: Matter) -> list[dict]:
 
 
 
-# -- looking items up -----------------------------------------------------------------------------
+# -- the state machine -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Transition:
-    """One edge of the state machine, for documentation and property tests."""
+    """One edge of an item's state machine: the states it may start from and the one it ends in. The
+    transition functions above enforce it; the property test of tests/test_ledger_rules.py checks them
+    against this table (refused exactly from a state that is not a source)."""
 
     name: str
     sources: tuple[str, ...]
@@ -465,8 +467,10 @@ TRANSITIONS = (
 )
 
 
+# -- looking items up -----------------------------------------------------------------------------
 def normalize_code(text: str) -> str:
-    """What users type for an item code ("m12 ", "Ｍ12") as stored ("M12")."""
+    """An item code as typed ("m12 ") as stored ("M12"): trimmed and upper-cased. Full-width letters and
+    digits ("Ｍ１２") are already half-width: the router normalises every message first."""
     return (text or "").strip().upper()
 
 

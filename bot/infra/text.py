@@ -14,7 +14,7 @@ WEEKDAYS = "一二三四五六日"
 
 
 def cn_date(value) -> str:
-    """2026年12月5日（周六）-style date for people."""
+    """2026年12月5日-style date for people (templates add the weekday with `cn_weekday`)."""
     if value is None:
         return "—"
     if isinstance(value, datetime):

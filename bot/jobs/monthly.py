@@ -3,9 +3,9 @@
 Per leader and per unit: items total / closed (done) / open / overdue at the month's end, items new
 and closed in the month, on-time report rate and late reports for the month's two deadlines,
 escalations raised in the month, and the hardest open items. The supervision group gets a markdown
-summary, the chart (PNG, matplotlib) as an image message and the workbook (openpyxl; sheets 按领导,
-按单位, 难点事项, 逾期事项) as a file message; the files stay under INSTANCE_DIR/reports/<month>/
-and a MonthlyReport row records the figures. A month's report is generated once.
+summary, the chart (PNG, matplotlib) as an image message and the workbook (.xlsx written directly by
+`xlsx_write`; sheets 按领导, 按单位, 难点事项, 逾期事项) as a file message; the files stay under
+INSTANCE_DIR/reports/<month>/ and a MonthlyReport row records the figures. A month's report is generated once.
 
 Numbers follow the ledger rules (bot/domain/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
 and the deadline before the 1st; report compliance is `ledger.report_status` of the two periods.
