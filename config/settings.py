@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Literal, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError, field_validator
@@ -83,7 +84,7 @@ class Settings(BaseSettings):
         return value
 
     @classmethod
-    def load(cls, overrides: Optional[Mapping[str, Any]] = None) -> "Settings":
+    def load(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
         """Defaults, then the environment, then `overrides` (keys that are not settings are ignored)."""
         picked = {k: v for k, v in (overrides or {}).items() if k in cls.model_fields}
         return _validated(cls, picked)
@@ -116,7 +117,7 @@ class ServerSettings(BaseSettings):
     REDIS_URL: Optional[str] = None
 
     @classmethod
-    def load(cls) -> "ServerSettings":
+    def load(cls) -> ServerSettings:
         return _validated(cls, {})
 
 

@@ -35,8 +35,21 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
     """Fill an empty, migrated database with Core bulk inserts; returns a few counts."""
     from sqlalchemy import insert
 
-    from models import (AssignmentSlip, ChatGroup, DispatchRow, Escalation, Matter, Minutes, Person, ReportItem, ReportSubmission,
-                        Unit, dispatch_row_liaison, dispatch_row_unit, utcnow)
+    from models import (
+        AssignmentSlip,
+        ChatGroup,
+        DispatchRow,
+        Escalation,
+        Matter,
+        Minutes,
+        Person,
+        ReportItem,
+        ReportSubmission,
+        Unit,
+        dispatch_row_liaison,
+        dispatch_row_unit,
+        utcnow,
+    )
 
     rnd = random.Random(seed)
     now = utcnow()
@@ -53,13 +66,13 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
     for i in range(leaders):
         pid += 1
         leader_ids.append(pid)
-        person_rows.append(dict(id=pid, name=f"领导{i}", wecom_userid=f"leader{i}", mobile=None, placeholder=False, active=True,
-                                created_at=now))
+        person_rows.append(dict(id=pid, name=f"领导{i}", wecom_userid=f"leader{i}", mobile=None, placeholder=False,
+                                active=True, created_at=now))
     for i in range(n_ol):
         pid += 1
         ol_ids.append(pid)
-        person_rows.append(dict(id=pid, name=f"办公室联络员{i}", wecom_userid=f"ol{i}", mobile=None, placeholder=False, active=True,
-                                created_at=now))
+        person_rows.append(dict(id=pid, name=f"办公室联络员{i}", wecom_userid=f"ol{i}", mobile=None,
+                                placeholder=False, active=True, created_at=now))
     unit_rows = [dict(id=i + 1, name=f"单位{i}", aliases=[], kind="bureau", liaison_id=i + 1, active=True,
                       created_at=now) for i in range(units)]
     row_rows = [dict(id=r + 1, seq=r + 1, leader_id=leader_ids[r], content=f"调度事项{r}", cycle="monthly")
@@ -93,15 +106,18 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
         slip = rnd.random() < 0.3
         matter_rows.append(dict(
             id=i + 1, code=f"{'J' if slip else 'M'}{i + 1}", kind="slip" if slip else "minutes",
-            minutes_id=None if slip else (r - 1) * 3 + 1, slip_id=r if slip else None, seq=1, title=f"事项{i}", leader_id=leader_ids[r - 1],
+            minutes_id=None if slip else (r - 1) * 3 + 1, slip_id=r if slip else None, seq=1, title=f"事项{i}",
+            leader_id=leader_ids[r - 1],
             obstacles="资金缺口" if slip and rnd.random() < 0.5 else None, responsible_unit_id=u, deadline=deadline,
             original_deadline=deadline, state=state, escalation_level=0, created_at=created, closed_at=closed_at))
     subs, items = [], []
     matters_of_unit: dict[int, list[int]] = {}
     for mrow in matter_rows:
         matters_of_unit.setdefault(mrow["responsible_unit_id"], []).append(mrow["id"])
-    for key, deadline_at, share in (("2026-11-05", at(2026, 11, 5, 18), 0.8), ("2026-11-20", at(2026, 11, 20, 18), 0.8),
-                                    ("2026-12-05", at(2026, 12, 5, 18), 0.7), ("2026-12-20", at(2026, 12, 20, 18), 0.75)):
+    for key, deadline_at, share in (("2026-11-05", at(2026, 11, 5, 18), 0.8),
+                                    ("2026-11-20", at(2026, 11, 20, 18), 0.8),
+                                    ("2026-12-05", at(2026, 12, 5, 18), 0.7),
+                                    ("2026-12-20", at(2026, 12, 20, 18), 0.75)):
         for u in range(1, units + 1):
             if rnd.random() >= share:
                 continue
@@ -120,8 +136,8 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
     with engine.begin() as conn:
         for table, rows in ((Person, person_rows), (Unit, unit_rows), (DispatchRow, row_rows),
                             (dispatch_row_unit, ru), (dispatch_row_liaison, rl), (ChatGroup, chats),
-                            (Minutes, minutes_rows), (AssignmentSlip, slip_rows), (Matter, matter_rows), (ReportSubmission, subs),
-                            (ReportItem, items), (Escalation, escalations)):
+                            (Minutes, minutes_rows), (AssignmentSlip, slip_rows), (Matter, matter_rows),
+                            (ReportSubmission, subs), (ReportItem, items), (Escalation, escalations)):
             tbl = getattr(table, "__table__", table)
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(tbl), rows[start:start + 5000])

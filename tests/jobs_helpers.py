@@ -75,8 +75,8 @@ def build_december(session, created: datetime = CREATED) -> SimpleNamespace:
     # Every item comes from a record: J3 from an issued slip, the other minutes items from a meeting long ago.
     d.slip_guo = AssignmentSlip(code="JB1", leader_id=guo.id, dispatched_on=date(2026, 11, 20), drafted_by_id=guo.id,
                                 state=SLIP_ISSUED)
-    d.min_old = Minutes(title="往期调度会", leader_id=ke.id, meeting_date=date(2020, 1, 6), drafting_unit_id=d.zhujian.id,
-                        state=MINUTES_ISSUED)
+    d.min_old = Minutes(title="往期调度会", leader_id=ke.id, meeting_date=date(2020, 1, 6),
+                        drafting_unit_id=d.zhujian.id, state=MINUTES_ISSUED)
     session.add_all([d.slip_guo, d.min_old])
     session.flush()
     d.m3 = matter("J3", d.jiaoyu, guo, date(2026, 12, 31), kind="slip", slip_id=d.slip_guo.id,

@@ -4,17 +4,17 @@ schema of its own, so the session's migrated test schema is left alone)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import CheckConstraint, create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.infra.db import Database, current_revision, head_revision, upgrade
-from models import (AssignmentSlip, AuditLog, Base, ExtensionRequest, Matter, Minutes, Person, Unit)
+from models import AssignmentSlip, AuditLog, Base, ExtensionRequest, Matter, Minutes, Person, Unit
 from tests.support import SEED_FILE
 
-T0 = datetime(2026, 11, 20, 2, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 2, tzinfo=UTC)
 
 
 def before_0005() -> str:
