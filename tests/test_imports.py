@@ -213,3 +213,26 @@ def test_tests_and_benchmarks_import_helpers_never_test_modules():
             if path.parent.name == "tests" and (name == "bench" or name.startswith("bench.")):
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert bad == []
+
+
+def _environment_reads(path: Path) -> list[int]:
+    """Lines that read the process environment: os.environ, os.getenv, environ imported from os."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb") and \
+                isinstance(node.value, ast.Name) and node.value.id == "os":
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" and \
+                any(a.name in ("environ", "getenv", "environb") for a in node.names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_environment_is_read_only_in_config(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os\nfrom os import getenv\nX = os.environ.get('A')\n")
+    assert _environment_reads(probe) == [2, 3]
+    readers = [f"{p.relative_to(ROOT)}:{n}" for pkg in ("bot", "handlers", "models", "migrations")
+               for p in sorted((ROOT / pkg).rglob("*.py")) for n in _environment_reads(p)]
+    readers += [f"gunicorn.conf.py:{n}" for n in _environment_reads(ROOT / "gunicorn.conf.py")]
+    assert readers == []
