@@ -29,7 +29,7 @@ from bot.infra import audit
 from bot.domain.periods import Period, period_at, previous_period
 from models import (ESC_ACCEPTED, ESC_RAISED, ESC_RETURNED, ESC_SUPERVISION_REQUEST, EXT_APPROVED, EXT_PENDING,
                     EXT_REFUSED, EXT_WITHDRAWN, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN,
-                    MATTER_RETURNED, AuditLog, Escalation, ExtensionRequest, Matter, Person, ReportItem, ReportSubmission)
+                    MATTER_RETURNED, AuditLog, Escalation, ExtensionRequest, Matter, Person, ReportSubmission)
 
 OPEN_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_RETURNED)  # not yet 销号
 ACTIVE_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # work still to do (not claimed done)
@@ -189,16 +189,6 @@ def report_status(session: Session, periods: Iterable[Period], as_of: datetime,
             else:
                 out[(uid, p.key)] = LATE if at > p.deadline else ON_TIME
     return out
-
-
-def reported_matter_ids(session: Session, period_keys: Iterable[str]) -> set[int]:
-    """Matters that have a progress item in a current report of one of these periods."""
-    keys = list(period_keys)
-    if not keys:
-        return set()
-    return set(session.scalars(
-        select(ReportItem.matter_id).join(ReportSubmission)
-        .where(ReportSubmission.period_key.in_(keys), ReportSubmission.current.is_(True)).distinct()))
 
 
 # -- transitions ----------------------------------------------------------------------------------

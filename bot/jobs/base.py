@@ -10,7 +10,7 @@ and a savepoint each); a job may produce thousands, hence this batch form.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import select
@@ -174,6 +174,3 @@ def bulk_audit(session: Session, actor: str, action: str, entity: str, changes: 
         session.connection().execute(AuditLog.__table__.insert(), rows)
     return len(rows)
 
-
-def local_date(moment: datetime, tz) -> date:
-    return moment.astimezone(tz).date()
