@@ -11,30 +11,30 @@ Workers use threads (gthread): a WeCom callback mostly waits on the database, an
 answered after PASSIVE_REPLY_SECONDS anyway. The app is not preloaded, so each worker opens its own
 database pool and Redis connections after the fork.
 """
-import multiprocessing
-import os
+from config.settings import ServerSettings
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+_env = ServerSettings.load()
+bind = f"{_env.HOST}:{_env.PORT}"
+workers = _env.WEB_CONCURRENCY
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS") or 8)
-timeout = int(os.environ.get("WEB_TIMEOUT") or 30)
+threads = _env.WEB_THREADS
+timeout = _env.WEB_TIMEOUT
 graceful_timeout = 20
 keepalive = 5
 backlog = 2048
 preload_app = False
-accesslog = os.environ.get("WEB_ACCESS_LOG") or None
+accesslog = _env.WEB_ACCESS_LOG
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = _env.LOG_LEVEL
 
 
 def _sender_wanted() -> bool:
-    mode = os.environ.get("OUTBOX_SENDER_IN_WEB", "auto").lower()
+    mode = _env.OUTBOX_SENDER_IN_WEB
     if mode in ("1", "true", "yes", "on"):
         return True
     if mode in ("0", "false", "no", "off"):
         return False
-    return bool(os.environ.get("REDIS_URL")) or workers == 1
+    return bool(_env.REDIS_URL) or workers == 1
 
 
 def post_worker_init(worker):

@@ -15,7 +15,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +27,8 @@ from bot import create_app  # noqa: E402
 from bot.actions.circular import build_circular  # noqa: E402
 from bot.infra.db import upgrade  # noqa: E402
 from bot.actions.escalation import accountability_candidates, auto_escalate  # noqa: E402
-from models import (ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Person, PersonRole, ReportSubmission,  # noqa: E402
-                    Unit)
+from models import (ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Minutes, Person, PersonRole,  # noqa: E402
+                    ReportSubmission, Unit)
 from tests.factories import at  # noqa: E402
 
 NOW = at(2026, 12, 10, 10)
@@ -63,11 +63,15 @@ def build(runtime, n_units: int, n_matters: int) -> None:
             s.flush()
             u.liaison_id = p.id
         s.flush()
+        meeting = Minutes(title="调度会", leader_id=leaders[0].id, meeting_date=date(2026, 9, 1),
+                          drafting_unit_id=units[0].id, state="issued")
+        s.add(meeting)
+        s.flush()
         for i in range(n_matters):
             u = units[rnd.randrange(n_units)]
             dl = NOW.date() + timedelta(days=rnd.randint(-60, 120))
             last = None if rnd.random() < 0.1 else NOW - timedelta(days=rnd.randint(1, 14))
-            s.add(Matter(code=f"M{i + 1}", title=f"重点事项{i}：园区道路及配套管网建设", responsible_unit_id=u.id,
+            s.add(Matter(code=f"M{i + 1}", minutes_id=meeting.id, title=f"重点事项{i}：园区道路及配套管网建设", responsible_unit_id=u.id,
                          leader_id=leaders[units.index(u) // 10 % len(leaders)].id, deadline=dl, original_deadline=dl,
                          created_at=at(2026, 9, 1), last_progress_at=last, last_progress="推进中" if last else None))
         s.flush()

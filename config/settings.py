@@ -1,27 +1,48 @@
-"""Settings from environment variables with documented defaults (see README "Configuration").
+"""Settings from environment variables with documented defaults (see README "Configuration"), through
+pydantic-settings: a value that does not parse fails at start-up with the variable's name.
 
 `Settings.load(overrides)` reads the environment, then applies a mapping of overrides (tests and
-`create_app(config=...)` use that). Every field is listed once, here.
+`create_app(config=...)` use that). Every field is listed once, here. This package is the only place the
+process environment is read: `ServerSettings` for gunicorn, `robot_credential` for the per-chat robot keys
+whose variable names the org chart gives.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Literal, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 
-def _default_db_url() -> str:
-    return f"sqlite:///{INSTANCE_DIR / 'bot.sqlite3'}"
+class SettingsError(ValueError):
+    """A setting that does not parse; the message starts with the variable's name."""
 
 
-@dataclass(frozen=True)
-class Settings:
+def _validated(cls, values: Mapping[str, Any]):
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}={e.get('input')!r}: {e['msg']}"
+                             for e in exc.errors())
+        raise SettingsError(f"invalid setting {problems}") from None
+
+
+_CONFIG = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True, case_sensitive=True)
+
+
+class Settings(BaseSettings):
+    model_config = _CONFIG
+
     # Storage
-    DATABASE_URL: str = field(default_factory=_default_db_url)
+    DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'bot.sqlite3'}"
     REDIS_URL: Optional[str] = None  # unset: one process, in-process locks, SQL dedup and sessions
     BOT_TIMEZONE: str = "Asia/Shanghai"
     INSTANCE_DIR: str = str(INSTANCE_DIR)  # reports, exports, SQLite file
@@ -61,21 +82,20 @@ class Settings:
     DINGTALK_CORP_ID: str = ""  # the corpId the board's page passes to DingTalk's requestAuthCode (免登)
     TESTING: bool = False
 
+    @field_validator("BOT_TIMEZONE")
     @classmethod
-    def load(cls, overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None):
-        """Defaults, then the environment, then `overrides`."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in environ and environ[f.name] != "":
-                values[f.name] = _coerce(f, environ[f.name])
-        settings = cls(**values)
-        if overrides:
-            known = {f.name: f for f in fields(cls)}
-            picked = {k: (_coerce(known[k], v) if isinstance(v, str) else v)
-                      for k, v in overrides.items() if k in known}
-            settings = replace(settings, **picked)
-        return settings
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value
+
+    @classmethod
+    def load(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:
+        """Defaults, then the environment, then `overrides` (keys that are not settings are ignored)."""
+        picked = {k: v for k, v in (overrides or {}).items() if k in cls.model_fields}
+        return _validated(cls, picked)
 
     @property
     def wecom_enabled(self) -> bool:
@@ -86,15 +106,35 @@ class Settings:
         return bool(self.DINGTALK_APP_SECRET)
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return self.model_dump()
 
 
-def _coerce(f, raw: str):
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
-    if "bool" in kind:
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if kind.startswith("int"):
-        return int(raw)
-    if kind.startswith("float"):
-        return float(raw)
-    return raw
+class ServerSettings(BaseSettings):
+    """gunicorn's settings (gunicorn.conf.py documents each)."""
+
+    model_config = _CONFIG
+
+    HOST: str = "0.0.0.0"
+    PORT: int = 8000
+    WEB_CONCURRENCY: int = multiprocessing.cpu_count() * 2 + 1
+    WEB_THREADS: int = 8
+    WEB_TIMEOUT: int = 30
+    WEB_ACCESS_LOG: Optional[str] = None
+    LOG_LEVEL: str = "info"
+    OUTBOX_SENDER_IN_WEB: Literal["auto", "1", "true", "yes", "on", "0", "false", "no", "off"] = "auto"
+    REDIS_URL: Optional[str] = None
+
+    @classmethod
+    def load(cls) -> ServerSettings:
+        return _validated(cls, {})
+
+
+def robot_credential(env_name: Optional[str]) -> Optional[str]:
+    """A group robot's key or secret from the variable the org chart names for that chat (WECOM_ROBOT_<CHAT>,
+    its _SECRET): those names are data, not fields, so this is their one reader."""
+    return (os.environ.get(env_name) or None) if env_name else None
+
+
+def set_robot_credential(env_name: str, value: str) -> None:
+    """For the local simulator: give a chat's robot a key in this process only."""
+    os.environ[env_name] = value

@@ -19,6 +19,7 @@ from bot.conversation import engine
 from bot.core.routing import Commands
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
+from handlers.closeout import return_for_redo
 from handlers.minutes import may_dispatch
 from models import SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Person
 
@@ -101,7 +102,7 @@ def edit_slip(ctx: Context, args: str):
     return Reply(ctx.render("slip/reopened.txt", slip=slip) + "\n\n" + reply.text)
 
 
-def pending_for(ctx: Context, args: str):
+def pending_for(ctx: Context, args: str, returning: bool = False):
     """(slip, rest of args, error reply) for a leader's 同意/退回: the named slip, or the only pending one."""
     code, rest = split_code(args)
     if code is not None and not code.is_matter:
@@ -117,7 +118,7 @@ def pending_for(ctx: Context, args: str):
         AssignmentSlip.leader_id == ctx.person.id, AssignmentSlip.state == SLIP_PENDING).order_by(AssignmentSlip.id)))
     if len(pending) == 1:
         return pending[0], (args or "").strip(), None
-    return None, "", ctx.render("slip/which.txt", slips=pending)
+    return None, "", ctx.render("slip/which.txt", slips=pending, returning=returning)
 
 
 @commands.command("同意", "签发", summary="签发交办单：同意 编号（退回：退回 编号 原因）", order=32, roles=("leader",))
@@ -135,8 +136,12 @@ def sign(ctx: Context, args: str):
 
 @commands.command("退回", order=33)
 def return_slip(ctx: Context, args: str):
-    """The leader returns the slip to its drafter with a reason."""
-    slip, reason, error = pending_for(ctx, args)
+    """The leader returns the slip to its drafter with a reason. An item code (M/J) names a ledger item,
+    not a slip: that is the item's 退回重办."""
+    code, _rest = split_code(args)
+    if code is not None and code.is_matter:
+        return return_for_redo(ctx, args)
+    slip, reason, error = pending_for(ctx, args, returning=True)
     if error:
         return error
     if not reason or not any(ch.isalnum() for ch in reason):

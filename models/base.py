@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from typing import Iterable
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -35,6 +37,12 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+def one_of(column: str, values: Iterable[str]) -> CheckConstraint:
+    """CHECK that a state or kind column holds one of its constants (named ck_<table>_<column>)."""
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=column)
 
 
 def utcnow() -> datetime:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, one_of, utcnow
 from .org import Person, Unit
 
 dispatch_row_unit = Table(
@@ -48,12 +49,14 @@ class DispatchRow(Base):
 MINUTES_RECORDED = "recorded"  # meeting recorded, draft not yet confirmed
 MINUTES_DRAFTED = "drafted"  # first draft done (送签)
 MINUTES_ISSUED = "issued"  # signed and issued
+MINUTES_STATES = (MINUTES_RECORDED, MINUTES_DRAFTED, MINUTES_ISSUED)
 
 
 class Minutes(Base):
     """会议纪要 of a dispatch meeting."""
 
     __tablename__ = "minutes"
+    __table_args__ = (one_of("state", MINUTES_STATES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[Optional[str]] = mapped_column(String(100))  # 纪要编号
@@ -77,12 +80,14 @@ class Minutes(Base):
 SLIP_PENDING = "pending_signature"
 SLIP_RETURNED = "returned"
 SLIP_ISSUED = "issued"
+SLIP_STATES = (SLIP_PENDING, SLIP_RETURNED, SLIP_ISSUED)
 
 
 class AssignmentSlip(Base):
     """事项交办单 (附件4): signed by the dispatching leader, then issued."""
 
     __tablename__ = "assignment_slip"
+    __table_args__ = (one_of("state", SLIP_STATES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[Optional[str]] = mapped_column(String(32), unique=True)
@@ -111,12 +116,21 @@ MATTER_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_CLOSED, M
 KIND_MINUTES = "minutes"
 KIND_SLIP = "slip"
 KIND_TOPIC = "topic"
+MATTER_KINDS = (KIND_MINUTES, KIND_SLIP, KIND_TOPIC)
+# A ledger item comes from exactly one record, and its kind says which.
+MATTER_SOURCE = " OR ".join(
+    f"(kind = '{kind}' AND " + " AND ".join(f"{fk} IS {'NOT ' if fk == own else ''}NULL"
+                                          for fk in ("minutes_id", "slip_id", "topic_id")) + ")"
+    for kind, own in ((KIND_MINUTES, "minutes_id"), (KIND_SLIP, "slip_id"), (KIND_TOPIC, "topic_id")))
 
 
 class Matter(Base):
     """One ledger item (督查台账): a matter of minutes, a row of an assignment slip, or a joint-meeting decision."""
 
     __tablename__ = "matter"
+    __table_args__ = (one_of("state", MATTER_STATES), one_of("kind", MATTER_KINDS),
+                      CheckConstraint(MATTER_SOURCE, name="kind_source"),
+                      CheckConstraint("escalation_level BETWEEN 0 AND 5", name="escalation_level"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # what users type: M12, J3, T2
@@ -188,13 +202,14 @@ class MissedDeadline(Base):
 
 ITEM_DONE = "done"
 ITEM_OPEN = "open"
+ITEM_STATUSES = (ITEM_DONE, ITEM_OPEN)
 
 
 class ReportItem(Base):
     """Progress on one matter in one report: 已完成 or 未完成 (+ planned deadline)."""
 
     __tablename__ = "report_item"
-    __table_args__ = (UniqueConstraint("submission_id", "matter_id"),)
+    __table_args__ = (UniqueConstraint("submission_id", "matter_id"), one_of("status", ITEM_STATUSES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("report_submission.id", ondelete="CASCADE"))
@@ -230,12 +245,15 @@ class RollUp(Base):
 EXT_PENDING = "pending"
 EXT_APPROVED = "approved"
 EXT_REFUSED = "refused"
+EXT_WITHDRAWN = "withdrawn"  # a pending request made moot by 销号
+EXT_STATES = (EXT_PENDING, EXT_APPROVED, EXT_REFUSED, EXT_WITHDRAWN)
 
 
 class ExtensionRequest(Base):
     """延期申请: a new deadline asked for with a reason, decided by the row's office supervisor."""
 
     __tablename__ = "extension_request"
+    __table_args__ = (one_of("state", EXT_STATES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)
@@ -261,13 +279,15 @@ ESC_DISCIPLINE = 5  # 转报区纪委监委
 ESC_RAISED = "raised"
 ESC_ACCEPTED = "accepted"  # 立项督办
 ESC_RETURNED = "returned"
+ESC_STATES = (ESC_RAISED, ESC_ACCEPTED, ESC_RETURNED)
 
 
 class Escalation(Base):
     """One step of the escalation ladder for one ledger item."""
 
     __tablename__ = "escalation"
-    __table_args__ = (UniqueConstraint("matter_id", "level"),)
+    __table_args__ = (UniqueConstraint("matter_id", "level"), one_of("state", ESC_STATES),
+                      CheckConstraint(f"level BETWEEN {ESC_SUPERVISION_REQUEST} AND {ESC_DISCIPLINE}", name="level"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"))  # indexed by uq (matter_id, level)

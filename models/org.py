@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, one_of, utcnow
 
 # Roles a person may hold (stored in PersonRole, except the unit-scoped ones
 # which are the columns Unit.head_id / Unit.liaison_id).
@@ -32,6 +32,7 @@ class Unit(Base):
     """单位: a bureau, town, street office or state company."""
 
     __tablename__ = "unit"
+    __table_args__ = (one_of("kind", UNIT_KINDS),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -76,7 +77,7 @@ class PersonRole(Base):
     """A non-unit-scoped role held by a person (leader, supervision member, admin…)."""
 
     __tablename__ = "person_role"
-    __table_args__ = (UniqueConstraint("person_id", "role"),)
+    __table_args__ = (UniqueConstraint("person_id", "role"), one_of("role", ALL_ROLES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))

@@ -7,7 +7,7 @@ from typing import Optional
 from sqlalchemy import Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, utcnow
+from .base import Base, one_of, utcnow
 from .org import Person, Unit
 
 key_project_unit = Table(
@@ -64,13 +64,14 @@ class Milestone(Base):
 WEEKLY_SUBMITTED = "submitted"
 WEEKLY_REVIEWED = "reviewed"  # reviewed by the project's leader, forwarded to the joint-meeting office
 WEEKLY_RETURNED = "returned"
+WEEKLY_STATES = (WEEKLY_SUBMITTED, WEEKLY_REVIEWED, WEEKLY_RETURNED)
 
 
 class WeeklyProjectReport(Base):
     """The Monday form of one project (seed 001 附件)."""
 
     __tablename__ = "weekly_project_report"
-    __table_args__ = (UniqueConstraint("project_id", "week_start"),)
+    __table_args__ = (UniqueConstraint("project_id", "week_start"), one_of("state", WEEKLY_STATES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("key_project.id"))
@@ -93,6 +94,7 @@ class ProjectProblem(Base):
     """存在问题（需协调事项） in one of the five categories, with its responsible department."""
 
     __tablename__ = "project_problem"
+    __table_args__ = (one_of("category", PROBLEM_CATEGORIES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("weekly_project_report.id", ondelete="CASCADE"))
@@ -109,12 +111,14 @@ TOPIC_REVIEWED = "office_reviewed"
 TOPIC_APPROVED = "approved"  # by the convener: on the agenda
 TOPIC_DECIDED = "decided"
 TOPIC_REJECTED = "rejected"
+TOPIC_STATES = (TOPIC_SUBMITTED, TOPIC_REVIEWED, TOPIC_APPROVED, TOPIC_DECIDED, TOPIC_REJECTED)
 
 
 class MeetingTopic(Base):
     """议题 raised to the weekly joint meeting; its decisions become ledger items (Matter kind=topic)."""
 
     __tablename__ = "meeting_topic"
+    __table_args__ = (one_of("state", TOPIC_STATES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("key_project.id"))

@@ -8,15 +8,17 @@ from typing import Optional
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, one_of, utcnow
 
 NOTICE_PENDING = "pending"
 NOTICE_SENT = "sent"
 NOTICE_FAILED = "failed"
+NOTICE_STATES = (NOTICE_PENDING, NOTICE_SENT, NOTICE_FAILED)
 
 TARGET_USER = "user"  # one person (app message / DingTalk one-to-one)
 TARGET_GROUP = "group"  # a ChatGroup by code (group robot)
 TARGET_WEBHOOK = "webhook"  # a DingTalk sessionWebhook (reply later)
+TARGET_KINDS = (TARGET_USER, TARGET_GROUP, TARGET_WEBHOOK)
 
 
 class Notice(Base):
@@ -24,7 +26,8 @@ class Notice(Base):
     (kind, target, period) for scheduled notices."""
 
     __tablename__ = "notice"
-    __table_args__ = (Index("ix_notice_due", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_notice_due", "state", "next_attempt_at"), one_of("state", NOTICE_STATES),
+                      one_of("target_kind", TARGET_KINDS))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
@@ -65,7 +68,12 @@ class ConversationState(Base):
 
 
 class AuditLog(Base):
-    """Every change: who, when, what, before/after."""
+    """Every change: who, when, what, before/after.
+
+    `entity` is the changed row's table name (matter, assignment_slip, unit, rollup…) and `entity_id` that
+    row's primary key as text — never a code people type (M12, JB3): codes are for display, ids are what
+    lookups (`ledger.sql_audit_of`, the ix_audit_entity index) match. A change that is not about one row
+    leaves entity_id empty."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)

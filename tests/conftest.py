@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.infra.db import upgrade
+from tests.support import SEED_FILE, make_app
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED_FILE = ROOT / "config" / "seed" / "quangang.yaml"
 REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
@@ -93,14 +92,16 @@ def redis_url() -> str:
     return url
 
 
-def make_app(db_url: str, tmp_path: Path, **extra):
-    from bot import create_app
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No setting from this machine's environment: each test sets what it needs on the returned monkeypatch."""
+    from config.settings import ServerSettings, Settings
 
-    config = {"DATABASE_URL": db_url, "TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
-              "REDIS_URL": "", "EMBEDDED_WORKERS": False}
-    config.update(extra)
-    app = create_app(config)
-    return app
+    for name in {*Settings.model_fields, *ServerSettings.model_fields}:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
 
 
 @pytest.fixture(autouse=True)

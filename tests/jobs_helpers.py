@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from models import (MINUTES_ISSUED, MINUTES_RECORDED, DispatchRow, Matter, Minutes, Notice, Person,
-                    ReportSubmission, Unit)
+from models import (MINUTES_ISSUED, MINUTES_RECORDED, SLIP_ISSUED, AssignmentSlip, DispatchRow, Matter, Minutes,
+                    Notice, Person, ReportSubmission, Unit)
 
 TZ = ZoneInfo("Asia/Shanghai")
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=TZ)
@@ -72,10 +72,19 @@ def build_december(session, created: datetime = CREATED) -> SimpleNamespace:
 
     d.m1 = matter("M1", d.fagai, chen, date(2026, 12, 10), minutes_id=d.min_chen.id)
     d.m2 = matter("M2", d.fagai, chen, date(2026, 10, 31), minutes_id=d.min_chen.id)
-    d.m3 = matter("J3", d.jiaoyu, guo, date(2026, 12, 31), kind="slip", obstacles="建设资金缺口约800万元")
-    d.m4 = matter("M4", d.zhujian, ke, date(2026, 12, 20))
-    d.m5 = matter("M5", d.keji, chen, date(2027, 1, 15), state="closed", closed_at=at(2026, 11, 20, 10))
-    d.m6 = matter("M6", d.nongshui, zhuang, date(2026, 12, 25))
+    # Every item comes from a record: J3 from an issued slip, the other minutes items from a meeting long ago.
+    d.slip_guo = AssignmentSlip(code="JB1", leader_id=guo.id, dispatched_on=date(2026, 11, 20), drafted_by_id=guo.id,
+                                state=SLIP_ISSUED)
+    d.min_old = Minutes(title="往期调度会", leader_id=ke.id, meeting_date=date(2020, 1, 6),
+                        drafting_unit_id=d.zhujian.id, state=MINUTES_ISSUED)
+    session.add_all([d.slip_guo, d.min_old])
+    session.flush()
+    d.m3 = matter("J3", d.jiaoyu, guo, date(2026, 12, 31), kind="slip", slip_id=d.slip_guo.id,
+                  obstacles="建设资金缺口约800万元")
+    d.m4 = matter("M4", d.zhujian, ke, date(2026, 12, 20), minutes_id=d.min_old.id)
+    d.m5 = matter("M5", d.keji, chen, date(2027, 1, 15), state="closed", closed_at=at(2026, 11, 20, 10),
+                  minutes_id=d.min_old.id)
+    d.m6 = matter("M6", d.nongshui, zhuang, date(2026, 12, 25), minutes_id=d.min_old.id)
     session.flush()
     return d
 

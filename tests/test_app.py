@@ -1,21 +1,43 @@
 """The app factory, settings, health and migrations."""
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from config.settings import Settings
+from config.settings import ServerSettings, Settings, SettingsError
 from models import Base
 
 
-def test_settings_defaults_and_env():
-    s = Settings.load(environ={})
+def test_settings_defaults_and_env(clean_env):
+    s = Settings.load()
     assert s.DATABASE_URL.startswith("sqlite:///") and s.DATABASE_URL.endswith("instance/bot.sqlite3")
     assert s.REDIS_URL is None and s.BOT_TIMEZONE == "Asia/Shanghai"
     assert s.WECOM_API_BASE == "https://qyapi.weixin.qq.com"
-    s = Settings.load({"MAX_BODY_BYTES": "1000"}, environ={"REDIS_URL": "redis://x/1", "OUTBOX_MAX_ATTEMPTS": "3",
-                                                          "EMBEDDED_WORKERS": "false"})
+    for var, value in {"REDIS_URL": "redis://x/1", "OUTBOX_MAX_ATTEMPTS": "3", "EMBEDDED_WORKERS": "false",
+                       "WECOM_SECRET": ""}.items():
+        clean_env.setenv(var, value)
+    s = Settings.load({"MAX_BODY_BYTES": "1000"})
     assert s.REDIS_URL == "redis://x/1" and s.OUTBOX_MAX_ATTEMPTS == 3 and s.EMBEDDED_WORKERS is False
     assert s.MAX_BODY_BYTES == 1000
     assert not s.wecom_enabled
+    assert s.WECOM_SECRET == ""  # an empty variable is the default
+
+
+@pytest.mark.parametrize("var, value", [("MAX_BODY_BYTES", "64k"), ("EMBEDDED_WORKERS", "maybe"),
+                                        ("PASSIVE_REPLY_SECONDS", "three"), ("BOT_TIMEZONE", "Mars/Olympus")])
+def test_a_bad_setting_names_the_variable(clean_env, var, value):
+    clean_env.setenv(var, value)
+    with pytest.raises(SettingsError, match=rf"^invalid setting {var}='{value}': "):
+        Settings.load()
+    with pytest.raises(SettingsError, match=var):
+        Settings.load({var: value})
+
+
+def test_a_bad_gunicorn_setting_names_the_variable(clean_env):
+    clean_env.setenv("WEB_THREADS", "many")
+    with pytest.raises(SettingsError, match="^invalid setting WEB_THREADS='many'"):
+        ServerSettings.load()
+    clean_env.setenv("WEB_THREADS", "4")
+    assert ServerSettings.load().WEB_THREADS == 4
 
 
 def test_healthz(client):
@@ -25,7 +47,7 @@ def test_healthz(client):
 
 
 def test_healthz_reports_broken_database(tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     app = make_app("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path)
     r = app.test_client().get("/healthz")
@@ -33,7 +55,7 @@ def test_healthz_reports_broken_database(tmp_path):
 
 
 def test_healthz_with_redis(db_url, redis_url, tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     r = make_app(db_url, tmp_path, REDIS_URL=redis_url).test_client().get("/healthz")
     assert r.status_code == 200 and r.get_json()["redis"] == "ok"
@@ -58,7 +80,7 @@ def test_db_upgrade_is_idempotent(runner, runtime):
 
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert current_revision(runtime.settings.DATABASE_URL) == head_revision() == "0003"
+    assert current_revision(runtime.settings.DATABASE_URL) == head_revision() == "0004"
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path):
@@ -78,7 +100,7 @@ def test_migrations_go_down_and_up(runtime):
     """0002 reverts to 0001's schema and comes back; on PostgreSQL the ledger table keeps room for HOT updates."""
     from sqlalchemy import inspect, text
 
-    from bot.infra.db import current_revision, upgrade
+    from bot.infra.db import current_revision, head_revision, upgrade
 
     url = runtime.settings.DATABASE_URL
     runtime.db.dispose()
@@ -108,6 +130,7 @@ def test_migrations_go_down_and_up(runtime):
         assert options == ["fillfactor=70"]
     runtime.db.dispose()
     upgrade(url)  # back to head for the tests that follow on this database
+    assert current_revision(url) == head_revision()
 
 
 def test_migration_0003_moves_the_missed_deadlines_out_of_the_audit_rows(runtime):
@@ -138,7 +161,7 @@ def test_migration_0003_moves_the_missed_deadlines_out_of_the_audit_rows(runtime
             s.add(AuditLog(at=when, actor="system:report_overdue", action="report_missed", entity="unit",
                            entity_id=str(eid), reason=key, after={"period": key}))
     runtime.db.dispose()
-    upgrade(url)
+    upgrade(url, "0003")
     assert current_revision(url) == "0003"
     with runtime.db.session() as s:
         rows = sorted((m.unit_id, m.period_key, m.deadline, m.recorded_at) for m in s.scalars(select(MissedDeadline)))
@@ -151,6 +174,7 @@ def test_migration_0003_moves_the_missed_deadlines_out_of_the_audit_rows(runtime
     upgrade(url)
     with runtime.db.session() as s:
         assert s.scalar(select(func.count(MissedDeadline.id))) == 3
+    runtime.db.dispose()
 
 
 def test_database_errors_do_not_carry_what_people_typed(db_url):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from models import Matter, Minutes
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support import make_app
 from tests.dialog import Direct, at, talk
 from tests.threads import at_once
 

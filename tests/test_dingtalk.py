@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, timedelta
 
@@ -25,7 +24,7 @@ from bot.delivery.sender import PROGRESS, Sender
 from bot.infra.text import render
 from models import AuditLog, ChatGroup, Notice, Person, ProcessedMessage, utcnow
 from tests import factories as f
-from tests.conftest import ROOT, SEED_FILE, make_app
+from tests.support import ROOT, SEED_FILE, Spy, make_app
 from tests.dialog import at
 from tests.dingtalk_peer import DingTalkPeer, callback_sign, robot_url_sign
 from tests.threads import at_once
@@ -50,22 +49,6 @@ class Now:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-class Spy:
-    """Wraps the router: records routed messages and can replace the answer."""
-
-    def __init__(self, router, answer=None):
-        self.router, self.answer, self.seen = router, answer, []
-        self.lock = threading.Lock()
-
-    def __getattr__(self, name):  # menu, find…: the wrapped router's
-        return getattr(self.router, name)
-
-    def route(self, ctx):
-        with self.lock:
-            self.seen.append(ctx.incoming)
-        return self.answer(ctx) if self.answer else self.router.route(ctx)
 
 
 @pytest.fixture
@@ -139,11 +122,29 @@ def content_of(item):
 
 # -- the protocol ------------------------------------------------------------------------------
 
+def _robot_send_url(oapi_base: str, token: str, secret: str, now_ms: int) -> str:
+    """The URL `DingTalkClient.robot_send` posts a signed (加签) robot message to."""
+    import requests
+
+    class Recorder(requests.Session):
+        def post(self, url, params=None, **_kw):
+            self.url = requests.Request("POST", url, params=params).prepare().url
+            resp = requests.Response()
+            resp.status_code, resp._content = 200, b'{"errcode": 0}'
+            return resp
+
+    session = Recorder()
+    client = dingtalk_api.DingTalkClient("https://api.dingtalk.com", oapi_base, APP_KEY, APP_SECRET, ROBOT_CODE,
+                                         None, session=session, clock=lambda: now_ms / 1000)
+    client.robot_send(token, secret, {"msgtype": "text", "text": {"content": "x"}})
+    return session.url
+
+
 def test_published_signature_vector():
     assert dingtalk_api.sign(VECTOR["secret"], VECTOR["timestamp"]) == VECTOR["sign"]
     assert callback_sign(VECTOR["secret"], VECTOR["timestamp"]) == VECTOR["sign"]  # the independent peer
     assert robot_url_sign(VECTOR["secret"], VECTOR["timestamp"]) == VECTOR["url_sign"]
-    url = dingtalk_api.signed_robot_url("https://oapi.dingtalk.com", "T", VECTOR["secret"], VECTOR["timestamp"])
+    url = _robot_send_url("https://oapi.dingtalk.com", "T", VECTOR["secret"], int(VECTOR["timestamp"]))
     assert url == ("https://oapi.dingtalk.com/robot/send?access_token=T&timestamp=1577262236757&sign="
                    + VECTOR["url_sign"])
     dingtalk.verify(VECTOR["secret"], VECTOR["timestamp"], VECTOR["sign"], now_ms=1577262236757 + 3_599_000)
@@ -328,8 +329,6 @@ def test_my_items_through_dingtalk(db_url, tmp_path, fake, peer):
 
 
 def test_slow_handler_answers_at_once_and_the_reply_follows(bot, peer, fake, monkeypatch):
-    from dataclasses import replace
-
     def slow(ctx):
         time.sleep(0.5)
         from bot.infra.audit import record
@@ -338,7 +337,7 @@ def test_slow_handler_answers_at_once_and_the_reply_follows(bot, peer, fake, mon
         return Reply("已为您登记。")
 
     bot.rt.spy.answer = slow
-    monkeypatch.setattr(bot.rt, "settings", replace(bot.rt.settings, PASSIVE_REPLY_SECONDS=0.1))
+    monkeypatch.setattr(bot.rt, "settings", bot.rt.settings.model_copy(update={"PASSIVE_REPLY_SECONDS": 0.1}))
     started = time.monotonic()
     r = peer.post(bot.client, peer.text(USER, "慢"))
     assert r.get_json() == {} and time.monotonic() - started < 0.45

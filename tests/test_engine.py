@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from models import ConversationState, Matter, Minutes, Unit
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support import make_app
 from tests.dialog import Direct, at, talk
 
 USER = "linyongyong"  # office liaison in small_org

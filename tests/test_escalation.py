@@ -134,7 +134,7 @@ def test_each_item_in_exactly_one_batch(rt):
 def test_two_runs_at_once_alert_each_item_once(pg_url, tmp_path):
     """Two processes' worth of runs (own engines) at once on PostgreSQL: escalation rows are unique and
     every item is listed in exactly one batch alert."""
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     apps = [make_app(pg_url, tmp_path / "a"), make_app(pg_url, tmp_path / "b")]
     rt0 = apps[0].extensions["bot"]
@@ -159,7 +159,7 @@ def test_two_runs_at_once_alert_each_item_once(pg_url, tmp_path):
 
 
 def test_interview_threshold_is_configurable(db_url, tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     app = make_app(db_url, tmp_path, OVERDUE_INTERVIEW_DAYS=10)
     runtime = app.extensions["bot"]

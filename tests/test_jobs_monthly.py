@@ -56,7 +56,7 @@ UNITS = {
 
 
 def test_monthly_report_numbers_match_the_data(db_url, tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     app = make_app(db_url, tmp_path)
     rt = app.extensions["bot"]

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.jobs import BUILTIN, catch_up, config_of, run_job
 from bot.actions.seed import load_seed
 from models import JobRun, MissedDeadline, MonthlyReport, Notice, RollUp
-from tests.conftest import ROOT, SEED_FILE, make_app
+from tests.support import ROOT, SEED_FILE, make_app
 from tests.jobs_helpers import at, build_december, iso, notices, report
 from tests.threads import at_once
 

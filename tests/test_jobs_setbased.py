@@ -3,23 +3,20 @@ benchmark's data generator at two sizes; SQL statements counted with a cursor ev
 from __future__ import annotations
 
 import shutil
-import sys
 
 from bot.jobs import config_of, run_job
-from tests.conftest import ROOT, make_app
-
-sys.path.insert(0, str(ROOT / "bench"))
-import jobs_bench  # noqa: E402
+from tests import bulk_data
+from tests.support import make_app
 
 
 def counts(db_url, tmp_path, units, matters):
     app = make_app(db_url, tmp_path)
     rt = app.extensions["bot"]
-    jobs_bench.populate(rt.db.engine, units, matters)
+    bulk_data.populate(rt.db.engine, units, matters)
     config = config_of(rt)
-    counter = jobs_bench.QueryCounter(rt.db.engine)
+    counter = bulk_data.QueryCounter(rt.db.engine)
     out = {}
-    for name, moment in jobs_bench.PLAN:
+    for name, moment in bulk_data.PLAN:
         if name == "monthly_report":
             continue  # covered by its own test; it writes files
         counter.n = 0

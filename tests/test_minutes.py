@@ -77,10 +77,8 @@ def check_happy(minutes, matters, notices, audits):
 def test_minutes_odd_answers_through_the_wecom_callback(db_url, tmp_path):
     """Emoji, 5,000 characters, blank-ish, "；", numbers for dates, ambiguous units — every message answered."""
     from bot.actions.seed import load_seed
-    from tests.conftest import SEED_FILE, make_app
-    from tests.test_wecom_callback import wecom_config
+    from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, wecom_config
     from tests.wecom_peer import WeComPeer
-    from tests.test_wecom_callback import AES, AGENT, CORP, TOKEN
 
     app = make_app(db_url, tmp_path, **wecom_config())
     rt = app.extensions["bot"]

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bot.domain.periods import (
-    Period, is_late, minutes_draft_due, month_bounds, next_period, period_at,
+    Period, is_late, month_bounds, next_period, period_at,
     period_by_key, period_for_report, periods_between, periods_in_month, previous_period,
-    reminder_dates, rollup_due_for, week_start, weekly_report_due,
+    reminder_dates, week_start, weekly_report_due,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")  # the default BOT_TIMEZONE
@@ -131,14 +131,6 @@ def test_period_for_report_late_report_is_late():
     assert is_late(sh(2026, 12, 21, 9, 0), p)
 
 
-def test_minutes_draft_due():
-    due = minutes_draft_due(date(2026, 12, 1))
-    assert due == datetime.combine(date(2026, 12, 4), time.max, tzinfo=TZ)
-    assert sh(2026, 12, 4, 23, 59, 59) <= due
-    assert sh(2026, 12, 5, 0, 0) > due
-    assert minutes_draft_due(date(2026, 12, 30)).date() == date(2027, 1, 2)
-
-
 def test_week_start_and_weekly_due():
     assert week_start(date(2026, 11, 22)) == date(2026, 11, 16)  # Sunday -> Monday before
     assert week_start(date(2026, 11, 23)) == date(2026, 11, 23)
@@ -158,7 +150,7 @@ def test_month_bounds():
 
 def test_rollup_and_reminders():
     p = period_by_key("2026-12-05")
-    assert rollup_due_for(p) == sh(2026, 12, 7, 18, 0)
+    assert p.rollup_due == sh(2026, 12, 7, 18, 0)
     assert reminder_dates(p) == [date(2026, 12, 3), date(2026, 12, 5)]
     assert reminder_dates(p, days_before=(0, 1, 3, 1)) == [
         date(2026, 12, 2), date(2026, 12, 4), date(2026, 12, 5)]

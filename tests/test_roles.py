@@ -19,11 +19,10 @@ def test_leader_office_liaison_and_supervisor(seeded):
         # 潘晓清 is office liaison of rows 1 and 4
         pan = roles_of(s, _person(s, "panxiaoqing"))
         assert pan.has("office_liaison") and len(pan.liaison_row_ids) == 2 and row1.id in pan.liaison_row_ids
-        # 曾永顺 supervises rows 2 and 8; row 2's lead units come with the scope
+        # 曾永顺 supervises rows 2 and 8
         zeng = roles_of(s, _person(s, "zengyongshun"))
         assert zeng.has("office_supervisor") and row2.id in zeng.supervised_row_ids
-        assert zeng.unit_ids_for_rows([row2.id]) == {u.id for u in row2.lead_units}
-        assert len(zeng.row_unit_ids[row2.id]) == 6
+        assert len(zeng.supervised_row_ids) == 2 and not zeng.led_row_ids
 
 
 def test_unit_liaison_supervision_member_and_admin(seeded):
@@ -31,7 +30,7 @@ def test_unit_liaison_supervision_member_and_admin(seeded):
         unit = s.scalar(select(Unit).where(Unit.name == "区发改局"))
         liaison = roles_of(s, unit.liaison)
         assert liaison.names == {"unit_liaison"} and liaison.liaison_unit_ids == {unit.id}
-        assert not liaison.led_row_ids and not liaison.row_unit_ids
+        assert not liaison.led_row_ids and not liaison.supervised_row_ids and not liaison.liaison_row_ids
         member = roles_of(s, _person(s, "yangyoumei"))  # 督导考核组 member
         assert member.has("supervision_member") and member.sees_everything
         admin = roles_of(s, _person(s, "liuzhaoxuan"))

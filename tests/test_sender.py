@@ -17,7 +17,7 @@ from bot.tools.fakes.wecom_server import FakeWeCom
 from bot.delivery.sender import LEASE_SECONDS, PROGRESS, RateLimiter, Sender, start_embedded
 from bot.delivery.textsplit import utf8_len
 from models import AuditLog, ChatGroup, Notice, utcnow
-from tests.conftest import ROOT, make_app
+from tests.support import ROOT, make_app
 from tests.threads import at_once
 
 CORP, SECRET, AGENT = "wwsendertest", "sender-secret", 1000002
@@ -356,7 +356,7 @@ def test_two_senders_concurrently_never_double_send(db_url, tmp_path, fake):
 CHILD = r"""
 import os, sys, time
 sys.path.insert(0, os.environ["ROOT"])
-from tests.conftest import make_app
+from tests.support import make_app
 from bot.delivery import outbox
 from bot.delivery.sender import Sender
 from pathlib import Path

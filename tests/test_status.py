@@ -11,7 +11,7 @@ from bot.actions.escalation import do_raise_escalation
 from bot.infra import audit
 from bot.delivery.textsplit import utf8_len
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support import make_app
 from tests.factories import at
 
 NOW = at(2026, 12, 10, 10)
@@ -36,7 +36,7 @@ def build(runtime):
         f.report(s, o.jiaoyu, o.ub, "2026-12-05", at(2026, 12, 6), [(m3, "open", "招标完成")], is_late=True)
         do_claim_completion(Acting(s, o.uk, at(2026, 12, 8)), m2)
         # the report flow audits items under their code: the history shows those rows too
-        audit.record(s, actor=o.ua, action="report", entity="matter", entity_id=m1.code, at=at(2026, 12, 4))
+        audit.record(s, actor=o.ua, action="report", entity="matter", entity_id=m1.id, at=at(2026, 12, 4))
     runtime.clock.set(NOW)
 
 

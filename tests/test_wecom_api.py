@@ -16,7 +16,6 @@ from bot.channels.wecom.api import (
     ROBOT_PER_MINUTE,
     TEXT_MAX_BYTES,
     ConfigError,
-    MemoryTokenStore,
     PermanentError,
     RetryableError,
     WeComClient,
@@ -29,6 +28,7 @@ from bot.channels.wecom.api import (
     text_payload,
     textcard_body,
 )
+from bot.infra.kv import MemoryKV
 from bot.tools.fakes.wecom_server import FakeWeCom
 
 CORP = "wwfakecorp"
@@ -57,7 +57,7 @@ def make_client(fake):
     def make(store=None, *, secret=SECRET, corp=CORP, timeout=5.0, base_url=None):
         client = WeComClient(
             base_url or fake.base_url, corp, secret, AGENT,
-            store if store is not None else MemoryTokenStore(),
+            store if store is not None else MemoryKV(),
             timeout=timeout, session=_session(),
         )
         clients.append(client)
@@ -68,7 +68,7 @@ def make_client(fake):
         c.session.close()
 
 
-class RecordingStore(MemoryTokenStore):
+class RecordingStore(MemoryKV):
     def __init__(self):
         super().__init__()
         self.sets = []
@@ -101,12 +101,12 @@ def test_token_cached_with_margin_under_key_with_secret_hash(fake, make_client):
 
 
 def test_token_shared_between_clients_through_one_store(fake, make_client):
-    store = MemoryTokenStore()
+    store = MemoryKV()
     a, b = make_client(store), make_client(store)
     a.send_app(["alice"], "text", {"content": "from a"})
     b.send_app(["bob"], "text", {"content": "from b"})
     assert fake.gettoken_calls == 1
-    c = make_client(MemoryTokenStore())  # separate store: separate token
+    c = make_client(MemoryKV())  # separate store: separate token
     c.send_app(["carol"], "text", {"content": "from c"})
     assert fake.gettoken_calls == 2
 
@@ -131,7 +131,7 @@ def test_expired_token_refreshed_once_then_success(fake, make_client):
 
 
 def test_unknown_cached_token_replaced(fake, make_client):
-    store = MemoryTokenStore()
+    store = MemoryKV()
     client = make_client(store)
     store.set(client.token_key, "bogus-token", 3600)
     assert client.send_app(["alice"], "text", {"content": "hi"})["errcode"] == 0
@@ -152,13 +152,13 @@ def test_invalid_token_twice_raises_after_one_refresh(fake, make_client):
 
 
 def test_refresh_reuses_token_another_client_already_stored(fake, make_client):
-    store = MemoryTokenStore()
+    store = MemoryKV()
     a = make_client(store)
     stale = a.access_token()
     fake.expire_tokens()
     fresh = a.access_token(force=True)
 
-    class StaleOnce(MemoryTokenStore):
+    class StaleOnce(MemoryKV):
         """First read returns the stale token, as a racing process would see."""
 
         def __init__(self):

@@ -3,7 +3,6 @@ replies, deduplication, events, slow handlers."""
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -17,12 +16,10 @@ from bot.channels.wecom import callback as wecom
 from bot.core.messages import Reply
 from bot.delivery.textsplit import utf8_len
 from models import AuditLog, ConversationState, Notice, Person, ProcessedMessage
-from tests.conftest import SEED_FILE, make_app
+from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, Spy, make_app, wecom_config
 from tests.threads import at_once
 from tests.wecom_peer import WeComPeer, random_aes_key
 
-TOKEN, CORP, AGENT = "cbToken2026", "wwcallbacktest", "1000002"
-AES = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 USER, NAME = "liuzhaoxuan", "刘昭暄"
 
 VECTORS = [  # PLATFORMS.md: the doc example and Tencent's sample
@@ -36,30 +33,6 @@ VECTORS = [  # PLATFORMS.md: the doc example and Tencent's sample
          echostr="fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==",
          plain="1288432023552776189"),
 ]
-
-
-def wecom_config(**extra):
-    cfg = dict(WECOM_TOKEN=TOKEN, WECOM_AES_KEY=AES, WECOM_CORP_ID=CORP, WECOM_AGENT_ID=AGENT,
-               WECOM_SECRET="unused", WECOM_API_BASE="http://127.0.0.1:9")
-    cfg.update(extra)
-    return cfg
-
-
-class Spy:
-    """Wraps the router: counts routed messages and can replace the answer."""
-
-    def __init__(self, router, answer=None):
-        self.router, self.answer = router, answer
-        self.seen = []
-        self.lock = threading.Lock()
-
-    def __getattr__(self, name):  # menu, find…: the wrapped router's
-        return getattr(self.router, name)
-
-    def route(self, ctx):
-        with self.lock:
-            self.seen.append(ctx.incoming)
-        return self.answer(ctx) if self.answer else self.router.route(ctx)
 
 
 @pytest.fixture
@@ -314,9 +287,7 @@ def _answer(bot, fn, monkeypatch, **settings_overrides):
     rt = bot.extensions["bot"]
     rt.spy.answer = fn
     if settings_overrides:
-        from dataclasses import replace
-
-        monkeypatch.setattr(rt, "settings", replace(rt.settings, **settings_overrides))
+        monkeypatch.setattr(rt, "settings", rt.settings.model_copy(update=settings_overrides))
     return rt
 
 
@@ -398,11 +369,11 @@ def test_any_text_survives_encryption_and_parsing(content):
 
 @pytest.mark.parametrize("age, budget", [(0, 3.0), (2, 3.0), (3, 2.0), (4, 1.0), (5, 0.0), (9, 0.0), (7200, 3.0),
                                          (-30, 3.0), (-7200, 3.0)])
-def test_budget_shrinks_by_the_time_the_callback_already_waited(age, budget):
+def test_budget_shrinks_by_the_time_the_callback_already_waited(age, budget, clean_env):
     from config.settings import Settings
 
     now = 1_800_000_000.0
-    got = wecom.budget_for(Settings.load({"PASSIVE_REPLY_SECONDS": 3.0}, environ={}), str(int(now - age)), now)
+    got = wecom.budget_for(Settings.load({"PASSIVE_REPLY_SECONDS": 3.0}), str(int(now - age)), now)
     assert got == pytest.approx(budget)
 
 

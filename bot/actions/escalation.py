@@ -4,8 +4,7 @@
   Matter.last_progress_at since the earlier one opened and no item in a report of either) → the office
   supervisor(s) of the item's row and the dispatching leader are asked to consult;
 - level 3, 久拖不办: more than Settings.OVERDUE_INTERVIEW_DAYS past the deadline → flagged for 督查约谈 in
-  the supervision group. This module is the ONLY place that sends the 久拖不办 alert (the matter_deadlines
-  job no longer does);
+  the supervision group. This module is the only place that sends the 久拖不办 alert;
 - 效能问责 candidates for the monthly report: `accountability_candidates`.
 
 Set-based: for each level the newly qualifying items are selected in one query and their Escalation rows

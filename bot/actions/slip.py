@@ -35,7 +35,7 @@ def do_submit_slip(act: Act, *, leader: Person, dispatched_on: date, draft: dict
         slip.state = SLIP_PENDING
         s.flush()
         b, a = audit.diff(before, audit.snapshot(slip))
-        audit.record(s, actor=act.actor, action="resubmit", entity="assignment_slip", entity_id=slip.code,
+        audit.record(s, actor=act.actor, action="resubmit", entity="assignment_slip", entity_id=slip.id,
                      before=b, after=a, at=act.now)
     else:
         rev = 1
@@ -44,7 +44,7 @@ def do_submit_slip(act: Act, *, leader: Person, dispatched_on: date, draft: dict
                                           drafted_by_id=person_id(act.actor),
                                           drafting_unit_id=drafter.unit_id if drafter else None,
                                           state=SLIP_PENDING, draft={**draft, "rev": rev}, created_at=act.now))
-        audit.record(s, actor=act.actor, action="create", entity="assignment_slip", entity_id=slip.code,
+        audit.record(s, actor=act.actor, action="create", entity="assignment_slip", entity_id=slip.id,
                      after=audit.snapshot(slip), at=act.now)
     act.notify_person(leader, act.render("slip/to_leader.txt", slip=slip, draft=draft, drafter=act.actor, rev=rev),
                       key=f"slip-sign:{slip.id}:{rev}", kind="slip")
@@ -78,7 +78,7 @@ def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
     slip.return_reason = None
     s.flush()
     b, a = audit.diff(before, audit.snapshot(slip))
-    audit.record(s, actor=act.actor, action="sign", entity="assignment_slip", entity_id=slip.code, before=b,
+    audit.record(s, actor=act.actor, action="sign", entity="assignment_slip", entity_id=slip.id, before=b,
                  after=a, at=act.now)
     act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows),
                      key=f"slip-copy:{slip.id}", kind="slip")
@@ -97,7 +97,7 @@ def do_return_slip(act: Act, slip: AssignmentSlip, reason: str) -> None:
     slip.return_reason = reason
     s.flush()
     b, a = audit.diff(before, audit.snapshot(slip))
-    audit.record(s, actor=act.actor, action="return", entity="assignment_slip", entity_id=slip.code,
+    audit.record(s, actor=act.actor, action="return", entity="assignment_slip", entity_id=slip.id,
                  before=b, after=a, reason=reason, at=act.now)
     rev = int((slip.draft or {}).get("rev", 1))
     act.notify_person(slip.drafted_by, act.render("slip/returned_to_drafter.txt", slip=slip, reason=reason),

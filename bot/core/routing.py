@@ -77,12 +77,16 @@ class Router:
             self.flows[flow.name] = flow
 
     def find(self, text: str) -> tuple[Optional[Command], str]:
-        """The command whose keyword starts `text` (longest keyword wins) and the rest as args."""
+        """The command whose keyword starts `text` as a whole word (longest keyword wins) and the rest as args.
+
+        Chinese has no spaces, so "whole word" means: the keyword is not glued to more of the same script
+        (查看 is not 查 + 看; 查M1 and 查 看 are 查)."""
         best: Optional[Command] = None
         best_word = ""
         for cmd in self.commands:
             for w in cmd.words:
-                if text.startswith(w) and len(w) > len(best_word):
+                if (len(w) > len(best_word) and text.startswith(w)
+                        and not (len(text) > len(w) and _glued(w[-1], text[len(w)]))):
                     best, best_word = cmd, w
         if best is None:
             return None, text
@@ -120,6 +124,17 @@ class Router:
 
     def menu(self, ctx: Context) -> Reply:
         return Reply(ctx.render("core/menu.txt", commands=self.visible(ctx), roles=ctx.roles))
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
+
+
+def _glued(last: str, nxt: str) -> bool:
+    """Whether `nxt` continues the word that ends in `last` (same script: both Chinese or both Latin/digits)."""
+    if _is_cjk(last):
+        return _is_cjk(nxt)
+    return last.isascii() and last.isalnum() and nxt.isascii() and nxt.isalnum()
 
 
 def normalize(text: str) -> str:

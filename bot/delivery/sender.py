@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import random
 import threading
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from sqlalchemy import select, update
 from bot.channels.wecom import api as wecom_api
 from bot.channels.wecom.api import PermanentError, RetryableError, WeComClient
 from bot.delivery.textsplit import split_utf8
+from config.settings import robot_credential
 from models import (
     NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, utcnow,
 )
@@ -124,7 +124,7 @@ class WeComTransport:
             if group is None:
                 job.problem = f"no chat group with code {notice.target!r}"
             else:
-                job.robot_key = group.robot_key or (os.environ.get(group.robot_key_env or "") or None)
+                job.robot_key = group.robot_key or robot_credential(group.robot_key_env)
                 if not job.robot_key:
                     job.problem = f"no robot key for group {notice.target!r} (set {group.robot_key_env or 'robot_key'})"
         elif notice.target_kind != TARGET_USER:

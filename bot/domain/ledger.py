@@ -21,15 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date, datetime, timedelta
-from typing import Iterable, Optional
+from typing import Optional
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
 
 from bot.domain import clock
 from bot.domain.periods import Period, period_at, previous_period
-from models import (MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED, AuditLog,
-                    Matter, ReportItem, ReportSubmission)
+from models import (EXT_WITHDRAWN, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN,  # noqa: F401
+                    MATTER_RETURNED, AuditLog, Matter)
 
 OPEN_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_RETURNED)  # not yet 销号
 ACTIVE_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # work still to do (not claimed done)
@@ -41,7 +40,6 @@ RED = "red"  # overdue
 CLOSED = "closed"
 LIGHT_ICONS = {GREEN: "🟢", YELLOW: "🟡", RED: "🔴", CLOSED: "✅"}
 
-EXT_WITHDRAWN = "withdrawn"  # a pending extension request made moot by 销号
 
 
 # -- rules for one item ---------------------------------------------------------------------------
@@ -143,17 +141,6 @@ def sql_light_green(today: date, no_progress_since=None):
     if no_progress_since is not None:
         cond = and_(cond, ~sql_no_progress_since(no_progress_since))
     return cond
-
-
-# -- progress in reports (report compliance itself: bot.domain.reporting) ------------------------
-def reported_matter_ids(session: Session, period_keys: Iterable[str]) -> set[int]:
-    """Matters that have a progress item in a current report of one of these periods."""
-    keys = list(period_keys)
-    if not keys:
-        return set()
-    return set(session.scalars(
-        select(ReportItem.matter_id).join(ReportSubmission)
-        .where(ReportSubmission.period_key.in_(keys), ReportSubmission.current.is_(True)).distinct()))
 
 
 # -- transitions: which states each may start from (the actions in bot.actions apply them) ----------
@@ -276,9 +263,8 @@ def _as_date(value) -> Optional[date]:
 
 
 def sql_audit_of(m: Matter):
-    """The audit rows of one item. The ledger writes entity_id = the item's id; the minutes, slip and report
-    flows write its code: both are accepted."""
-    return and_(AuditLog.entity == "matter", AuditLog.entity_id.in_([str(m.id), m.code]))
+    """The audit rows of one item (entity_id is the item's id, as for every entity: see AuditLog)."""
+    return and_(AuditLog.entity == "matter", AuditLog.entity_id == str(m.id))
 
 
 def history_rows(session, m: Matter) -> list[dict]:

@@ -1,9 +1,9 @@
-"""Reporting calendar: twice-monthly report periods, roll-ups, minutes and weekly forms.
+"""Reporting calendar: twice-monthly report periods, roll-ups and weekly forms.
 
 Units report by 18:00 on the 5th and the 20th; office liaisons roll up by 18:00 two days
-later (7th / 22nd); minutes are drafted within 3 days of a meeting; key projects file a
-weekly form every Monday.  Everything is in the bot's zone (bot.domain.clock.tz(), from
-BOT_TIMEZONE).  Pure functions, no I/O.
+later (7th / 22nd, `Period.rollup_due`); key projects file a weekly form every Monday. The
+minutes' 3-day draft rule is the minutes_draft job's (bot/jobs/minutes.py). Everything is in the
+bot's zone (bot.domain.clock.tz(), from BOT_TIMEZONE).  Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ DEADLINE_DAYS = (5, 20)           # unit reports due on these days of the month
 DEADLINE_TIME = time(18, 0)       # ... at this local time
 ROLLUP_DELAY_DAYS = 2             # liaison roll-up: deadline + 2 days (7th / 22nd)
 ROLLUP_TIME = time(18, 0)
-MINUTES_DRAFT_DAYS = 3            # minutes first draft within 3 days after the meeting
 WEEKLY_REPORT_HOUR = 18           # weekly project form due Monday at this hour
 
 _KEY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -164,11 +163,6 @@ def is_late(submitted_at: datetime, period: Period) -> bool:
     return _to_local(submitted_at) > period.deadline
 
 
-def rollup_due_for(period: Period) -> datetime:
-    """When office liaisons must have rolled up this period (7th / 22nd, 18:00)."""
-    return period.rollup_due
-
-
 def period_for_report(moment: datetime,
                       already_reported: Callable[[Period], bool],
                       deadline_time: time = DEADLINE_TIME) -> Period:
@@ -183,11 +177,6 @@ def period_for_report(moment: datetime,
     if _to_local(moment) < prev.rollup_due and not already_reported(prev):
         return prev
     return current
-
-
-def minutes_draft_due(meeting_date: date, days: int = MINUTES_DRAFT_DAYS) -> datetime:
-    """End of the 3rd day after the meeting; a draft is overdue strictly after this."""
-    return datetime.combine(meeting_date + timedelta(days=days), time.max, tzinfo=tz())
 
 
 def week_start(d: date) -> date:

@@ -118,9 +118,5 @@ def office_liaisons_of(session: Session, matter: Matter) -> list[Person]:
     return followers_of(session, matter, ROLE_OFFICE_LIAISON)
 
 
-def is_unit_liaison_of(roles: Roles, matter: Matter) -> bool:
-    return matter.responsible_unit_id in roles.liaison_unit_ids
-
-
 def unit_liaison_of(matter: Matter) -> Optional[Person]:
     return matter.responsible_unit.liaison if matter.responsible_unit is not None else None

@@ -12,7 +12,7 @@ WEEKDAYS = "一二三四五六日"
 
 
 def cn_date(value) -> str:
-    """2026年12月5日-style date for people (a moment in the bot's zone)."""
+    """2026年12月5日-style date for people, in the bot's zone (templates add the weekday with `cn_weekday`)."""
     if value is None:
         return "—"
     if isinstance(value, datetime):

@@ -7,7 +7,7 @@ rerun, a second scheduler or a catch-up adds nothing that already exists.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Optional
 
 
@@ -34,5 +34,3 @@ class JobResult:
         return head + (f" [{extra}]" if extra else "")
 
 
-def local_date(moment: datetime, tz) -> date:
-    return moment.astimezone(tz).date()

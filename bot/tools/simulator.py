@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
 import secrets
 import sys
 import threading
@@ -29,6 +28,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import WSGIRequestHandler
 
 from bot.infra.text import render
+from config.settings import robot_credential, set_robot_credential
 
 DEMO_AGENT_ID = "1000002"
 SETTLE_SECONDS = 0.4  # after a reply, how long pushed messages may take to show up
@@ -195,8 +195,8 @@ class LocalBot:
         with rt.db.session() as s:
             for g in s.scalars(select(ChatGroup)):
                 if g.robot_key_env:  # this process only: pushes go to the fake API anyway
-                    os.environ[g.robot_key_env] = "demo-" + secrets.token_hex(8)
-                key = os.environ.get(g.robot_key_env or "") or g.robot_key
+                    set_robot_credential(g.robot_key_env, "demo-" + secrets.token_hex(8))
+                key = robot_credential(g.robot_key_env) or g.robot_key
                 if key:
                     self.robot_keys[g.name] = key
 

@@ -22,7 +22,6 @@ import re
 import threading
 import time
 from typing import Any, Callable, Iterable, Optional
-from urllib.parse import quote_plus
 
 import requests
 
@@ -291,14 +290,6 @@ class DingTalkClient:
             raise RetryableError("flowControlled", "flow controlled", retry_after=60.0, response=data)
         return data
 
-    def group_send(self, open_conversation_id: str, msg_key: str, msg_param: dict) -> dict:
-        """A robot message to a group the app robot is in (`/v1.0/robot/groupMessages/send`)."""
-        if not open_conversation_id:
-            raise ValueError("open_conversation_id is empty")
-        payload = {"robotCode": self.robot_code, "openConversationId": open_conversation_id,
-                   "msgKey": msg_key, "msgParam": json.dumps(msg_param, ensure_ascii=False)}
-        return self._with_token(lambda t: self._openapi("/v1.0/robot/groupMessages/send", payload, t))
-
     # -- custom group robot and sessionWebhook --------------------------------------------------
     def robot_send(self, access_token: str, secret: Optional[str], payload: dict) -> dict:
         """A custom group robot message; with `secret` the URL is signed (加签)."""
@@ -315,12 +306,6 @@ class DingTalkClient:
         if not webhook.startswith(("https://", "http://")):
             raise PermanentError(None, "not a session webhook URL")
         return self._oapi(webhook, payload)
-
-
-def signed_robot_url(base: str, access_token: str, secret: str, timestamp: str | int) -> str:
-    """The full 加签 URL of a custom robot (for documentation and tests)."""
-    return "%s/robot/send?access_token=%s&timestamp=%s&sign=%s" % (
-        base.rstrip("/"), access_token, timestamp, quote_plus(sign(secret, timestamp)))
 
 
 def _retry_after(resp: requests.Response) -> Optional[float]:

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
@@ -38,6 +37,7 @@ from bot.channels.common import Refused, lazy_pool, read_body, refusal
 from bot.channels.dingtalk.api import ConfigError, DingTalkClient, PermanentError, RetryableError
 from bot.core.messages import DUPLICATE, Incoming, Reply
 from bot.delivery.textsplit import split_utf8
+from config.settings import robot_credential
 from models import TARGET_GROUP, TARGET_USER, TARGET_WEBHOOK, ChatGroup, Notice
 
 log = logging.getLogger(__name__)
@@ -241,8 +241,8 @@ class DingTalkTransport:
             elif group.channel != CHANNEL:
                 job.problem = f"chat group {notice.target!r} is a {group.channel} group, not a dingtalk one"
             else:
-                job.robot_key = group.robot_key or (os.environ.get(env) if env else None) or None
-                secret = group.robot_secret or (os.environ.get(env + "_SECRET") if env else None)
+                job.robot_key = group.robot_key or robot_credential(env)
+                secret = group.robot_secret or robot_credential(env and env + "_SECRET")
                 job.payload["_secret"] = secret or None
                 if not job.robot_key:
                     job.problem = f"no robot token for group {notice.target!r} (set {env or 'robot_key'})"

@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Optional
 
@@ -33,7 +32,6 @@ from bot.delivery.textsplit import utf8_len
 
 __all__ = [
     "WeComClient",
-    "MemoryTokenStore",
     "WeComError",
     "RetryableError",
     "PermanentError",
@@ -114,38 +112,6 @@ def classify(errcode: int, errmsg: str = "", response: Optional[dict] = None) ->
     if errcode in CONFIG_ERRCODES:
         return ConfigError(errcode, errmsg, response=response)
     return PermanentError(errcode, errmsg, response=response)
-
-
-# --------------------------------------------------------------------------
-# Token store
-
-
-class MemoryTokenStore:
-    """In-process token store with TTLs (tests, single-process runs)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._data: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Optional[str]:
-        with self._lock:
-            item = self._data.get(key)
-            if item is None:
-                return None
-            value, expires_at = item
-            if self._clock() >= expires_at:
-                del self._data[key]
-                return None
-            return value
-
-    def set(self, key: str, value: str, ttl_seconds: float) -> None:
-        with self._lock:
-            self._data[key] = (value, self._clock() + ttl_seconds)
-
-    def delete(self, key: str) -> None:
-        with self._lock:
-            self._data.pop(key, None)
 
 
 # --------------------------------------------------------------------------

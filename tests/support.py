@@ -1,0 +1,45 @@
+"""Helpers shared by test modules and benchmarks (not a test module, not conftest): the app factory with
+test settings, the repository's paths, the router spy, and the WeCom app credentials of the tests."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_FILE = ROOT / "config" / "seed" / "quangang.yaml"
+
+# A WeCom app for the callback tests (any valid 43-character EncodingAESKey).
+TOKEN, CORP, AGENT = "cbToken2026", "wwcallbacktest", "1000002"
+AES = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
+
+def make_app(db_url: str, tmp_path: Path, **extra):
+    from bot import create_app
+
+    config = {"DATABASE_URL": db_url, "TESTING": True, "INSTANCE_DIR": str(tmp_path / "instance"),
+              "REDIS_URL": "", "EMBEDDED_WORKERS": False}
+    config.update(extra)
+    app = create_app(config)
+    return app
+
+
+def wecom_config(**extra):
+    cfg = dict(WECOM_TOKEN=TOKEN, WECOM_AES_KEY=AES, WECOM_CORP_ID=CORP, WECOM_AGENT_ID=AGENT,
+               WECOM_SECRET="unused", WECOM_API_BASE="http://127.0.0.1:9")
+    cfg.update(extra)
+    return cfg
+
+
+class Spy:
+    """Wraps the router: records routed messages and can replace the answer."""
+
+    def __init__(self, router, answer=None):
+        self.router, self.answer, self.seen = router, answer, []
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name):  # menu, find…: the wrapped router's
+        return getattr(self.router, name)
+
+    def route(self, ctx):
+        with self.lock:
+            self.seen.append(ctx.incoming)
+        return self.answer(ctx) if self.answer else self.router.route(ctx)
