@@ -19,7 +19,8 @@ NOW = at(2026, 12, 10, 10)  # a Thursday
 def o(runtime):
     """陈剑锋 leads row 1 (林勇勇, 曾永顺) and a second row, 9 (谢联络, 谢督导). M1 is of minutes filed under
     row 1; M2 has no minutes. Both became overdue yesterday; both are claimed done."""
-    from bot.domain import ledger
+    from bot.actions.base import Acting
+    from bot.actions.closeout import do_claim_completion
 
     with runtime.db.session() as s:
         o = f.small_org(s)
@@ -33,7 +34,7 @@ def o(runtime):
         o.m1 = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 9), minutes_obj=mi).id
         o.m2 = f.matter(s, "M2", o.keji, o.leader1, date(2026, 12, 9)).id
         for mid in (o.m1, o.m2):
-            ledger.claim_completion(s, s.get(Matter, mid), o.ua, now=at(2026, 12, 9))
+            do_claim_completion(Acting(s, o.ua, at(2026, 12, 9)), s.get(Matter, mid))
     runtime.clock.set(NOW)
     return o
 
