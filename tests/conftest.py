@@ -13,9 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.infra.db import upgrade
-from tests.support import SEED_FILE, make_app
-
-REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
+from tests.support import REQUIRE, SEED_FILE, make_app
 
 
 def _need(var: str) -> str:

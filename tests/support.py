@@ -2,11 +2,13 @@
 test settings, the repository's paths, the router spy, and the WeCom app credentials of the tests."""
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = ROOT / "config" / "seed" / "quangang.yaml"
+REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"  # CI: a missing service fails, never skips
 
 # A WeCom app for the callback tests (any valid 43-character EncodingAESKey).
 TOKEN, CORP, AGENT = "cbToken2026", "wwcallbacktest", "1000002"

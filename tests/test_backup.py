@@ -44,7 +44,7 @@ def test_backup_and_restore_round_trip(seeded, runner, tmp_path):
 
 
 def test_restore_refuses_a_file_that_is_not_a_backup(sqlite_url, tmp_path):
-    from tests.conftest import make_app
+    from tests.support import make_app
 
     app = make_app(sqlite_url, tmp_path)
     bogus = tmp_path / "notes.sqlite3"

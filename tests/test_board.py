@@ -18,7 +18,7 @@ from bot.tools.fakes import dingtalk_server, wecom_server
 from bot.web.board import secret_key
 from bot.web.board.auth import LINK_SALT
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support import make_app
 
 NOW = f.at(2026, 12, 1, 10)
 

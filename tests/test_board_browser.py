@@ -21,7 +21,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests import factories as f
-from tests.conftest import REQUIRE, make_app
+from tests.support import REQUIRE, make_app
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from tests.conftest import make_app
+from tests.support import make_app
 
 UTC = timezone.utc
 

@@ -87,7 +87,7 @@ def test_seed_if_empty_leaves_a_kept_org_chart_alone(seeded, runner):
     from sqlalchemy import select
 
     from models import Unit
-    from tests.conftest import SEED_FILE
+    from tests.support import SEED_FILE
 
     with seeded.db.session() as s:
         s.scalar(select(Unit).where(Unit.name == "区发改局")).name = "区发展和改革局"

@@ -19,7 +19,7 @@ from bot.documents.slip import annex4_docx, annex4_xlsx
 from bot.domain.periods import period_by_key
 from bot.domain.roles import roles_of
 from models import AssignmentSlip, Person, Unit
-from tests.conftest import SEED_FILE
+from tests.support import SEED_FILE
 
 ANNEX2_COLUMNS = ["序号", "牵头区领导", "调度内容（包括但不限于）", "调度周期", "牵头单位", "办公室挂钩督导领导",
                   "办公室调度联络员"]

@@ -9,7 +9,7 @@ import pytest
 from bot.conversation.store import Conflict, DbDraftStore, KvDraftStore, Lost, Stored
 from bot.infra.kv import MemoryKV, RedisKV
 from models import ConversationState, ProcessedMessage
-from tests.conftest import make_app
+from tests.support import make_app
 from tests.dialog import at
 
 NOW = at(2026, 11, 23)

@@ -13,7 +13,7 @@ from bot.delivery import outbox
 from bot.delivery.sender import Sender
 from bot.tools.fakes.wecom_server import FakeWeCom
 from models import Notice, Unit
-from tests.conftest import make_app
+from tests.support import make_app
 from tests.dialog import Direct
 
 

@@ -221,13 +221,6 @@ def test_sql_lights_match_python(org_session):
 
 
 # -- the state machine: random sequences never reach an invalid state ------------------------------
-TRANSITIONS_BY_NAME = {t.name: t for t in ledger.TRANSITIONS}
-# The refusals that are about the item's state. The others are about the arguments (a reason, a deadline)
-# or other records: extension_pending means a request is still open, which a claimed-then-returned item may
-# carry from before its claim.
-STATE_REFUSALS = {"closed", "already_claimed", "not_claimed", "not_closed"}
-
-
 class ItemMachine(RuleBasedStateMachine):
     """Drive one item with random transitions; check the invariants after every step."""
 
