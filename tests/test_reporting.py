@@ -26,7 +26,7 @@ def _reported_then_revised(s):
 
 def test_a_revision_after_the_deadline_does_not_make_an_on_time_report_late_in_the_rollup(runtime):
     from bot.domain.periods import period_by_key
-    from bot.jobs.rollup import compile_rows
+    from bot.actions.rollup import compile_rows
 
     with runtime.db.session() as s:
         o = _reported_then_revised(s)
