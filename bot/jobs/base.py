@@ -1,11 +1,9 @@
-"""What every scheduled job shares: its result, the batch of notices it wants sent, and a few
-set-based look-ups (people by id, office liaisons of leaders).
+"""What every scheduled job shares: its result and a few set-based look-ups and writes (office liaisons
+of leaders, INSERT … ON CONFLICT DO NOTHING for many rows, audit rows in bulk).
 
 Jobs are reconcilers: from the data they compute every notice that SHOULD exist as of a moment,
-each with a deterministic key (kind:target:period). `Notices.flush` inserts them all in one
-statement with ON CONFLICT (key) DO NOTHING, so a rerun, a second scheduler or a catch-up adds
-nothing that already exists. `bot.delivery.outbox.enqueue` does the same for one notice at a time (a look-up
-and a savepoint each); a job may produce thousands, hence this batch form.
+each with a deterministic key (kind:target:period), collected in a `bot.delivery.outbox.Notices` batch
+and inserted in one statement, so a rerun, a second scheduler or a catch-up adds nothing that exists.
 """
 from __future__ import annotations
 
@@ -16,12 +14,9 @@ from typing import Any, Iterable, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.delivery.outbox import CHUNK, Notices, Who, people  # noqa: F401 - what jobs import from here
 from bot.infra.db import dialect_insert
-from bot.delivery.outbox import group_message
-from models import (TARGET_GROUP, TARGET_USER, AuditLog, ChatGroup, DispatchRow, Notice, Person, dispatch_row_liaison,
-                    utcnow)
-
-CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
+from models import AuditLog, DispatchRow, dispatch_row_liaison, utcnow
 
 
 @dataclass
@@ -42,31 +37,6 @@ class JobResult:
         return head + (f" [{extra}]" if extra else "")
 
 
-@dataclass(frozen=True)
-class Who:
-    """The fields of a person a notice needs (loaded in bulk, not as ORM objects)."""
-
-    id: int
-    name: str
-    wecom_userid: Optional[str]
-    dingtalk_userid: Optional[str]
-    mobile: Optional[str]
-
-
-WHO_COLUMNS = (Person.id, Person.name, Person.wecom_userid, Person.dingtalk_userid, Person.mobile)
-
-
-def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
-    """Active people by id, in one query."""
-    wanted = sorted({i for i in ids if i is not None})
-    out: dict[int, Who] = {}
-    for start in range(0, len(wanted), CHUNK):
-        for row in session.execute(select(*WHO_COLUMNS).where(Person.id.in_(wanted[start:start + CHUNK]),
-                                                              Person.active.is_(True))):
-            out[row.id] = Who(*row)
-    return out
-
-
 def office_liaisons_by_leader(session: Session) -> dict[int, list[int]]:
     """leader person id -> office liaison person ids of that leader's dispatch rows (附件2)."""
     out: dict[int, list[int]] = {}
@@ -78,77 +48,6 @@ def office_liaisons_by_leader(session: Session) -> dict[int, list[int]]:
         if pid not in lst:
             lst.append(pid)
     return out
-
-
-class Notices:
-    """Notices a job wants to exist, inserted together by `flush` (existing keys are left alone)."""
-
-    def __init__(self, runtime, kind: str):
-        self.runtime = runtime
-        self.kind = kind
-        self.rows: list[dict] = []
-        self._keys: set[str] = set()
-        self._group_text: dict[str, tuple] = {}
-
-    def _channel_for(self, who: Who) -> str:
-        s = self.runtime.settings
-        if who.wecom_userid and (s.wecom_enabled or not who.dingtalk_userid):
-            return "wecom"
-        return "dingtalk" if who.dingtalk_userid else "wecom"
-
-    def _add(self, key: str, **row) -> None:
-        if key in self._keys:
-            return
-        self._keys.add(key)
-        now = utcnow()
-        self.rows.append(dict(key=key, kind=row.pop("kind", self.kind), state="pending", attempts=0,
-                              next_attempt_at=now, created_at=now, **row))
-
-    def to_person(self, who: Who, text: str, key: str, *, markdown: bool = False, kind: Optional[str] = None):
-        """A direct message (same payload as `bot.delivery.outbox.to_person`)."""
-        channel = self._channel_for(who)
-        target = who.dingtalk_userid if channel == "dingtalk" else who.wecom_userid
-        if not target:
-            return
-        self._add(key, kind=kind or self.kind, channel=channel, target_kind=TARGET_USER, target=target,
-                  msgtype="markdown" if markdown else "text", payload={"content": text})
-
-    def to_group(self, code: str, text: str, key: str, *, mention: Iterable[Who] = (), markdown: bool = True,
-                 kind: Optional[str] = None):
-        """A group-robot message (same payload as `bot.delivery.outbox.to_group`); `mention` people are @-ed, which
-        makes it a text message. The group's channel, hence the payload, is settled in `flush`."""
-        self._add(key, kind=kind or self.kind, channel=None, target_kind=TARGET_GROUP, target=code,
-                  msgtype=None, payload=None)
-        self._group_text[key] = (text, list(mention), markdown)
-
-    def file_to_group(self, code: str, path: str, msgtype: str, key: str, *, kind: Optional[str] = None):
-        """An image or file message to a group; the sender reads `payload["path"]`."""
-        self._add(key, kind=kind or self.kind, channel=None, target_kind=TARGET_GROUP,
-                  target=code, msgtype=msgtype, payload={"path": path})
-
-    def _settle_groups(self, session: Session) -> None:
-        """Each group notice goes out on its group's own channel (ChatGroup.channel)."""
-        pending = [r for r in self.rows if r["channel"] is None]
-        if not pending:
-            return
-        channels = dict(session.execute(select(ChatGroup.code, ChatGroup.channel)).all())
-        for row in pending:
-            row["channel"] = channels.get(row["target"]) or self.runtime.group_channel
-            if row["key"] in self._group_text:
-                text, mention, markdown = self._group_text[row["key"]]
-                row["msgtype"], row["payload"] = group_message(text, row["channel"], mention, markdown)
-
-    def flush(self, session: Session) -> set[str]:
-        """Insert every collected notice whose key is new; return the keys actually inserted."""
-        inserted: set[str] = set()
-        if not self.rows:
-            return inserted
-        self._settle_groups(session)
-        inserted.update(insert_ignore(session, Notice.__table__, self.rows, ["key"], Notice.__table__.c.key))
-        self.rows.clear()
-        self._keys.clear()
-        self._group_text.clear()
-        return inserted
 
 
 def insert_ignore(session: Session, table, rows: list[dict], conflict: list[str], returning) -> list:

@@ -65,7 +65,7 @@ def run(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
         out.to_group("supervision", render("jobs/report_overdue_group.txt", **ctx),
                      key=f"{KIND}:group:supervision:{period.key}")
         inserted = out.flush(s)
-        if group_key in inserted:  # first run for this deadline: record the misses once
+        if group_key in {q.key for q in inserted}:  # first run for this deadline: record the misses once
             bulk_audit(s, f"system:{KIND}", MISSED_ACTION, "unit", [
                 (u.id, None, {"period": period.key, "status": status.get((u.id, period.key), MISSING)}, period.key)
                 for u in units])
