@@ -13,6 +13,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from bot.channels.dingtalk import callback as dingtalk
     from bot.channels.wecom import callback as wecom
     from bot.core.runtime import Runtime
+    from bot.delivery.sender import load_transports
     from bot.tools.cli import register
     from bot.web.health import health_bp
     from handlers import build_router
@@ -21,6 +22,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app = Flask(__name__, instance_path=settings.INSTANCE_DIR)
     app.config.from_mapping(settings.as_dict())
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
+    load_transports()  # every process built here (serve, scheduler, outbox run) can deliver on every channel
     runtime = Runtime(settings, build_router())
     app.extensions["bot"] = runtime
     app.register_blueprint(health_bp)
