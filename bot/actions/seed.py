@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.channels import CHANNELS
 from bot.infra import audit
 from models import (
     ALL_ROLES, ROLE_ADMIN, ROLE_CONVENER, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP,
@@ -209,8 +210,8 @@ class PersonIn(_Entry):
         return "key" if self._explicit_key else "wecom_userid"
 
     def identities(self) -> dict[str, Optional[str]]:
-        """channel -> platform id (None: none on that channel)."""
-        return {"wecom": self.wecom_userid, "dingtalk": self.dingtalk_userid}
+        """channel -> platform id (None: none on that channel), from the `<channel>_userid` fields."""
+        return {c: getattr(self, f"{c}_userid", None) for c in CHANNELS}
 
 
 class MemberIn(_Entry):
