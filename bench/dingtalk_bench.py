@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot import create_app  # noqa: E402
-from bot.channels.dingtalk.callback import DingTalkTransport  # noqa: E402
+from bot.channels.dingtalk.transport import DingTalkTransport  # noqa: E402
 from bot.infra.db import upgrade  # noqa: E402
 from bot.tools.fakes.dingtalk_server import FakeDingTalk  # noqa: E402
 from bot.delivery.sender import Sender  # noqa: E402

@@ -14,6 +14,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from bot.channels.wecom import callback as wecom
     from bot.core.runtime import Runtime
     from bot.domain import workdays
+    from bot.delivery.sender import load_transports
     from bot.tools.cli import register
     from bot.web import board
     from bot.web.health import health_bp
@@ -24,6 +25,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app = Flask(__name__, instance_path=settings.INSTANCE_DIR)
     app.config.from_mapping(settings.as_dict())
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
+    load_transports()  # every process built here (serve, scheduler, outbox run) can deliver on every channel
     runtime = Runtime(settings, build_router())
     app.extensions["bot"] = runtime
     app.register_blueprint(health_bp)

@@ -23,7 +23,7 @@ from bot.documents.slip import annex4_docx, annex4_filename, annex4_xlsx
 from bot.domain.periods import period_at, period_by_key
 from bot.domain.scope import matter_filter, sees_all
 from bot.domain.unitmatch import UnitRef, match_unit
-from models import TARGET_USER, AssignmentSlip, Matter, MonthlyReport, Unit
+from models import AssignmentSlip, Matter, MonthlyReport, Unit
 
 commands = Commands()
 
@@ -46,11 +46,9 @@ def send_file(ctx: Context, filename: str, data: bytes) -> Optional[str]:
 def queue_file(ctx: Context, filename: str, path: Path) -> Optional[str]:
     if path.stat().st_size > MAX_FILE_BYTES:
         return ctx.render("export/too_big.txt", filename=filename, mb=round(path.stat().st_size / 1024 / 1024, 1))
-    channel = ctx.runtime.channel_for(ctx.person)
-    target = outbox.person_target(ctx.person, channel)
-    if target:
-        outbox.enqueue(ctx.session, target_kind=TARGET_USER, target=target, msgtype="file",
-                       payload={"filename": filename, "path": str(path)}, channel=channel, kind="export")
+    batch = outbox.Notices(ctx.runtime.settings, "export")
+    batch.file_to_person(ctx.person, str(path), filename)
+    batch.flush(ctx.session)
     return None
 
 

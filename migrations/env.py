@@ -20,20 +20,21 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
-            # SQLite rebuilds a table to change its constraints (batch mode): dropping the old copy must not
-            # cascade to the rows that refer to it. The pragma only works outside a transaction, so it is set
-            # on the driver's connection before the migration's transaction begins, and checked after.
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=sqlite,
-                          compare_type=True)
+            # A batch migration copies a table, drops it and renames the copy: with rows pointing at it
+            # from other tables, the DROP would fail. Foreign keys are checked once at the end instead.
+            raw = connection.connection.driver_connection  # outside any transaction, where PRAGMA works
+            raw.execute("PRAGMA foreign_keys=OFF")
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=sqlite, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
-            if sqlite:
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(f"migration left rows with a broken foreign key: {broken[:5]}")
         if sqlite:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+            if connection.in_transaction():
+                connection.commit()
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
     engine.dispose()
 
 

@@ -1,7 +1,7 @@
 """SQLAlchemy 2.x models of both seed documents. Import everything from here."""
 from .base import Base, UTCDateTime, utcnow  # noqa: F401
 from .org import *  # noqa: F401,F403
-from .org import ChatGroup, GroupMembership, Person, PersonRole, Unit, WorkGroup  # noqa: F401
+from .org import ChatGroup, GroupMembership, Person, PersonIdentity, PersonRole, Unit, WorkGroup  # noqa: F401
 from .ledger import *  # noqa: F401,F403
 from .ledger import (  # noqa: F401
     AssignmentSlip, DispatchRow, Escalation, ExtensionRequest, Matter, Minutes, MissedDeadline, ReportItem,

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, attribute_keyed_dict, mapped_column, relationship
 
 from .base import Base, one_of, utcnow
 
@@ -50,17 +51,51 @@ class Unit(Base):
         return f"<Unit {self.name}>"
 
 
+class PersonIdentity(Base):
+    """How one platform knows a person: their user id on a channel ("wecom", "dingtalk"…).
+
+    A person has at most one identity per channel, and an id belongs to one person per channel."""
+
+    __tablename__ = "person_identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id"), UniqueConstraint("person_id", "channel"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+
+    person: Mapped["Person"] = relationship(back_populates="identities")
+
+
+def identity_attribute(channel: str) -> hybrid_property:
+    """`person.<attr>`: the person's id on `channel` (None if they have none); assignable, and usable in
+    queries (`Person.<attr> == "x"`)."""
+
+    def get(self) -> Optional[str]:
+        return self.identity(channel)
+
+    def set_(self, value: Optional[str]) -> None:
+        self.set_identity(channel, value)
+
+    def expr(cls):
+        return (select(PersonIdentity.external_id)
+                .where(PersonIdentity.person_id == cls.id, PersonIdentity.channel == channel)
+                .correlate_except(PersonIdentity).scalar_subquery())
+
+    return hybrid_property(get, set_, expr=expr)
+
+
 class Person(Base):
-    """A person of the org chart, with their platform ids."""
+    """A person of the org chart. `key` is the org chart's name for them (None for people added outside
+    it); how each platform knows them is in `identities`."""
 
     __tablename__ = "person"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(50))
     title: Mapped[Optional[str]] = mapped_column(String(200))
     unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
-    wecom_userid: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    dingtalk_userid: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     mobile: Mapped[Optional[str]] = mapped_column(String(20))
     placeholder: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -68,9 +103,29 @@ class Person(Base):
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id])
     roles: Mapped[list["PersonRole"]] = relationship(back_populates="person", cascade="all, delete-orphan")
+    identities: Mapped[dict[str, PersonIdentity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", collection_class=attribute_keyed_dict("channel"))
+
+    def identity(self, channel: str) -> Optional[str]:
+        found = self.identities.get(channel)
+        return found.external_id if found is not None else None
+
+    def set_identity(self, channel: str, external_id: Optional[str]) -> None:
+        """Give the person `external_id` on `channel` (None: take their identity there away)."""
+        found = self.identities.get(channel)
+        if not external_id:
+            self.identities.pop(channel, None)
+        elif found is None:
+            self.identities[channel] = PersonIdentity(channel=channel, external_id=external_id)
+        else:
+            found.external_id = external_id  # in place: a delete + insert would collide on (person, channel)
+
+    # The two platforms of today, by the names the org chart YAML uses for them.
+    wecom_userid = identity_attribute("wecom")
+    dingtalk_userid = identity_attribute("dingtalk")
 
     def __repr__(self) -> str:
-        return f"<Person {self.name} {self.wecom_userid}>"
+        return f"<Person {self.name} {self.key}>"
 
 
 class PersonRole(Base):

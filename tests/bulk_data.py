@@ -43,6 +43,7 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
         Matter,
         Minutes,
         Person,
+        PersonIdentity,
         ReportItem,
         ReportSubmission,
         Unit,
@@ -73,6 +74,7 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
         ol_ids.append(pid)
         person_rows.append(dict(id=pid, name=f"办公室联络员{i}", wecom_userid=f"ol{i}", mobile=None,
                                 placeholder=False, active=True, created_at=now))
+    identity_rows = [dict(person_id=r["id"], channel="wecom", external_id=r.pop("wecom_userid")) for r in person_rows]
     unit_rows = [dict(id=i + 1, name=f"单位{i}", aliases=[], kind="bureau", liaison_id=i + 1, active=True,
                       created_at=now) for i in range(units)]
     row_rows = [dict(id=r + 1, seq=r + 1, leader_id=leader_ids[r], content=f"调度事项{r}", cycle="monthly")
@@ -134,7 +136,7 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
                    for mid in rnd.sample(range(1, matters + 1), min(2000, matters))]
     chats = [dict(code=c, name=c, channel="wecom") for c in ("supervision", "liaisons", "office")]
     with engine.begin() as conn:
-        for table, rows in ((Person, person_rows), (Unit, unit_rows), (DispatchRow, row_rows),
+        for table, rows in ((Person, person_rows), (PersonIdentity, identity_rows), (Unit, unit_rows), (DispatchRow, row_rows),
                             (dispatch_row_unit, ru), (dispatch_row_liaison, rl), (ChatGroup, chats),
                             (Minutes, minutes_rows), (AssignmentSlip, slip_rows), (Matter, matter_rows),
                             (ReportSubmission, subs), (ReportItem, items), (Escalation, escalations)):

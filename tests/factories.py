@@ -104,3 +104,14 @@ def report(session, unit: Unit, by: Person, period_key: str, submitted_at: datet
     session.add(sub)
     session.flush()
     return sub
+
+
+def mention_fields(rt, payload: dict, channel: str = "wecom") -> dict:
+    """The @-fields a group payload's mentioned people (person ids) become on `channel`, as the
+    transport resolves them: {"mentioned_mobile_list": [...], "mentioned_list": [...]}."""
+    from bot.delivery.outbox import MENTION
+    from bot.delivery.sender import mentions
+
+    with rt.db.session() as s:
+        mobiles, user_ids = mentions(s, payload.get(MENTION) or [], channel)
+    return {"mentioned_mobile_list": mobiles, "mentioned_list": user_ids}

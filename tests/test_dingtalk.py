@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.delivery import outbox
 from bot.channels.dingtalk import callback as dingtalk
 from bot.channels.dingtalk import api as dingtalk_api
-from bot.channels.dingtalk.callback import DingTalkTransport
+from bot.channels.dingtalk.transport import DingTalkTransport
 from bot.core.messages import Reply
 from bot.tools.fakes.dingtalk_server import FakeDingTalk
 from bot.delivery.sender import PROGRESS, Sender

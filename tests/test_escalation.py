@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.actions.escalation import accountability_candidates, auto_escalate
 from models import AuditLog, Escalation, Matter, Notice, Person, Unit
 from tests import factories as f
-from tests.factories import at
+from tests.factories import at, mention_fields
 from tests.threads import at_once
 
 NOW = at(2026, 12, 10, 10)
@@ -71,7 +71,7 @@ def test_automatic_levels_alert_once_each(rt):
     assert "久推不动" in stalled["content"] and "M1 园区标准化建设" in stalled["content"]
     assert "M2" not in stalled["content"]
     assert "陈剑锋" in stalled["content"] and "曾永顺" in stalled["content"]
-    assert set(stalled["mentioned_list"]) == {"chenjianfeng", "zengyongshun"}
+    assert set(mention_fields(rt, stalled)["mentioned_list"]) == {"chenjianfeng", "zengyongshun"}
     interview = first[f"escalation:3:batch:{esc[3]}"].payload["content"]
     assert "督查约谈" in interview and "M2 清源实验室装修" in interview and "已逾期40天" in interview
     assert "M1" not in interview

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.domain.periods import period_by_key
 from models import MissedDeadline, RollUp
 from tests.dialog import Direct, talk
+from tests.factories import mention_fields
 from tests.jobs_helpers import at, build_december, notices, report, run_cli, targets
 
 P1 = period_by_key("2026-12-05")
@@ -45,7 +46,7 @@ def test_december(seeded, runner):
     assert targets(dm) == liaison_ids(d, "区发改局", "区教育局", "区住建局", "区农水局")
     group = notices(rt, "report_reminder:group:")
     assert len(group) == 1 and group[0].target == "liaisons" and group[0].msgtype == "text"
-    assert sorted(group[0].payload["mentioned_mobile_list"]) == ["13900000001", "13900000002", "13900000003",
+    assert sorted(mention_fields(rt, group[0].payload)["mentioned_mobile_list"]) == ["13900000001", "13900000002", "13900000003",
                                                                  "13900000005"]
     with rt.db.session() as s:
         report(s, d.fagai, P1.key, at(2026, 12, 3, 15), P1.deadline)
@@ -53,7 +54,7 @@ def test_december(seeded, runner):
     dm = [n for n in notices(rt, "report_reminder:u") if ":2026-12-04" in n.key]
     assert targets(dm) == liaison_ids(d, "区教育局", "区住建局", "区农水局")
     group = notices(rt, "report_reminder:group:liaisons:2026-12-05:2026-12-04")
-    assert sorted(group[0].payload["mentioned_mobile_list"]) == ["13900000002", "13900000003", "13900000005"]
+    assert sorted(mention_fields(rt, group[0].payload)["mentioned_mobile_list"]) == ["13900000002", "13900000003", "13900000005"]
     assert "区发改局" not in group[0].payload["content"] and "区住建局" in group[0].payload["content"]
     with rt.db.session() as s:
         report(s, d.nongshui, P1.key, at(2026, 12, 4, 11), P1.deadline)
@@ -69,7 +70,7 @@ def test_december(seeded, runner):
         text = msg.payload["content"]
         assert "区教育局" in text and "区住建局" in text and "区发改局" not in text and "区农水局" not in text
         assert "累计超期 1 次" in text
-    assert sorted(liaisons_msg.payload["mentioned_mobile_list"]) == ["13900000002", "13900000003"]
+    assert sorted(mention_fields(rt, liaisons_msg.payload)["mentioned_mobile_list"]) == ["13900000002", "13900000003"]
     with rt.db.session() as s:
         missed = sorted(m.unit_id for m in s.scalars(select(MissedDeadline)))
     assert missed == sorted([d.jiaoyu.id, d.zhujian.id])
@@ -154,7 +155,7 @@ def test_december(seeded, runner):
         report(s, d.nongshui, P2.key, at(2026, 12, 19, 9), P2.deadline)
     run_cli(runner, "report_overdue", at(2026, 12, 20, 18, 1))
     second_overdue = notices(rt, "report_overdue:group:liaisons:2026-12-20")[0]
-    assert second_overdue.payload["mentioned_mobile_list"] == ["13900000003"]  # only 住建局
+    assert mention_fields(rt, second_overdue.payload)["mentioned_mobile_list"] == ["13900000003"]  # only 住建局
     assert "区住建局" in second_overdue.payload["content"] and "累计超期 2 次" in second_overdue.payload["content"]
 
     # -- Dec 25: leaders without a December meeting → their office liaisons ----------------------------

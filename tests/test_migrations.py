@@ -1,4 +1,4 @@
-"""Migration 0004 (constraints) on a populated database: built at the revision before it with the seeded org
+"""Migration 0005 (constraints) on a populated database: built at the revision before it with the seeded org
 chart, minutes, slips, items and audit rows, then upgraded to head — on SQLite and on PostgreSQL (in a
 schema of its own, so the session's migrated test schema is left alone)."""
 from __future__ import annotations
@@ -17,12 +17,12 @@ from tests.support import SEED_FILE
 T0 = datetime(2026, 11, 20, 2, tzinfo=UTC)
 
 
-def before_0004() -> str:
+def before_0005() -> str:
     from alembic.script import ScriptDirectory
 
     from bot.infra.db import alembic_config
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision("0004").down_revision
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision("0005").down_revision
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,7 +43,7 @@ def empty_url(request, tmp_path):
 
 
 def populate(url: str) -> dict:
-    """Rows as the product wrote them before 0004, including the audit ids of the old slip flow (its code)."""
+    """Rows as the product wrote them before 0005, including the audit ids of the old slip flow (its code)."""
     from bot.actions.seed import load_seed
 
     db = Database(url)
@@ -76,9 +76,9 @@ def populate(url: str) -> dict:
     return ids
 
 
-def test_0004_upgrades_a_populated_database_and_its_constraints_refuse_bad_rows(empty_url):
+def test_0005_upgrades_a_populated_database_and_its_constraints_refuse_bad_rows(empty_url):
     url = empty_url
-    upgrade(url, before_0004())
+    upgrade(url, before_0005())
     ids = populate(url)
     upgrade(url)
     assert current_revision(url) == head_revision()
@@ -122,9 +122,9 @@ def test_0004_upgrades_a_populated_database_and_its_constraints_refuse_bad_rows(
         engine.dispose()
 
 
-def test_0004_refuses_a_database_with_rows_that_break_a_constraint_and_changes_nothing(empty_url):
+def test_0005_refuses_a_database_with_rows_that_break_a_constraint_and_changes_nothing(empty_url):
     url = empty_url
-    upgrade(url, before_0004())
+    upgrade(url, before_0005())
     ids = populate(url)
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -132,7 +132,7 @@ def test_0004_refuses_a_database_with_rows_that_break_a_constraint_and_changes_n
     engine.dispose()
     with pytest.raises(RuntimeError, match=r"matter: 1 row\(s\) break ck_matter_state"):
         upgrade(url)
-    assert current_revision(url) == before_0004()
+    assert current_revision(url) == before_0005()
     engine = create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT entity_id FROM audit_log WHERE action = 'sign'")).scalar() == "JB1"

@@ -17,13 +17,27 @@ def test_a_key_is_used_once(runtime):
         assert s.scalar(select(Notice.payload)) == {"content": "一"}
 
 
-def test_group_message_mentions_make_a_text_message():
-    p = Person(name="张三", wecom_userid="zhangsan", dingtalk_userid="dt1", mobile="13800000000")
+def test_group_message_mentions_make_a_text_message(runtime):
+    """A group message names the people it @-mentions by person id; each transport turns them into its
+    platform's fields (WeCom: mobiles and userids; DingTalk: mobiles and its own user ids)."""
+    from bot.channels.dingtalk.transport import DingTalkTransport
+    from bot.channels.wecom.transport import WeComTransport
+
     assert outbox.group_message("# 标题", "wecom") == ("markdown", {"content": "# 标题"})
-    msgtype, payload = outbox.group_message("请报送", "wecom", [p, Person(name="无号")])
-    assert msgtype == "text"
-    assert payload == {"content": "请报送", "mentioned_mobile_list": ["13800000000"], "mentioned_list": ["zhangsan"]}
-    assert outbox.group_message("请报送", "dingtalk", [p])[1]["mentioned_list"] == ["dt1"]
+    with runtime.db.session() as s:
+        s.add(ChatGroup(code="office", name="专班办公室群", robot_key="k"))
+        p = Person(name="张三", wecom_userid="zhangsan", dingtalk_userid="dt1", mobile="13800000000")
+        nobody = Person(name="无号")
+        s.add_all([p, nobody])
+        s.flush()
+        msgtype, payload = outbox.group_message("请报送", "wecom", [p, nobody])
+        assert msgtype == "text"
+        assert payload == {"content": "请报送", "mention": [p.id]}
+        queued = outbox.enqueue(s, target_kind="group", target="office", msgtype=msgtype, payload=payload)
+        job = WeComTransport(runtime).prepare(s, s.get(Notice, queued.id))
+        assert {"mentioned_mobile_list": job.mobiles, "mentioned_list": job.user_ids} == {
+            "mentioned_mobile_list": ["13800000000"], "mentioned_list": ["zhangsan"]}
+        assert DingTalkTransport(runtime).prepare(s, s.get(Notice, queued.id)).user_ids == ["dt1"]
 
 
 def test_group_notices_use_the_groups_own_channel(seeded):
@@ -64,4 +78,6 @@ def test_job_notices_to_a_dingtalk_group(seeded):
     assert rows and set(rows) == {("dingtalk", "group")}
     with seeded.db.session() as s:
         payload = s.scalar(select(Notice.payload).where(Notice.target == "liaisons"))
+        mentioned = s.scalars(select(Person).where(Person.id.in_(payload["mention"])))
+        payload["mentioned_list"] = [p.dingtalk_userid for p in mentioned if p.dingtalk_userid]
     assert payload["mentioned_list"] == ["dt_fagai"]

@@ -425,3 +425,57 @@ def test_renamed_unit_keeps_its_identity(db_session):
     db_session.commit()
     assert report.counts["unit"].updated == 1 and report.counts["unit"].created == 0
     assert db_session.get(Unit, unit_id).name == "区发展和改革局"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Keys and identities
+
+
+def test_a_person_keeps_their_key_when_their_platform_ids_change(db_session):
+    """The natural key of a person is `key` (default: the WeCom id); the ids are identities, changed in place."""
+    data = read_yaml(GOOD)
+    data["people"][2]["key"] = "wangwu"  # 王五: explicit key, same value as the WeCom id it replaces as key
+    load_seed(db_session, data)
+    db_session.commit()
+    wang = person(db_session, "王五")
+    assert (wang.key, wang.wecom_userid, wang.dingtalk_userid) == ("wangwu", "wangwu", None)
+    data["people"][2].update(wecom_userid="wangwu_new", dingtalk_userid="dt_wang")
+    report = load_seed(db_session, data)
+    db_session.commit()
+    assert report.counts["person"].created == 0
+    db_session.expire_all()
+    again = person(db_session, "王五")
+    assert again.id == wang.id and again.key == "wangwu"
+    assert {c: i.external_id for c, i in again.identities.items()} == {"wecom": "wangwu_new", "dingtalk": "dt_wang"}
+    assert db_session.scalar(select(models.Unit).where(models.Unit.name == "区发改局")).head_id == wang.id
+
+
+def test_a_dingtalk_only_person_needs_a_key():
+    data = read_yaml(GOOD)
+    data["people"].append({"name": "钉钉用户", "dingtalk_userid": "dt9"})
+    with pytest.raises(SeedError) as exc:
+        validate_seed(data)
+    assert any("people[7]" in e and "needs a key" in e for e in exc.value.errors)
+    data["people"][-1]["key"] = "dingdinguser"
+    seed = validate_seed(data)
+    assert seed.people[-1].key == "dingdinguser" and seed.people[-1].wecom_userid is None
+
+
+def test_dingtalk_only_person_loads_and_is_found_by_their_dingtalk_id(runtime):
+    data = read_yaml(GOOD)
+    data["people"].append({"name": "钉钉用户", "key": "dingdinguser", "dingtalk_userid": "dt9", "unit": "区教育局"})
+    with runtime.db.session() as s:
+        load_seed(s, data)
+    with runtime.db.session() as s:
+        found = runtime.find_person(s, "dingtalk", "dt9")
+        assert found is not None and found.key == "dingdinguser" and found.wecom_userid is None
+        assert runtime.find_person(s, "wecom", "dingdinguser") is None
+
+
+def test_two_people_cannot_share_a_wecom_id_under_different_keys():
+    data = read_yaml(GOOD)
+    data["people"][1]["key"] = "lisi_key"
+    data["people"][1]["wecom_userid"] = "zhangsan"
+    with pytest.raises(SeedError) as exc:
+        validate_seed(data)
+    assert 'people[1].wecom_userid: duplicate userid "zhangsan"' in exc.value.errors[0]

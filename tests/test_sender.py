@@ -16,7 +16,7 @@ from bot.delivery import outbox
 from bot.tools.fakes.wecom_server import FakeWeCom
 from bot.delivery.sender import LEASE_SECONDS, PROGRESS, RateLimiter, Sender, start_embedded
 from bot.delivery.textsplit import utf8_len
-from models import AuditLog, ChatGroup, Notice, utcnow
+from models import AuditLog, ChatGroup, Notice, Person, utcnow
 from tests.support import ROOT, make_app
 from tests.threads import at_once
 
@@ -75,11 +75,17 @@ def to_user(rt, user, content, msgtype="text", **kw):
         return n.id
 
 
-def to_group(rt, code, content, msgtype="markdown", **payload):
+def to_group(rt, code, content, msgtype="markdown", mentioned_mobile_list=(), mentioned_list=(), **payload):
+    """A group notice; the people it @-mentions are made here: one with each mobile, one with each WeCom id."""
     with rt.db.session() as s:
+        people = ([Person(name="手机", mobile=m) for m in mentioned_mobile_list]
+                  + [Person(name="用户", wecom_userid=u) for u in mentioned_list])
+        s.add_all(people)
+        s.flush()
+        if people:
+            payload[outbox.MENTION] = [p.id for p in people]
         n = outbox.enqueue(s, target_kind="group", target=code, msgtype=msgtype,
                            payload={"content": content, **payload})
-        s.flush()
         return n.id
 
 

@@ -52,14 +52,11 @@ class Acting:
         return render(name, person=self.person, now=self.now, **kw)
 
     def notify_person(self, person: Person, text: str, **kw):
-        if self.runtime is not None:
-            kw.setdefault("channel", self.runtime.channel_for(person))
-        return outbox.to_person(self.session, person, text, **kw)
+        """The same as a chat Context's: the one channel policy of bot.delivery.addressing decides."""
+        return outbox.to_person(self.session, person, text, settings=getattr(self.runtime, "settings", None), **kw)
 
     def notify_group(self, code: str, text: str, **kw):
-        if self.runtime is not None:
-            kw.setdefault("channel", self.runtime.channel_for_group(self.session, code))
-        return outbox.to_group(self.session, code, text, **kw)
+        return outbox.to_group(self.session, code, text, settings=getattr(self.runtime, "settings", None), **kw)
 
 
 def person_id(actor: Actor) -> Optional[int]:

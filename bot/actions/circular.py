@@ -16,7 +16,7 @@ from bot.delivery import outbox
 from bot.domain.periods import Period, periods_in_month, previous_period, period_at
 from bot.infra.text import render
 from bot.delivery.textsplit import split_utf8
-from models import Matter, Notice, Unit
+from models import Matter, Unit
 
 TEMPLATE = "circular/circular.md"
 GROUP_MARKDOWN_BYTES = 4096  # WeCom group-robot markdown limit
@@ -82,13 +82,13 @@ def build_circular(session: Session, as_of: datetime, scope=None, *,
 
 
 def publish_circular(session: Session, runtime, as_of: datetime, *, key: str, group: str = "liaisons",
-                     month: Optional[tuple[int, int]] = None) -> list[Notice]:
+                     month: Optional[tuple[int, int]] = None) -> list[outbox.Queued]:
     """Send the circular to a group chat once per `key` (split to fit the robot's Markdown limit)."""
     text = build_circular(session, as_of, month=month)
     chunks = split_utf8(text, GROUP_MARKDOWN_BYTES - 96)
     out = []
     for i, chunk in enumerate(chunks, 1):
-        n = outbox.to_group(session, group, chunk, channel=runtime.channel_for_group(session, group),
+        n = outbox.to_group(session, group, chunk, settings=runtime.settings,
                             key=key if i == 1 else f"{key}:{i}", kind="circular")
         if n is not None:
             out.append(n)

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import WATCHED, audit_matter
-from bot.delivery.notices import Notices, people
+from bot.delivery.outbox import Notices, people
 from bot.domain import ledger, reporting
 from bot.domain.scope import followers, office_liaisons_of, unit_liaison_of
 from bot.infra.audit import snapshot

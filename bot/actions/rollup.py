@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.actions.base import Act, actor_name, lock, person_id
-from bot.delivery.notices import people
+from bot.delivery.outbox import people
 from bot.domain import reporting
 from bot.domain.ledger import TransitionError, sql_active, sql_overdue
 from bot.domain.reporting import sql_expected_in

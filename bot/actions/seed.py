@@ -25,10 +25,11 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from bot.channels import CHANNELS
 from bot.infra import audit
 from models import (
     ALL_ROLES, ROLE_ADMIN, ROLE_CONVENER, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP,
@@ -175,19 +176,42 @@ class UnitIn(_Entry):
 
 
 class PersonIn(_Entry):
+    """A person; `key` names them in the rest of the file and in the database (default: their WeCom id).
+    The platform ids (`wecom_userid`, `dingtalk_userid`) are their identities; a person may have either."""
+
     name: str = Field(min_length=1, max_length=50)
-    wecom_userid: str = Field(pattern=USERID_RE, max_length=64)
+    key: Optional[str] = Field(default=None, pattern=USERID_RE, max_length=64)
+    wecom_userid: Optional[str] = Field(default=None, pattern=USERID_RE, max_length=64)
     dingtalk_userid: Optional[str] = Field(default=None, min_length=1, max_length=64)
     mobile: Optional[str] = Field(default=None, pattern=MOBILE_RE)
     title: Optional[str] = Field(default=None, max_length=200)
     unit: Optional[str] = None
     placeholder: bool = False
     roles: list[str] = []
+    _explicit_key: bool = PrivateAttr(default=False)
 
     @field_validator("mobile", "dingtalk_userid", mode="before")
     @classmethod
     def _digits_as_text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _keyed(self) -> "PersonIn":
+        self._explicit_key = self.key is not None
+        if self.key is None:
+            if self.wecom_userid is None:
+                raise ValueError("a person needs a key (or a wecom_userid, which then serves as the key)")
+            self.key = self.wecom_userid
+        return self
+
+    @property
+    def key_field(self) -> str:
+        """The field the key was written in (for error messages)."""
+        return "key" if self._explicit_key else "wecom_userid"
+
+    def identities(self) -> dict[str, Optional[str]]:
+        """channel -> platform id (None: none on that channel), from the `<channel>_userid` fields."""
+        return {c: getattr(self, f"{c}_userid", None) for c in CHANNELS}
 
 
 class MemberIn(_Entry):
@@ -409,21 +433,31 @@ def validate_seed(data: Any, session: Optional[Session] = None, *,
         return unit_names[ref]
 
     # -- people
-    by_userid: dict[str, int] = {}
+    by_key: dict[str, int] = {}
+    wecom: dict[str, int] = {}
+    entries = dict(people)
     dingtalk: dict[str, int] = {}
     for i, p in people:
-        if p.wecom_userid in by_userid:
-            errors.append(f'people[{i}].wecom_userid: duplicate userid "{p.wecom_userid}" '
-                          f"(also people[{by_userid[p.wecom_userid]}]); append a digit for a different person")
+        if p.key in by_key:
+            what = "key" if p.key_field == "key" else "userid"
+            errors.append(f'people[{i}].{p.key_field}: duplicate {what} "{p.key}" '
+                          f"(also people[{by_key[p.key]}]); append a digit for a different person")
         else:
-            by_userid[p.wecom_userid] = i
+            by_key[p.key] = i
+        if p.wecom_userid:
+            first = wecom.get(p.wecom_userid)
+            # Between two people keyed by their WeCom id, the key check above has said it already.
+            if first is not None and "key" in (p.key_field, entries[first].key_field):
+                errors.append(f'people[{i}].wecom_userid: duplicate userid "{p.wecom_userid}" '
+                              f"(also people[{wecom[p.wecom_userid]}])")
+            wecom.setdefault(p.wecom_userid, i)
         if p.dingtalk_userid:
             if p.dingtalk_userid in dingtalk:
                 errors.append(f'people[{i}].dingtalk_userid: duplicate userid "{p.dingtalk_userid}" '
                               f"(also people[{dingtalk[p.dingtalk_userid]}])")
             dingtalk.setdefault(p.dingtalk_userid, i)
-        if p.placeholder != p.wecom_userid.startswith(PLACEHOLDER_PREFIX):
-            errors.append(f"people[{i}].wecom_userid: placeholder people (and only they) have a userid "
+        if p.placeholder != p.key.startswith(PLACEHOLDER_PREFIX):
+            errors.append(f"people[{i}].{p.key_field}: placeholder people (and only they) have a {p.key_field.split('_')[-1]} "
                           f'starting with "{PLACEHOLDER_PREFIX}" (placeholder: {str(p.placeholder).lower()})')
         unit_ref(p.unit, f"people[{i}].unit")
         for j, role in enumerate(p.roles):
@@ -443,7 +477,7 @@ def validate_seed(data: Any, session: Optional[Session] = None, *,
             warnings.append(f'{n} people are named "{name}": the same name is normally the same person')
 
     def person_ref(ref: Optional[str], where: str) -> None:
-        if ref is not None and ref not in by_userid:
+        if ref is not None and ref not in by_key:
             errors.append(f'{where}: unknown person "{ref}"')
 
     for i, u in units:
@@ -526,30 +560,31 @@ def _find_unit(session: Session, u: UnitIn) -> Optional[Unit]:
 def _check_against_db(session: Session, units: list[UnitIn], people: list[PersonIn],
                       reason: Optional[str]) -> list[str]:
     errors: list[str] = []
-    by_id = {p.id: p for p in session.scalars(select(Person))}
-    by_wecom = {p.wecom_userid: p for p in by_id.values() if p.wecom_userid}
-    by_ding = {p.dingtalk_userid: p for p in by_id.values() if p.dingtalk_userid}
+    by_id = {p.id: p for p in session.scalars(select(Person).options(selectinload(Person.identities)))}
+    by_key = {p.key: p for p in by_id.values() if p.key}
+    owner = {(c, ident.external_id): p for p in by_id.values() for c, ident in p.identities.items()}
     for i, p in enumerate(people):
-        other = by_ding.get(p.dingtalk_userid) if p.dingtalk_userid else None
-        if other is not None and other.wecom_userid != p.wecom_userid:
-            errors.append(f'people[{i}].dingtalk_userid: "{p.dingtalk_userid}" already belongs to '
-                          f"{other.name} ({other.wecom_userid}) in the database")
-    placeholders = {p.wecom_userid for p in people if p.placeholder}
+        for channel, external_id in p.identities().items():
+            other = owner.get((channel, external_id)) if external_id else None
+            if other is not None and other.key != p.key:
+                errors.append(f'people[{i}].{channel}_userid: "{external_id}" already belongs to '
+                              f"{other.name} ({other.key}) in the database")
+    placeholders = {p.key for p in people if p.placeholder}
     for i, u in enumerate(units):
         unit = _find_unit(session, u)
         if unit is None or unit.liaison_id is None:
             continue
         old = by_id.get(unit.liaison_id)
-        if old is None or old.wecom_userid == u.liaison:
+        if old is None or old.key == u.liaison:
             continue
         # Replacing a placeholder is the first real choice, not a change of liaison.
-        if old.placeholder or old.wecom_userid in placeholders:
+        if old.placeholder or old.key in placeholders:
             continue
         if not (reason and reason.strip()):
-            new = by_wecom.get(u.liaison) if u.liaison else None
+            new = by_key.get(u.liaison) if u.liaison else None
             new_label = "none" if u.liaison is None else f"{new.name if new else u.liaison} ({u.liaison})"
             errors.append(f'units[{i}].liaison: unit "{u.name}" changes its liaison from {old.name} '
-                          f"({old.wecom_userid}) to {new_label}; 联络员一旦选定，无特殊情况不得更换 — "
+                          f"({old.key}) to {new_label}; 联络员一旦选定，无特殊情况不得更换 — "
                           "give the reason (--reason)")
     return errors
 
@@ -608,7 +643,7 @@ class _Writer:
 
     @staticmethod
     def _uid(person: Optional[Person]) -> Optional[str]:
-        return person.wecom_userid if person is not None else None
+        return person.key if person is not None else None
 
     def _unit(self, ref: Optional[str]) -> Optional[Unit]:
         return None if ref is None else self.units[self.seed.unit_names[ref]]
@@ -648,13 +683,13 @@ class _Writer:
     def write_people(self) -> None:
         roles = self.wanted_roles()
         for p in self.seed.people:
-            person = self.s.scalar(select(Person).where(Person.wecom_userid == p.wecom_userid))
+            person = self.s.scalar(select(Person).where(Person.key == p.key))
             created = person is None
             if created:
-                person = Person(wecom_userid=p.wecom_userid, name=p.name)
+                person = Person(key=p.key, name=p.name)
                 self.s.add(person)
             unit = self._unit(p.unit)
-            wanted = sorted(roles[p.wecom_userid])
+            wanted = sorted(roles[p.key])
             after = {"name": p.name, "wecom_userid": p.wecom_userid, "dingtalk_userid": p.dingtalk_userid,
                      "mobile": p.mobile, "title": p.title, "unit": unit.name if unit else None,
                      "placeholder": p.placeholder, "roles": wanted}
@@ -665,8 +700,10 @@ class _Writer:
                 "roles": sorted(r.role for r in person.roles if r.role in MANAGED_ROLES)}
 
             def apply(person=person, p=p, unit=unit, wanted=wanted):
-                self._set(person, {"name": p.name, "dingtalk_userid": p.dingtalk_userid, "mobile": p.mobile,
-                                   "title": p.title, "placeholder": p.placeholder})
+                self._set(person, {"name": p.name, "mobile": p.mobile, "title": p.title,
+                                   "placeholder": p.placeholder})
+                for channel, external_id in p.identities().items():
+                    person.set_identity(channel, external_id)
                 person.unit = unit
                 # Roles outside MANAGED_ROLES (none today) would be left alone.
                 have = {r.role for r in person.roles}
@@ -674,12 +711,12 @@ class _Writer:
                 person.roles.extend(PersonRole(role=r) for r in wanted if r not in have)
 
             self._track("person", person, created, before, after, apply)
-            self.people[p.wecom_userid] = person
+            self.people[p.key] = person
 
     def wanted_roles(self) -> dict[str, set[str]]:
         """Explicit roles plus those derived from the dispatch schedule and the groups (the person_role
         rows); unit_head / unit_liaison are the unit's own columns and are not stored here."""
-        roles: dict[str, set[str]] = {p.wecom_userid: set(p.roles) for p in self.seed.people}
+        roles: dict[str, set[str]] = {p.key: set(p.roles) for p in self.seed.people}
         for r in self.seed.dispatch_schedule:
             roles[r.leader].add(ROLE_LEADER)
             if r.office_supervisor:
@@ -718,10 +755,10 @@ class _Writer:
             rest_after = {k: v for k, v in after.items() if k != "liaison"}
             if rest_before != rest_after:
                 self._audit_later("seed.update", "unit", unit, *audit.diff(rest_before, rest_after))
-            old = self.s.scalar(select(Person).where(Person.wecom_userid == old_liaison))
+            old = self.s.scalar(select(Person).where(Person.key == old_liaison))
             self._audit_later("unit.liaison_change", "unit", unit, {"liaison": old_liaison},
                               {"liaison": u.liaison}, reason=self.reason)
-            new_label = f"{liaison.name} ({liaison.wecom_userid})" if liaison else "—"
+            new_label = f"{liaison.name} ({liaison.key})" if liaison else "—"
             old_label = f"{old.name} ({old_liaison})" if old is not None else old_liaison
             self.report.liaison_changes.append(f"{unit.name}: {old_label} → {new_label}")
 
@@ -736,11 +773,11 @@ class _Writer:
                      "members": [[m.person, m.position, m.title_in_group] for m in g.members]}
             before = {} if created else {
                 "name": group.name, "source": group.source, "mailbox": group.mailbox, "duties": group.duties,
-                "members": [[m.person.wecom_userid, m.position, m.title_in_group] for m in group.members]}
+                "members": [[m.person.key, m.position, m.title_in_group] for m in group.members]}
 
             def apply(group=group, g=g):
                 self._set(group, {"name": g.name, "source": g.source, "mailbox": g.mailbox, "duties": g.duties})
-                existing = {m.person.wecom_userid: m for m in group.members}
+                existing = {m.person.key: m for m in group.members}
                 keep = []
                 for seq, m in enumerate(g.members, start=1):
                     ms = existing.get(m.person) or GroupMembership(person=self.people[m.person])
@@ -780,7 +817,7 @@ class _Writer:
                 "seq": row.seq, "leader": self._uid(row.leader), "content": row.content, "cycle": row.cycle,
                 "lead_units": sorted(u.name for u in row.lead_units), "lead_units_note": row.lead_units_note,
                 "office_supervisor": self._uid(row.office_supervisor),
-                "office_liaisons": sorted(p.wecom_userid for p in row.office_liaisons)}
+                "office_liaisons": sorted(p.key for p in row.office_liaisons)}
 
             def apply(row=row, r=r, units=units):
                 self._set(row, {"content": r.content, "cycle": r.cycle, "lead_units_note": r.lead_units_note})
@@ -838,9 +875,10 @@ class _Writer:
                                         "the file (left unchanged)")
 
     def note_leftovers(self) -> None:
-        listed = {p.wecom_userid for p in self.seed.people}
-        others = sorted(str(p.wecom_userid) for p in self.s.scalars(select(Person).where(Person.active.is_(True)))
-                        if p.wecom_userid not in listed)
+        listed = {p.key for p in self.seed.people}
+        others = sorted(str(p.key or p.wecom_userid or p.dingtalk_userid)
+                        for p in self.s.scalars(select(Person).where(Person.active.is_(True)))
+                        if p.key not in listed)
         if others:
             self.report.warnings.append(f"{len(others)} active people in the database are not in the file "
                                         f"(left unchanged): {', '.join(others[:10])}"

@@ -1,11 +1,12 @@
-"""What both channel adapters share: refusing a callback, reading a capped body, and the error classes
-of the platforms' APIs (each client module re-exports them under its own names)."""
+"""What the channel packages share: refusing a callback, reading a capped body, the error classes of the
+platforms' APIs (each client module re-exports them under its own names), the access-token client base
+and a lazy handler pool."""
 from __future__ import annotations
 
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -71,19 +72,74 @@ class ConfigError(PermanentError):
     """The deployment is misconfigured (secret, app key, robot token or secret, IP allow-list)."""
 
 
-def cached_token(store, key: str, lock, fetch, force: bool = False) -> str:
-    """An access token from the store shared by all processes; else one fetch per process at a time
-    (checked again under `lock`, so threads waiting on a refresh reuse its result)."""
-    if not force:
-        token = store.get(key)
-        if token:
-            return token
-    with lock:
+class TokenRejected(ChannelError):
+    """The platform rejected the access token; a `TokenClient` refreshes it once."""
+
+
+TOKEN_TTL_MARGIN = 300  # seconds before the platform's expiry a cached token is dropped
+
+
+class TokenClient:
+    """What a platform client with an app access token shares: the token cached in a store every process
+    sees (`runtime.kv`: get / set(key, value, ttl) / delete), fetched by one thread of a process at a time
+    (checked again under the lock, so threads waiting on a refresh reuse its result), and a rejected
+    token replaced once. A client implements `_fetch_token() -> (token, expires_in)`."""
+
+    rejected_again: type = PermanentError  # raised when a fresh token is rejected too
+
+    def __init__(self, token_store: Any, token_key: str):
+        self.token_store = token_store
+        self.token_key = token_key
+        self._token_lock = threading.Lock()
+
+    def _fetch_token(self) -> tuple[str, int]:
+        raise NotImplementedError
+
+    def _check_credentials(self) -> None:
+        """Raise ConfigError when the client cannot ask for a token at all."""
+
+    def _refresh(self) -> str:
+        token, expires_in = self._fetch_token()
+        ttl = expires_in - TOKEN_TTL_MARGIN if expires_in > 2 * TOKEN_TTL_MARGIN else max(1, expires_in // 2)
+        self.token_store.set(self.token_key, token, ttl)
+        return token
+
+    def access_token(self, force: bool = False) -> str:
+        """The cached access token; `force=True` fetches a new one."""
+        self._check_credentials()
         if not force:
-            token = store.get(key)
+            token = self.token_store.get(self.token_key)
             if token:
                 return token
-        return fetch()
+        with self._token_lock:
+            if not force:
+                token = self.token_store.get(self.token_key)
+                if token:
+                    return token
+            return self._refresh()
+
+    def _drop_token(self, token: str) -> str:
+        """Replace a rejected token: reuse a newer shared one (another process refreshed it), else refetch."""
+        with self._token_lock:
+            current = self.token_store.get(self.token_key)
+            if current and current != token:
+                return current
+            delete = getattr(self.token_store, "delete", None)
+            if current and callable(delete):
+                delete(self.token_key)
+            return self._refresh()
+
+    def _with_token(self, call: Callable[[str], dict]) -> dict:
+        token = self.access_token()
+        try:
+            return call(token)
+        except TokenRejected:
+            token = self._drop_token(token)
+        try:
+            return call(token)
+        except TokenRejected as exc:
+            raise self.rejected_again(exc.errcode, "token rejected again after refresh: " + exc.errmsg,
+                                      response=exc.response) from None
 
 
 def lazy_pool(size: int, name: str) -> Callable[[], ThreadPoolExecutor]:

@@ -80,10 +80,12 @@ class Context:
         return render(name, person=self.person, now=self.now, **kw)
 
     def notify_person(self, person: Person, text: str, **kw):
-        return outbox.to_person(self.session, person, text, channel=self.runtime.channel_for(person), **kw)
+        """Queue a direct message in this transaction (None: unreachable, or its key was used)."""
+        return outbox.to_person(self.session, person, text, settings=self.runtime.settings, **kw)
 
     def notify_group(self, code: str, text: str, **kw):
-        return outbox.to_group(self.session, code, text, channel=self.runtime.channel_for_group(self.session, code), **kw)
+        """Queue a group-chat message in this transaction (None: its key was used)."""
+        return outbox.to_group(self.session, code, text, settings=self.runtime.settings, **kw)
 
 
 DUPLICATE = object()  # dispatch() result for a message already processed

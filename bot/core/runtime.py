@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain import clock
+from bot.delivery import addressing
 from bot.infra.db import Database
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
 from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
@@ -21,7 +22,7 @@ from bot.domain.roles import roles_of
 from bot.infra.text import render
 from bot.core.routing import Router
 from config.settings import Settings
-from models import ChatGroup, Person, ProcessedMessage
+from models import Person, PersonIdentity, ProcessedMessage
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +60,11 @@ class Runtime:
 
     @property
     def group_channel(self) -> str:
-        return "wecom" if self.settings.wecom_enabled or not self.settings.dingtalk_enabled else "dingtalk"
+        """The channel of a group chat that has no ChatGroup row (see bot.delivery.addressing)."""
+        return addressing.default_group_channel(self.settings)
 
     def channel_for_group(self, session: Session, code: str) -> str:
-        """The channel of a group chat (its ChatGroup.channel), else the deployment's default."""
-        channel = session.scalar(select(ChatGroup.channel).where(ChatGroup.code == code))
-        return channel or self.group_channel
-
-    def channel_for(self, person: Person) -> str:
-        if person.wecom_userid and (self.settings.wecom_enabled or not person.dingtalk_userid):
-            return "wecom"
-        return "dingtalk" if person.dingtalk_userid else "wecom"
+        return addressing.group_channel(session, code, self.settings)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -97,8 +92,10 @@ class Runtime:
                 s.delete(row)
 
     def find_person(self, session: Session, channel: str, user_id: str) -> Optional[Person]:
-        col = Person.dingtalk_userid if channel == "dingtalk" else Person.wecom_userid
-        return session.scalar(select(Person).where(col == user_id, Person.active.is_(True)))
+        """The active person with identity `user_id` on `channel`."""
+        return session.scalar(select(Person).join(PersonIdentity, PersonIdentity.person_id == Person.id)
+                              .where(PersonIdentity.channel == channel, PersonIdentity.external_id == user_id,
+                                     Person.active.is_(True)))
 
     def dispatch(self, incoming: Incoming, *, dedup: bool = True,
                  before_commit: Optional[Callable[[Session, Optional[Reply]], None]] = None):

@@ -1,72 +1,212 @@
 """The durable outbox: every outbound message is a Notice row first, delivered later by the sender.
 
-`enqueue` is called inside the caller's transaction, so a notice exists if and only if the change
-that caused it was committed. A notice with a `key` is created at most once, ever.
+One way to write notices, `Notices`: collect them (a direct message to a person, a message to a group
+chat, a file, or a raw address such as a DingTalk sessionWebhook), then `flush` them into the caller's
+transaction with one INSERT … ON CONFLICT (key) DO NOTHING — so a notice exists if and only if the change
+that caused it was committed, and a notice with a `key` is created at most once, ever (a rerun, a second
+scheduler or a catch-up adds nothing). Jobs queue thousands this way in one statement; `to_person`,
+`to_group` and `enqueue` are the one-notice forms for handlers and adapters.
+
+Where a notice goes is `bot.delivery.addressing`'s decision. Payloads are platform-neutral: a group
+message names the people it @-mentions by person id (`payload["mention"]`); each channel's transport
+turns them into that platform's fields when it delivers.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, NamedTuple, Optional, Union
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import TARGET_GROUP, TARGET_USER, Notice, Person, utcnow
+from bot.delivery import addressing
+from bot.infra.db import dialect_insert
+from models import TARGET_GROUP, Notice, Person, PersonIdentity, utcnow
+
+CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
+MENTION = "mention"  # payload key: person ids a group message @-mentions
+
+
+@dataclass(frozen=True)
+class Who:
+    """The fields of a person a notice needs (loaded in bulk by `people`, or taken from a Person)."""
+
+    id: Optional[int]
+    name: str
+    mobile: Optional[str]
+    identities: Mapping[str, str] = field(default_factory=dict)  # channel -> platform user id
+
+    def identity(self, channel: str) -> Optional[str]:
+        return self.identities.get(channel)
+
+
+def who_of(person: Union[Person, Who]) -> Who:
+    if isinstance(person, Who):
+        return person
+    return Who(person.id, person.name, person.mobile,
+               {c: i.external_id for c, i in person.identities.items()})
+
+
+def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
+    """Active people by id with their identities, two queries per CHUNK ids."""
+    wanted = sorted({i for i in ids if i is not None})
+    out: dict[int, Who] = {}
+    for start in range(0, len(wanted), CHUNK):
+        part = wanted[start:start + CHUNK]
+        identities: dict[int, dict[str, str]] = {}
+        for pid, channel, external_id in session.execute(
+                select(PersonIdentity.person_id, PersonIdentity.channel, PersonIdentity.external_id)
+                .where(PersonIdentity.person_id.in_(part))):
+            identities.setdefault(pid, {})[channel] = external_id
+        for pid, name, mobile in session.execute(select(Person.id, Person.name, Person.mobile)
+                                                 .where(Person.id.in_(part), Person.active.is_(True))):
+            out[pid] = Who(pid, name, mobile, identities.get(pid, {}))
+    return out
+
+
+def group_message(text: str, channel: str, mention: Iterable[Union[Person, Who]] = (), markdown: bool = True
+                  ) -> tuple[str, dict]:
+    """(msgtype, payload) of a group message on `channel`. Only people the platform can ping there (by
+    mobile or by their id on it) are mentioned; mentions make it a text message, the only kind that pings."""
+    reachable = [w.id for w in map(who_of, mention) if w.mobile or w.identity(channel)]
+    payload: dict = {"content": text}
+    if reachable:
+        payload[MENTION] = reachable
+    return ("markdown" if markdown and not reachable else "text"), payload
+
+
+class Queued(NamedTuple):
+    """A notice `flush` inserted."""
+
+    id: int
+    key: Optional[str]
+
+
+class Notices:
+    """Notices to exist, inserted together by `flush` (a key already used is left alone)."""
+
+    def __init__(self, settings=None, kind: str = "notice"):
+        self.settings = getattr(settings, "settings", settings)  # a Runtime will do
+        self.kind = kind
+        self.rows: list[dict] = []
+        self._keys: set[str] = set()
+        self._group_text: dict[int, tuple] = {}  # row index -> (text, mention, markdown)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(self, *, channel: Optional[str], target_kind: str, target: str, msgtype: Optional[str],
+            payload: Optional[dict], key: Optional[str] = None, kind: Optional[str] = None) -> bool:
+        """A notice to an address given as is; False if this batch has its key already."""
+        if key is not None:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+        now = utcnow()
+        self.rows.append(dict(key=key, kind=kind or self.kind, channel=channel, target_kind=target_kind,
+                              target=target, msgtype=msgtype, payload=payload, state="pending", attempts=0,
+                              next_attempt_at=now, created_at=now))
+        return True
+
+    def to_person(self, person: Union[Person, Who], text: str, key: Optional[str] = None, *,
+                  markdown: bool = False, kind: Optional[str] = None, channel: Optional[str] = None) -> bool:
+        """A direct message; False if the person cannot be reached (or the key is in this batch)."""
+        address = self._address(person, channel)
+        if address is None:
+            return False
+        return self.add(channel=address.channel, target_kind=address.target_kind, target=address.target,
+                        msgtype="markdown" if markdown else "text", payload={"content": text}, key=key, kind=kind)
+
+    def file_to_person(self, person: Union[Person, Who], path: str, filename: str, key: Optional[str] = None, *,
+                       kind: Optional[str] = None) -> bool:
+        """A file as a direct message (the sender uploads `payload["path"]` under `filename`); False if the
+        person cannot be reached."""
+        address = self._address(person, None)
+        if address is None:
+            return False
+        return self.add(channel=address.channel, target_kind=address.target_kind, target=address.target,
+                        msgtype="file", payload={"path": path, "filename": filename}, key=key, kind=kind)
+
+    def _address(self, person: Union[Person, Who], channel: Optional[str]) -> Optional[addressing.Address]:
+        who = who_of(person)
+        if channel is None:
+            return addressing.person_address(who.identities, self.settings)
+        target = who.identity(channel)
+        return addressing.Address(channel, "user", target) if target else None
+
+    def to_group(self, code: str, text: str, key: Optional[str] = None, *,
+                 mention: Iterable[Union[Person, Who]] = (), markdown: bool = True, kind: Optional[str] = None,
+                 channel: Optional[str] = None) -> bool:
+        """A group-chat message; `mention` people are @-ed. The group's channel (hence who can be @-ed) is
+        settled in `flush` unless given."""
+        if not self.add(channel=channel, target_kind=TARGET_GROUP, target=code, msgtype=None, payload=None,
+                        key=key, kind=kind):
+            return False
+        self._group_text[len(self.rows) - 1] = (text, [who_of(m) for m in mention], markdown)
+        return True
+
+    def file_to_group(self, code: str, path: str, msgtype: str, key: Optional[str] = None, *,
+                      kind: Optional[str] = None) -> bool:
+        """An image or file message to a group; the sender reads `payload["path"]`."""
+        return self.add(channel=None, target_kind=TARGET_GROUP, target=code, msgtype=msgtype,
+                        payload={"path": path}, key=key, kind=kind)
+
+    def _settle_groups(self, session: Session) -> None:
+        if not any(r["channel"] is None for r in self.rows) and not self._group_text:
+            return
+        channel_of = addressing.group_channels(session, self.settings)
+        for i, row in enumerate(self.rows):
+            if row["channel"] is None:
+                row["channel"] = channel_of(row["target"])
+            if i in self._group_text:
+                text, mention, markdown = self._group_text[i]
+                row["msgtype"], row["payload"] = group_message(text, row["channel"], mention, markdown)
+
+    def flush(self, session: Session, *, count_only: bool = False):
+        """Insert every collected notice whose key is new, in the session's transaction.
+
+        Returns the inserted notices (`Queued`), or with `count_only` just how many rows were sent to the
+        database: a plain executemany, prepared once — RETURNING costs PostgreSQL+psycopg twice as much
+        for thousands of rows; a job that looked up the existing keys first knows the count is right."""
+        if not self.rows:
+            return 0 if count_only else []
+        self._settle_groups(session)
+        rows = self.rows
+        self.rows, self._keys, self._group_text = [], set(), {}
+        stmt = dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["key"])
+        if count_only:
+            session.connection().execute(stmt, rows)
+            return len(rows)
+        result = session.connection().execute(stmt.returning(Notice.id, Notice.key), rows)
+        return [Queued(*r) for r in result.all()]
+
+
+def _one(session: Session, batch: Notices) -> Optional[Queued]:
+    queued = batch.flush(session)
+    return queued[0] if queued else None
 
 
 def enqueue(session: Session, *, target_kind: str, target: str, msgtype: str, payload: dict,
-            channel: str = "wecom", key: Optional[str] = None, kind: str = "notice") -> Optional[Notice]:
-    """Add a notice; with `key`, return None (and add nothing) if that key was already used."""
-    if key is not None:
-        if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
-            return None
-        notice = Notice(key=key, kind=kind, channel=channel, target_kind=target_kind, target=target,
-                        msgtype=msgtype, payload=payload, next_attempt_at=utcnow())
-        try:
-            with session.begin_nested():
-                session.add(notice)
-        except IntegrityError:  # a concurrent process took the key first
-            return None
-        return notice
-    notice = Notice(kind=kind, channel=channel, target_kind=target_kind, target=target, msgtype=msgtype,
-                    payload=payload, next_attempt_at=utcnow())
-    session.add(notice)
-    return notice
+            channel: str = "wecom", key: Optional[str] = None, kind: str = "notice") -> Optional[Queued]:
+    """One notice to an address given as is; None (and nothing added) if `key` was used before."""
+    batch = Notices(kind=kind)
+    batch.add(channel=channel, target_kind=target_kind, target=target, msgtype=msgtype, payload=payload, key=key)
+    return _one(session, batch)
 
 
-def person_target(person: Person, channel: str) -> Optional[str]:
-    """The platform user id of a person on a channel (None if they have none there)."""
-    return person.dingtalk_userid if channel == "dingtalk" else person.wecom_userid
+def to_person(session: Session, person: Union[Person, Who], text: str, *, settings=None,
+              channel: Optional[str] = None, markdown: bool = False, key: Optional[str] = None,
+              kind: str = "notice") -> Optional[Queued]:
+    """A direct message to one person; None if they cannot be reached or `key` was used before."""
+    batch = Notices(settings, kind)
+    batch.to_person(person, text, key, markdown=markdown, channel=channel)
+    return _one(session, batch)
 
 
-def to_person(session: Session, person: Person, text: str, *, channel: str = "wecom", markdown: bool = False,
-              key: Optional[str] = None, kind: str = "notice") -> Optional[Notice]:
-    """A direct message to one person (app message / DingTalk one-to-one)."""
-    target = person_target(person, channel)
-    if not target:
-        return None
-    msgtype = "markdown" if markdown else "text"
-    return enqueue(session, target_kind=TARGET_USER, target=target, msgtype=msgtype,
-                   payload={"content": text}, channel=channel, key=key, kind=kind)
-
-
-def group_message(text: str, channel: str, mention: Iterable[Person] = (), markdown: bool = True
-                  ) -> tuple[str, dict]:
-    """(msgtype, payload) of a group-robot message; @-mentions (by mobile and platform user id) make it
-    a text message, the only kind that pings people."""
-    mention = list(mention)
-    mobiles = [p.mobile for p in mention if p.mobile]
-    userids = [uid for p in mention if (uid := person_target(p, channel))]
-    payload = {"content": text}
-    if mobiles or userids:
-        payload["mentioned_mobile_list"] = mobiles
-        payload["mentioned_list"] = userids
-    return ("markdown" if markdown and not (mobiles or userids) else "text"), payload
-
-
-def to_group(session: Session, group_code: str, text: str, *, channel: str = "wecom", markdown: bool = True,
-             mention: Iterable[Person] = (), key: Optional[str] = None, kind: str = "notice") -> Optional[Notice]:
-    """A group-robot message; `mention` people are @-ed by mobile (text messages carry the @ list)."""
-    msgtype, payload = group_message(text, channel, mention, markdown)
-    return enqueue(session, target_kind=TARGET_GROUP, target=group_code, msgtype=msgtype, payload=payload,
-                   channel=channel, key=key, kind=kind)
+def to_group(session: Session, group_code: str, text: str, *, settings=None, channel: Optional[str] = None,
+             markdown: bool = True, mention: Iterable[Union[Person, Who]] = (), key: Optional[str] = None,
+             kind: str = "notice") -> Optional[Queued]:
+    """A group-chat message; None if `key` was used before."""
+    batch = Notices(settings, kind)
+    batch.to_group(group_code, text, key, mention=mention, markdown=markdown, channel=channel)
+    return _one(session, batch)

@@ -19,29 +19,30 @@ them, and records the outcome:
   4096, robot text 2048); the number of parts already delivered is kept in the payload (`_parts_sent`),
   so a retry resumes after the last delivered part instead of repeating it.
 
-Channels plug in as transports (`register_transport`); WeCom is built in, DingTalk adds its own.
+Each channel package brings its transport (`bot.channels.<name>.transport`, a `Transport`): how a notice
+becomes that platform's API calls. The loop that claims, delivers and records is this one for all.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import random
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Callable, Optional
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select, update
 
-from bot.channels.wecom import api as wecom_api
-from bot.channels.wecom.api import PermanentError, RetryableError, WeComClient
-from bot.delivery.textsplit import split_utf8
-from config.settings import robot_credential
+from bot.channels import CHANNELS
+from bot.channels.common import PermanentError, RetryableError
+from bot.delivery.outbox import MENTION
 from models import (
-    NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, utcnow,
+    NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, Person,
+    PersonIdentity, utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,10 @@ class Job:
     payload: dict
     attempts: int
     robot_key: Optional[str] = None
+    robot_secret: Optional[str] = None
     problem: Optional[str] = None  # known before sending (e.g. no robot key): fail with this reason
+    mobiles: list = field(default_factory=list)  # of the people a group message @-mentions
+    user_ids: list = field(default_factory=list)  # their ids on the notice's channel
 
 
 @dataclass
@@ -98,23 +102,45 @@ class Outcome:
     deferred: Optional[float] = None  # rate-limited: try again after this many seconds (no attempt used)
 
 
-class WeComTransport:
-    """Delivers WeCom notices: app messages to users, robot messages to groups."""
+class RateLimited(Exception):
+    """Raised by a part that found its rate window full after all (a second call within one part)."""
 
-    channel = "wecom"
+    def __init__(self, per_minute: int):
+        super().__init__(per_minute)
+        self.per_minute = per_minute
 
-    def __init__(self, runtime, client: Optional[WeComClient] = None):
+
+class Transport:
+    """How one channel delivers notices; each channel package has one (`bot.channels.<name>.transport`).
+
+    `prepare(session, notice)` reads what delivery needs while the notice is claimed (a group's robot
+    credentials via `robot`, the people a message @-mentions via `mentions`); `parts(job)` turns the notice
+    into API calls, one callable each, in order (a callable's `rate` = (window name, per minute) is taken
+    from the limiter before it runs); `deliver` is the one delivery loop, shared by every channel."""
+
+    channel: str = ""
+    target_kinds: tuple[str, ...] = (TARGET_USER, TARGET_GROUP)
+
+    def __init__(self, runtime, client=None):
         self.runtime = runtime
         self._client = client
         self.limiter = RateLimiter(runtime.kv)
 
     @property
-    def client(self) -> WeComClient:
+    def client(self):
         if self._client is None:
-            s = self.runtime.settings
-            self._client = WeComClient(s.WECOM_API_BASE, s.WECOM_CORP_ID, s.WECOM_SECRET, s.WECOM_AGENT_ID or 0,
-                                       token_store=self.runtime.kv, timeout=s.HTTP_TIMEOUT_SECONDS)
+            self._client = self.make_client(self.runtime.settings)
         return self._client
+
+    def make_client(self, settings):
+        raise NotImplementedError
+
+    def robot(self, job: Job, group: ChatGroup) -> None:
+        """Fill in the group robot's credentials on `job` (or `job.problem`)."""
+        raise NotImplementedError
+
+    def parts(self, job: Job) -> list[Callable[[], object]]:
+        raise NotImplementedError
 
     def prepare(self, session, notice: Notice) -> Job:
         job = Job(notice.id, notice.channel, notice.target_kind, notice.target, notice.msgtype,
@@ -124,79 +150,12 @@ class WeComTransport:
             if group is None:
                 job.problem = f"no chat group with code {notice.target!r}"
             else:
-                job.robot_key = group.robot_key or robot_credential(group.robot_key_env)
-                if not job.robot_key:
-                    job.problem = f"no robot key for group {notice.target!r} (set {group.robot_key_env or 'robot_key'})"
-        elif notice.target_kind != TARGET_USER:
-            job.problem = f"wecom cannot deliver to a {notice.target_kind!r} target"
+                self.robot(job, group)
+            job.mobiles, job.user_ids = mentions(session, job.payload.get(MENTION) or [], self.channel)
+        elif notice.target_kind not in self.target_kinds:
+            job.problem = f"{self.channel} cannot deliver to a {notice.target_kind!r} target"
         return job
 
-    # -- the parts of a notice ------------------------------------------------------------------
-    def parts(self, job: Job) -> list[Callable[[], object]]:
-        """One callable per API call, in order."""
-        p, mt = job.payload, job.msgtype
-        if job.target_kind == TARGET_USER:
-            if mt in ("text", "markdown"):
-                return [self._app(job.target, mt, {"content": c})
-                        for c in split_utf8(p.get("content", ""), wecom_api.TEXT_MAX_BYTES)]
-            if mt == "textcard":
-                body = wecom_api.textcard_body(p["title"], p["description"], p["url"], p.get("btntxt", ""))
-                return [self._app(job.target, mt, body)]
-            if mt == "template_card":
-                return [self._app(job.target, mt, {k: v for k, v in p.items() if k != PROGRESS})]
-            if mt == "file":  # media/upload, then an app file message
-                path = Path(p["path"])
-                return [self._app_file(job.target, p.get("filename") or path.name, path)]
-            raise PermanentError(None, f"unsupported app msgtype {mt!r}")
-        key = job.robot_key
-        if mt == "text":
-            chunks = split_utf8(p.get("content", ""), wecom_api.TEXT_MAX_BYTES)
-            return [self._robot(key, wecom_api.text_payload(
-                c, p.get("mentioned_mobile_list") if i == 0 else None, p.get("mentioned_list") if i == 0 else None))
-                for i, c in enumerate(chunks)]
-        if mt == "markdown":
-            return [self._robot(key, wecom_api.markdown_payload(c))
-                    for c in split_utf8(p.get("content", ""), wecom_api.ROBOT_MARKDOWN_MAX_BYTES)]
-        if mt == "image":
-            return [self._robot(key, wecom_api.image_payload(Path(p["path"]).read_bytes()))]
-        if mt == "file":
-            path = Path(p["path"])
-            return [self._robot_file(key, p.get("filename") or path.name, path)]
-        raise PermanentError(None, f"unsupported robot msgtype {mt!r}")
-
-    def _app(self, user: str, msgtype: str, body: dict):
-        def call():
-            result = self.client.send_app([user], msgtype, body)
-            if user in wecom_api.invalid_users(result):
-                raise PermanentError(None, f"invalid user {user!r}")
-        call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
-        return call
-
-    def _app_file(self, user: str, filename: str, path: Path):
-        def call():
-            media_id = self.client.media_upload(filename, path.read_bytes())
-            result = self.client.send_app([user], "file", {"media_id": media_id})
-            if user in wecom_api.invalid_users(result):
-                raise PermanentError(None, f"invalid user {user!r}")
-        call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
-        return call
-
-    def _robot(self, key: str, payload: dict):
-        def call():
-            self.client.webhook_send(key, payload)
-        call.rate = (_robot_name(key), wecom_api.ROBOT_PER_MINUTE)
-        return call
-
-    def _robot_file(self, key: str, filename: str, path: Path):
-        def call():  # upload, then send: two robot calls, so a second rate slot
-            if not self.limiter.take(_robot_name(key), wecom_api.ROBOT_PER_MINUTE):
-                raise _RateLimited()
-            media_id = self.client.webhook_upload(key, filename, path.read_bytes())
-            self.client.webhook_send(key, wecom_api.file_payload(media_id))
-        call.rate = (_robot_name(key), wecom_api.ROBOT_PER_MINUTE)
-        return call
-
-    # -- delivery -------------------------------------------------------------------------------
     def deliver(self, job: Job) -> Outcome:
         done = int(job.payload.get(PROGRESS, 0))
         if job.problem:
@@ -211,8 +170,8 @@ class WeComTransport:
                 return Outcome(done, deferred=RATE_WINDOW / rate[1])
             try:
                 call()
-            except _RateLimited:
-                return Outcome(done, deferred=RATE_WINDOW / wecom_api.ROBOT_PER_MINUTE)
+            except RateLimited as exc:
+                return Outcome(done, deferred=RATE_WINDOW / exc.per_minute)
             except RetryableError as exc:
                 return Outcome(done, error=str(exc), retry_after=exc.retry_after)
             except PermanentError as exc:  # ConfigError included
@@ -223,20 +182,34 @@ class WeComTransport:
         return Outcome(done, done=True)
 
 
-class _RateLimited(Exception):
-    pass
+def mentions(session, person_ids: list[int], channel: str) -> tuple[list[str], list[str]]:
+    """(mobiles, user ids on `channel`) of the people a group message @-mentions, in their order."""
+    if not person_ids:
+        return [], []
+    mobile = dict(session.execute(select(Person.id, Person.mobile).where(Person.id.in_(person_ids))).all())
+    ident = dict(session.execute(select(PersonIdentity.person_id, PersonIdentity.external_id).where(
+        PersonIdentity.person_id.in_(person_ids), PersonIdentity.channel == channel)).all())
+    return ([mobile[i] for i in person_ids if mobile.get(i)], [ident[i] for i in person_ids if ident.get(i)])
 
 
-def _robot_name(key: str) -> str:
-    return "robot:" + hashlib.sha256(key.encode()).hexdigest()[:16]  # never the key itself
+def robot_window(prefix: str, token: str) -> str:
+    """A rate window's name for a robot: a hash, never the credential itself."""
+    return prefix + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-TRANSPORTS: dict[str, Callable] = {"wecom": WeComTransport}
+TRANSPORTS: dict[str, Callable] = {}
 
 
 def register_transport(channel: str, factory: Callable) -> None:
     """Add a channel's transport: `factory(runtime)` with `.prepare(session, notice)` and `.deliver(job)`."""
     TRANSPORTS[channel] = factory
+
+
+def load_transports() -> dict[str, Callable]:
+    """Every channel's transport (each registers itself when its module is imported)."""
+    for channel in CHANNELS:
+        importlib.import_module(f"bot.channels.{channel}.transport")
+    return TRANSPORTS
 
 
 @dataclass
@@ -263,7 +236,7 @@ class Sender:
     def __init__(self, runtime, transports: Optional[dict] = None, now: Callable[[], datetime] = utcnow):
         self.runtime = runtime
         self.transports = transports if transports is not None else {
-            ch: factory(runtime) for ch, factory in TRANSPORTS.items()}
+            ch: factory(runtime) for ch, factory in load_transports().items()}
         self.now = now
         self.max_attempts = runtime.settings.OUTBOX_MAX_ATTEMPTS
 

@@ -1,8 +1,9 @@
-"""What every scheduled job shares: its result, and the batch of notices it wants sent (re-exported).
+"""What every scheduled job shares: its result and a few set-based writes (
+INSERT … ON CONFLICT DO NOTHING for many rows, audit rows in bulk).
 
-Jobs are reconcilers: from the data they compute every notice that SHOULD exist as of a moment, each with
-a deterministic key (kind:target:period), and insert them in bulk (bot.delivery.notices.Notices), so a
-rerun, a second scheduler or a catch-up adds nothing that already exists.
+Jobs are reconcilers: from the data they compute every notice that SHOULD exist as of a moment,
+each with a deterministic key (kind:target:period), collected in a `bot.delivery.outbox.Notices` batch
+and inserted in one statement, so a rerun, a second scheduler or a catch-up adds nothing that exists.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 
-from bot.delivery.notices import CHUNK, Notices, Who, people  # noqa: F401 (the jobs' batch of notices)
+from bot.delivery.outbox import CHUNK, Notices, Who, people  # noqa: F401 - what jobs import from here
 from bot.infra.audit import record_many as bulk_audit  # noqa: F401
 from bot.infra.db import insert_ignore  # noqa: F401
 

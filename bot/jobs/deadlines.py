@@ -21,7 +21,6 @@ from functools import lru_cache
 
 from sqlalchemy import func, select
 
-from bot.infra.db import dialect_insert
 from bot.jobs.base import CHUNK, JobResult, Notices, people
 from bot.domain.ledger import sql_active
 from bot.domain.scope import followers
@@ -45,15 +44,6 @@ def _existing(session, keys: list[str]) -> set[str]:
     return found
 
 
-def _insert(session, rows: list[dict]) -> int:
-    """Queue the digests: INSERT … ON CONFLICT (key) DO NOTHING as a plain executemany (prepared once;
-    RETURNING the keys would cost PostgreSQL+psycopg twice as much for thousands of rows). The keys that
-    existed were left out above, so the count is what this run queued (a concurrent run may count the
-    same keys; the notices still exist once)."""
-    if not rows:
-        return 0
-    session.connection().execute(dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["key"]), rows)
-    return len(rows)
 
 
 def run(runtime, as_of: datetime, due_days: int = 3, limit: int = DIGEST_LIMIT) -> JobResult:
@@ -121,7 +111,9 @@ def run(runtime, as_of: datetime, due_days: int = 3, limit: int = DIGEST_LIMIT) 
                 dict(code=m.code, title=m.title, unit=units[m.responsible_unit_id].name, deadline=m.deadline,
                      days=(today - m.deadline).days) for m in items])
             out.to_person(who[pid], text, key=office_key[pid], kind="matter_overdue")
-        result.notices = _insert(s, out.rows)
+        # The keys that existed were left out above, so the count is what this run queued (a concurrent
+        # run may count the same keys; the notices still exist once).
+        result.notices = out.flush(s, count_only=True)
     result.details = {"due_soon": n_soon, "overdue": n_late, "overdue_new": n_fresh, "units": len(by_unit),
                       "office": len(office)}
     return result

@@ -55,7 +55,7 @@ def run(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
         out.to_group("supervision", render("jobs/report_overdue_group.txt", **ctx),
                      key=f"{KIND}:group:supervision:{period.key}")
         inserted = out.flush(s)
-        if group_key in inserted:  # first run for this deadline: record the misses once
+        if group_key in {q.key for q in inserted}:  # first run for this deadline: record the misses once
             reporting.record_missed(s, period, [u.id for u in units])
         result.notices = len(inserted)
     result.details = {"period": period.key, "owing": ctx["owing"], "missed": len(units)}

@@ -1,1 +1,1 @@
-"""The DingTalk (钉钉) channel: callback (receiving) and API client (sending)."""
+"""The DingTalk (钉钉) channel: callback (receiving), api (the client) and transport (how the outbox sender delivers)."""

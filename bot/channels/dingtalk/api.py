@@ -19,14 +19,13 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 from typing import Any, Callable, Iterable, Optional
 
 import requests
 
 from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
-                                 cached_token)
+                                 TokenClient, TokenRejected)
 
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
@@ -50,7 +49,6 @@ CONFIG_ERRCODES = frozenset({
     400102,  # robot disabled
 })
 
-_TOKEN_TTL_MARGIN = 300
 _CREDENTIAL_RE = re.compile(r"(access_token|sign|session|timestamp)=[^&\s'\"]+")
 
 
@@ -64,8 +62,7 @@ def _redact(s: str) -> str:
 DingTalkError = ChannelError
 
 
-class _TokenRejected(DingTalkError):
-    """Internal: HTTP 401 from the OpenAPI; refreshed once inside the client."""
+_TokenRejected = TokenRejected  # HTTP 401 from the OpenAPI; refreshed once inside the client
 
 
 def classify(errcode: int, errmsg: str = "", response: Optional[dict] = None) -> DingTalkError:
@@ -140,8 +137,10 @@ def robot_message(msgtype: str, content: str, title: Optional[str] = None) -> tu
 
 # -- the client --------------------------------------------------------------------------------
 
-class DingTalkClient:
+class DingTalkClient(TokenClient):
     """Synchronous DingTalk client; `token_store` has get/set(key, value, ttl)/delete (runtime.kv)."""
+
+    rejected_again = ConfigError
 
     def __init__(self, api_base: str, oapi_base: str, app_key: str, app_secret: str, robot_code: str,
                  token_store: Any, *, timeout: float = 5.0, session: Optional[requests.Session] = None,
@@ -151,13 +150,11 @@ class DingTalkClient:
         self.app_key = app_key
         self._app_secret = app_secret
         self.robot_code = robot_code or app_key  # DingTalk: the robotCode of an app robot is its appKey
-        self.token_store = token_store
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()
         self.clock = clock
         secret_hash = hashlib.sha256(app_secret.encode("utf-8")).hexdigest()[:16]
-        self.token_key = "dingtalk:access_token:%s:%s" % (app_key, secret_hash)
-        self._token_lock = threading.Lock()
+        super().__init__(token_store, "dingtalk:access_token:%s:%s" % (app_key, secret_hash))
 
     def __repr__(self) -> str:
         return "DingTalkClient(api_base=%r, app_key=%r)" % (self.api_base, self.app_key)
@@ -217,13 +214,11 @@ class DingTalkClient:
         raise PermanentError(code, "HTTP %d %s" % (status, message), response=data)
 
     # -- access token ---------------------------------------------------------------------------
-    def access_token(self, force: bool = False) -> str:
-        """The app's access token, cached in the shared store (~2 hours)."""
+    def _check_credentials(self) -> None:
         if not self.app_key or not self._app_secret:
             raise ConfigError(None, "DINGTALK_APP_KEY / DINGTALK_APP_SECRET not set")
-        return cached_token(self.token_store, self.token_key, self._token_lock, self._fetch_token, force)
 
-    def _fetch_token(self) -> str:
+    def _fetch_token(self) -> tuple[str, int]:
         try:
             data = self._openapi("/v1.0/oauth2/accessToken",
                                  {"appKey": self.app_key, "appSecret": self._app_secret})
@@ -233,28 +228,7 @@ class DingTalkClient:
         token = data.get("accessToken")
         if not token:
             raise PermanentError(None, "accessToken answered without accessToken")
-        expires_in = int(data.get("expireIn") or 7200)
-        ttl = expires_in - _TOKEN_TTL_MARGIN if expires_in > 2 * _TOKEN_TTL_MARGIN else max(1, expires_in // 2)
-        self.token_store.set(self.token_key, token, ttl)
-        return token
-
-    def _with_token(self, call: Callable[[str], dict]) -> dict:
-        token = self.access_token()
-        try:
-            return call(token)
-        except _TokenRejected:
-            with self._token_lock:
-                current = self.token_store.get(self.token_key)
-                if current and current != token:
-                    token = current  # another process refreshed it already
-                else:
-                    self.token_store.delete(self.token_key)
-                    token = self._fetch_token()
-        try:
-            return call(token)
-        except _TokenRejected as exc:
-            raise ConfigError(exc.errcode, "token rejected again after refresh: " + exc.errmsg,
-                              response=exc.response) from None
+        return token, int(data.get("expireIn") or 7200)
 
     # -- H5 免登 ---------------------------------------------------------------------------------
     def user_of_auth_code(self, auth_code: str) -> str:

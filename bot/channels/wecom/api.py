@@ -20,14 +20,13 @@ import base64
 import hashlib
 import json
 import re
-import threading
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Optional
 
 import requests
 
 from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
-                                 cached_token)
+                                 TokenClient, TokenRejected)
 from bot.delivery.textsplit import utf8_len
 
 __all__ = [
@@ -88,7 +87,6 @@ CONFIG_ERRCODES = frozenset(
 )
 RATE_LIMIT_RETRY_AFTER = 60.0  # WeCom limits are per minute
 
-_TOKEN_TTL_MARGIN = 300
 _CREDENTIAL_RE = re.compile(r"(key|access_token|corpsecret)=[^&\s'\"]+")
 
 
@@ -201,7 +199,7 @@ def _check_content(msgtype: str, body: Any, limit: int) -> None:
 # Client
 
 
-class WeComClient:
+class WeComClient(TokenClient):
     """Synchronous WeCom API client with a shared, cached access token."""
 
     def __init__(
@@ -219,12 +217,10 @@ class WeComClient:
         self.corp_id = corp_id
         self._secret = secret
         self.agent_id = int(agent_id)
-        self.token_store = token_store
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()
         secret_hash = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
-        self.token_key = "wecom:access_token:%s:%s:%s" % (corp_id, self.agent_id, secret_hash)
-        self._token_lock = threading.Lock()
+        super().__init__(token_store, "wecom:access_token:%s:%s:%s" % (corp_id, self.agent_id, secret_hash))
 
     def __repr__(self) -> str:
         return "WeComClient(base_url=%r, corp_id=%r, agent_id=%r)" % (
@@ -285,11 +281,7 @@ class WeComClient:
 
     # -- token -------------------------------------------------------------
 
-    def access_token(self, force: bool = False) -> str:
-        """Cached access token; `force=True` fetches a new one."""
-        return cached_token(self.token_store, self.token_key, self._token_lock, self._fetch_token, force)
-
-    def _fetch_token(self) -> str:
+    def _fetch_token(self) -> tuple[str, int]:
         try:
             data = self._request(
                 "GET",
@@ -301,36 +293,7 @@ class WeComClient:
         token = data.get("access_token")
         if not token:
             raise PermanentError(None, "gettoken answered without access_token")
-        expires_in = int(data.get("expires_in") or 7200)
-        ttl = expires_in - _TOKEN_TTL_MARGIN if expires_in > 2 * _TOKEN_TTL_MARGIN else max(
-            1, expires_in // 2
-        )
-        self.token_store.set(self.token_key, token, ttl)
-        return token
-
-    def _drop_token(self, token: str) -> str:
-        """Replace a rejected token once: reuse a newer shared one, else refetch."""
-        with self._token_lock:
-            current = self.token_store.get(self.token_key)
-            if current and current != token:
-                return current  # another client already refreshed it
-            delete = getattr(self.token_store, "delete", None)
-            if current and callable(delete):
-                delete(self.token_key)
-            return self._fetch_token()
-
-    def _with_token(self, call: Callable[[str], dict]) -> dict:
-        token = self.access_token()
-        try:
-            return call(token)
-        except _TokenRejected:
-            token = self._drop_token(token)
-        try:
-            return call(token)
-        except _TokenRejected as exc:
-            raise PermanentError(
-                exc.errcode, "token rejected again after refresh: " + exc.errmsg, response=exc.response
-            ) from None
+        return token, int(data.get("expires_in") or 7200)
 
     # -- API ---------------------------------------------------------------
 
@@ -427,8 +390,7 @@ class WeComClient:
             raise PermanentError(exc.errcode, exc.errmsg, response=exc.response) from None
 
 
-class _TokenRejected(WeComError):
-    """Internal: 40014/42001, handled by one refresh inside the client."""
+_TokenRejected = TokenRejected  # 40014/42001, handled by one refresh inside the client
 
 
 def _retry_after_header(resp: requests.Response) -> Optional[float]:

@@ -7,7 +7,7 @@
 2. check the signature and the CorpID and decrypt (wechatpy's `WeChatCrypto`): forged → 403,
    undecryptable (wrong AES key…) → 400. Nothing is stored before this point;
 3. build a platform-neutral `Incoming` (dedup id = MsgId, or FromUserName + CreateTime for events);
-4. run `runtime.dispatch` in a thread pool with a time budget (PASSIVE_REPLY_SECONDS): a quick answer
+4. answer quick or late (`bot.core.replies`, with a time budget of PASSIVE_REPLY_SECONDS): a quick answer
    becomes an encrypted passive reply (text over 2048 bytes: the first part passive, the rest through the
    outbox); a slow one gets an empty 200 now and is queued in the outbox as an app message to the user —
    inside the handler's own transaction, so it cannot be lost; a platform retry gets an empty 200.
@@ -20,9 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import threading
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from functools import lru_cache
 from typing import Optional
@@ -35,11 +33,11 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot.delivery import outbox
 from bot.channels.common import Refused, lazy_pool, read_body, refusal
-from bot.core.messages import DUPLICATE, Incoming, Reply
+from bot.core import replies
+from bot.core.messages import Incoming, Reply
+from bot.delivery import addressing, outbox
 from bot.delivery.textsplit import split_utf8, utf8_len
-from models import TARGET_USER
 
 log = logging.getLogger(__name__)
 
@@ -168,86 +166,27 @@ def to_incoming(fields: dict, tz) -> Optional[Incoming]:
     return Incoming(event=event, event_key=fields.get("EventKey") or None, extra=extra, **base)
 
 
-# -- quick or late: who delivers the reply -----------------------------------------------------
+# -- quick or late (bot.core.replies): what a passive reply can carry -----------------------------
 
-def _queue_reply(session, user_id: str, reply: Reply, key: str) -> None:
-    outbox.enqueue(session, target_kind=TARGET_USER, target=user_id,
+def queue_reply(session, incoming: Incoming, reply: Reply, key: str) -> None:
+    """A reply through the outbox: an app message to the sender."""
+    address = addressing.reply_address(incoming)
+    outbox.enqueue(session, target_kind=address.target_kind, target=address.target,
                    msgtype="markdown" if reply.markdown else "text", payload={"content": reply.text},
-                   channel=CHANNEL, key=key, kind="reply")
+                   channel=address.channel, key=key, kind="reply")
 
 
-class Exchange:
-    """One callback's reply, decided exactly once: passive (in the HTTP answer) or late (outbox).
-
-    `in_transaction` runs inside the handler's transaction (Runtime.dispatch's before_commit): a late
-    reply, or what a passive one cannot carry, is queued there — committed with the handler's changes.
-    """
-
-    def __init__(self, incoming: Incoming):
-        self.incoming = incoming
-        self.lock = threading.Lock()
-        self.state = "waiting"  # → "passive" (HTTP thread answers) or "late" (outbox)
-        self.seen: Optional[Reply] = None  # the reply the transaction handled (and committed with)
-        self.passive_text: Optional[str] = None
-
-    def key(self, part: str) -> str:
-        raw = f"reply:{CHANNEL}:{self.incoming.user_id}:{self.incoming.msg_id}:{part}"
-        return raw if len(raw) <= 200 else "reply:" + hashlib.sha256(raw.encode()).hexdigest()
-
-    def split(self, reply: Reply) -> tuple[Optional[str], Optional[Reply]]:
-        """(passive text, rest for the outbox) of a quick reply."""
-        if reply.markdown or not reply.text:  # passive replies cannot show markdown
-            return None, reply if reply.text else None
-        if utf8_len(reply.text) <= PASSIVE_MAX_BYTES:
-            return reply.text, None
-        parts = split_utf8(reply.text, PASSIVE_MAX_BYTES)
-        return parts[0], Reply("".join(parts[1:]))
-
-    def in_transaction(self, session, reply: Optional[Reply]) -> None:
-        if reply is None:
-            return
-        with self.lock:
-            if self.state == "waiting":
-                self.state = "passive"
-                self.passive_text, rest = self.split(reply)
-                if rest is not None:
-                    _queue_reply(session, self.incoming.user_id, rest, self.key("rest"))
-            else:
-                _queue_reply(session, self.incoming.user_id, reply, self.key("late"))
-            self.seen = reply
-
-    def give_up(self) -> bool:
-        """The time budget is spent: True if the reply will now go to the outbox."""
-        with self.lock:
-            if self.state == "waiting":
-                self.state = "late"
-                return True
-            return False
-
-    def after(self, runtime, reply) -> None:
-        """Queue what the transaction did not (error/busy replies, or a failed commit, come back outside it)."""
-        if reply is None or reply is DUPLICATE or reply is self.seen:
-            return
-        if self.state == "late":
-            rest, key = reply, self.key("late")
-        else:
-            self.passive_text, rest = self.split(reply)
-            key = self.key("rest")
-        if rest is not None:
-            with runtime.db.session() as s:
-                _queue_reply(s, self.incoming.user_id, rest, key)
+def split_passive(reply: Reply) -> tuple[Optional[str], Optional[Reply]]:
+    """(passive text, rest for the outbox): a passive reply is plain text of at most PASSIVE_MAX_BYTES."""
+    if reply.markdown or not reply.text:
+        return None, reply if reply.text else None
+    if utf8_len(reply.text) <= PASSIVE_MAX_BYTES:
+        return reply.text, None
+    parts = split_utf8(reply.text, PASSIVE_MAX_BYTES)
+    return parts[0], Reply("".join(parts[1:]))
 
 
 pool = lazy_pool(POOL_SIZE, "wecom-handler")  # this process's handler threads
-
-
-def _late_delivery(runtime, exchange: Exchange):
-    def done(future) -> None:
-        try:
-            exchange.after(runtime, future.result())
-        except Exception:  # noqa: BLE001 - a background thread: log, never raise
-            log.exception("could not queue the late reply to %s", exchange.incoming.user_id)
-    return done
 
 
 def budget_for(settings, timestamp: str, now: Optional[float] = None) -> float:
@@ -266,28 +205,8 @@ def budget_for(settings, timestamp: str, now: Optional[float] = None) -> float:
 
 def answer(runtime, incoming: Incoming, started: float, budget: Optional[float] = None) -> Optional[str]:
     """Dispatch with a time budget; the passive reply text, or None (empty 200)."""
-    exchange = Exchange(incoming)
     budget = runtime.settings.PASSIVE_REPLY_SECONDS if budget is None else budget
-
-    def run():
-        return runtime.dispatch(incoming, before_commit=exchange.in_transaction)
-
-    future = pool().submit(run)
-    try:
-        reply = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
-    except FutureTimeout:
-        if exchange.give_up():
-            future.add_done_callback(_late_delivery(runtime, exchange))
-            log.info("slow reply to %s goes through the outbox", incoming.user_id)
-            return None
-        # The handler already chose the passive reply and is committing: wait a moment more.
-        try:
-            reply = future.result(timeout=1.0)
-        except FutureTimeout:
-            log.error("reply to %s committed too late for the passive answer", incoming.user_id)
-            return None
-    exchange.after(runtime, reply)
-    return exchange.passive_text
+    return replies.respond(runtime, incoming, pool(), budget, queue_reply, split_passive, started).passive_text
 
 
 # -- HTTP --------------------------------------------------------------------------------------

@@ -13,15 +13,15 @@ rows, before anything changes. SQLite cannot add a CHECK to a table: the tables 
 foreign keys off for the rebuild — see migrations/env.py); a later migration that rebuilds `matter` on
 SQLite must create the trigger again.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 21:00:00
 """
 from alembic import op
 from sqlalchemy import text
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
@@ -109,7 +109,7 @@ def _refuse_bad_rows(conn) -> None:
             if n:
                 bad.append(f"{table}: {n} row(s) break {name} ({sql})")
     if bad:
-        raise RuntimeError("cannot add the constraints of 0004; fix these rows first:\n" + "\n".join(bad))
+        raise RuntimeError("cannot add the constraints of 0005; fix these rows first:\n" + "\n".join(bad))
 
 
 def upgrade() -> None:

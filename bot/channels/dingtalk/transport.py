@@ -1,0 +1,100 @@
+"""How DingTalk notices are delivered (the `Transport` of bot.delivery.sender): one-to-one messages of the
+enterprise robot (batchSend), custom group robots (加签) and sessionWebhooks (a reply while it is valid)."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Optional
+
+from bot.channels.dingtalk import api as dingtalk_api
+from bot.channels.dingtalk.api import DingTalkClient, PermanentError
+from bot.delivery.sender import Job, Transport, register_transport, robot_window
+from bot.delivery.textsplit import split_utf8
+from config.settings import robot_credential
+from models import TARGET_GROUP, TARGET_USER, TARGET_WEBHOOK, ChatGroup
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "dingtalk"
+WEBHOOK_MARGIN_MS = 60_000  # do not start on a sessionWebhook that expires within a minute
+
+
+class DingTalkTransport(Transport):
+    channel = CHANNEL
+    target_kinds = (TARGET_USER, TARGET_GROUP, TARGET_WEBHOOK)
+
+    def __init__(self, runtime, client: Optional[DingTalkClient] = None, clock: Callable[[], float] = time.time):
+        super().__init__(runtime, client)
+        self.clock = clock
+
+    def make_client(self, s) -> DingTalkClient:
+        return DingTalkClient(s.DINGTALK_API_BASE, s.DINGTALK_OAPI_BASE, s.DINGTALK_APP_KEY,
+                              s.DINGTALK_APP_SECRET, s.DINGTALK_ROBOT_CODE,
+                              token_store=self.runtime.kv, timeout=s.HTTP_TIMEOUT_SECONDS)
+
+    def robot(self, job: Job, group: ChatGroup) -> None:
+        env = group.robot_key_env or ""
+        if group.channel != CHANNEL:
+            job.problem = f"chat group {job.target!r} is a {group.channel} group, not a dingtalk one"
+            return
+        job.robot_key = group.robot_key or robot_credential(env)
+        job.robot_secret = group.robot_secret or robot_credential(env and env + "_SECRET")
+        if not job.robot_key:
+            job.problem = f"no robot token for group {job.target!r} (set {env or 'robot_key'})"
+
+    def parts(self, job: Job) -> list[Callable[[], object]]:
+        """One callable per API call, in order (content split at TEXT_MAX_BYTES)."""
+        p, mt = job.payload, job.msgtype
+        if mt not in ("text", "markdown"):
+            raise PermanentError(None, f"unsupported msgtype {mt!r}")
+        chunks = split_utf8(p.get("content") or "", dingtalk_api.TEXT_MAX_BYTES)
+        if not chunks:
+            raise PermanentError(None, "empty content")
+        title = p.get("title") or dingtalk_api.markdown_title(chunks[0])
+        if job.target_kind == TARGET_USER:
+            return [self._one_to_one(job.target, mt, c, title) for c in chunks]
+        if job.target_kind == TARGET_WEBHOOK:
+            return [self._session(job, mt, c, title) for c in chunks]
+        build = dingtalk_api.markdown_payload if mt == "markdown" else None
+        calls = []
+        for i, c in enumerate(chunks):
+            at = (job.mobiles, job.user_ids) if i == 0 else ((), ())  # the @-mentions ride on the first part
+            body = build(c, title, *at) if build else dingtalk_api.text_payload(c, *at)
+            calls.append(self._robot(job.robot_key, job.robot_secret, body))
+        return calls
+
+    def _one_to_one(self, user: str, msgtype: str, content: str, title: str):
+        def call():
+            key, param = dingtalk_api.robot_message(msgtype, content, title)
+            self.client.batch_send([user], key, param)
+        return call
+
+    def _robot(self, token: str, secret: Optional[str], body: dict):
+        def call():
+            self.client.robot_send(token, secret, body)
+        call.rate = (robot_window("dt-robot:", token), dingtalk_api.ROBOT_PER_MINUTE)
+        return call
+
+    def _session(self, job: Job, msgtype: str, content: str, title: str):
+        """Reply to the sessionWebhook while it is valid; after that (or if DingTalk refuses it), one-to-one."""
+        user = job.payload.get("user_id")
+        body = (dingtalk_api.markdown_payload(content, title) if msgtype == "markdown"
+                else dingtalk_api.text_payload(content))
+
+        def call():
+            expires = int(job.payload.get("expires") or 0)
+            if expires and self.clock() * 1000 >= expires - WEBHOOK_MARGIN_MS:
+                if not user or user.startswith("ext:"):
+                    raise PermanentError(None, "session webhook expired and no user to message instead")
+                return self._one_to_one(user, msgtype, content, title)()
+            try:
+                self.client.session_send(job.target, body)
+            except PermanentError as exc:
+                if not user or user.startswith("ext:"):
+                    raise
+                log.info("session webhook refused (%s); replying one-to-one to %s", exc.errcode, user)
+                self._one_to_one(user, msgtype, content, title)()
+        return call
+
+
+register_transport(CHANNEL, DingTalkTransport)

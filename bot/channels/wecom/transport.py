@@ -1,0 +1,94 @@
+"""How WeCom notices are delivered (the `Transport` of bot.delivery.sender): app messages to users,
+group-robot messages (text with @-mentions, markdown, image, file) to group chats."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from bot.channels.wecom import api as wecom_api
+from bot.channels.wecom.api import PermanentError, WeComClient
+from bot.delivery.sender import PROGRESS, Job, RateLimited, Transport, register_transport, robot_window
+from bot.delivery.textsplit import split_utf8
+from config.settings import robot_credential
+from models import TARGET_USER, ChatGroup
+
+CHANNEL = "wecom"
+
+
+class WeComTransport(Transport):
+    channel = CHANNEL
+
+    def make_client(self, s) -> WeComClient:
+        return WeComClient(s.WECOM_API_BASE, s.WECOM_CORP_ID, s.WECOM_SECRET, s.WECOM_AGENT_ID or 0,
+                           token_store=self.runtime.kv, timeout=s.HTTP_TIMEOUT_SECONDS)
+
+    def robot(self, job: Job, group: ChatGroup) -> None:
+        job.robot_key = group.robot_key or robot_credential(group.robot_key_env)
+        if not job.robot_key:
+            job.problem = f"no robot key for group {job.target!r} (set {group.robot_key_env or 'robot_key'})"
+
+    def parts(self, job: Job) -> list[Callable[[], object]]:
+        p, mt = job.payload, job.msgtype
+        if job.target_kind == TARGET_USER:
+            if mt in ("text", "markdown"):
+                return [self._app(job.target, mt, {"content": c})
+                        for c in split_utf8(p.get("content", ""), wecom_api.TEXT_MAX_BYTES)]
+            if mt == "textcard":
+                body = wecom_api.textcard_body(p["title"], p["description"], p["url"], p.get("btntxt", ""))
+                return [self._app(job.target, mt, body)]
+            if mt == "template_card":
+                return [self._app(job.target, mt, {k: v for k, v in p.items() if k != PROGRESS})]
+            if mt == "file":  # media/upload, then an app file message
+                path = Path(p["path"])
+                return [self._app_file(job.target, p.get("filename") or path.name, path)]
+            raise PermanentError(None, f"unsupported app msgtype {mt!r}")
+        key = job.robot_key
+        if mt == "text":
+            chunks = split_utf8(p.get("content", ""), wecom_api.TEXT_MAX_BYTES)
+            return [self._robot(key, wecom_api.text_payload(  # the @-mentions ride on the first part only
+                c, job.mobiles if i == 0 else None, job.user_ids if i == 0 else None))
+                for i, c in enumerate(chunks)]
+        if mt == "markdown":
+            return [self._robot(key, wecom_api.markdown_payload(c))
+                    for c in split_utf8(p.get("content", ""), wecom_api.ROBOT_MARKDOWN_MAX_BYTES)]
+        if mt == "image":
+            return [self._robot(key, wecom_api.image_payload(Path(p["path"]).read_bytes()))]
+        if mt == "file":
+            path = Path(p["path"])
+            return [self._robot_file(key, p.get("filename") or path.name, path)]
+        raise PermanentError(None, f"unsupported robot msgtype {mt!r}")
+
+    def _app(self, user: str, msgtype: str, body: dict):
+        def call():
+            result = self.client.send_app([user], msgtype, body)
+            if user in wecom_api.invalid_users(result):
+                raise PermanentError(None, f"invalid user {user!r}")
+        call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
+        return call
+
+    def _app_file(self, user: str, filename: str, path: Path):
+        def call():
+            media_id = self.client.media_upload(filename, path.read_bytes())
+            result = self.client.send_app([user], "file", {"media_id": media_id})
+            if user in wecom_api.invalid_users(result):
+                raise PermanentError(None, f"invalid user {user!r}")
+        call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
+        return call
+
+    def _robot(self, key: str, payload: dict):
+        def call():
+            self.client.webhook_send(key, payload)
+        call.rate = (robot_window("robot:", key), wecom_api.ROBOT_PER_MINUTE)
+        return call
+
+    def _robot_file(self, key: str, filename: str, path: Path):
+        def call():  # upload, then send: two robot calls, so a second rate slot
+            if not self.limiter.take(robot_window("robot:", key), wecom_api.ROBOT_PER_MINUTE):
+                raise RateLimited(wecom_api.ROBOT_PER_MINUTE)
+            media_id = self.client.webhook_upload(key, filename, path.read_bytes())
+            self.client.webhook_send(key, wecom_api.file_payload(media_id))
+        call.rate = (robot_window("robot:", key), wecom_api.ROBOT_PER_MINUTE)
+        return call
+
+
+register_transport(CHANNEL, WeComTransport)
