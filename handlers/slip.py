@@ -17,6 +17,7 @@ from bot.core.messages import Context, Reply
 from bot.domain.codes import add_matter, add_slip, find_slip
 from bot.conversation import engine
 from bot.core.routing import Commands
+from handlers import projects
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from handlers.minutes import may_dispatch, notify_units
@@ -137,6 +138,9 @@ def pending_for(ctx: Context, args: str):
 @commands.command("同意", "签发", summary="签发交办单：同意 编号（退回：退回 编号 原因）", order=32, roles=("leader",))
 def sign(ctx: Context, args: str):
     """The leader signs: the slip is issued and its rows enter the ledger."""
+    out = projects.approval_hook(ctx, args, approve=True)  # seed 001's forms, topics, minutes share the word
+    if out is not None:
+        return out
     slip, _rest, error = pending_for(ctx, args)
     if error:
         return error
@@ -171,6 +175,9 @@ def sign(ctx: Context, args: str):
 @commands.command("退回", order=33)
 def return_slip(ctx: Context, args: str):
     """The leader returns the slip to its drafter with a reason."""
+    out = projects.approval_hook(ctx, args, approve=False)
+    if out is not None:
+        return out
     slip, reason, error = pending_for(ctx, args)
     if error:
         return error
