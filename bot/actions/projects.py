@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Iterable, Optional
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_CALLED, MEETING_DRAFTED, 
                     key_project_unit)
 
 OFFICE_CHAT = "joint_office"
+TZ = ZoneInfo("Asia/Shanghai")  # the office's dates (DOMAIN.md)
 TRANSFER_GROUP = {"party": "party_supervision", "gov": "gov_supervision"}
 
 
@@ -654,7 +656,7 @@ def cooperation_table(session: Session, start: date, end: date, today: date) -> 
     for project in all_projects(session):
         for week in weeks:
             rep = weekly_report(session, project.id, week)
-            reviewed = rep.reviewed_at.date() if rep is not None and rep.state == WEEKLY_REVIEWED else None
+            reviewed = rep.reviewed_at.astimezone(TZ).date() if rep is not None and rep.state == WEEKLY_REVIEWED else None
             units = [rep.filled_unit] if rep is not None and rep.filled_unit is not None else project.lead_units
             for unit in units:
                 r = row(unit)
@@ -669,7 +671,7 @@ def cooperation_table(session: Session, start: date, end: date, today: date) -> 
                                                   Matter.deadline <= end)):
         r = row(m.responsible_unit)
         r.decisions += 1
-        if m.state == MATTER_CLOSED and m.closed_at is not None and m.closed_at.date() <= m.deadline:
+        if m.state == MATTER_CLOSED and m.closed_at is not None and m.closed_at.astimezone(TZ).date() <= m.deadline:
             r.decisions_on_time += 1
         elif m.state != MATTER_CLOSED and m.deadline < today:
             r.decisions_overdue += 1
