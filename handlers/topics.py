@@ -97,12 +97,17 @@ def act(ctx: Context, kind: str, row, approve: bool, rest: str) -> Reply:
     """同意 / 退回 on a topic (by the office while submitted, by a convener once reviewed), on minutes (the chair
     signs or returns them) and on a transfer (the leader 批办 or not). Raises Refused."""
     if kind == "YT":
-        if row.state == TOPIC_SUBMITTED:
+        # The step is the actor's (office: 审核; convener: 同意), not read off the state, which another person
+        # may be changing at this moment: a late second office answer is then told it was already done.
+        office, convener = P.is_office(ctx.session, ctx.roles, ctx.person), P.is_convener(ctx.roles)
+        if office and convener:
+            office = row.state == TOPIC_SUBMITTED
+        if office:
             topic = P.do_review_topic(ctx, row, approve, rest)
+        elif convener:
+            topic = P.do_approve_topic(ctx, row, approve, rest)
         else:
-            topic = P.do_approve_topic(ctx, row, approve, rest) if row.state == TOPIC_REVIEWED else None
-            if topic is None:
-                raise Refused("projects/already.txt", code=row.code, state=row.state)
+            raise Refused("projects/not_office.txt")
         return Reply(ctx.render("projects/topic_decided.txt", topic=topic, approve=approve,
                                 honorific=P.honorific))
     if kind == "HY":
