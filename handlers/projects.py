@@ -24,7 +24,7 @@ from bot.core.routing import Commands
 from bot.domain import keyprojects as K
 from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_DRAFTED, PROBLEM_CATEGORIES, SLIP_PENDING, TOPIC_DECIDED,
                     TOPIC_REVIEWED, TRANSFER_REQUESTED, WEEKLY_RETURNED, WEEKLY_REVIEWED, AssignmentSlip,
-                    JointMeeting, KeyProject, Matter, MeetingTopic, DecisionTransfer, Unit, WeeklyProjectReport)
+                    JointMeeting, KeyProject, Matter, MeetingTopic, DecisionTransfer, Unit)
 
 commands = Commands()
 
@@ -69,9 +69,9 @@ WEEKLY = engine.register(Flow(
 ))
 
 
-def milestone_items(project: KeyProject) -> list[dict]:
+def milestone_items(project: KeyProject, only_open: bool = True) -> list[dict]:
     """The milestones the form asks about: those not yet met (all of them once every one is met)."""
-    rows = [m for m in project.milestones if m.done_on is None] or list(project.milestones)
+    rows = [m for m in project.milestones if m.done_on is None or not only_open] or list(project.milestones)
     return [{"id": m.id, "code": f"LC{m.id}", "seq": m.seq, "target": m.target, "deadline": m.deadline.isoformat(),
              "claimed": m.claimed_on is not None} for m in rows]
 
@@ -98,7 +98,7 @@ def weekly(ctx: Context, args: str):
     if report is not None and report.draft:
         # A returned (or still waiting) form is reopened at its summary: 修改 N, then 确认 resubmits it.
         ids = report.draft.get("milestone_ids", [])
-        meta["milestones"] = [m for m in milestone_items_all(project) if m["id"] in ids] or meta["milestones"]
+        meta["milestones"] = [m for m in milestone_items(project, only_open=False) if m["id"] in ids] or meta["milestones"]
         meta["_items_milestones"] = meta["milestones"]
         reply = engine.start(ctx, WEEKLY, data=report.draft["data"], meta=meta, at_summary=True)
         return Reply(ctx.render("projects/weekly_reopened.txt", report=report, project=project) + "\n\n" + reply.text)
@@ -106,11 +106,6 @@ def weekly(ctx: Context, args: str):
                        count=len(meta["milestones"]))
     reply = engine.start(ctx, WEEKLY, meta=meta)
     return Reply(intro + "\n\n" + reply.text)
-
-
-def milestone_items_all(project: KeyProject) -> list[dict]:
-    return [{"id": m.id, "code": f"LC{m.id}", "seq": m.seq, "target": m.target, "deadline": m.deadline.isoformat(),
-             "claimed": m.claimed_on is not None} for m in project.milestones]
 
 
 # -- 同意 / 退回 / 签发 shared with the slip ---------------------------------------------------------------

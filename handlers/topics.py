@@ -21,8 +21,8 @@ from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.codes import find_matter
 from bot.domain.unitmatch import match_unit
-from models import (MEETING_CALLED, MEETING_DRAFTED, TOPIC_APPROVED, TOPIC_RETURNED, TOPIC_REVIEWED,
-                    TOPIC_SUBMITTED, TRANSFER_TARGETS, JointMeeting, KeyProject, MeetingTopic, Person, Unit)
+from models import (MEETING_CALLED, MEETING_DRAFTED, TOPIC_APPROVED, TOPIC_RETURNED, TOPIC_SUBMITTED,
+                    TRANSFER_TARGETS, JointMeeting, KeyProject, MeetingTopic, Unit)
 
 commands = Commands()
 
@@ -258,8 +258,3 @@ def _decide_transfer(ctx: Context, args: str, approve: bool):
         return act(ctx, "ZB", parsed[1], approve, parsed[2])
     except Refused as exc:
         return refused(ctx, exc)
-
-
-def person_name(session, pid) -> str:
-    p = session.get(Person, pid) if pid else None
-    return p.name if p else ""

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions import projects as P
-from bot.domain import keyprojects as K
 from models import (AuditLog, DecisionTransfer, JointMeeting, KeyProject, Matter, MeetingTopic, Milestone, Notice,
                     Person, Unit, WeeklyProjectReport)
 from tests.conftest import SEED_FILE, make_app

@@ -13,9 +13,8 @@ the project's lead units' liaisons and its leader (KeyProject.leader), the joint
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
@@ -164,11 +163,6 @@ def need_reason(reason: Optional[str]) -> str:
 
 
 # -- the weekly form --------------------------------------------------------------------------------------
-def local_today(ctx_or_now, tz=None) -> date:
-    now = ctx_or_now.now if isinstance(ctx_or_now, Context) else ctx_or_now
-    return now.astimezone(tz).date() if tz else now.date()
-
-
 def weekly_report(session: Session, project_id: int, week: date) -> Optional[WeeklyProjectReport]:
     return session.scalar(select(WeeklyProjectReport).where(WeeklyProjectReport.project_id == project_id,
                                                             WeeklyProjectReport.week_start == week))

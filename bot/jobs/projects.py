@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from bot.actions.projects import OFFICE_CHAT, all_projects, live, milestone_view, weekly_report
 from bot.domain import keyprojects as K
 from bot.infra.text import render
