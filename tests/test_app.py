@@ -100,7 +100,7 @@ def test_migrations_go_down_and_up(runtime):
     assert current_revision(url) == "0001"
     names, options = escalation_indexes()
     assert "ix_escalation_matter_id" in names and not options
-    upgrade(url)
+    upgrade(url, "0002")
     assert current_revision(url) == "0002"
     names, options = escalation_indexes()
     assert "ix_escalation_matter_id" not in names

@@ -119,3 +119,29 @@ def test_office_adds_a_milestone(chart):
         creator = s.get(Person, ms.created_by_id)
         assert (ms.seq, ms.target, ms.deadline, creator.name) == (4, "完成主体结构封顶", date(2027, 3, 31), "肖坚松")
         assert s.scalar(select(Notice.target).where(Notice.key.like(f"kp-milestone-added:{ms.id}:%"))) == EDU_LIAISON
+
+
+def test_migration_0009_goes_down_and_up(runtime):
+    """0009 removes seed 001's chat tables and columns and brings them back (existing rows get revision 1)."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from bot.infra.db import alembic_config, current_revision, upgrade
+
+    url = runtime.settings.DATABASE_URL
+    runtime.db.dispose()
+
+    def schema():
+        with runtime.db.engine.connect() as conn:
+            insp = inspect(conn)
+            out = (set(insp.get_table_names()), {c["name"] for c in insp.get_columns("weekly_project_report")})
+        runtime.db.dispose()
+        return out
+
+    command.downgrade(alembic_config(url), "0002")
+    tables, cols = schema()
+    assert current_revision(url) == "0002"
+    assert not {"joint_meeting", "milestone_progress", "decision_transfer"} & tables and "revision" not in cols
+    upgrade(url)
+    tables, cols = schema()
+    assert {"joint_meeting", "milestone_progress", "decision_transfer"} <= tables and {"revision", "draft"} <= cols
