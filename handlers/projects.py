@@ -22,7 +22,7 @@ from bot.conversation.engine import Field, Flow, Group
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain import keyprojects as K
-from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_DRAFTED, PROBLEM_CATEGORIES, SLIP_PENDING, TOPIC_DECIDED,
+from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_DRAFTED, MEETING_PROPOSED, PROBLEM_CATEGORIES, SLIP_PENDING, TOPIC_DECIDED,
                     TOPIC_REVIEWED, TRANSFER_REQUESTED, WEEKLY_RETURNED, WEEKLY_REVIEWED, AssignmentSlip,
                     JointMeeting, KeyProject, Matter, MeetingTopic, DecisionTransfer, Unit)
 
@@ -117,6 +117,9 @@ def waiting_for(ctx: Context) -> list[tuple[str, object]]:
     if P.is_convener(ctx.roles):
         out += [("YT", t) for t in s.scalars(select(MeetingTopic).where(MeetingTopic.state == TOPIC_REVIEWED)
                                               .order_by(MeetingTopic.id))]
+    if P.is_convener(ctx.roles):
+        out += [("HY", m) for m in s.scalars(select(JointMeeting).where(JointMeeting.state == MEETING_PROPOSED)
+                                             .order_by(JointMeeting.id))]
     out += [("HY", m) for m in s.scalars(select(JointMeeting).where(JointMeeting.chair_id == ctx.person.id,
                                                                     JointMeeting.state == MEETING_DRAFTED))]
     out += [("ZB", t) for t in s.scalars(select(DecisionTransfer).where(

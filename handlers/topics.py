@@ -21,7 +21,7 @@ from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.codes import find_matter
 from bot.domain.unitmatch import match_unit
-from models import (MEETING_CALLED, MEETING_DRAFTED, TOPIC_APPROVED, TOPIC_RETURNED, TOPIC_SUBMITTED,
+from models import (MEETING_CALLED, MEETING_DRAFTED, MEETING_PROPOSED, TOPIC_APPROVED, TOPIC_RETURNED, TOPIC_SUBMITTED,
                     TRANSFER_TARGETS, JointMeeting, KeyProject, MeetingTopic, Unit)
 
 commands = Commands()
@@ -111,6 +111,9 @@ def act(ctx: Context, kind: str, row, approve: bool, rest: str) -> Reply:
         return Reply(ctx.render("projects/topic_decided.txt", topic=topic, approve=approve,
                                 honorific=P.honorific))
     if kind == "HY":
+        if row.state == MEETING_PROPOSED:  # only a convener moves a proposal on, so its state can't race here
+            P.do_decide_extra_meeting(ctx, row, approve, rest)
+            return Reply(ctx.render("projects/extra_decided_reply.txt", meeting=row, approve=approve))
         if approve:
             matters = P.do_sign_minutes(ctx, row)
             return Reply(ctx.render("projects/minutes_signed_reply.txt", meeting=row, matters=matters))
@@ -258,3 +261,35 @@ def _decide_transfer(ctx: Context, args: str, approve: bool):
         return act(ctx, "ZB", parsed[1], approve, parsed[2])
     except Refused as exc:
         return refused(ctx, exc)
+
+
+# -- extra meetings (§三(一)) --------------------------------------------------------------------------------
+def save_extra(ctx: Context, data: dict, meta: dict) -> Reply:
+    project = ctx.session.get(KeyProject, data["project"])
+    try:
+        meeting = P.do_propose_meeting(ctx, project, F.parse_iso(data["day"]), data["purpose"])
+    except Refused as exc:
+        raise engine.Invalid(exc.template, **exc.kw)
+    return Reply(ctx.render("projects/extra_saved.txt", meeting=meeting, project=project))
+
+
+EXTRA = engine.register(Flow(
+    name="extra_meeting",
+    steps=[
+        Field("project", "projects/ask_project.txt",
+              choices=lambda fc: [(p.id, p.name) for p in P.all_projects(fc.ctx.session)]),
+        Field("day", "projects/ask_extra_day.txt", F.a_date("future")),
+        Field("purpose", "projects/ask_extra_purpose.txt", F.text(500, min_len=4)),
+    ],
+    save=save_extra,
+    title="projects/extra_title.txt",
+    summary="projects/extra_summary.txt",
+))
+
+
+@commands.command("提议召开会议", "提议会议", summary="成员单位：提议召开联合会议（经召集人同意）", order=90)
+def propose_meeting(ctx: Context, args: str):
+    if not P.may_propose_meeting(ctx):
+        return ctx.render("projects/not_member.txt")
+    names = {str(p.id): p.name for p in P.all_projects(ctx.session)}
+    return engine.start(ctx, EXTRA, meta={"project_names": names})

@@ -172,6 +172,8 @@ class MeetingTopic(Base):
 WEEKLY_STATES = (WEEKLY_SUBMITTED, WEEKLY_REVIEWED, WEEKLY_RETURNED)
 TOPIC_RETURNED = "returned"  # by the office or a convener, with a reason: the lead unit revises and resubmits
 
+MEETING_PROPOSED = "proposed"  # an extra meeting a member proposed, waiting for a convener (§三(一))
+MEETING_DECLINED = "declined"  # the convener did not agree to the extra meeting
 MEETING_PLANNED = "planned"  # agenda being put together
 MEETING_CALLED = "called"  # agenda sent to the attendees
 MEETING_DRAFTED = "minutes_drafted"  # minutes with decisions waiting for the chair's 签发
@@ -211,6 +213,7 @@ class JointMeeting(Base):
     chair_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
     state: Mapped[str] = mapped_column(String(16), default=MEETING_PLANNED)
     extra: Mapped[bool] = mapped_column(Boolean, default=False)  # proposed by a member, approved by a convener
+    purpose: Mapped[Optional[str]] = mapped_column(Text)  # why an extra meeting is proposed
     invited_unit_ids: Mapped[list] = mapped_column(default=list)  # 列席
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

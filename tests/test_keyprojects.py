@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.domain import keyprojects as K
 from bot.domain.workdays import is_workday
-from models import AuditLog, KeyProject, MeetingTopic, Milestone, Notice, Person
+from models import AuditLog, JointMeeting, KeyProject, MeetingTopic, Milestone, Notice, Person
 from tests.dialog import Direct, at, talk
 from tests.jobs_helpers import run_cli
 from tests.test_projects import EDU_LIAISON, LEADER, WEEKLY, fill_in
@@ -145,3 +145,26 @@ def test_migration_0009_goes_down_and_up(runtime):
     upgrade(url)
     tables, cols = schema()
     assert {"joint_meeting", "milestone_progress", "decision_transfer"} <= tables and {"revision", "draft"} <= cols
+
+
+def test_an_extra_meeting_proposed_by_a_member_and_agreed_by_a_convener(chart):
+    """§三(一): 可由成员单位提议，经总召集人或召集人同意可随时召开; topics then go onto it."""
+    chart.clock.set(at(2026, 12, 7, 9, 0))
+    talk(Direct(chart, "chenjianfeng"), [("提议召开会议", "成员单位提议")])  # not a member of the group
+    talk(Direct(chart, "chenjianxiong"), [  # 陈建雄, 区教育局局长, a member
+        ("提议召开会议", "请选择项目"), ("1", "拟召开日期"), ("12月9日", "事由"),
+        ("研究锦川实验小学追加概算问题", ("请核对", "2026年12月9日")), ("确认", ("HY1", "总召集人、召集人同意"))])
+    with chart.db.session() as s:
+        asked = sorted(s.scalars(select(Notice.target).where(Notice.key.like("kp-extra-ask:1:%"))))
+    assert asked == sorted(["zhangjingli", "zhuangyiming", "huangshaowei", "caibenteng", "suchunyi"])
+    talk(Direct(chart, "xiaojiansong"), [("同意 HY1", "召集人同意")])  # the office can't agree to it
+    talk(Direct(chart, "caibenteng"), [("退回 HY1", "须说明原因"), ("同意", ("已同意召开HY1", "提议人"))])
+    talk(Direct(chart, "zhangjingli"), [("退回 HY1 不必召开", "已不在可办理的状态")])
+    with chart.db.session() as s:
+        m = s.get(JointMeeting, 1)
+        assert (m.state, m.extra, m.chair.name, m.meeting_date) == ("planned", True, "蔡奔腾", date(2026, 12, 9))
+        told = {n.key: n.target for n in s.scalars(select(Notice).where(Notice.key.like("kp-extra-%ed:1")))}
+    assert told == {"kp-extra-decided:1": "chenjianxiong"}
+    talk(Direct(chart, EDU_LIAISON), TOPIC)
+    talk(Direct(chart, "xiaojiansong"), [("通过 YT1", "审核通过")])
+    talk(Direct(chart, "zhangjingli"), [("同意 YT1", ("HY1", "2026年12月9日"))])  # onto the extra meeting

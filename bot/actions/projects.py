@@ -25,7 +25,8 @@ from bot.core.messages import Context
 from bot.domain import keyprojects as K
 from bot.domain.codes import add_matter
 from bot.infra import audit
-from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_CALLED, MEETING_DRAFTED, MEETING_PLANNED, MEETING_SIGNED,
+from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_CALLED, MEETING_DECLINED, MEETING_DRAFTED, MEETING_PLANNED,
+                    MEETING_PROPOSED, MEETING_SIGNED,
                     PROBLEM_CATEGORIES, ROLE_ADMIN, ROLE_CONVENER, ROLE_SUPERVISION, TOPIC_APPROVED, TOPIC_DECIDED,
                     TOPIC_RETURNED, TOPIC_REVIEWED, TOPIC_SUBMITTED, TRANSFER_APPROVED, TRANSFER_REFUSED,
                     TRANSFER_REQUESTED, TRANSFER_TARGETS, WEEKLY_RETURNED, WEEKLY_REVIEWED, WEEKLY_SUBMITTED,
@@ -493,6 +494,8 @@ def do_sign_minutes(ctx: Context, meeting: JointMeeting) -> list[Matter]:
     """The chairing convener signs (由总召集人或召集人签发): every decision becomes a T item of the ledger, the
     topics are decided, the minutes go to every attending unit and are copied to 区委区政府主要领导."""
     s = ctx.session
+    if meeting.state != MEETING_DRAFTED:
+        raise Refused("projects/already.txt", code=meeting.code, state=meeting.state)
     if meeting.chair_id != ctx.person.id:
         raise Refused("projects/not_chair.txt", meeting=meeting, chair=meeting.chair, honorific=honorific)
     before = audit.snapshot(meeting)
@@ -697,6 +700,8 @@ def parse_code(session: Session, text: str):
 
 def do_return_minutes(ctx: Context, meeting: JointMeeting, reason: Optional[str]) -> JointMeeting:
     """The chair sends the draft minutes back to the joint office with a reason (edited, then drafted again)."""
+    if meeting.state != MEETING_DRAFTED:
+        raise Refused("projects/already.txt", code=meeting.code, state=meeting.state)
     if meeting.chair_id != ctx.person.id:
         raise Refused("projects/not_chair.txt", meeting=meeting, chair=meeting.chair, honorific=honorific)
     reason = need_reason(reason)
@@ -709,4 +714,52 @@ def do_return_minutes(ctx: Context, meeting: JointMeeting, reason: Optional[str]
                                               chair=ctx.person, honorific=honorific),
                           key=f"kp-minutes-returned:{meeting.id}:{(meeting.draft or {}).get('rev', 0)}",
                           kind="key_project")
+    return meeting
+
+
+def may_propose_meeting(ctx: Context) -> bool:
+    """可由成员单位提议: members of the leadership group, the joint office, and the projects' lead units."""
+    s = ctx.session
+    members = {p.id for p in group_members(s, "joint_leadership")}
+    return (ctx.person.id in members or is_office(s, ctx.roles, ctx.person)
+            or bool(lead_projects(s, ctx.roles.liaison_unit_ids)))
+
+
+def do_propose_meeting(ctx: Context, project: KeyProject, day: date, purpose: str) -> JointMeeting:
+    """An extra joint meeting (如有需要，可由成员单位提议，经总召集人或召集人同意可随时召开): the conveners are asked."""
+    if not may_propose_meeting(ctx):
+        raise Refused("projects/not_member.txt")
+    meeting = JointMeeting(project_id=project.id, meeting_date=day, state=MEETING_PROPOSED, extra=True,
+                           purpose=purpose, created_by_id=ctx.person.id, created_at=ctx.now, invited_unit_ids=[])
+    ctx.session.add(meeting)
+    ctx.session.flush()
+    audit.record(ctx.session, actor=ctx.person, action="propose", entity="joint_meeting", entity_id=meeting.code,
+                 after=audit.snapshot(meeting), at=ctx.now)
+    for c in conveners(ctx.session):
+        if live(c):
+            ctx.notify_person(c, ctx.render("projects/extra_to_convener.txt", meeting=meeting, project=project,
+                                            proposer=ctx.person, convener=c),
+                              key=f"kp-extra-ask:{meeting.id}:{c.id}", kind="key_project")
+    return meeting
+
+
+def do_decide_extra_meeting(ctx: Context, meeting: JointMeeting, approve: bool, reason: Optional[str] = None
+                            ) -> JointMeeting:
+    """A convener agrees to the extra meeting (and chairs it) or declines it with a reason."""
+    if not is_convener(ctx.roles):
+        raise Refused("projects/not_convener.txt")
+    if not approve:
+        reason = need_reason(reason)
+    before = audit.snapshot(meeting)
+    if approve:
+        _transition(ctx.session, JointMeeting, meeting, MEETING_PROPOSED, state=MEETING_PLANNED, chair_id=ctx.person.id)
+    else:
+        _transition(ctx.session, JointMeeting, meeting, MEETING_PROPOSED, state=MEETING_DECLINED)
+    _audit(ctx, "approve" if approve else "decline", "joint_meeting", meeting, before, reason=reason)
+    proposer = ctx.session.get(Person, meeting.created_by_id)
+    text = ctx.render("projects/extra_decided.txt", meeting=meeting, approve=approve, reason=reason,
+                      convener=ctx.person, honorific=honorific)
+    if live(proposer):
+        ctx.notify_person(proposer, text, key=f"kp-extra-decided:{meeting.id}", kind="key_project")
+    ctx.notify_group(OFFICE_CHAT, text, key=f"kp-extra-office:{meeting.id}", kind="key_project")
     return meeting

@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('chair_id', sa.Integer(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('extra', sa.Boolean(), nullable=False),
+    sa.Column('purpose', sa.Text(), nullable=True),
     sa.Column('invited_unit_ids', sa.JSON(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(), nullable=False),
