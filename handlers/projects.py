@@ -10,6 +10,7 @@ problems (问题解决 WTn). 同意 / 退回 / 签发 are shared with the assign
 """
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_DRAFTED, MEETING_PROPOSED
 
 commands = Commands()
 
+RE_OTHER_CODE = re.compile(r"^\s*JB\s*\d", re.IGNORECASE)
 MET_CHOICES = [("met", "已达成"), ("not_met", "未达成")]
 CATEGORY_CHOICES = [(k, v) for k, v in PROBLEM_CATEGORIES.items()]
 
@@ -153,6 +155,8 @@ def approval_hook(ctx: Context, args: str, approve: bool) -> Optional[Reply]:
         if row is None:
             return Reply(ctx.render("projects/not_found.txt", code=(args or "").split()[0]))
         return act(ctx, kind, row, approve, rest)
+    if RE_OTHER_CODE.match(args or "") or (approve and (args or "").strip()):
+        return None  # a slip's code (JB3), or text that is no code of ours: the slip's handler answers
     if s.scalar(select(AssignmentSlip.id).where(AssignmentSlip.leader_id == ctx.person.id,
                                                 AssignmentSlip.state == SLIP_PENDING)):
         return None

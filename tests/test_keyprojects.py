@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.domain import keyprojects as K
 from bot.domain.workdays import is_workday
-from models import AuditLog, JointMeeting, KeyProject, MeetingTopic, Milestone, Notice, Person
+from models import AuditLog, JointMeeting, KeyProject, MeetingTopic, Milestone, Notice, Person, WeeklyProjectReport
 from tests.dialog import Direct, at, talk
 from tests.jobs_helpers import run_cli
 from tests.test_projects import EDU_LIAISON, LEADER, WEEKLY, fill_in
@@ -168,3 +168,14 @@ def test_an_extra_meeting_proposed_by_a_member_and_agreed_by_a_convener(chart):
     talk(Direct(chart, EDU_LIAISON), TOPIC)
     talk(Direct(chart, "xiaojiansong"), [("通过 YT1", "审核通过")])
     talk(Direct(chart, "zhangjingli"), [("同意 YT1", ("HY1", "2026年12月9日"))])  # onto the extra meeting
+
+
+def test_a_slip_code_is_left_to_the_slip_even_with_a_form_waiting(chart):
+    """同意 JB… is the slip's; a bare 同意 acts on the only seed-001 item waiting (found as a defect: the form was
+    approved by 同意 JB9)."""
+    chart.clock.set(at(2026, 12, 7, 9, 0))
+    talk(Direct(chart, EDU_LIAISON), WEEKLY)
+    talk(Direct(chart, LEADER), [("同意 JB9", "!已同意"), ("退回 JB9 原因", "!已退回")])
+    with chart.db.session() as s:
+        assert s.scalar(select(WeeklyProjectReport.state)) == "submitted"
+    talk(Direct(chart, LEADER), [("同意", "已同意")])
