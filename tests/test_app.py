@@ -106,3 +106,5 @@ def test_migrations_go_down_and_up(runtime):
     assert "ix_escalation_matter_id" not in names
     if runtime.db.engine.dialect.name == "postgresql":
         assert options == ["fillfactor=70"]
+    upgrade(url)  # back to the head: the PostgreSQL database is shared by the session's later tests
+    assert current_revision(url) == "0009"
