@@ -170,7 +170,9 @@ def approval_hook(ctx: Context, args: str, approve: bool) -> Optional[Reply]:
 
 
 # -- milestones and problems (the joint office) ---------------------------------------------------------
-@commands.command("确认达成", summary="联合会议办公室：确认里程碑已达成：确认达成 编号", order=81)
+# The joint office's commands stay out of the menu (it would outgrow one WeCom reply): every notice that
+# calls for one says what to type, and docs/key-projects.md lists them.
+@commands.command("确认达成", order=81)
 def confirm_milestone(ctx: Context, args: str):
     parsed = P.parse_code(ctx.session, args)
     if parsed is None or parsed[0] != "LC" or parsed[1] is None:
@@ -182,7 +184,7 @@ def confirm_milestone(ctx: Context, args: str):
     return ctx.render("projects/milestone_confirmed.txt", ms=ms, project=ms.project)
 
 
-@commands.command("问题解决", summary="联合会议办公室：记录问题已解决：问题解决 编号", order=83)
+@commands.command("问题解决", order=83)
 def close_problem(ctx: Context, args: str):
     parsed = P.parse_code(ctx.session, args)
     if parsed is None or parsed[0] != "WT" or parsed[1] is None:
@@ -217,7 +219,7 @@ MILESTONE = engine.register(Flow(
 ))
 
 
-@commands.command("新增里程碑", summary="联合会议办公室：新增项目攻坚目标及完成时限", order=82)
+@commands.command("新增里程碑", order=82)
 def add_milestone(ctx: Context, args: str):
     if not P.is_office(ctx.session, ctx.roles, ctx.person):
         return ctx.render("projects/not_office.txt")
@@ -242,7 +244,7 @@ def project_view(ctx: Context, project: KeyProject) -> dict:
             "problems": by_cat, "topics": topics, "decisions": decisions, "today": today}
 
 
-@commands.command("项目", "重点项目", menu_key="kp_status", summary="查看“难硬重新”重点项目进展：项目 名称", order=45)
+@commands.command("项目", "重点项目", menu_key="kp_status", summary="查看“难硬重新”项目进展", order=45)
 def projects(ctx: Context, args: str):
     visible = P.visible_projects(ctx)
     if not visible:

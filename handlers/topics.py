@@ -124,7 +124,7 @@ def act(ctx: Context, kind: str, row, approve: bool, rest: str) -> Reply:
                             target_name=TRANSFER_TARGETS[tr.target]))
 
 
-@commands.command("通过", "审核通过", summary="联合会议办公室：议题审核通过：通过 编号（退回：退回 编号 原因）", order=84)
+@commands.command("通过", "审核通过", order=84)
 def pass_topic(ctx: Context, args: str):
     parsed = P.parse_code(ctx.session, args)
     if parsed is None or parsed[0] != "YT" or parsed[1] is None:
@@ -146,8 +146,7 @@ def meeting_arg(ctx: Context, args: str):
     return parsed[1], parsed[2]
 
 
-@commands.command("发送议程", "召开联合会议", summary="联合会议办公室：向参会单位发送会议议程：发送议程 编号 [列席单位]",
-                  order=85)
+@commands.command("发送议程", "召开联合会议", order=85)
 def call_meeting(ctx: Context, args: str):
     meeting, rest = meeting_arg(ctx, args)
     if meeting is None:
@@ -199,8 +198,7 @@ MINUTES = engine.register(Flow(
 ))
 
 
-@commands.command("录入会议纪要", "联合会议纪要", summary="联合会议办公室：录入联合会议纪要议定事项：录入会议纪要 编号",
-                  order=86)
+@commands.command("录入会议纪要", "联合会议纪要", order=86)
 def record_minutes(ctx: Context, args: str):
     if not P.is_office(ctx.session, ctx.roles, ctx.person):
         return ctx.render("projects/not_office.txt")
@@ -219,8 +217,7 @@ def record_minutes(ctx: Context, args: str):
 TARGET_WORDS = {"区委督查室": "party", "区政府督查室": "gov"}
 
 
-@commands.command("转办", "转督查室", summary="联合会议办公室：议定事项落实不力，报区领导批办后转督查室：转办 编号 区政府督查室 原因",
-                  order=87)
+@commands.command("转办", "转督查室", order=87)
 def transfer(ctx: Context, args: str):
     parts = (args or "").split(maxsplit=2)
     matter = find_matter(ctx.session, parts[0]) if parts else None
@@ -243,7 +240,7 @@ def transfer(ctx: Context, args: str):
                       target_name=TRANSFER_TARGETS[target], honorific=P.honorific)
 
 
-@commands.command("批办", summary="区领导：批办议定事项转督查室：批办 编号（不批办 编号 理由）", order=88, roles=("leader", "convener"))
+@commands.command("批办", order=88)  # out of the menu: the request to the leader says what to type
 def approve_transfer(ctx: Context, args: str):
     return _decide_transfer(ctx, args, True)
 
@@ -287,7 +284,7 @@ EXTRA = engine.register(Flow(
 ))
 
 
-@commands.command("提议召开会议", "提议会议", summary="成员单位：提议召开联合会议（经召集人同意）", order=90)
+@commands.command("提议召开会议", "提议会议", order=90)
 def propose_meeting(ctx: Context, args: str):
     if not P.may_propose_meeting(ctx):
         return ctx.render("projects/not_member.txt")
