@@ -17,6 +17,7 @@ from bot.domain.codes import find_slip, split_code
 from bot.domain.ledger import TransitionError
 from bot.conversation import engine
 from bot.core.routing import Commands
+from handlers import projects
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from handlers.closeout import return_for_redo
@@ -124,6 +125,9 @@ def pending_for(ctx: Context, args: str, returning: bool = False):
 @commands.command("同意", "签发", summary="签发交办单：同意 编号（退回：退回 编号 原因）", order=32, roles=("leader",))
 def sign(ctx: Context, args: str):
     """The leader signs: the slip is issued and its rows enter the ledger."""
+    out = projects.approval_hook(ctx, args, approve=True)  # seed 001's forms, topics, minutes share the word
+    if out is not None:
+        return out
     slip, _rest, error = pending_for(ctx, args)
     if error:
         return error
@@ -137,7 +141,10 @@ def sign(ctx: Context, args: str):
 @commands.command("退回", order=33)
 def return_slip(ctx: Context, args: str):
     """The leader returns the slip to its drafter with a reason. An item code (M/J) names a ledger item,
-    not a slip: that is the item's 退回重办."""
+    not a slip: that is the item's 退回重办; a key-project code (a form, a topic, minutes) is that approval's."""
+    out = projects.approval_hook(ctx, args, approve=False)
+    if out is not None:
+        return out
     code, _rest = split_code(args)
     if code is not None and code.is_matter:
         return return_for_redo(ctx, args)

@@ -8,6 +8,9 @@ from .ledger import (  # noqa: F401
     ReportSubmission, RollUp,
 )
 from .projects import *  # noqa: F401,F403
-from .projects import KeyProject, MeetingTopic, Milestone, ProjectProblem, WeeklyProjectReport  # noqa: F401
+from .projects import (  # noqa: F401
+    DecisionTransfer, JointMeeting, KeyProject, MeetingTopic, Milestone, MilestoneProgress, ProjectProblem,
+    WeeklyProjectReport,
+)
 from .system import *  # noqa: F401,F403
 from .system import AuditLog, ConversationState, JobRun, MonthlyReport, Notice, ProcessedMessage  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, one_of, utcnow
@@ -37,6 +37,9 @@ class KeyProject(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     batch: Mapped[Optional[str]] = mapped_column(String(100))
     leader_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))  # reviews the weekly form
+    report_mailbox: Mapped[Optional[str]] = mapped_column(String(100))  # where the reviewed form is mailed
+    contact_name: Mapped[Optional[str]] = mapped_column(String(100))  # 联系人 shown in reminders
+    contact_mobile: Mapped[Optional[str]] = mapped_column(String(20))
 
     lead_units: Mapped[list[Unit]] = relationship(secondary=key_project_unit, order_by=Unit.id)
     leader: Mapped[Optional[Person]] = relationship()
@@ -57,6 +60,9 @@ class Milestone(Base):
     target: Mapped[str] = mapped_column(Text)
     deadline: Mapped[date] = mapped_column(Date)
     done_on: Mapped[Optional[date]] = mapped_column(Date)
+    claimed_on: Mapped[Optional[date]] = mapped_column(Date)  # claimed met in a reviewed weekly form
+    confirmed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))  # joint office
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))  # added in chat
 
     project: Mapped[KeyProject] = relationship(back_populates="milestones")
 
@@ -83,11 +89,24 @@ class WeeklyProjectReport(Base):
     state: Mapped[str] = mapped_column(String(16), default=WEEKLY_SUBMITTED)
     reviewed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
     reviewed_at: Mapped[Optional[datetime]]
+    filled_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))  # 填报单位
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    return_reason: Mapped[Optional[str]] = mapped_column(Text)
+    draft: Mapped[Optional[dict]]  # the answers as entered (reopened after 退回)
 
     project: Mapped[KeyProject] = relationship()
     problems: Mapped[list["ProjectProblem"]] = relationship(
-        back_populates="report", cascade="all, delete-orphan"
+        back_populates="report", cascade="all, delete-orphan", order_by="ProjectProblem.id"
     )
+    milestone_lines: Mapped[list["MilestoneProgress"]] = relationship(
+        cascade="all, delete-orphan", order_by="MilestoneProgress.id"
+    )
+    filled_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[filled_unit_id])
+    submitted_by: Mapped[Person] = relationship(foreign_keys=[submitted_by_id])
+
+    @property
+    def code(self) -> str:
+        return f"ZH{self.id}"
 
 
 class ProjectProblem(Base):
@@ -101,6 +120,10 @@ class ProjectProblem(Base):
     category: Mapped[str] = mapped_column(String(16))  # a key of PROBLEM_CATEGORIES
     description: Mapped[str] = mapped_column(Text)
     responsible_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
+    progress: Mapped[Optional[str]] = mapped_column(Text)  # 协调推进情况
+    proposal: Mapped[Optional[str]] = mapped_column(Text)  # 下阶段工作对策建议
+    closed_at: Mapped[Optional[datetime]]  # solved (the joint office says so)
+    closed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
 
     report: Mapped[WeeklyProjectReport] = relationship(back_populates="problems")
     responsible_unit: Mapped[Optional[Unit]] = relationship()
@@ -133,5 +156,107 @@ class MeetingTopic(Base):
     approved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
     meeting_date: Mapped[Optional[date]] = mapped_column(Date)
     decision: Mapped[Optional[str]] = mapped_column(Text)
+    consulted: Mapped[Optional[str]] = mapped_column(Text)  # 事前征求意见的相关部门 (§四(一))
+    return_reason: Mapped[Optional[str]] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    meeting_id: Mapped[Optional[int]] = mapped_column(ForeignKey("joint_meeting.id"))
+    reviewed_at: Mapped[Optional[datetime]]
+    approved_at: Mapped[Optional[datetime]]
 
     project: Mapped[KeyProject] = relationship()
+    raised_by: Mapped[Person] = relationship(foreign_keys=[raised_by_id])
+    meeting: Mapped[Optional["JointMeeting"]] = relationship(back_populates="topics")
+
+    @property
+    def code(self) -> str:
+        return f"YT{self.id}"
+
+
+# -- seed 001 in chat (issue 13): additions; the columns above are kept as they are --------------------
+WEEKLY_STATES = (WEEKLY_SUBMITTED, WEEKLY_REVIEWED, WEEKLY_RETURNED)
+TOPIC_RETURNED = "returned"  # by the office or a convener, with a reason: the lead unit revises and resubmits
+
+MEETING_PROPOSED = "proposed"  # an extra meeting a member proposed, waiting for a convener (§三(一))
+MEETING_DECLINED = "declined"  # the convener did not agree to the extra meeting
+MEETING_PLANNED = "planned"  # agenda being put together
+MEETING_CALLED = "called"  # agenda sent to the attendees
+MEETING_DRAFTED = "minutes_drafted"  # minutes with decisions waiting for the chair's 签发
+MEETING_SIGNED = "signed"  # signed and sent: the decisions are ledger items
+
+TRANSFER_REQUESTED = "requested"
+TRANSFER_APPROVED = "approved"
+TRANSFER_REFUSED = "refused"
+# §三(四): who a badly implemented decision is handed to (work_group codes of the org chart).
+TRANSFER_TARGETS = {"party": "区委督查室", "gov": "区政府督查室"}
+
+
+class MilestoneProgress(Base):
+    """One milestone's line in one weekly form: progress and whether the lead unit says it is met."""
+
+    __tablename__ = "milestone_progress"
+    __table_args__ = (UniqueConstraint("report_id", "milestone_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("weekly_project_report.id", ondelete="CASCADE"))
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("milestone.id", ondelete="CASCADE"))
+    progress: Mapped[str] = mapped_column(Text)
+    met: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    milestone: Mapped[Milestone] = relationship()
+
+
+class JointMeeting(Base):
+    """联合会议 (§三): by default one a week per project; its agenda is the approved topics, its minutes the
+    decisions, signed (签发) by the chairing convener."""
+
+    __tablename__ = "joint_meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[Optional[int]] = mapped_column(ForeignKey("key_project.id"))  # None: all projects
+    meeting_date: Mapped[date] = mapped_column(Date)
+    chair_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    state: Mapped[str] = mapped_column(String(16), default=MEETING_PLANNED)
+    extra: Mapped[bool] = mapped_column(Boolean, default=False)  # proposed by a member, approved by a convener
+    purpose: Mapped[Optional[str]] = mapped_column(Text)  # why an extra meeting is proposed
+    invited_unit_ids: Mapped[list] = mapped_column(default=list)  # 列席
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    called_at: Mapped[Optional[datetime]]
+    draft: Mapped[Optional[dict]]  # the minutes' decisions as entered, until signed
+    drafted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    signed_at: Mapped[Optional[datetime]]
+
+    project: Mapped[Optional[KeyProject]] = relationship()
+    chair: Mapped[Optional[Person]] = relationship(foreign_keys=[chair_id])
+    topics: Mapped[list["MeetingTopic"]] = relationship(back_populates="meeting", order_by="MeetingTopic.id")
+
+    @property
+    def code(self) -> str:
+        return f"HY{self.id}"
+
+
+class DecisionTransfer(Base):
+    """§三(四): a decision implemented badly or late, handed to 区委督查室 / 区政府督查室 once a district
+    leader approves (批办), and notified to 区纪委监委 / 区效能办 as the case warrants."""
+
+    __tablename__ = "decision_transfer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)
+    target: Mapped[str] = mapped_column(String(16))  # a key of TRANSFER_TARGETS
+    reason: Mapped[str] = mapped_column(Text)
+    notify_discipline: Mapped[bool] = mapped_column(Boolean, default=False)  # 区纪委监委
+    notify_efficiency: Mapped[bool] = mapped_column(Boolean, default=False)  # 区效能办
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("person.id"))  # the district leader asked to 批办
+    state: Mapped[str] = mapped_column(String(16), default=TRANSFER_REQUESTED)
+    decided_at: Mapped[Optional[datetime]]
+    decision_note: Mapped[Optional[str]] = mapped_column(Text)
+
+    approver: Mapped[Person] = relationship(foreign_keys=[approver_id])
+    requested_by: Mapped[Person] = relationship(foreign_keys=[requested_by_id])
+
+    @property
+    def code(self) -> str:
+        return f"ZB{self.id}"

@@ -93,12 +93,14 @@ def loaded(db_session):
 
 def test_real_file_loads_with_expected_counts(db_session, loaded):
     counts = {k: (c.created, c.updated, c.unchanged) for k, c in loaded.counts.items()}
-    assert counts == {"unit": (38, 0, 0), "person": (97, 0, 0), "work_group": (6, 0, 0),
-                      "chat_group": (3, 0, 0), "dispatch_row": (8, 0, 0), "key_project": (4, 0, 0),
+    # seed 001 in chat (issue 13) added 4 placeholder project leaders and a placeholder 区委主要领导, 5 groups of
+    # recipients (main_leaders, party/gov_supervision, discipline, efficiency_office) and the joint office's chat
+    assert counts == {"unit": (38, 0, 0), "person": (97 + 5, 0, 0), "work_group": (6 + 5, 0, 0),
+                      "chat_group": (3 + 1, 0, 0), "dispatch_row": (8, 0, 0), "key_project": (4, 0, 0),
                       "milestone": (14, 0, 0)}
-    assert db_session.scalar(select(func.count(Person.id)).where(Person.placeholder.is_(True))) == 38
+    assert db_session.scalar(select(func.count(Person.id)).where(Person.placeholder.is_(True))) == 38 + 5
     # One audit row per created row, all by "seed".
-    assert audit_count(db_session) == loaded.audit_rows == 38 + 97 + 6 + 3 + 8 + 4 + 14
+    assert audit_count(db_session) == loaded.audit_rows == 38 + 102 + 11 + 4 + 8 + 4 + 14
     assert set(db_session.scalars(select(AuditLog.actor))) == {"seed"}
 
 
@@ -166,7 +168,7 @@ def test_units_heads_liaisons_and_aliases(db_session, loaded):
         assert u.liaison is not None and u.liaison.placeholder, u.name
     assert units["区教育局"].liaison.name == "（待指定）区教育局联络员"
     chats = {c.code: c for c in db_session.scalars(select(ChatGroup))}
-    assert set(chats) == {"supervision", "liaisons", "office"}
+    assert set(chats) == {"supervision", "liaisons", "office", "joint_office"}  # joint_office: seed 001 (issue 13)
     assert all(c.robot_key is None and c.robot_key_env.startswith("WECOM_ROBOT_") for c in chats.values())
 
 
@@ -189,7 +191,7 @@ def test_second_run_changes_nothing(db_session, loaded):
     report = load_seed(db_session, SEED_FILE)
     db_session.commit()
     assert not report.changed and report.audit_rows == 0
-    assert report.created == report.updated == 0 and report.unchanged == 38 + 97 + 6 + 3 + 8 + 4 + 14
+    assert report.created == report.updated == 0 and report.unchanged == 38 + 102 + 11 + 4 + 8 + 4 + 14
     assert dump(db_session) == before
 
 

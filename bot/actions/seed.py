@@ -49,7 +49,9 @@ STORED_DERIVED_ROLES = (ROLE_LEADER, ROLE_OFFICE_SUPERVISOR, ROLE_OFFICE_LIAISON
                         ROLE_COORDINATION, ROLE_LIAISON_GROUP, ROLE_CONVENER)
 MANAGED_ROLES = frozenset(STORED_DERIVED_ROLES + EXPLICIT_ROLES)
 
-GROUP_CODES = ("taskforce", "coordination", "liaison", "supervision", "joint_leadership", "joint_office")
+GROUP_CODES = ("taskforce", "coordination", "liaison", "supervision", "joint_leadership", "joint_office",
+               # seed 001's recipients: 抄送区委区政府主要领导 (§三(三)); §三(四)'s 督查室 and 纪委监委 / 效能办
+               "main_leaders", "party_supervision", "gov_supervision", "discipline", "efficiency_office")
 GROUP_ROLE = {"supervision": ROLE_SUPERVISION, "coordination": ROLE_COORDINATION,
               "liaison": ROLE_LIAISON_GROUP}
 CONVENER_POSITIONS = ("总召集人", "召集人")
@@ -829,7 +831,12 @@ class _Writer:
             self._track("dispatch_row", row, created, before, after, apply)
 
     def write_projects(self) -> None:
-        batch = self.seed.key_projects.batch if self.seed.key_projects else None
+        kp = self.seed.key_projects
+        batch = kp.batch if kp else None
+        # The form's mailbox and contact (填表说明) are kept per project: reminders show the contact.
+        contact = {"report_mailbox": kp.report_mailbox if kp else None,
+                   "contact_name": kp.report_contact.name if kp and kp.report_contact else None,
+                   "contact_mobile": kp.report_contact.mobile if kp and kp.report_contact else None}
         for pr in self.seed.projects:
             project = self.s.scalar(select(KeyProject).where(KeyProject.name == pr.name))
             created = project is None
@@ -838,13 +845,14 @@ class _Writer:
                 self.s.add(project)
             units = [self._unit(u) for u in pr.lead_units]
             after = {"seq": pr.seq, "name": pr.name, "batch": batch, "leader": pr.leader,
-                     "lead_units": sorted(u.name for u in units)}
+                     "lead_units": sorted(u.name for u in units), **contact}
             before = {} if created else {
                 "seq": project.seq, "name": project.name, "batch": project.batch,
-                "leader": self._uid(project.leader), "lead_units": sorted(u.name for u in project.lead_units)}
+                "leader": self._uid(project.leader), "lead_units": sorted(u.name for u in project.lead_units),
+                **{k: getattr(project, k) for k in contact}}
 
             def apply(project=project, pr=pr, units=units):
-                self._set(project, {"seq": pr.seq, "batch": batch})
+                self._set(project, {"seq": pr.seq, "batch": batch, **contact})
                 project.leader = self.people[pr.leader] if pr.leader else None
                 project.lead_units = units
 

@@ -41,6 +41,8 @@ BUILTIN: dict[str, str] = {
     "monthly_report": "bot.jobs.monthly:run",
     "housekeeping": "bot.jobs.housekeeping:run",
     "calendar_check": "bot.jobs.calendar:run",
+    "key_project_reminder": "bot.jobs.projects:run_weekly_reminder",
+    "key_project_chase": "bot.jobs.projects:run_weekly_chase",
 }
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 
