@@ -52,7 +52,7 @@ def save_weekly(ctx: Context, data: dict, meta: dict) -> Reply:
                             leader=project.leader, honorific=P.honorific))
 
 
-WEEKLY = engine.register(Flow(
+WEEKLY = commands.flow(Flow(
     name="projects",
     steps=[
         Group("milestones", [
@@ -205,7 +205,7 @@ def save_milestone(ctx: Context, data: dict, meta: dict) -> Reply:
     return Reply(ctx.render("projects/milestone_saved.txt", ms=ms, project=project))
 
 
-MILESTONE = engine.register(Flow(
+MILESTONE = commands.flow(Flow(
     name="milestone",
     steps=[
         Field("project", "projects/ask_project.txt",

@@ -43,7 +43,7 @@ def save_topic(ctx: Context, data: dict, meta: dict) -> Reply:
     return Reply(ctx.render("projects/topic_saved.txt", topic=topic, project=project))
 
 
-TOPIC = engine.register(Flow(
+TOPIC = commands.flow(Flow(
     name="topic",
     steps=[
         Field("project", "projects/ask_project.txt",
@@ -181,7 +181,7 @@ def save_minutes(ctx: Context, data: dict, meta: dict) -> Reply:
                             honorific=P.honorific))
 
 
-MINUTES = engine.register(Flow(
+MINUTES = commands.flow(Flow(
     name="joint_minutes",
     steps=[
         Group("decisions", [
@@ -270,7 +270,7 @@ def save_extra(ctx: Context, data: dict, meta: dict) -> Reply:
     return Reply(ctx.render("projects/extra_saved.txt", meeting=meeting, project=project))
 
 
-EXTRA = engine.register(Flow(
+EXTRA = commands.flow(Flow(
     name="extra_meeting",
     steps=[
         Field("project", "projects/ask_project.txt",

@@ -134,7 +134,8 @@ TOPIC_REVIEWED = "office_reviewed"
 TOPIC_APPROVED = "approved"  # by the convener: on the agenda
 TOPIC_DECIDED = "decided"
 TOPIC_REJECTED = "rejected"
-TOPIC_STATES = (TOPIC_SUBMITTED, TOPIC_REVIEWED, TOPIC_APPROVED, TOPIC_DECIDED, TOPIC_REJECTED)
+TOPIC_RETURNED = "returned"  # by the office or a convener, with a reason: the lead unit revises and resubmits
+TOPIC_STATES = (TOPIC_SUBMITTED, TOPIC_REVIEWED, TOPIC_APPROVED, TOPIC_DECIDED, TOPIC_REJECTED, TOPIC_RETURNED)
 
 
 class MeetingTopic(Base):
@@ -174,7 +175,6 @@ class MeetingTopic(Base):
 
 # -- seed 001 in chat (issue 13): additions; the columns above are kept as they are --------------------
 WEEKLY_STATES = (WEEKLY_SUBMITTED, WEEKLY_REVIEWED, WEEKLY_RETURNED)
-TOPIC_RETURNED = "returned"  # by the office or a convener, with a reason: the lead unit revises and resubmits
 
 MEETING_PROPOSED = "proposed"  # an extra meeting a member proposed, waiting for a convener (§三(一))
 MEETING_DECLINED = "declined"  # the convener did not agree to the extra meeting
@@ -182,10 +182,12 @@ MEETING_PLANNED = "planned"  # agenda being put together
 MEETING_CALLED = "called"  # agenda sent to the attendees
 MEETING_DRAFTED = "minutes_drafted"  # minutes with decisions waiting for the chair's 签发
 MEETING_SIGNED = "signed"  # signed and sent: the decisions are ledger items
+MEETING_STATES = (MEETING_PROPOSED, MEETING_DECLINED, MEETING_PLANNED, MEETING_CALLED, MEETING_DRAFTED, MEETING_SIGNED)
 
 TRANSFER_REQUESTED = "requested"
 TRANSFER_APPROVED = "approved"
 TRANSFER_REFUSED = "refused"
+TRANSFER_STATES = (TRANSFER_REQUESTED, TRANSFER_APPROVED, TRANSFER_REFUSED)
 # §三(四): who a badly implemented decision is handed to (work_group codes of the org chart).
 TRANSFER_TARGETS = {"party": "区委督查室", "gov": "区政府督查室"}
 
@@ -210,6 +212,7 @@ class JointMeeting(Base):
     decisions, signed (签发) by the chairing convener."""
 
     __tablename__ = "joint_meeting"
+    __table_args__ = (one_of("state", MEETING_STATES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[Optional[int]] = mapped_column(ForeignKey("key_project.id"))  # None: all projects
@@ -240,6 +243,7 @@ class DecisionTransfer(Base):
     leader approves (批办), and notified to 区纪委监委 / 区效能办 as the case warrants."""
 
     __tablename__ = "decision_transfer"
+    __table_args__ = (one_of("state", TRANSFER_STATES), one_of("target", TRANSFER_TARGETS))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)

@@ -1,5 +1,6 @@
-"""Migration 0005 (constraints) on a populated database: built at the revision before it with the seeded org
-chart, minutes, slips, items and audit rows, then upgraded to head — on SQLite and on PostgreSQL (in a
+"""Migration 0005 (constraints) on a populated database: the seeded org chart, minutes, slips, items and audit
+rows are written through today's models at head, the database is taken down to the revision before 0005
+(later migrations drop what they added; the rows stay), then upgraded to head again — on SQLite and on PostgreSQL (in a
 schema of its own, so the session's migrated test schema is left alone)."""
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ def empty_url(request, tmp_path):
     admin.dispose()
 
 
+def populated_before_0005(url: str) -> dict:
+    """A database at the revision before 0005 holding `populate`'s rows (written at head, where the models
+    match the schema, then migrated down)."""
+    from alembic import command
+
+    from bot.infra.db import alembic_config
+
+    upgrade(url)
+    ids = populate(url)
+    command.downgrade(alembic_config(url), before_0005())
+    return ids
+
+
 def populate(url: str) -> dict:
     """Rows as the product wrote them before 0005, including the audit ids of the old slip flow (its code)."""
     from bot.actions.seed import load_seed
@@ -78,8 +92,8 @@ def populate(url: str) -> dict:
 
 def test_0005_upgrades_a_populated_database_and_its_constraints_refuse_bad_rows(empty_url):
     url = empty_url
-    upgrade(url, before_0005())
-    ids = populate(url)
+    ids = populated_before_0005(url)
+    assert current_revision(url) == before_0005()
     upgrade(url)
     assert current_revision(url) == head_revision()
 
@@ -124,8 +138,7 @@ def test_0005_upgrades_a_populated_database_and_its_constraints_refuse_bad_rows(
 
 def test_0005_refuses_a_database_with_rows_that_break_a_constraint_and_changes_nothing(empty_url):
     url = empty_url
-    upgrade(url, before_0005())
-    ids = populate(url)
+    ids = populated_before_0005(url)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"UPDATE matter SET state = 'finished' WHERE id = {ids['m1']}"))

@@ -16,6 +16,11 @@ branch_labels = None
 depends_on = None
 
 
+# meeting_topic.state gains 'returned' (a topic sent back with a reason is revised and resubmitted).
+TOPIC_STATES_BEFORE = "state IN ('submitted', 'office_reviewed', 'approved', 'decided', 'rejected')"
+TOPIC_STATES_NOW = "state IN ('submitted', 'office_reviewed', 'approved', 'decided', 'rejected', 'returned')"
+
+
 def upgrade() -> None:
     op.create_table('joint_meeting',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -36,7 +41,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['created_by_id'], ['person.id'], name=op.f('fk_joint_meeting_created_by_id_person')),
     sa.ForeignKeyConstraint(['drafted_by_id'], ['person.id'], name=op.f('fk_joint_meeting_drafted_by_id_person')),
     sa.ForeignKeyConstraint(['project_id'], ['key_project.id'], name=op.f('fk_joint_meeting_project_id_key_project')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_joint_meeting'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_joint_meeting')),
+    sa.CheckConstraint("state IN ('proposed', 'declined', 'planned', 'called', 'minutes_drafted', 'signed')",
+                       name=op.f('ck_joint_meeting_state'))
     )
     op.create_table('milestone_progress',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -65,7 +72,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['approver_id'], ['person.id'], name=op.f('fk_decision_transfer_approver_id_person')),
     sa.ForeignKeyConstraint(['matter_id'], ['matter.id'], name=op.f('fk_decision_transfer_matter_id_matter')),
     sa.ForeignKeyConstraint(['requested_by_id'], ['person.id'], name=op.f('fk_decision_transfer_requested_by_id_person')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_decision_transfer'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_decision_transfer')),
+    sa.CheckConstraint("state IN ('requested', 'approved', 'refused')", name=op.f('ck_decision_transfer_state')),
+    sa.CheckConstraint("target IN ('party', 'gov')", name=op.f('ck_decision_transfer_target'))
     )
     with op.batch_alter_table('decision_transfer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_decision_transfer_matter_id'), ['matter_id'], unique=False)
@@ -83,6 +92,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reviewed_at', models.base.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('approved_at', models.base.UTCDateTime(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_meeting_topic_meeting_id_joint_meeting'), 'joint_meeting', ['meeting_id'], ['id'])
+        batch_op.drop_constraint(batch_op.f('ck_meeting_topic_state'), type_='check')
+        batch_op.create_check_constraint(batch_op.f('ck_meeting_topic_state'), TOPIC_STATES_NOW)
 
     with op.batch_alter_table('milestone', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_on', sa.Date(), nullable=True))
@@ -130,6 +141,8 @@ def downgrade() -> None:
         batch_op.drop_column('claimed_on')
 
     with op.batch_alter_table('meeting_topic', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_meeting_topic_state'), type_='check')
+        batch_op.create_check_constraint(batch_op.f('ck_meeting_topic_state'), TOPIC_STATES_BEFORE)
         batch_op.drop_constraint(batch_op.f('fk_meeting_topic_meeting_id_joint_meeting'), type_='foreignkey')
         batch_op.drop_column('approved_at')
         batch_op.drop_column('reviewed_at')
