@@ -137,11 +137,11 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
                                          active=int(active or 0), overdue=int(overdue or 0))
     unit_ids = {u for r in rows for u in lead.get(r.id, [])} | {u for d in stats.values() for u in d}
     names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(unit_ids)))).all())
-    first = reporting.first_submissions(session, period, unit_ids)
-    subs = {uid: (at, reporting.classify(first.get(uid), period) == reporting.LATE) for uid, at in session.execute(
-        select(ReportSubmission.unit_id, ReportSubmission.submitted_at)
-        .where(ReportSubmission.period_key == period.key, ReportSubmission.current.is_(True),
-               ReportSubmission.unit_id.in_(sorted(unit_ids))))}
+    # each unit's current version (shown) and first submission (decides lateness: bot.domain.reporting), in one query
+    first = reporting.sql_first_submissions(period.key).where(ReportSubmission.unit_id.in_(sorted(unit_ids)))
+    first = first.add_columns(func.max(case((ReportSubmission.current.is_(True), ReportSubmission.submitted_at))))
+    subs = {uid: (at, reporting.classify(first_at, period) == reporting.LATE)
+            for uid, first_at, at in session.execute(first) if at is not None}
     # hardest items per leader: this period's reported obstacle, else the slip row's 难点痛点堵点
     hardest: dict[int, list[dict]] = defaultdict(list)
     for h in hardest_items(session, period.key, where=(Matter.leader_id.in_(leader_ids),),
