@@ -95,3 +95,20 @@ def test_seed_if_empty_leaves_a_kept_org_chart_alone(seeded, runner):
     assert out.exit_code == 0 and "not seeded" in out.output
     with seeded.db.session() as s:
         assert s.scalar(select(Unit.id).where(Unit.name == "区发展和改革局")) is not None
+
+
+def test_a_dotenv_file_configures_the_command_line_outside_compose(tmp_path):
+    """`.env.example` copied to `.env` works for `python -m bot …` too (Flask's CLI loads it with python-dotenv;
+    variables already set in the environment win)."""
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "from-dotenv.sqlite3"
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{db}\nWECOM_TOKEN=\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FLASK_SKIP_DOTENV")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert db.exists()

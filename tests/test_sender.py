@@ -463,3 +463,21 @@ def test_cli_commands_registered_on_the_app(runner):
     out = runner.invoke(args=["outbox", "--help"]).output
     for cmd in ("list", "send-pending", "retry", "run"):
         assert cmd in out
+
+
+def test_without_credentials_nothing_is_called_and_outbox_list_says_why(db_url, tmp_path, fake, runner_for):
+    """Issue 15: `serve` without WeCom credentials used to call gettoken with an empty corpid, and retry."""
+    app = make_app(db_url, tmp_path, **{**config(fake), "WECOM_CORP_ID": "", "WECOM_SECRET": ""})
+    rt = app.extensions["bot"]
+    nid = to_user(rt, "liuzhaoxuan", "您好")
+    stats = Sender(rt).run_once()
+    n = notices(rt)[nid]
+    assert n.state == "pending" and n.attempts == 0 and stats.deferred == 1
+    assert n.last_error == "waiting: wecom is not configured (WECOM_CORP_ID, WECOM_SECRET unset)"
+    assert fake.sent == [] and fake.hits["gettoken"] == 0
+    listing = app.test_cli_runner().invoke(args=["outbox", "list"]).output
+    assert "waiting: wecom is not configured" in listing
+    from bot.delivery.sender import unconfigured_channels
+
+    assert unconfigured_channels(rt.settings)["wecom"] == ["WECOM_CORP_ID", "WECOM_SECRET"]
+    rt.db.dispose()

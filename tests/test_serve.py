@@ -49,3 +49,6 @@ def test_serve_migrates_seeds_and_answers_health(tmp_path):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+    # No credentials: said at start-up (issue 15), and nothing is sent to an API.
+    out = proc.stdout.read()
+    assert "wecom: not configured (WECOM_CORP_ID, WECOM_SECRET, WECOM_AGENT_ID unset)" in out

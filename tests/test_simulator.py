@@ -41,3 +41,37 @@ def test_chat_refuses_a_server_database_without_any_db(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bot", "chat", "--user", "x"], input="", capture_output=True,
                           text=True, cwd=ROOT, env=environ, timeout=60)
     assert proc.returncode == 2 and "--any-db" in proc.stderr
+
+
+def test_a_month_can_be_played_other_roles_seen_and_control_characters_survive(tmp_path):
+    """Issue 15: the clock is set (--now, /now), a job run as of it (/run), another person speaks (/as) and
+    what each was sent is visible (/outbox); a control character does not end the session."""
+    out = chat(tmp_path, "liuzhaoxuan", [
+        "帮\x00助\x07",  # NUL and BEL from a paste: dropped, the line still goes
+        "/now 2026-12-05T18:01",
+        "/run report_overdue",
+        "/run no_such_job",
+        "/now 明天",
+        "/as yangfengxiang",
+        "帮助",
+        "/outbox yangfengxiang",
+        "/outbox",
+    ])
+    assert "\n> 帮助\n【助手】刘昭暄，您好！" in out
+    assert "模拟时钟已设为 2026-12-05 18:01（周六）" in out
+    assert "已运行：report_overdue as of 2026-12-05T18:01" in out
+    assert "没有名为 no_such_job 的定时任务" in out and "report_overdue" in out.split("没有名为", 1)[1]
+    assert "看不懂时间“明天”" in out
+    assert "已切换为以 yangfengxiang 的身份发言" in out
+    after = out.split("已切换为以 yangfengxiang 的身份发言", 1)[1]
+    assert "【助手】杨凤翔" in after  # the menu now greets the other person
+    assert "目前还没有任何私信" in after  # passive replies are not private messages
+
+
+def test_outbox_lists_what_each_person_was_sent(tmp_path):
+    out = chat(tmp_path, "liuzhaoxuan", ["你好", "/as stranger", "你好", "/outbox", "/outbox liuzhaoxuan"],
+               PASSIVE_REPLY_SECONDS="0")
+    listing = out.split("> /outbox\n", 1)[1]
+    assert "【发给 liuzhaoxuan】" in listing and "【发给 stranger】您好！您的账号尚未登记" in listing
+    only = out.split("> /outbox liuzhaoxuan\n", 1)[1]
+    assert "【发给 liuzhaoxuan】" in only and "【发给 stranger】" not in only

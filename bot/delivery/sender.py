@@ -53,6 +53,7 @@ BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
 RATE_WINDOW = 60.0
 BATCH = 50  # notices per pass
+UNCONFIGURED_RECHECK_SECONDS = 300.0  # a notice for a channel without credentials looks again after this
 
 
 class RateLimiter:
@@ -88,6 +89,7 @@ class Job:
     robot_key: Optional[str] = None
     robot_secret: Optional[str] = None
     problem: Optional[str] = None  # known before sending (e.g. no robot key): fail with this reason
+    waiting: Optional[str] = None  # known before sending, and curable by configuration: wait, try nothing
     mobiles: list = field(default_factory=list)  # of the people a group message @-mentions
     user_ids: list = field(default_factory=list)  # their ids on the notice's channel
 
@@ -100,6 +102,7 @@ class Outcome:
     permanent: bool = False
     retry_after: Optional[float] = None
     deferred: Optional[float] = None  # rate-limited: try again after this many seconds (no attempt used)
+    waiting: Optional[str] = None  # why it is deferred, when it is not a rate window (shown by `outbox list`)
 
 
 class RateLimited(Exception):
@@ -120,6 +123,7 @@ class Transport:
 
     channel: str = ""
     target_kinds: tuple[str, ...] = (TARGET_USER, TARGET_GROUP)
+    app_settings: tuple[str, ...] = ()  # what direct messages need (group robots have their own keys)
 
     def __init__(self, runtime, client=None):
         self.runtime = runtime
@@ -154,12 +158,18 @@ class Transport:
             job.mobiles, job.user_ids = mentions(session, job.payload.get(MENTION) or [], self.channel)
         elif notice.target_kind not in self.target_kinds:
             job.problem = f"{self.channel} cannot deliver to a {notice.target_kind!r} target"
+        elif notice.target_kind == TARGET_USER:
+            missing = unconfigured(self.runtime.settings, self.app_settings)
+            if missing:
+                job.waiting = f"waiting: {self.channel} is not configured ({', '.join(missing)} unset)"
         return job
 
     def deliver(self, job: Job) -> Outcome:
         done = int(job.payload.get(PROGRESS, 0))
         if job.problem:
             return Outcome(done, error=job.problem, permanent=True)
+        if job.waiting:  # no API call with empty credentials; the notice keeps its attempts
+            return Outcome(done, deferred=UNCONFIGURED_RECHECK_SECONDS, waiting=job.waiting)
         try:
             calls = self.parts(job)
         except (PermanentError, ValueError, KeyError, OSError) as exc:
@@ -180,6 +190,11 @@ class Transport:
                 return Outcome(done, error=f"{type(exc).__name__}: {exc}", permanent=True)
             done += 1
         return Outcome(done, done=True)
+
+
+def unconfigured(settings, names: tuple[str, ...]) -> list[str]:
+    """The settings among `names` that are empty."""
+    return [n for n in names if not getattr(settings, n, None)]
 
 
 def mentions(session, person_ids: list[int], channel: str) -> tuple[list[str], list[str]]:
@@ -210,6 +225,23 @@ def load_transports() -> dict[str, Callable]:
     for channel in CHANNELS:
         importlib.import_module(f"bot.channels.{channel}.transport")
     return TRANSPORTS
+
+
+def unconfigured_channels(settings) -> dict[str, list[str]]:
+    """channel -> the settings its direct messages still need (only channels missing some)."""
+    out = {}
+    for channel, factory in load_transports().items():
+        missing = unconfigured(settings, getattr(factory, "app_settings", ()))
+        if missing:
+            out[channel] = missing
+    return out
+
+
+def say_what_is_not_configured(settings, echo: Callable[[str], object]) -> None:
+    """At start-up: tell the operator which channels cannot send yet (their notices wait in the outbox)."""
+    for channel, missing in unconfigured_channels(settings).items():
+        echo(f"{channel}: not configured ({', '.join(missing)} unset) — direct messages on {channel} wait in "
+             "the outbox and nothing is sent to its API until these are set")
 
 
 @dataclass
@@ -309,6 +341,8 @@ class Sender:
             return
         if out.deferred is not None:
             notice.next_attempt_at = now + timedelta(seconds=out.deferred)
+            if out.waiting and notice.last_error != out.waiting:
+                notice.last_error = out.waiting
             stats.deferred += 1
             return
         notice.attempts += 1
@@ -386,7 +420,8 @@ def list_command(state: Optional[str], limit: int) -> None:
     for n in rows:
         when = n.sent_at if n.state == NOTICE_SENT else n.next_attempt_at
         content = str((n.payload or {}).get("content") or (n.payload or {}).get("title") or "")
-        tail = n.last_error if n.state == NOTICE_FAILED else " ".join(content.split())[:40]
+        waiting = n.state == NOTICE_PENDING and (n.last_error or "").startswith("waiting:")
+        tail = n.last_error if n.state == NOTICE_FAILED or waiting else " ".join(content.split())[:40]
         click.echo(f"{n.id:>6}  {n.state:<8} {n.attempts:>3}  {n.channel:<8} {n.target_kind + ':' + n.target:<24.24} "
                    f"{n.msgtype:<9} {when:%Y-%m-%d %H:%M:%S}  {tail}")
 

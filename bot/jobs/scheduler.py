@@ -241,7 +241,9 @@ def scheduler_command(sender: bool, catchup: bool) -> None:
     workers = []
     if sender:
         try:
-            workers.append(importlib.import_module("bot.delivery.sender").start_embedded(rt))
+            outbox_sender = importlib.import_module("bot.delivery.sender")
+            outbox_sender.say_what_is_not_configured(rt.settings, click.echo)
+            workers.append(outbox_sender.start_embedded(rt))
         except ModuleNotFoundError as exc:
             if exc.name != "bot.delivery.sender":
                 raise

@@ -74,6 +74,9 @@ def serve_command(host: str, port: int, auto_seed: bool, workers: bool) -> None:
     rt = runtime()
     prepare_database(rt, auto_seed=auto_seed)
     if workers and rt.settings.EMBEDDED_WORKERS:
+        from bot.delivery.sender import say_what_is_not_configured
+
+        say_what_is_not_configured(rt.settings, click.echo)
         start_embedded_workers(rt)
     click.echo(f"serving on http://{host}:{port}  (health: /healthz)")
     # Not app.run(): Flask ignores it inside a `flask`/FlaskGroup command.

@@ -7,6 +7,10 @@ credentials. Each line typed is then encrypted and signed exactly as WeCom does,
 groups (【群：…】) or to this user (【私信】) since the previous line. With `--url` it talks to a bot that
 is already running instead (that bot's WECOM_* settings must then match --token/--aes-key/--corp-id).
 
+To play a month in a few minutes: `--now 2026-12-03T09:00` (or `/now …` at any time) sets the bot's clock,
+`/run JOB` runs a scheduled job as of that moment, `/as USERID` speaks as someone else, and `/outbox
+[USERID]` shows what everyone (or one person) was sent privately — what the other roles saw.
+
 Crypto is done with wechatpy's WeChatCrypto, the same library the bot uses; the tests check the
 bot against an independent implementation instead (tests/wecom_peer.py).
 """
@@ -18,8 +22,10 @@ import secrets
 import sys
 import threading
 import time
+import unicodedata
 import xml.etree.ElementTree as ET
-from typing import Optional, TextIO
+from datetime import datetime
+from typing import Callable, Optional, TextIO
 from urllib.parse import urlencode
 
 import click
@@ -52,6 +58,7 @@ class Simulator:
         self.http = requests.Session()
         self.http.trust_env = False  # loopback: never through a proxy
         self._ids = itertools.count(int(time.time() * 1000))
+        self.local_commands: dict[str, Callable[[str], str]] = {}  # /now, /run: the local bot's, when there is one
 
     def _post(self, plain_xml: str) -> Optional[str]:
         ts, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
@@ -84,7 +91,7 @@ class Simulator:
     def send_text(self, text: str) -> Optional[str]:
         return self._post(self._xml(ToUserName=self.corp_id, FromUserName=self.user,
                                     CreateTime=int(time.time()), MsgType="text",
-                                    Content=text, MsgId=next(self._ids),
+                                    Content=printable(text), MsgId=next(self._ids),
                                     AgentID=int(DEMO_AGENT_ID)))
 
     def send_event(self, event: str, key: str = "") -> Optional[str]:
@@ -93,6 +100,19 @@ class Simulator:
                                     Event=event, EventKey=key, AgentID=int(DEMO_AGENT_ID)))
 
     # -- what the bot pushed --------------------------------------------------------------------
+    def private_messages(self, user: Optional[str] = None) -> list[str]:
+        """Every app message the fake received so far (for `user`, or for anyone, each with its recipient)."""
+        if self.fake is None:
+            return []
+        out = []
+        for item in list(self.fake.sent):
+            if item["kind"] != "app" or (user is not None and user not in item["touser"]):
+                continue
+            body = item["payload"].get(item["msgtype"]) or {}
+            content = body.get("content") or body.get("description") or body.get("title") or item["msgtype"]
+            out.append(render("wecom/sim_outbox.txt", to=",".join(item["touser"]), content=content))
+        return out
+
     def pushed(self) -> list[str]:
         """Messages the fake received since the last call, for this user or for groups."""
         if self.fake is None:
@@ -130,6 +150,21 @@ class Simulator:
 
     def say(self, line: str) -> None:
         """One turn: send, print the passive reply, then what was pushed."""
+        word, _, rest = line.strip().partition(" ")
+        if word in self.local_commands:
+            self.out.write(self.local_commands[word](rest.strip()) + "\n")
+            self.out.flush()
+            return
+        if word == "/as" and rest.strip():
+            self.user = rest.strip()
+            self.out.write(render("wecom/sim_as.txt", user=self.user) + "\n")
+            self.out.flush()
+            return
+        if word == "/outbox":
+            shown = self.private_messages(rest.strip() or None)
+            self.out.write(("\n".join(shown) if shown else render("wecom/sim_outbox_empty.txt")) + "\n")
+            self.out.flush()
+            return
         if line.strip() in ("/menu", "/enter"):
             reply = self.send_event("enter_agent")
         elif line.strip().startswith("/click "):
@@ -141,6 +176,18 @@ class Simulator:
         for item in self.wait_pushes(expect=reply is None):
             self.out.write(item + "\n")
         self.out.flush()
+
+
+def printable(text: str) -> str:
+    """What a WeCom client can send: control characters (other than line breaks and tabs) are dropped —
+    XML 1.0 cannot carry them, so typing one would otherwise end the session."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def parse_moment(text: str, tz) -> datetime:
+    """`2026-12-05T18:00` / `2026-12-05 18:00` (the bot's zone unless an offset is given)."""
+    moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -200,6 +247,28 @@ class LocalBot:
                 if key:
                     self.robot_keys[g.name] = key
 
+    def set_now(self, text: str) -> str:
+        """`/now ISO`: the bot's clock (replies, forms, deadlines); `/now` alone: back to real time."""
+        if not text:
+            self.runtime.clock.set(None)
+            return render("wecom/sim_now.txt", now=None)
+        try:
+            moment = parse_moment(text, self.runtime.tz)
+        except ValueError:
+            return render("wecom/sim_bad_now.txt", text=text)
+        self.runtime.clock.set(moment)
+        return render("wecom/sim_now.txt", now=self.runtime.now())
+
+    def run_job(self, name: str) -> str:
+        """`/run JOB`: one scheduled job as of the bot's clock (its notices are delivered as usual)."""
+        from bot.jobs import config_of, run_job
+
+        jobs = config_of(self.runtime).jobs
+        if name not in jobs:
+            return render("wecom/sim_unknown_job.txt", job=name, names=sorted(jobs))
+        result = run_job(self.runtime, jobs[name], self.runtime.now())
+        return render("wecom/sim_job.txt", result=result)
+
     def known_user(self) -> Optional[str]:
         from sqlalchemy import select
 
@@ -227,8 +296,11 @@ class LocalBot:
 @click.option("--any-db", is_flag=True,
               help="Allow a non-SQLite DATABASE_URL (its pending notices would be 'sent' to the fake API).")
 @click.option("--verbose", is_flag=True, help="Show the bot's log lines (warnings only by default).")
+@click.option("--now", "now_text", default=None,
+              help="Start with the bot's clock at this moment, e.g. 2026-12-03T09:00 (/now changes it later).")
 @with_appcontext
-def chat_command(user: str, url: Optional[str], token, aes_key, corp_id, any_db: bool, verbose: bool) -> None:
+def chat_command(user: str, url: Optional[str], token, aes_key, corp_id, any_db: bool, verbose: bool,
+                 now_text: Optional[str]) -> None:
     """A console that talks to the bot through the real, encrypted WeCom callback."""
     import logging
 
@@ -252,8 +324,11 @@ def chat_command(user: str, url: Optional[str], token, aes_key, corp_id, any_db:
         base = local.start(db_url)
         sim = Simulator(base, local.token, local.aes_key, local.corp_id, user, fake=local.fake,
                         group_names=local.robot_keys)
+        sim.local_commands = {"/now": local.set_now, "/run": local.run_job}
         name = local.known_user()
         click.echo(render("wecom/sim_banner.txt", user=user, person_name=name, url=base, db=_safe_db(db_url)))
+        if now_text:
+            click.echo(local.set_now(now_text))
     interactive = sys.stdin.isatty()
     try:
         while True:
@@ -262,7 +337,7 @@ def chat_command(user: str, url: Optional[str], token, aes_key, corp_id, any_db:
             line = sys.stdin.readline()
             if not line:
                 break
-            line = line.rstrip("\n")
+            line = printable(line.rstrip("\n"))
             if not line.strip():
                 continue
             if line.strip() in ("/quit", "/exit"):

@@ -22,6 +22,7 @@ WEBHOOK_MARGIN_MS = 60_000  # do not start on a sessionWebhook that expires with
 class DingTalkTransport(Transport):
     channel = CHANNEL
     target_kinds = (TARGET_USER, TARGET_GROUP, TARGET_WEBHOOK)
+    app_settings = ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE")
 
     def __init__(self, runtime, client: Optional[DingTalkClient] = None, clock: Callable[[], float] = time.time):
         super().__init__(runtime, client)

@@ -17,6 +17,7 @@ CHANNEL = "wecom"
 
 class WeComTransport(Transport):
     channel = CHANNEL
+    app_settings = ("WECOM_CORP_ID", "WECOM_SECRET", "WECOM_AGENT_ID")
 
     def make_client(self, s) -> WeComClient:
         return WeComClient(s.WECOM_API_BASE, s.WECOM_CORP_ID, s.WECOM_SECRET, s.WECOM_AGENT_ID or 0,
