@@ -9,5 +9,9 @@ from .ledger import (  # noqa: F401
 )
 from .projects import *  # noqa: F401,F403
 from .projects import KeyProject, MeetingTopic, Milestone, ProjectProblem, WeeklyProjectReport  # noqa: F401
+from .supervision import *  # noqa: F401,F403
+from .supervision import (  # noqa: F401
+    AccountabilityCase, Briefing, Highlight, Interview, SpotCheck, SupervisionTask,
+)
 from .system import *  # noqa: F401,F403
 from .system import AuditLog, ConversationState, JobRun, MonthlyReport, Notice, ProcessedMessage  # noqa: F401
