@@ -159,3 +159,24 @@ def test_assessment_rules_are_validated_and_scored():
     assert loaded.candidates.min_overdue_tasks == 1 and loaded.assessment.weights["reports_missing"] == 1
     assert rules.on_time(date(2026, 1, 5), date(2026, 1, 5)) and not rules.on_time(date(2026, 1, 5), date(2026, 1, 6))
     assert not rules.on_time(date(2026, 1, 5), None)
+
+
+def test_monthly_report_counts_spot_checks_cases_and_highlights(db_session):
+    from bot.actions.base import Acting
+    from bot.actions import supervision as act
+    from bot.documents.report import analyse
+    from bot.documents.texts import lines
+
+    s = db_session
+    o = f.small_org(s)
+    a = Acting(s, o.member, at(2026, 12, 3))
+    check = act.do_plan_spot_check(a, date(2026, 12, 8), "吴金明", [o.keji])
+    act.do_ask_rectification(a, check, o.keji, date(2026, 12, 20), "补齐台账")
+    act.do_mark_highlight(a, o.fagai, "“一项目一专班”机制")
+    s.flush()
+    got = analyse(s, type("R", (), {"units": []})(), 2026, 12)
+    assert (got.spot_checks, got.rectifications, got.rectifications_open) == (1, 1, 1)
+    assert got.highlights == [{"unit": "区发改局", "text": "“一项目一专班”机制"}]
+    text = "\n".join(lines("report", "s5", a=got))
+    assert "现场抽查1次，提出整改要求1项，尚未整改到位1项" in text and "区发改局“一项目一专班”机制" in text
+    assert analyse(s, type("R", (), {"units": []})(), 2026, 11).spot_checks == 0
