@@ -110,7 +110,7 @@ def _may_see(ctx: Context, obj) -> bool:
 
 
 # -- 现场抽查 -----------------------------------------------------------------------------------------
-@commands.command("现场抽查", "现场督查", summary="现场抽查：现场抽查 日期 单位或编号（、分隔） 参加人员", order=70, roles=SUP)
+@commands.command("现场抽查", "现场督查", summary="现场抽查：现场抽查 日期 单位或编号 人员；抽查结果、整改要求", order=70, roles=SUP)
 @_guard
 def plan_check(ctx: Context, args: str):
     when, rest = first_word(args)
@@ -134,7 +134,7 @@ def plan_check(ctx: Context, args: str):
     return ctx.render("supervision/done.txt", what="planned", c=check, units=units, matters=matters)
 
 
-@commands.command("抽查结果", "督查结果", summary="记录抽查发现的问题：抽查结果 CC编号 发现的问题", order=71, roles=SUP)
+@commands.command("抽查结果", "督查结果", order=71, roles=SUP)
 @_guard
 def record_findings(ctx: Context, args: str):
     check, findings = _record(ctx, args, SpotCheck, "findings")
@@ -142,7 +142,7 @@ def record_findings(ctx: Context, args: str):
     return ctx.render("supervision/done.txt", what="findings", c=check)
 
 
-@commands.command("整改要求", summary="提出整改要求：整改要求 CC编号 单位 整改期限 整改要求", order=72, roles=SUP)
+@commands.command("整改要求", order=72, roles=SUP)
 @_guard
 def ask_rectification(ctx: Context, args: str):
     check, rest = _record(ctx, args, SpotCheck, "rectify")
@@ -155,7 +155,7 @@ def ask_rectification(ctx: Context, args: str):
 
 
 # -- 督查约谈 ----------------------------------------------------------------------------------------
-@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 [时间] 地点 [约谈人]", order=73, roles=SUP)
+@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 时间 地点；约谈记录、约谈承诺", order=73, roles=SUP)
 @_guard
 def schedule_interview(ctx: Context, args: str):
     target, rest = first_word(args)
@@ -182,7 +182,7 @@ def schedule_interview(ctx: Context, args: str):
     return ctx.render("supervision/done.txt", what="interview", iv=iv)
 
 
-@commands.command("约谈记录", summary="记录约谈情况：约谈记录 YT编号 谈话内容", order=74, roles=SUP)
+@commands.command("约谈记录", order=74, roles=SUP)
 @_guard
 def record_interview(ctx: Context, args: str):
     iv, text = _record(ctx, args, Interview, "interview_record")
@@ -190,7 +190,7 @@ def record_interview(ctx: Context, args: str):
     return ctx.render("supervision/done.txt", what="interview_record", iv=iv)
 
 
-@commands.command("约谈承诺", summary="登记约谈承诺：约谈承诺 YT编号 承诺时限 承诺内容", order=75, roles=SUP)
+@commands.command("约谈承诺", order=75, roles=SUP)
 @_guard
 def add_promise(ctx: Context, args: str):
     iv, rest = _record(ctx, args, Interview, "promise")
@@ -202,7 +202,8 @@ def add_promise(ctx: Context, args: str):
 
 
 # -- following a task --------------------------------------------------------------------------------
-@commands.command("整改", summary="查看整改/承诺事项：整改 ZG编号", order=76)
+@commands.command("整改", summary="整改/承诺事项：整改 · 整改完成 ZG编号", order=76,
+                  roles=("unit_liaison", "unit_head", "supervision_member", "admin"))
 def show_task(ctx: Context, args: str) -> Reply:
     def run(ctx, args):
         if not args.strip():
@@ -224,7 +225,7 @@ def _my_tasks(ctx: Context) -> str:
     return ctx.render("supervision/tasks.txt", tasks=tasks, today=_today(ctx))
 
 
-@commands.command("整改完成", summary="报告整改/承诺事项已完成：整改完成 ZG编号 说明", order=77, roles=("unit_liaison",))
+@commands.command("整改完成", order=77, roles=("unit_liaison",))
 def claim_task(ctx: Context, args: str) -> Reply:
     def run(ctx, args):
         task, note = _record(ctx, args, SupervisionTask, "claim")
@@ -235,7 +236,7 @@ def claim_task(ctx: Context, args: str) -> Reply:
     return _answer(ctx, run, args)
 
 
-@commands.command("整改销号", summary="整改/承诺事项销号：整改销号 ZG编号", order=78, roles=SUP)
+@commands.command("整改销号", order=78, roles=SUP)
 @_guard
 def close_task(ctx: Context, args: str):
     task, _ = _record(ctx, args, SupervisionTask, "close")
@@ -243,7 +244,7 @@ def close_task(ctx: Context, args: str):
     return ctx.render("supervision/done.txt", what="closed", t=task)
 
 
-@commands.command("整改退回", summary="退回整改/承诺事项：整改退回 ZG编号 原因", order=78, roles=SUP)
+@commands.command("整改退回", order=78, roles=SUP)
 @_guard
 def return_task(ctx: Context, args: str):
     task, reason = _record(ctx, args, SupervisionTask, "return")
@@ -256,7 +257,7 @@ def _rules(ctx: Context) -> rules_of.Rules:
     return rules_of.rules(ctx.runtime.settings.SUPERVISION_FILE)
 
 
-@commands.command("问责候选", summary="效能问责候选单位（数据所示）", order=80, roles=SUP)
+@commands.command("问责候选", summary="效能问责：问责候选、效能问责、问责决定、转报纪委", order=80, roles=SUP)
 @_guard
 def candidates(ctx: Context, args: str):
     th = _rules(ctx).candidates
@@ -264,7 +265,7 @@ def candidates(ctx: Context, args: str):
     return paged(ctx, ctx.render("supervision/candidates.txt", found=found, th=th))
 
 
-@commands.command("效能问责", summary="启动效能问责：效能问责 单位 理由", order=81, roles=SUP)
+@commands.command("效能问责", order=81, roles=SUP)
 @_guard
 def open_case(ctx: Context, args: str):
     unit_text, reason = first_word(args)
@@ -274,7 +275,7 @@ def open_case(ctx: Context, args: str):
     return ctx.render("supervision/case.txt", c=case, sup=True, opened=True)
 
 
-@commands.command("问责决定", summary="记录问责决定和扣分：问责决定 WZ编号 扣分 决定内容", order=82, roles=SUP)
+@commands.command("问责决定", order=82, roles=SUP)
 @_guard
 def decide_case(ctx: Context, args: str):
     case, rest = _record(ctx, args, AccountabilityCase, "decide")
@@ -287,7 +288,7 @@ def decide_case(ctx: Context, args: str):
     return ctx.render("supervision/done.txt", what="decided", c=case)
 
 
-@commands.command("转报纪委", "转报区纪委监委", summary="问题典型突出的转报区纪委监委：转报纪委 WZ编号 报送材料", order=83,
+@commands.command("转报纪委", "转报区纪委监委", order=83,
                   roles=SUP)
 @_guard
 def refer_case(ctx: Context, args: str):
@@ -296,7 +297,7 @@ def refer_case(ctx: Context, args: str):
     return ctx.render("supervision/done.txt", what="referred", c=case)
 
 
-@commands.command("问责", summary="查看效能问责：问责 WZ编号", order=84)
+@commands.command("问责", order=84)
 def show_case(ctx: Context, args: str) -> Reply:
     def run(ctx, args):
         case, _ = _record(ctx, args, AccountabilityCase, "show_case")
@@ -305,7 +306,8 @@ def show_case(ctx: Context, args: str) -> Reply:
 
 
 # -- 考评 --------------------------------------------------------------------------------------------
-@commands.command("考评", "绩效考评", summary="年度绩效考评：考评 2026 [导出]", order=85)
+@commands.command("考评", "绩效考评", summary="年度绩效考评：考评 2026 [导出]", order=85,
+                  roles=("unit_liaison", "unit_head", "supervision_member", "coordination_member", "admin"))
 def yearly(ctx: Context, args: str) -> Reply:
     def run(ctx, args):
         year_text, rest = first_word(args)
@@ -331,7 +333,7 @@ def _briefer(ctx: Context) -> bool:
     return _sup(ctx) or ctx.roles.has(ROLE_COORDINATION)
 
 
-@commands.command("简报", "专项通报", summary="信息简报：简报 起草 [专项] [标题] · 简报 XB编号 · 简报 修改 XB编号 全文 · 简报 发布 XB编号 群",
+@commands.command("简报", "专项通报", summary="信息简报：简报 起草 · 修改 · 发布；亮点 单位 内容",
                   order=86, roles=("supervision_member", "coordination_member", "admin"))
 def briefing(ctx: Context, args: str) -> Reply:
     special = ctx.incoming.text.strip().startswith("专项通报")
@@ -372,7 +374,7 @@ def _group(ctx: Context, text: str) -> ChatGroup:
     return hit
 
 
-@commands.command("亮点", "典型经验", summary="标记亮点/典型经验：亮点 单位 内容", order=87, roles=SUP)
+@commands.command("亮点", "典型经验", order=87, roles=SUP)
 @_guard
 def highlight(ctx: Context, args: str):
     unit_text, text = first_word(args)
