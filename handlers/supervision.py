@@ -14,15 +14,28 @@ from bot.actions import supervision as act
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.documents.assessment import assessment_filename, assessment_xlsx
-from bot.domain import codes, supervision as rules_of
+from bot.domain import codes
+from bot.domain import supervision as rules_of
 from bot.domain.assessment import assessment
 from bot.domain.clock import tz
 from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
 from bot.domain.unitmatch import UnitRef, match_unit
 from handlers.common import first_word, load_item, paged
 from handlers.export import send_file
-from models import (BRIEF_BRIEFING, BRIEF_SPECIAL, ROLE_ADMIN, ROLE_COORDINATION, ROLE_SUPERVISION,
-                    AccountabilityCase, Briefing, ChatGroup, Interview, SpotCheck, SupervisionTask, Unit)
+from models import (
+    BRIEF_BRIEFING,
+    BRIEF_SPECIAL,
+    ROLE_ADMIN,
+    ROLE_COORDINATION,
+    ROLE_SUPERVISION,
+    AccountabilityCase,
+    Briefing,
+    ChatGroup,
+    Interview,
+    SpotCheck,
+    SupervisionTask,
+    Unit,
+)
 
 commands = Commands()
 SUP = ("supervision_member", "admin")
@@ -283,7 +296,7 @@ def decide_case(ctx: Context, args: str):
     try:
         deduction = float(points.rstrip("分").lstrip("扣"))
     except ValueError:
-        raise _usage(ctx, "decide")
+        raise _usage(ctx, "decide") from None
     act.do_decide_case(ctx, case, deduction, decision)
     return ctx.render("supervision/done.txt", what="decided", c=case)
 

@@ -12,8 +12,17 @@ from sqlalchemy import select
 
 from bot.actions.escalation import auto_escalate
 from bot.domain import supervision as rules
-from models import (AccountabilityCase, AuditLog, Briefing, Escalation, Highlight, Interview, Matter, Notice,
-                    SpotCheck, SupervisionTask, Unit)
+from models import (
+    AccountabilityCase,
+    AuditLog,
+    Briefing,
+    Escalation,
+    Highlight,
+    Interview,
+    Notice,
+    SpotCheck,
+    SupervisionTask,
+)
 from tests import factories as f
 from tests.dialog import Callback, talk
 from tests.factories import at
@@ -162,8 +171,8 @@ def test_assessment_rules_are_validated_and_scored():
 
 
 def test_monthly_report_counts_spot_checks_cases_and_highlights(db_session):
-    from bot.actions.base import Acting
     from bot.actions import supervision as act
+    from bot.actions.base import Acting
     from bot.documents.report import analyse
     from bot.documents.texts import lines
 

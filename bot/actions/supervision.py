@@ -9,9 +9,10 @@ its notices in the caller's transaction; a refusal raises `Refused(code)` and ch
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Iterable, Optional
+from typing import Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,10 +24,34 @@ from bot.domain.clock import tz
 from bot.domain.codes import record_code
 from bot.domain.periods import month_bounds, periods_in_month
 from bot.infra import audit
-from models import (BRIEF_BRIEFING, BRIEF_DRAFT, BRIEF_KINDS, BRIEF_PUBLISHED, CASE_DECIDED, CASE_OPEN,
-                    ESC_ACCOUNTABILITY, ESC_DISCIPLINE, ESC_INTERVIEW, INTERVIEW_HELD, SPOT_RECORDED, TASK_CLAIMED,
-                    TASK_CLOSED, TASK_OPEN, TASK_PROMISE, TASK_RECTIFICATION, AccountabilityCase, Briefing,
-                    ChatGroup, Escalation, Highlight, Interview, Matter, SpotCheck, SupervisionTask, Unit)
+from models import (
+    BRIEF_BRIEFING,
+    BRIEF_DRAFT,
+    BRIEF_KINDS,
+    BRIEF_PUBLISHED,
+    CASE_DECIDED,
+    CASE_OPEN,
+    ESC_ACCOUNTABILITY,
+    ESC_DISCIPLINE,
+    ESC_INTERVIEW,
+    INTERVIEW_HELD,
+    SPOT_RECORDED,
+    TASK_CLAIMED,
+    TASK_CLOSED,
+    TASK_OPEN,
+    TASK_PROMISE,
+    TASK_RECTIFICATION,
+    AccountabilityCase,
+    Briefing,
+    ChatGroup,
+    Escalation,
+    Highlight,
+    Interview,
+    Matter,
+    SpotCheck,
+    SupervisionTask,
+    Unit,
+)
 
 
 class Refused(Exception):

@@ -13,7 +13,6 @@ one row per unit with what the assessment counts, each column from the one funct
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -23,8 +22,7 @@ from sqlalchemy.orm import Session
 from bot.domain import reporting, supervision
 from bot.domain.clock import tz
 from bot.domain.periods import periods_in_month
-from models import (CASE_DECIDED, TASK_RECTIFICATION, AccountabilityCase, Escalation, Matter, SupervisionTask,
-                    Unit)
+from models import CASE_DECIDED, TASK_RECTIFICATION, AccountabilityCase, Escalation, Matter, SupervisionTask, Unit
 
 
 @dataclass

@@ -5,10 +5,10 @@ Revision ID: 0015
 Revises: 0004
 Create Date: 2026-12-01 21:40:25
 """
-from alembic import op
 import sqlalchemy as sa
-import models.base
+from alembic import op
 
+import models.base
 
 revision = '0015'
 down_revision = '0004'
