@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     JOBS_FILE: str = str(PROJECT_ROOT / "config" / "jobs.yaml")
     SEED_FILE: str = str(PROJECT_ROOT / "config" / "seed" / "quangang.yaml")
     CALENDAR_FILE: str = str(PROJECT_ROOT / "config" / "calendar.yaml")  # the office's 节假日/调休 override
+    SUPERVISION_FILE: str = str(PROJECT_ROOT / "config" / "supervision.yaml")  # 效能问责 thresholds, 考评 rules
     EMBEDDED_WORKERS: bool = True  # `serve` runs the outbox sender and scheduler in-process
     # The web ledger board (/board)
     SECRET_KEY: str = ""  # signs board sessions and 看板 links; unset: a key file under INSTANCE_DIR

@@ -12,5 +12,9 @@ from .projects import (  # noqa: F401
     DecisionTransfer, JointMeeting, KeyProject, MeetingTopic, Milestone, MilestoneProgress, ProjectProblem,
     WeeklyProjectReport,
 )
+from .supervision import *  # noqa: F401,F403
+from .supervision import (  # noqa: F401
+    AccountabilityCase, Briefing, Highlight, Interview, SpotCheck, SupervisionTask,
+)
 from .system import *  # noqa: F401,F403
 from .system import AuditLog, ConversationState, JobRun, MonthlyReport, Notice, ProcessedMessage  # noqa: F401

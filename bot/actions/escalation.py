@@ -356,7 +356,8 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     year, mon = _parse_month(month)
     end = month_bounds(year, mon)[1]
     as_of = as_of or end
-    periods = list(periods_in_month(year, mon))
+    # only periods already due: a deadline still ahead is not a missing report
+    periods = [p for p in periods_in_month(year, mon) if p.deadline <= as_of] or [previous_period(period_at(as_of))]
     while len(periods) < lookback_periods:
         periods.insert(0, previous_period(periods[0]))
     periods = periods[-lookback_periods:] if lookback_periods else []

@@ -49,6 +49,11 @@ class Analysis:
     escalations_total: int = 0
     accountability: list[dict] = field(default_factory=list)  # 效能问责 candidates
     interview_days: int = 30
+    spot_checks: int = 0  # 现场抽查 planned in the month
+    rectifications: int = 0  # 整改要求 asked in the month
+    rectifications_open: int = 0  # of all, not closed at the month's end
+    cases: int = 0  # 效能问责 decided in the month
+    highlights: list[dict] = field(default_factory=list)  # 亮点 marked in the month
 
 
 def analyse(session, report, year: int, month: int, interview_days: int = 30) -> Analysis:
@@ -76,7 +81,27 @@ def analyse(session, report, year: int, month: int, interview_days: int = 30) ->
             .where(sql_open(), Matter.created_at < end, Matter.escalation_level.in_((ESC_INTERVIEW, ESC_ACCOUNTABILITY)))
             .order_by(Matter.deadline, Matter.id).limit(ACCOUNTABILITY_LIMIT)):
         a.accountability.append({"code": code, "title": title, "unit": unit})
+    _supervision(session, a, start, end)
     return a
+
+
+def _supervision(session, a: Analysis, start, end) -> None:
+    """The supervision group's own work of the month: spot checks, rectifications, decided cases, 亮点."""
+    from models import CASE_DECIDED, TASK_CLOSED, TASK_RECTIFICATION, AccountabilityCase, Highlight, SpotCheck, SupervisionTask
+
+    a.spot_checks = session.scalar(select(func.count(SpotCheck.id)).where(
+        SpotCheck.planned_on >= start.date(), SpotCheck.planned_on < end.date())) or 0
+    rect = (SupervisionTask.kind == TASK_RECTIFICATION, SupervisionTask.created_at < end)
+    a.rectifications = session.scalar(select(func.count(SupervisionTask.id)).where(
+        *rect, SupervisionTask.created_at >= start)) or 0
+    a.rectifications_open = session.scalar(select(func.count(SupervisionTask.id)).where(
+        *rect, (SupervisionTask.state != TASK_CLOSED) | (SupervisionTask.closed_at >= end))) or 0
+    a.cases = session.scalar(select(func.count(AccountabilityCase.id)).where(
+        AccountabilityCase.state == CASE_DECIDED, AccountabilityCase.decided_at >= start,
+        AccountabilityCase.decided_at < end)) or 0
+    a.highlights = [{"unit": u, "text": t} for u, t in session.execute(
+        select(Unit.name, Highlight.text).join(Unit, Unit.id == Highlight.unit_id)
+        .where(Highlight.marked_at >= start, Highlight.marked_at < end).order_by(Highlight.id))]
 
 
 def issuer(session) -> str:

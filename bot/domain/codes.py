@@ -99,3 +99,23 @@ def find_slip(session: Session, text: Optional[str]) -> Optional[AssignmentSlip]
     if code is None or code.is_matter:
         return None
     return session.scalar(select(AssignmentSlip).where(AssignmentSlip.code == str(code)))
+
+
+# -- the supervision group's records: CC<id> spot check, YT<id> interview, ZG<id> rectification / promise,
+# WZ<id> 效能问责 case, XB<id> briefing. Not ledger items: their own namespace, folded the same way.
+RECORD_PREFIXES = ("CC", "YT", "ZG", "WZ", "XB")
+_RECORD = re.compile(rf"\s*({'|'.join(RECORD_PREFIXES)})[ \t-]?([0-9]{{1,{MAX_DIGITS}}})(?![0-9A-Z])", re.IGNORECASE)
+
+
+def split_record_code(text: Optional[str]) -> tuple[Optional[str], str]:
+    """("YT3", the rest as typed) when `text` starts with a supervision record's code, else (None, text)."""
+    text = text or ""
+    m = _RECORD.match(text.translate(_FOLD))
+    if m is None or int(m[2]) == 0:
+        return None, text
+    return f"{m[1].upper()}{int(m[2])}", text[m.end():].strip()
+
+
+def record_code(prefix: str, ident: int) -> str:
+    assert prefix in RECORD_PREFIXES
+    return f"{prefix}{ident}"
