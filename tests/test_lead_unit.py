@@ -49,3 +49,75 @@ def test_a_unit_told_no_report_is_needed_is_not_counted_reminded_named_or_record
     overdue.run(runtime, p.deadline)
     with runtime.db.session() as s:
         assert set(s.scalars(select(MissedDeadline.unit_id).where(MissedDeadline.period_key == p.key))) == {fagai}
+
+
+def _led_minutes(s):
+    """Minutes of row 1 led by 发改局 with an item of its own (M1) and one of 科技局 (M5)."""
+    o = f.small_org(s)
+    mins = f.minutes(s, o.leader1, o.fagai, row=o.row1, title="经济运行调度会", meeting=date(2026, 11, 2))
+    mins.lead_unit_id = o.fagai.id
+    o.m1 = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31), title="推进征迁", minutes_obj=mins)
+    o.m5 = f.matter(s, "M5", o.keji, o.leader1, date(2026, 12, 31), title="科创平台建设", minutes_obj=mins)
+    o.m6 = f.matter(s, "M6", o.keji, o.leader1, date(2026, 12, 31), title="科技局自己的事")  # not led by 发改局
+    return o
+
+
+def test_the_lead_unit_files_the_problem_list_with_the_responsible_units_progress_pre_filled(runtime):
+    from bot.domain import reporting
+    from bot.domain.periods import period_by_key
+    from models import Notice, ReportItem, ReportSubmission
+    from tests.dialog import Direct, talk
+
+    p = period_by_key("2026-12-05")
+    with runtime.db.session() as s:
+        o = _led_minutes(s)
+        fagai, keji, ol1 = o.fagai.id, o.keji.id, o.ol1.id
+    runtime.clock.set(at(2026, 12, 3, 9))
+    # 科技局 reports on its own items; it is not what counts for M5
+    talk(Direct(runtime, "uk"), [("填报", "共有 2 项"), ("2", None), ("平台主体封顶", None), ("12月20日", None),
+                                 ("无", None), ("2", None), ("进行中", None), ("12月25日", None), ("无", "请核对"),
+                                 ("确认", "第 1 版")])
+    with runtime.db.session() as s:
+        st = reporting.report_status(s, [p], at(2026, 12, 4))
+    assert st == {(fagai, p.key): reporting.MISSING, (keji, p.key): reporting.ON_TIME}  # 科技局 still owes M6
+    runtime.clock.set(at(2026, 12, 4, 9))
+    text = talk(Direct(runtime, "ua"), [
+        ("查 M5", ("M5", "科创平台建设")),  # the lead unit's liaison sees the items it leads
+        ("填报", ("共有 2 项", "M1 推进征迁")),
+        ("2", None), ("征迁过半", None), ("12月20日", None), ("无", ("M5 科创平台建设", "责任单位：区科技局",
+                                                                 "区科技局 12月3日报：平台主体封顶")),
+        ("1", "完成情况"), ("已建成投用", "请核对"), ("确认", "第 1 版")])
+    assert "M6" not in text
+    with runtime.db.session() as s:
+        st = reporting.report_status(s, [p], at(2026, 12, 6))
+        assert st[(fagai, p.key)] == reporting.ON_TIME
+        sub = s.scalar(select(ReportSubmission).where(ReportSubmission.unit_id == fagai))
+        assert sorted(i.matter.code for i in s.scalars(select(ReportItem).where(ReportItem.submission_id == sub.id))) \
+            == ["M1", "M5"]
+        lists = list(s.scalars(select(Notice).where(Notice.key.like("problem_list:%"))))
+        assert [(n.target, n.key) for n in lists] == [("linyongyong", f"problem_list:{sub.id}:p{ol1}")]
+        assert all(w in lists[0].payload["content"] for w in ("区发改局（牵头单位）", "M1 推进征迁", "M5 科创平台建设",
+                                                  "责任单位：区科技局", "已完成：已建成投用", "计划12月20日完成"))
+    # another unit's liaison does not see the minutes' items it is not responsible for
+    with runtime.db.session() as s:
+        from bot.domain.roles import roles_of
+        from bot.domain.scope import can_see
+        from models import Matter, Person
+        jiaoyu = roles_of(s, s.scalar(select(Person).where(Person.wecom_userid == "ub")))
+        keji_l = roles_of(s, s.scalar(select(Person).where(Person.wecom_userid == "uk")))
+        m1 = s.scalar(select(Matter).where(Matter.code == "M1"))
+        assert not can_see(s, jiaoyu, m1) and not can_see(s, keji_l, m1)
+
+
+def test_a_planned_date_after_the_deadline_asks_for_an_extension(runtime):
+    from tests.dialog import Direct, talk
+
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31), title="推进征迁")
+    runtime.clock.set(at(2026, 12, 1))
+    talk(Direct(runtime, "ua"), [("填报", "M1"), ("2", None), ("征迁过半", None), ("2027-01-15", None),
+                                 ("无", "请核对"),
+                                 ("确认", ("计划完成时间晚于完成时限", "延期申请 M1 2027-01-15 原因"))])
+    talk(Direct(runtime, "ua"), [("填报", "M1"), ("2", None), ("征迁过半", None), ("12月20日", None),
+                                 ("无", "请核对"), ("确认", ("第 2 版", "!延期申请"))])
