@@ -121,3 +121,23 @@ def test_a_planned_date_after_the_deadline_asks_for_an_extension(runtime):
                                  ("确认", ("计划完成时间晚于完成时限", "延期申请 M1 2027-01-15 原因"))])
     talk(Direct(runtime, "ua"), [("填报", "M1"), ("2", None), ("征迁过半", None), ("12月20日", None),
                                  ("无", "请核对"), ("确认", ("第 2 版", "!延期申请"))])
+
+
+def test_rollups_and_leader_figures_follow_each_items_own_leader(runtime):
+    """Row 2 (郭雅婷, lead unit 教育局) has no items; 教育局's item M3 is 陈剑锋's. 教育局 reports on the 4th."""
+    from bot.actions.rollup import compile_rows
+    from bot.domain.periods import period_by_key
+    from bot.jobs.monthly import compute
+
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31))
+        m3 = f.matter(s, "M3", o.jiaoyu, o.leader1, date(2026, 12, 31))
+        f.report(s, o.jiaoyu, o.ub, "2026-12-05", at(2026, 12, 4), items=[(m3, "open", "推进中")])
+        compiled = compile_rows(s, period_by_key("2026-12-05"))
+        assert set(compiled) == {o.row1.id}  # no empty roll-up for row 2, so its liaison is not chased
+        text = compiled[o.row1.id].content
+        assert "区教育局" in text and "区科技局" not in text and "事项 2 项" in text
+        leaders = {d["name"]: d for d in compute(s, 2026, 12).leaders}
+        assert leaders["郭雅婷"]["expected"] == 0 and leaders["郭雅婷"]["rate"] is None
+        assert leaders["陈剑锋"]["expected"] == 4 and leaders["陈剑锋"]["rate"] == 25.0
