@@ -141,3 +141,22 @@ def test_rollups_and_leader_figures_follow_each_items_own_leader(runtime):
         leaders = {d["name"]: d for d in compute(s, 2026, 12).leaders}
         assert leaders["郭雅婷"]["expected"] == 0 and leaders["郭雅婷"]["rate"] is None
         assert leaders["陈剑锋"]["expected"] == 4 and leaders["陈剑锋"]["rate"] == 25.0
+
+
+def test_progress_sub_counts_add_up_to_its_total(runtime):
+    import re
+
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        f.matter(s, "M1", o.fagai, o.leader1, date(2026, 11, 20))
+        f.matter(s, "M2", o.fagai, o.leader1, date(2026, 12, 31), state="completion_claimed")
+        m3 = f.matter(s, "M3", o.keji, o.leader1, date(2026, 12, 31), state="extension_requested")
+        m3.escalation_level = 1
+        f.matter(s, "M4", o.jiaoyu, o.leader2, date(2026, 12, 31), state="closed")
+    runtime.clock.set(at(2026, 12, 1))
+    text = runtime.handle_text("wecom", "wujinming", "进度").text
+    total = int(re.search(r"在办 (\d+) 项", text).group(1))
+    lights = [int(n) for n in re.findall(r"[🔴🟡🟢]\S+ (\d+)", text.split("\n其中")[0])]
+    parts = [int(n) for n in re.findall(r"(\d+)", next(line for line in text.splitlines() if line.startswith("其中")))]
+    assert total == 3 and sum(lights) == total and sum(parts) == total, text
+    assert "提级督办 1 项" in text
