@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from hypothesis import given, strategies as st
 from sqlalchemy import select
 
 from tests import factories as f
@@ -160,3 +161,31 @@ def test_progress_sub_counts_add_up_to_its_total(runtime):
     parts = [int(n) for n in re.findall(r"(\d+)", next(line for line in text.splitlines() if line.startswith("其中")))]
     assert total == 3 and sum(lights) == total and sum(parts) == total, text
     assert "提级督办 1 项" in text
+
+
+def test_the_circular_takes_a_month_and_never_says_all_on_time_when_nobody_owed(runtime):
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31), created_at=at(2026, 11, 25))
+        f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 6))
+    runtime.clock.set(at(2026, 12, 10))
+    say = lambda text: runtime.handle_text("wecom", "wujinming", text).text  # noqa: E731
+    november = say("通报 11月")  # M1 came after both November deadlines: nobody owed a report
+    assert "2026年11月" in november and "按时报送 0 个单位" not in november and "均按时报送" not in november
+    assert "无应报送问题清单的单位" in november and "通报 2026年11月 发布" in november
+    december = say("通报 本月")
+    assert "2026年12月" in december and "逾期报送 1 个：区发改局" in december and "均按时报送" not in december
+    assert say("通报 12月") == december
+    assert "不是月份" in say("通报 十三月")
+    assert "✅ 通报已发送" in say("通报 11月 发布")
+
+
+@given(st.integers(2000, 2100), st.integers(1, 12), st.dates(date(2001, 1, 1), date(2099, 12, 31)))
+def test_parse_month_reads_back_every_month(y, m, today):
+    from bot.domain.dateparse import parse_month
+
+    assert parse_month(f"{y}年{m}月", today) == (y, m) == parse_month(f"{y}-{m:02d}", today)
+    assert parse_month(f"{y}年{m}月".translate(str.maketrans("0123456789", "０１２３４５６７８９")), today) == (y, m)
+    got = parse_month(f"{m}月", today)  # the latest such month not after today's
+    assert got[1] == m and (today.year - 1, today.month) < got <= (today.year, today.month)
+    assert parse_month(str(m), today) is None
