@@ -95,8 +95,14 @@ def test_the_lead_unit_files_the_problem_list_with_the_responsible_units_progres
         sub = s.scalar(select(ReportSubmission).where(ReportSubmission.unit_id == fagai))
         assert sorted(i.matter.code for i in s.scalars(select(ReportItem).where(ReportItem.submission_id == sub.id))) \
             == ["M1", "M5"]
-        lists = list(s.scalars(select(Notice).where(Notice.key.like("problem_list:%"))))
-        assert [(n.target, n.key) for n in lists] == [("linyongyong", f"problem_list:{sub.id}:p{ol1}")]
+        lists = list(s.scalars(select(Notice).where(Notice.key.like("problem_list:%")).order_by(Notice.id)))
+        assert [(n.target, n.key, n.msgtype) for n in lists] == [
+            ("linyongyong", f"problem_list:{sub.id}:p{ol1}", "text"),
+            ("linyongyong", f"problem_list:{sub.id}:p{ol1}:xlsx", "file")]
+        from openpyxl import load_workbook
+        sheet = load_workbook(lists[1].payload["path"]).active
+        cells = "\n".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value)
+        assert "区发改局" in cells and "已建成投用" in cells and "平台主体封顶" not in cells  # the lead unit's list
         assert all(w in lists[0].payload["content"] for w in ("区发改局（牵头单位）", "M1 推进征迁", "M5 科创平台建设",
                                                   "责任单位：区科技局", "已完成：已建成投用", "计划12月20日完成"))
     # another unit's liaison does not see the minutes' items it is not responsible for

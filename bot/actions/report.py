@@ -5,8 +5,10 @@ that go with it: 已完成 claims completion (the office liaisons are asked to c
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Optional, Sequence
 
 from sqlalchemy import func, select
@@ -16,10 +18,11 @@ from bot.actions.closeout import do_claim_completion, do_withdraw_claim
 from bot.domain import ledger
 from bot.domain import reporting
 from bot.domain.periods import Period
+from bot.delivery import outbox
 from bot.domain.scope import followers
 from bot.infra import audit
 from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
-                    ROLE_OFFICE_LIAISON, Matter, Person,
+                    ROLE_OFFICE_LIAISON, TARGET_USER, Matter, Person,
                     ReportItem, ReportSubmission, Unit)
 
 REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # items a unit reports on
@@ -131,5 +134,31 @@ def send_problem_list(act: Act, unit: Unit, period: Period, sub: ReportSubmissio
     for pid, ids in mine.items():
         rows = [dict(answer=by_id[i][0], m=by_id[i][1]) for i in sorted(ids, key=lambda i: by_id[i][1].code)]
         text = act.render("report/to_office_liaison.txt", unit=unit, period=period, sub=sub, rows=rows)
-        n += notify_people(act, [s.get(Person, pid)], text, key=f"problem_list:{sub.id}")
+        liaison = s.get(Person, pid)
+        if notify_people(act, [liaison], text, key=f"problem_list:{sub.id}"):
+            n += 1
+            _send_workbook(act, liaison, unit, period, sub)
     return n
+
+
+def _send_workbook(act: Act, liaison: Person, unit: Unit, period: Period, sub: ReportSubmission) -> None:
+    """The 附件3 workbook of the lead unit for the period, as the office liaison may see it, saved under
+    INSTANCE_DIR/exports/ and queued as a file (only where there is a deployment: `act.runtime`)."""
+    runtime = getattr(act, "runtime", None)
+    settings = getattr(runtime, "settings", None)
+    if settings is None:
+        return
+    from bot.documents.problems import annex3_filename, annex3_xlsx
+    from bot.domain.roles import roles_of
+
+    data = annex3_xlsx(act.session, roles_of(act.session, liaison), period, lead_unit=unit)
+    filename = annex3_filename(period, unit.name)
+    folder = Path(settings.INSTANCE_DIR) / "exports" / act.now.strftime("%Y%m%d") / secrets.token_hex(8)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / filename).write_bytes(data)
+    channel = runtime.channel_for(liaison)
+    target = outbox.person_target(liaison, channel)
+    if target:
+        outbox.enqueue(act.session, target_kind=TARGET_USER, target=target, msgtype="file", channel=channel,
+                       payload={"filename": filename, "path": str(folder / filename)},
+                       key=f"problem_list:{sub.id}:p{liaison.id}:xlsx", kind="problem_list")
