@@ -195,3 +195,29 @@ def test_parse_month_reads_back_every_month(y, m, today):
     got = parse_month(f"{m}月", today)  # the latest such month not after today's
     assert got[1] == m and (today.year - 1, today.month) < got <= (today.year, today.month)
     assert parse_month(str(m), today) is None
+
+
+def test_escalation_is_raised_by_the_lead_unit_which_a_responsible_unit_may_ask(runtime):
+    from models import AuditLog, Escalation, Notice
+
+    with runtime.db.session() as s:
+        o = _led_minutes(s)
+        m5 = o.m5.id
+    runtime.clock.set(at(2026, 12, 3))
+    assert "转给区发改局联络员发改联络员" in Direct_say(runtime, "uk", "提请督办 M5 涉及多部门用地协调")
+    with runtime.db.session() as s:
+        assert s.scalar(select(Escalation.id).where(Escalation.matter_id == m5)) is None
+        asked = [n.payload["content"] for n in s.scalars(select(Notice).where(Notice.key.like("escalation_asked:%")))]
+        assert [n.target for n in s.scalars(select(Notice).where(Notice.key.like("escalation_asked:%")))] == ["ua"]
+        assert "涉及多部门用地协调" in asked[0] and "提请督办 M5" in asked[0]
+        assert s.scalar(select(AuditLog.action).where(AuditLog.action == "escalation_asked")) is not None
+    assert "督导考核组" in Direct_say(runtime, "ua", "提请督办 M5 涉及多部门用地协调")
+    with runtime.db.session() as s:
+        assert s.scalar(select(Escalation.level).where(Escalation.matter_id == m5)) == 1
+    # its own item the responsible unit raises itself; a unit neither leading nor responsible may not
+    assert "督导考核组" in Direct_say(runtime, "uk", "提请督办 M6 涉及多部门")
+    assert "没有找到编号为“M6”" in Direct_say(runtime, "ub", "提请督办 M6 涉及多部门")
+
+
+def Direct_say(runtime, user, text):
+    return runtime.handle_text("wecom", user, text).text
