@@ -7,8 +7,13 @@ and can't be settled; the supervision group gets the item with its history and a
 """
 from __future__ import annotations
 
-from bot.actions.escalation import (do_ask_lead_unit_to_escalate, do_decide_escalation, do_raise_escalation,
-                                   escalation_of, lead_unit_of)
+from bot.actions.escalation import (
+    do_ask_lead_unit_to_escalate,
+    do_decide_escalation,
+    do_raise_escalation,
+    escalation_of,
+    lead_unit_of,
+)
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date

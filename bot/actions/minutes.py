@@ -9,7 +9,6 @@ from typing import Optional, Sequence
 
 from sqlalchemy import select
 
-
 from bot.actions.base import Act, person_id
 from bot.domain.codes import add_matter
 from bot.domain.leadunit import minutes_lead_unit

@@ -105,7 +105,8 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
     s.flush()
     audit.record(s, actor=act.actor, action="create", entity="report_submission", entity_id=sub.id,
                  after=audit.snapshot(sub), at=act.now)
-    send_problem_list(act, unit, period, sub, [(a, m) for a, m in zip(items, matters, strict=True) if leads(unit.id, m)])
+    led = [(a, m) for a, m in zip(items, matters, strict=True) if leads(unit.id, m)]
+    send_problem_list(act, unit, period, sub, led)
     done = sum(1 for a in items if a.status == ITEM_DONE)
     beyond = [(m, a.planned_deadline) for a, m in zip(items, matters, strict=True)
               if a.status == ITEM_OPEN and m.state != MATTER_EXTENSION and needs_extension(a.planned_deadline, m)]
