@@ -1,10 +1,14 @@
 """通报: the supervision group (or an admin) previews the circular with `通报` and sends it to the
-liaisons' group chat with `通报 发布` (once a day). The monthly job calls bot.actions.circular.publish_circular."""
+liaisons' group chat with `通报 发布` (once a day per month covered). A month may be named: `通报 12月`,
+`通报 本月`, `通报 2026年11月 发布` (bot.domain.dateparse.parse_month); by default the month of the latest
+deadline. The monthly job calls bot.actions.circular.publish_circular."""
 from __future__ import annotations
 
 from bot.actions.circular import build_circular, publish_circular
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
+from bot.domain.clock import tz
+from bot.domain.dateparse import parse_month
 from handlers.common import paged
 from models import ROLE_ADMIN, ROLE_SUPERVISION
 
@@ -17,8 +21,17 @@ PUBLISH_WORDS = ("发布", "发送", "下发")
 def circular(ctx: Context, args: str) -> Reply:
     if not ctx.roles.has(ROLE_SUPERVISION, ROLE_ADMIN):
         return Reply(ctx.render("circular/not_allowed.txt"))
-    if args.strip() in PUBLISH_WORDS:
-        sent = publish_circular(ctx.session, ctx.runtime, ctx.now, key=f"circular:manual:{ctx.now.date().isoformat()}")
+    words = args.split()
+    publish = any(w in PUBLISH_WORDS for w in words)
+    rest = "".join(w for w in words if w not in PUBLISH_WORDS)
+    month = None
+    if rest:
+        month = parse_month(rest, ctx.now.astimezone(tz()).date())
+        if month is None:
+            return Reply(ctx.render("circular/usage.txt", text=rest))
+    if publish:
+        key = f"circular:manual:{ctx.now.date().isoformat()}" + (f":{month[0]:04d}-{month[1]:02d}" if month else "")
+        sent = publish_circular(ctx.session, ctx.runtime, ctx.now, key=key, month=month)
         return Reply(ctx.render("circular/published.txt", sent=len(sent)))
-    text = build_circular(ctx.session, ctx.now)
-    return paged(ctx, ctx.render("circular/preview.txt", body=text))
+    text = build_circular(ctx.session, ctx.now, month=month)
+    return paged(ctx, ctx.render("circular/preview.txt", body=text, month=month))

@@ -1,11 +1,19 @@
-"""提请督办 (escalation level 1, seed 000 §三(二)): a unit liaison raises an item that spans departments
+"""提请督办 (escalation level 1, seed 000 §三(二)): the liaison of the item's lead unit (牵头单位; the
+responsible unit's when the item has none other) raises an item — a responsible unit's liaison asks the
+lead unit to, which is told — that spans departments
 and can't be settled; the supervision group gets the item with its history and answers 立项督办 <编号>
 <期限> (takes it on) or 退回督办 <编号> <原因>. The changes and their notices are bot.actions.escalation's
 (which also runs the automatic levels).
 """
 from __future__ import annotations
 
-from bot.actions.escalation import do_decide_escalation, do_raise_escalation, escalation_of
+from bot.actions.escalation import (
+    do_ask_lead_unit_to_escalate,
+    do_decide_escalation,
+    do_raise_escalation,
+    escalation_of,
+    lead_unit_of,
+)
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
@@ -20,14 +28,24 @@ def raise_request(ctx: Context, args: str) -> Reply:
     def run(matter: Matter, reason: str) -> Reply:
         if not reason.strip():
             return Reply(ctx.render("escalate/need_reason.txt", m=matter))
+        lead = lead_unit_of(matter)
+        if lead is not None and lead.id not in ctx.roles.liaison_unit_ids:  # the lead unit raises it
+            liaison = do_ask_lead_unit_to_escalate(ctx, matter, reason)
+            return Reply(ctx.render("escalate/asked_lead_unit.txt", m=matter, lead=lead, liaison=liaison))
         esc = do_raise_escalation(ctx, matter, ESC_SUPERVISION_REQUEST, reason)
         if esc is None:
             existing = escalation_of(ctx.session, matter, ESC_SUPERVISION_REQUEST)
             return Reply(ctx.render("escalate/already.txt", m=matter, esc=existing))
         return Reply(ctx.render("escalate/raised.txt", m=matter))
 
-    return item_command(ctx, args, usage="escalate/usage.txt", may=is_unit_liaison,
+    return item_command(ctx, args, usage="escalate/usage.txt", may=may_raise,
                         denied="escalate/not_unit_liaison.txt", run=run)
+
+
+def may_raise(ctx: Context, matter: Matter) -> bool:
+    """The liaison of the item's lead unit raises 提请督办; its responsible unit's liaison may ask for it."""
+    lead = lead_unit_of(matter)
+    return is_unit_liaison(ctx, matter) or (lead is not None and lead.id in ctx.roles.liaison_unit_ids)
 
 
 def _decide(ctx: Context, args: str, accept: bool) -> Reply:

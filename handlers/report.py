@@ -7,19 +7,20 @@ bot.actions.report.do_submit_report.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, or_, select
 
 from bot.actions.report import REPORTABLE, ItemReport, do_submit_report
 from bot.domain import ledger
 from bot.core.messages import Context, Reply
 from bot.domain import reporting
+from bot.domain.clock import tz
 from bot.domain.periods import period_by_key, period_for_report
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.conversation import engine
 from bot.core.routing import Commands
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
-from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, Matter, ReportSubmission, Unit
+from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, Matter, ReportItem, ReportSubmission, Unit
 
 commands = Commands()
 
@@ -40,12 +41,15 @@ def current_submission(session, unit_id: int, period_key: str):
         ReportSubmission.current.is_(True)))
 
 
-def items_to_report(session, unit_id: int, period_key: str) -> list[dict]:
-    """Open matters and slip rows of the unit, soonest deadline first, plus those this period's current report
-    already claimed done (so a second report can revise them)."""
-    ids = set(session.scalars(select(Matter.id).where(Matter.responsible_unit_id == unit_id,
-                                                      Matter.state.in_(REPORTABLE))))
-    sub = current_submission(session, unit_id, period_key)
+def items_to_report(session, unit_id: int, period) -> list[dict]:
+    """The unit's problem list for `period`: the open matters and slip rows it is responsible for, and those
+    of the minutes and slips it leads (牵头单位, seed 000 附件3 note 2), soonest deadline first; plus those
+    claimed done since the period opened or in this period's current report (so it can revise them). For a
+    led item another unit is responsible for, that unit's own report of the period is shown pre-filled."""
+    mine = or_(Matter.responsible_unit_id == unit_id, reporting.sql_led_by([unit_id]))
+    ids = set(session.scalars(select(Matter.id).where(mine, or_(
+        Matter.state.in_(REPORTABLE), and_(Matter.state == MATTER_CLAIMED, Matter.claimed_at > period.opens)))))
+    sub = current_submission(session, unit_id, period.key)
     earlier = {}
     if sub is not None:
         for it in sub.items:
@@ -54,14 +58,29 @@ def items_to_report(session, unit_id: int, period_key: str) -> list[dict]:
                 ids.add(it.matter_id)
     if not ids:
         return []
-    matters = session.scalars(select(Matter).where(Matter.id.in_(ids)).order_by(Matter.deadline, Matter.id))
+    matters = list(session.scalars(select(Matter).where(Matter.id.in_(ids)).order_by(Matter.deadline, Matter.id)))
+    theirs = {}  # matter id -> (unit name, submitted_at, item): the responsible unit's own report
+    others = [m.id for m in matters if m.responsible_unit_id != unit_id]
+    if others:
+        for item, at, name in session.execute(
+                select(ReportItem, ReportSubmission.submitted_at, Unit.name)
+                .join(ReportSubmission, ReportSubmission.id == ReportItem.submission_id)
+                .join(Unit, Unit.id == ReportSubmission.unit_id)
+                .join(Matter, Matter.id == ReportItem.matter_id)
+                .where(ReportItem.matter_id.in_(others), ReportSubmission.period_key == period.key,
+                       ReportSubmission.current.is_(True), ReportSubmission.unit_id == Matter.responsible_unit_id)):
+            theirs[item.matter_id] = (name, at, item.status, item.progress)
     out = []
     for m in matters:
         prev = earlier.get(m.id)
+        pre = theirs.get(m.id)
         out.append({"id": m.id, "code": m.code, "kind": m.kind, "title": m.title, "deadline": m.deadline.isoformat(),
                     "planned": m.planned_deadline.isoformat() if m.planned_deadline else None,
                     "last": m.last_progress, "state": m.state,
-                    "earlier": prev.status if prev else None})
+                    "earlier": prev.status if prev else None,
+                    "unit": m.responsible_unit.name if m.responsible_unit_id != unit_id else None,
+                    "theirs": None if pre is None else dict(
+                        unit=pre[0], at=pre[1].astimezone(tz()).date().isoformat(), status=pre[2], progress=pre[3])})
     return out
 
 
@@ -81,7 +100,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     except ledger.TransitionError as exc:
         raise Invalid("report/err_changed.txt", code=exc.info.get("item")) from exc
     return Reply(ctx.render("report/saved.txt", sub=out.submission, unit=unit, period=period, replaced=out.replaced,
-                            done=out.done, open=out.open))
+                            done=out.done, open=out.open, beyond=out.beyond_deadline))
 
 
 FLOW = commands.flow(Flow(
@@ -120,7 +139,7 @@ def report(ctx: Context, args: str):
         units = [ctx.session.get(Unit, uid) for uid in sorted(ctx.roles.liaison_unit_ids)]
         return ctx.render("report/which_unit.txt", units=units)
     period = period_for_report(ctx.now, reported(ctx.session, unit.id))
-    matters = items_to_report(ctx.session, unit.id, period.key)
+    matters = items_to_report(ctx.session, unit.id, period)
     if not matters:
         return ctx.render("report/nothing.txt", unit=unit, period=period)
     prev = current_submission(ctx.session, unit.id, period.key)

@@ -69,9 +69,13 @@ class Minutes(Base):
     drafted_at: Mapped[Optional[datetime]]
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # 牵头单位: files the problem list (附件3 note 2); None only on rows older than migration 0013,
+    # whose responsible units then report for themselves (bot.domain.reporting.sql_reporting_unit)
+    lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
 
     leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
-    drafting_unit: Mapped[Unit] = relationship()
+    drafting_unit: Mapped[Unit] = relationship(foreign_keys=[drafting_unit_id])
+    lead_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[lead_unit_id])
     dispatch_row: Mapped[Optional[DispatchRow]] = relationship()
     matters: Mapped[list["Matter"]] = relationship(back_populates="minutes", order_by="Matter.seq")
 
@@ -100,8 +104,11 @@ class AssignmentSlip(Base):
     signed_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     draft: Mapped[Optional[dict]]  # the rows as entered, until issued (editable after 退回)
+    # 牵头单位: files the slip's 落实情况 (附件4); never merely the drafter's own unit
+    lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
 
     leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
+    lead_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[lead_unit_id])
     drafted_by: Mapped[Person] = relationship(foreign_keys=[drafted_by_id])
     rows: Mapped[list["Matter"]] = relationship(back_populates="slip", order_by="Matter.seq")
 
@@ -156,6 +163,9 @@ class Matter(Base):
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[Optional[datetime]]
+    # when the item went to 待销号; it owes no report in a period it was already awaiting 销号 when it
+    # opened (bot.domain.reporting.sql_expected_in); cleared when the claim is withdrawn or returned
+    claimed_at: Mapped[Optional[datetime]]
 
     minutes: Mapped[Optional[Minutes]] = relationship(back_populates="matters")
     slip: Mapped[Optional[AssignmentSlip]] = relationship(back_populates="rows")

@@ -36,15 +36,16 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
     """Everything the template shows. `scope`: a SQL condition on Matter (bot.domain.scope.matter_filter) or None."""
     cond = true() if scope is None else scope
     periods = circular_periods(as_of, month)
-    unit_ids = set(session.scalars(select(Matter.responsible_unit_id).where(cond).distinct()))
+    unit_ids = set(session.scalars(select(reporting.sql_reporting_unit()).where(cond).distinct()))
     status = reporting.report_status(session, periods, as_of, unit_ids=unit_ids)
     names = {u.id: u.name for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids or {-1})))}
     per_period = []
     for p in periods:
-        row = {"period": p, "on_time": 0, "late": [], "missing": []}
+        row = {"period": p, "expected": 0, "on_time": 0, "late": [], "missing": []}
         for (uid, key), st in status.items():
             if key != p.key:
                 continue
+            row["expected"] += 1
             if st == reporting.ON_TIME:
                 row["on_time"] += 1
             else:

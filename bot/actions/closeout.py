@@ -53,6 +53,7 @@ def do_claim_completion(act: Act, matter: Matter, note: Optional[str] = None) ->
         return False
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_CLAIMED
+    matter.claimed_at = act.now
     audit_matter(s, matter, before, act.actor, "completion_claimed", act.now, (note or "").strip() or None)
     s.flush()
     announce_claim(act, matter, note or "")
@@ -68,6 +69,7 @@ def do_withdraw_claim(act: Act, matter: Matter, note: Optional[str] = None) -> b
         return False
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_OPEN
+    matter.claimed_at = None
     audit_matter(s, matter, before, act.actor, "claim_withdrawn", act.now, (note or "").strip() or None)
     return True
 
@@ -105,6 +107,7 @@ def do_return_for_redo(act: Act, matter: Matter, reason: Optional[str]) -> None:
     text = ledger.need_reason(reason)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_RETURNED
+    matter.claimed_at = None
     audit_matter(s, matter, before, act.actor, "returned", act.now, text)
     _tell_unit(act, matter, False, reason or "")
 
@@ -118,4 +121,5 @@ def do_reopen(act: Act, matter: Matter, reason: Optional[str]) -> None:
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_RETURNED
     matter.closed_at = None
+    matter.claimed_at = None
     audit_matter(s, matter, before, act.actor, "reopened", act.now, text)

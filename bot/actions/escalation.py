@@ -284,6 +284,34 @@ def do_raise_escalation(act: Act, matter: Matter, level: int, reason: Optional[s
     return esc
 
 
+def lead_unit_of(matter: Matter):
+    """The lead unit that raises 提请督办 for the item ("提请督办" is the lead unit's, §三(二)): the lead unit
+    of its minutes or slip when that is not the item's responsible unit, else None (the responsible unit
+    raises it itself)."""
+    source = matter.minutes if matter.minutes_id is not None else matter.slip
+    lead = getattr(source, "lead_unit", None)
+    return lead if lead is not None and lead.id != matter.responsible_unit_id else None
+
+
+def do_ask_lead_unit_to_escalate(act: Act, matter: Matter, reason: Optional[str]) -> Optional[Person]:
+    """A responsible unit asks the item's lead unit to raise 提请督办: audited, and the lead unit's liaison is
+    told with the command to send. Returns that liaison (None if the lead unit has none named yet)."""
+    s = act.session
+    lock(s, matter)
+    ledger.check("escalate", matter)
+    reason = ledger.need_reason(reason)
+    lead = lead_unit_of(matter)
+    before = snapshot(matter, WATCHED)
+    audit_matter(s, matter, before, act.actor, "escalation_asked", act.now, reason)
+    liaison = lead.liaison if lead is not None else None
+    if liaison is None or liaison.placeholder:
+        return None
+    notify_people(act, [liaison], act.render("escalate/to_lead_unit.txt", m=matter, lead=lead, reason=reason,
+                                             by=act.actor),
+                  key=f"escalation_asked:{matter.id}:{act.now.isoformat()}")
+    return liaison
+
+
 def do_decide_escalation(act: Act, escalation: Escalation, accept: bool, *, deadline: Optional[date] = None,
                          note: Optional[str] = None) -> Escalation:
     """立项督办 (accept, with a supervision deadline) or 退回督办 (with a reason) of a raised request; the unit

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.actions.base import Act, person_id
 from bot.domain.codes import add_matter
+from bot.domain.leadunit import minutes_lead_unit
 from bot.infra import audit
 from models import KIND_MINUTES, MINUTES_DRAFTED, DispatchRow, Matter, Minutes, Person, Unit
 
@@ -49,6 +50,7 @@ def do_record_minutes(act: Act, *, leader: Person, number: Optional[str], title:
     row = next((r for r in rows if drafting_unit in r.lead_units), rows[0] if rows else None)
     minutes = Minutes(number=number, title=title, leader_id=leader.id, dispatch_row_id=row.id if row else None,
                       meeting_date=meeting_date, drafting_unit_id=drafting_unit.id, state=MINUTES_DRAFTED,
+                      lead_unit_id=minutes_lead_unit(drafting_unit.id, [u.id for u in row.lead_units] if row else []),
                       drafted_at=act.now, created_by_id=person_id(act.actor), created_at=act.now)
     s.add(minutes)
     s.flush()

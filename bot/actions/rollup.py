@@ -21,6 +21,7 @@ from bot.delivery.outbox import people
 from bot.domain import reporting
 from bot.domain.ledger import TransitionError, sql_active, sql_overdue
 from bot.domain.reporting import sql_expected_in
+from bot.domain.scope import item_rows
 from bot.domain.periods import Period, period_by_key
 from bot.infra import audit
 from bot.infra.db import insert_ignore
@@ -123,19 +124,24 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
         return {}
     leader_ids = sorted({r.leader_id for r in rows})
     today = period.deadline_date
-    # items per (leader, unit): total, closed, claimed, active, overdue — one grouped query
+    # items per (row, reporting unit): total, closed, claimed, active, overdue — one grouped query. An item
+    # belongs to the rows of bot.domain.scope.item_rows (its minutes' row, else its own leader's rows), and
+    # is reported on by its lead unit (bot.domain.reporting.sql_reporting_unit); a 附件2 lead unit with no
+    # item of the row is not listed (it made "事项 0 项…已报 2 个" roll-ups that were then chased).
+    belongs = item_rows(sql_expected_in(period), row_ids=[r.id for r in rows]).subquery()
+    flags = (select(belongs.c.row_id, reporting.sql_reporting_unit().label("unit_id"),
+                    case((Matter.state == MATTER_CLOSED, 1), else_=0).label("closed"),
+                    case((Matter.state == MATTER_CLAIMED, 1), else_=0).label("claimed"),
+                    case((sql_active(), 1), else_=0).label("active"),
+                    case((and_(sql_active(), sql_overdue(today)), 1), else_=0).label("overdue"))
+             .join(belongs, belongs.c.matter_id == Matter.id)).subquery()
     stats: dict[int, dict[int, dict]] = defaultdict(dict)
-    for leader_id, unit_id, total, closed, claimed, active, overdue in session.execute(
-            select(Matter.leader_id, Matter.responsible_unit_id, func.count(Matter.id),
-                   func.sum(case((Matter.state == MATTER_CLOSED, 1), else_=0)),
-                   func.sum(case((Matter.state == MATTER_CLAIMED, 1), else_=0)),
-                   func.sum(case((sql_active(), 1), else_=0)),
-                   func.sum(case((and_(sql_active(), sql_overdue(today)), 1), else_=0)))
-            .where(sql_expected_in(period), Matter.leader_id.in_(leader_ids))
-            .group_by(Matter.leader_id, Matter.responsible_unit_id)):
-        stats[leader_id][unit_id] = dict(total=total, closed=int(closed or 0), claimed=int(claimed or 0),
-                                         active=int(active or 0), overdue=int(overdue or 0))
-    unit_ids = {u for r in rows for u in lead.get(r.id, [])} | {u for d in stats.values() for u in d}
+    for row_id, unit_id, total, closed, claimed, active, overdue in session.execute(
+            select(flags.c.row_id, flags.c.unit_id, func.count(), func.sum(flags.c.closed), func.sum(flags.c.claimed),
+                   func.sum(flags.c.active), func.sum(flags.c.overdue)).group_by(flags.c.row_id, flags.c.unit_id)):
+        stats[row_id][unit_id] = dict(total=total, closed=int(closed or 0), claimed=int(claimed or 0),
+                                      active=int(active or 0), overdue=int(overdue or 0))
+    unit_ids = {u for d in stats.values() for u in d}
     names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(unit_ids)))).all())
     # each unit's current version (shown) and first submission (decides lateness: bot.domain.reporting), in one query
     first = reporting.sql_first_submissions(period.key).where(ReportSubmission.unit_id.in_(sorted(unit_ids)))
@@ -152,8 +158,8 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
     leaders = people(session, leader_ids)
     out: dict[int, Compiled] = {}
     for r in rows:
-        by_unit = stats.get(r.leader_id, {})
-        row_units = list(dict.fromkeys(lead.get(r.id, []) + sorted(by_unit)))
+        by_unit = stats.get(r.id, {})
+        row_units = list(dict.fromkeys([u for u in lead.get(r.id, []) if u in by_unit] + sorted(by_unit)))
         if not row_units:
             continue
         lines = []
@@ -161,7 +167,6 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
             st = by_unit.get(uid, dict(total=0, closed=0, claimed=0, active=0, overdue=0))
             at, late = subs.get(uid, (None, False))
             lines.append(dict(name=names.get(uid, "?"), submitted_at=at, late=late, **st))
-        lines = [x for x in lines if x["total"] or x["submitted_at"]]  # units with nothing to report left out
         if not lines:
             continue
         totals = {k: sum(line[k] for line in lines) for k in ("total", "closed", "claimed", "active", "overdue")}

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
+
 from bot.actions.base import Act, lock, person_id
 from bot.actions.minutes import notify_units
 from bot.domain.codes import add_matter, add_slip
+from bot.domain.leadunit import slip_lead_unit
 from bot.domain.ledger import TransitionError
 from bot.infra import audit
-from models import KIND_SLIP, SLIP_ISSUED, SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Matter, Person
+from models import KIND_SLIP, SLIP_ISSUED, SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, DispatchRow, Matter, Person
 
 
 def do_submit_slip(act: Act, *, leader: Person, dispatched_on: date, draft: dict,
@@ -73,6 +76,10 @@ def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
         audit.record(s, actor=act.actor, action="create", entity="matter", entity_id=m.id,
                      after=audit.snapshot(m), at=act.now)
         rows.append(m)
+    if slip.lead_unit_id is None:
+        leader_rows = s.scalars(select(DispatchRow).where(DispatchRow.leader_id == slip.leader_id))
+        slip.lead_unit_id = slip_lead_unit([m.responsible_unit_id for m in rows],
+                                           [[u.id for u in r.lead_units] for r in leader_rows])
     slip.state = SLIP_ISSUED
     slip.signed_at = act.now
     slip.return_reason = None

@@ -1,10 +1,9 @@
 """附件3 重点工作定期调度问题清单: per lead unit and period, or for one minutes.
 
 One row per minutes; inside the 调度事项 / 已完成 / 未完成 / 计划时限 cells the items are numbered 1. 2. 3.
-on separate lines. Where the figures come from is one function, `ROW_SOURCE`: today the responsible
-units' reports of the period (ReportSubmission / ReportItem, the current version); when the lead unit
-submits its own problem list, a function reading that replaces `rows_from_unit_reports` and nothing else
-changes.
+on separate lines. Where the figures come from is one function, `ROW_SOURCE`: the problem list the
+minutes' lead unit submitted for the period (`rows_from_problem_list`, the current version); for minutes
+without a lead unit, the responsible units' own reports (`rows_from_unit_reports`).
 """
 from __future__ import annotations
 
@@ -41,20 +40,22 @@ class ProblemRow:
                 self.lead_units, numbered(self.done), numbered(self.open), numbered(self.planned)]
 
 
-def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Matter], period: Period) -> ProblemRow:
-    """A minutes' row from what the responsible units reported for `period` (an item nobody reported
-    falls back to the ledger: 销号 → done, else open with its current deadline)."""
+def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Matter], period: Period,
+                           reporter_id: Optional[int] = None) -> ProblemRow:
+    """A minutes' row from what was reported for `period` — by `reporter_id` only when given, else by
+    anyone (an item not reported falls back to the ledger: 销号 → done, else open with its current deadline)."""
     from bot.infra.text import cn_date
 
+    by = () if reporter_id is None else (ReportSubmission.unit_id == reporter_id,)
     items = {i.matter_id: i for i in session.scalars(
         select(ReportItem).join(ReportSubmission, ReportSubmission.id == ReportItem.submission_id)
-        .where(ReportSubmission.period_key == period.key, ReportSubmission.current.is_(True),
+        .where(ReportSubmission.period_key == period.key, ReportSubmission.current.is_(True), *by,
                ReportItem.matter_id.in_([m.id for m in matters])))}
     done, open_, planned, leads = [], [], [], []
     for m in matters:
         item = items.get(m.id)
         unit = m.responsible_unit.name if m.responsible_unit else ""
-        lead = m.lead_unit or minutes.drafting_unit
+        lead = minutes.lead_unit or m.lead_unit or minutes.drafting_unit
         if lead is not None and lead.name not in leads:
             leads.append(lead.name)
         is_done = item.status == ITEM_DONE if item is not None else m.state == MATTER_CLOSED
@@ -73,7 +74,13 @@ def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Mat
         lead_units=" ".join(leads), done=done, open=open_, planned=planned)
 
 
-ROW_SOURCE: Callable[[Session, Minutes, list[Matter], Period], ProblemRow] = rows_from_unit_reports
+def rows_from_problem_list(session: Session, minutes: Minutes, matters: list[Matter], period: Period) -> ProblemRow:
+    """A minutes' row from its lead unit's problem list for `period` (附件3 is the lead unit's form:
+    "单位：（盖章）"); minutes without a lead unit: the responsible units' reports."""
+    return rows_from_unit_reports(session, minutes, matters, period, reporter_id=minutes.lead_unit_id)
+
+
+ROW_SOURCE: Callable[[Session, Minutes, list[Matter], Period], ProblemRow] = rows_from_problem_list
 
 
 def minutes_in_scope(session: Session, roles, period: Period, lead_unit: Optional[Unit] = None,
@@ -88,7 +95,7 @@ def minutes_in_scope(session: Session, roles, period: Period, lead_unit: Optiona
     else:
         q = q.where(Minutes.meeting_date <= period.deadline_date)
     if lead_unit is not None:
-        q = q.where(or_(Minutes.drafting_unit_id == lead_unit.id,
+        q = q.where(or_(Minutes.lead_unit_id == lead_unit.id, Minutes.drafting_unit_id == lead_unit.id,
                         Minutes.id.in_(select(Matter.minutes_id).where(Matter.lead_unit_id == lead_unit.id))))
     out = []
     for mn in session.scalars(q.order_by(Minutes.meeting_date, Minutes.id)):

@@ -399,3 +399,28 @@ def parse_date(text: str, today: date, direction: str = "future") -> DateResult:
         return result if result is not None else DateInvalid("unrecognised")
     except OverflowError:
         return DateInvalid("too_far")
+
+
+# -- a month ("12月", "2026年12月", "2026-12", "本月", "上月") -----------------------------------------
+_MONTH = re.compile(r"^(?:(\d{4})\s*(?:年|[-/.])\s*)?(\d{1,2})\s*月?(?:份)?$")
+_RELATIVE_MONTH = {"本月": 0, "这个月": 0, "当月": 0, "上月": -1, "上个月": -1}
+
+
+def parse_month(text: str, today: date) -> Optional[tuple[int, int]]:
+    """(year, month) for a month typed in chat, or None if the text is not one. Without a year it is the
+    latest such month not after today's ("12月" typed in January is last December). A bare number needs
+    "月" ("12" alone is not a month) unless a year comes with it ("2026-12")."""
+    if not isinstance(text, str):
+        return None
+    s = unicodedata.normalize("NFKC", text).strip()
+    if s in _RELATIVE_MONTH:
+        return _shift_month(today.year, today.month, _RELATIVE_MONTH[s])
+    m = _MONTH.match(s)
+    if not m or (m.group(1) is None and "月" not in s):
+        return None
+    month = int(m.group(2))
+    if not 1 <= month <= 12:
+        return None
+    if m.group(1) is not None:
+        return int(m.group(1)), month
+    return (today.year, month) if month <= today.month else (today.year - 1, month)

@@ -1,7 +1,13 @@
 """Report compliance — ONE rule for 未报, reminders, 超期未报, roll-ups, 通报 and the monthly report.
 
-A unit owes a report for a period when it is responsible for a matter created by the period's deadline
-and not closed before the period opened (`sql_expected_in`). Its report is
+Who reports on a matter (`sql_reporting_unit` / `reporting_unit_id`): the lead unit (牵头单位) of its minutes
+or slip — "会议纪要撰写、会签及问题清单填报、后续跟踪均由牵头单位负责" (seed 000 附件3 note 2) — else (a slip
+without a lead unit, a joint-meeting decision, minutes older than migration 0013) its responsible unit. A
+responsible unit may still report on its own items; that is shown to the lead unit, not counted for it.
+
+A unit owes a report for a period when it reports on a matter created by the period's deadline, not closed
+before the period opened, and not already awaiting 销号 when the period opened (`sql_expected_in`: such a
+unit is told "无需填报", so it is not counted, reminded, named or recorded as missing either). Its report is
 
 - on time iff its FIRST submission for the period came at or before the deadline (a later revision
   does not make it late);
@@ -22,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.periods import Period, is_late
 from bot.infra.db import dialect_insert
-from models import Matter, MissedDeadline, ReportSubmission, utcnow
+from models import AssignmentSlip, Matter, Minutes, MissedDeadline, ReportSubmission, utcnow
 
 ON_TIME = "on_time"
 LATE = "late"
@@ -37,11 +43,41 @@ def classify(first_at: Optional[datetime], period: Period, as_of: Optional[datet
     return LATE if is_late(first_at, period) else ON_TIME
 
 
+def sql_reporting_unit():
+    """The unit that reports on each Matter (a SQL expression): the lead unit of its minutes or slip,
+    else its responsible unit."""
+    minutes_lead = select(Minutes.lead_unit_id).where(Minutes.id == Matter.minutes_id).scalar_subquery()
+    slip_lead = select(AssignmentSlip.lead_unit_id).where(AssignmentSlip.id == Matter.slip_id).scalar_subquery()
+    return func.coalesce(minutes_lead, slip_lead, Matter.responsible_unit_id)
+
+
+def reporting_unit_id(matter: Matter) -> int:
+    """`sql_reporting_unit` for one loaded Matter."""
+    source = matter.minutes if matter.minutes_id is not None else matter.slip if matter.slip_id is not None else None
+    lead = getattr(source, "lead_unit_id", None)
+    return lead if lead is not None else matter.responsible_unit_id
+
+
+def sql_led_by(unit_ids: Iterable[int]):
+    """Matters of the minutes and slips these units lead (a SQL condition on Matter)."""
+    ids = sorted(set(unit_ids))
+    return or_(Matter.minutes_id.in_(select(Minutes.id).where(Minutes.lead_unit_id.in_(ids))),
+               Matter.slip_id.in_(select(AssignmentSlip.id).where(AssignmentSlip.lead_unit_id.in_(ids))))
+
+
+def owes_report(matter: Matter, period: Period) -> bool:
+    """`sql_expected_in` for one loaded Matter."""
+    return (matter.created_at <= period.deadline
+            and (matter.closed_at is None or matter.closed_at > period.opens)
+            and (matter.claimed_at is None or matter.claimed_at > period.opens))
+
+
 def sql_expected_in(period: Period):
-    """Matters whose responsible unit owes a report for `period`: created by its deadline and not
-    closed before it opened."""
+    """Matters that owe a report for `period`: created by its deadline, not closed before it opened and
+    not awaiting 销号 since before it opened (nothing left to report: "无需填报")."""
     return and_(Matter.created_at <= period.deadline,
-                or_(Matter.closed_at.is_(None), Matter.closed_at > period.opens))
+                or_(Matter.closed_at.is_(None), Matter.closed_at > period.opens),
+                or_(Matter.claimed_at.is_(None), Matter.claimed_at > period.opens))
 
 
 def sql_first_submissions(period_key: str, as_of: Optional[datetime] = None):
@@ -56,7 +92,7 @@ def sql_first_submissions(period_key: str, as_of: Optional[datetime] = None):
 def sql_status(period: Period, as_of: Optional[datetime] = None, scope=None):
     """(unit_id, first_at, status) for every unit that owes a report for `period` — `classify` as one
     statement. `scope`: an extra SQL condition on the owing Matters (e.g. bot.domain.scope.matter_filter)."""
-    owing = (select(Matter.responsible_unit_id.label("unit_id"))
+    owing = (select(sql_reporting_unit().label("unit_id"))
              .where(sql_expected_in(period), *(() if scope is None else (scope,))).distinct().subquery("owing"))
     first = sql_first_submissions(period.key, as_of).subquery("first")
     status = case((first.c.first_at.is_(None), literal(MISSING)),

@@ -4,12 +4,15 @@ the 久推不动 consultation all use.
 
 The rule (seed 000 附件2: a leader's row lists its office supervisor and office liaisons): an item
 belongs to the dispatch row of its minutes if it has one, else to every row of its leader. Its
-followers are the office liaisons and the office supervisor of those rows, and its leader.
+followers are the office liaisons and the office supervisor of those rows, and its leader; and the
+liaison of the lead unit (牵头单位) of its minutes or slip, who "细化分解分发并跟踪落实" (§三(一)) — role
+`lead_unit_liaison`, asked for by name (the office roles are the default).
 
 Who sees what:
 - supervision group members, admins and the coordination group (the task-force office): everything;
 - a leader, an office liaison, an office supervisor: the items they follow;
-- a unit liaison / unit head: the items their unit is responsible for — never another unit's.
+- a unit liaison / unit head: the items their unit is responsible for, and every item of the minutes and
+  slips their unit leads — never another unit's otherwise.
 Anyone else sees nothing.
 """
 from __future__ import annotations
@@ -19,10 +22,12 @@ from typing import Iterable, Optional
 from sqlalchemy import String, false, literal, or_, select, true, union, union_all
 from sqlalchemy.orm import Session
 
+from bot.domain.reporting import sql_led_by
 from bot.domain.roles import Roles
-from models import (ROLE_COORDINATION, ROLE_LEADER, ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, DispatchRow,
-                    Matter, Minutes, Person, dispatch_row_liaison)
+from models import (ROLE_COORDINATION, ROLE_LEADER, ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, AssignmentSlip,
+                    DispatchRow, Matter, Minutes, Person, Unit, dispatch_row_liaison)
 
+ROLE_LEAD_UNIT_LIAISON = "lead_unit_liaison"  # not a PersonRole: the liaison of the item's lead unit
 FOLLOWER_ROLES = (ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_LEADER)
 
 
@@ -67,6 +72,17 @@ def followers(*where, person_id: Optional[int] = None, roles: Iterable[str] = FO
         q = (select(Matter.id.label("matter_id"), Matter.leader_id.label("person_id"),
                     literal(ROLE_LEADER, String).label("role")).where(Matter.leader_id.is_not(None), *where))
         parts.append(q if person_id is None else q.where(Matter.leader_id == person_id))
+    if ROLE_LEAD_UNIT_LIAISON in roles:
+        led = union_all(
+            select(Matter.id.label("matter_id"), Minutes.lead_unit_id.label("unit_id"))
+            .join(Minutes, Minutes.id == Matter.minutes_id).where(Minutes.lead_unit_id.is_not(None), *where),
+            select(Matter.id, AssignmentSlip.lead_unit_id)
+            .join(AssignmentSlip, AssignmentSlip.id == Matter.slip_id)
+            .where(AssignmentSlip.lead_unit_id.is_not(None), *where)).subquery()
+        q = (select(led.c.matter_id, Unit.liaison_id.label("person_id"),
+                    literal(ROLE_LEAD_UNIT_LIAISON, String).label("role"))
+             .join(Unit, Unit.id == led.c.unit_id).where(Unit.liaison_id.is_not(None)))
+        parts.append(q if person_id is None else q.where(Unit.liaison_id == person_id))
     sel = union(*parts) if len(parts) > 1 else parts[0]
     return sel.subquery("followers")
 
@@ -94,6 +110,7 @@ def matter_filter(roles: Roles):
     units = roles.liaison_unit_ids | roles.head_unit_ids
     if units:
         conds.append(Matter.responsible_unit_id.in_(units))
+        conds.append(sql_led_by(units))
     return or_(*conds) if conds else false()
 
 

@@ -33,9 +33,9 @@ from bot.actions.rollup import hardest_items
 from bot.domain.clock import tz
 from bot.domain.ledger import sql_open, sql_overdue
 from bot.domain.periods import month_bounds, periods_in_month
-from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status
+from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status, sql_reporting_unit
 from bot.infra.text import render
-from models import DispatchRow, Escalation, Matter, Minutes, MonthlyReport, RollUp, Unit, dispatch_row_unit
+from models import DispatchRow, Escalation, Matter, Minutes, MonthlyReport, RollUp, Unit
 
 log = logging.getLogger(__name__)
 KIND = "monthly_report"
@@ -89,14 +89,13 @@ def compute(session, year: int, month: int) -> Report:
         for key in (("leader", leader_id), ("unit", unit_id)):
             for k, v in row.items():
                 by[key][k] += v
-    # units linked to each leader: lead units of their rows and units responsible for their items
+    # units linked to each leader: those reporting on the leader's own items (bot.domain.reporting) — not the
+    # 附件2 lead units of the leader's rows, which gave a leader with no items "按时报送率 0.0%"
     leader_units: dict[int, set[int]] = defaultdict(set)
-    for leader_id, unit_id in session.execute(select(Matter.leader_id, Matter.responsible_unit_id)
+    for leader_id, unit_id in session.execute(select(Matter.leader_id, sql_reporting_unit())
                                               .where(created, Matter.leader_id.is_not(None)).distinct()):
         leader_units[leader_id].add(unit_id)
     row_leader = dict(session.execute(select(DispatchRow.id, DispatchRow.leader_id)).all())
-    for rid, uid in session.execute(select(dispatch_row_unit.c.dispatch_row_id, dispatch_row_unit.c.unit_id)):
-        leader_units[row_leader[rid]].add(uid)
     for leader_id in row_leader.values():
         by[("leader", leader_id)]  # every leader of 附件2 appears, even without items
     # report compliance for the month's two deadlines
@@ -311,6 +310,9 @@ def write_chart(report: Report, path: Path) -> None:
                        borderaxespad=0.2)
             ax1.set_title(render("jobs/chart_label.txt", which="items_title"), pad=22)
             ax2.barh(y, rates, color="#2196f3")
+            for i, d in enumerate(leaders):  # no report was owed: no rate, not 0 %
+                if d["rate"] is None:
+                    ax2.text(1, i, render("jobs/chart_label.txt", which="no_rate"), va="center", fontsize="small")
             ax2.set_yticks(list(y), names)
             ax2.invert_yaxis()
             ax2.set_xlim(0, 100)

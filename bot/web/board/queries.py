@@ -179,7 +179,7 @@ def compliance(s: Session, roles: Roles, year: int, month: int, now: datetime) -
                 row["cells"][i] = kind
     status_of = {(uid, i): c for uid, r in by_unit.items() for i, c in enumerate(r["cells"]) if c}
     # Per leader: the units owing reports for that leader's items, counted over the month's periods.
-    pairs = s.execute(select(Matter.leader_id, Matter.responsible_unit_id).where(
+    pairs = s.execute(select(Matter.leader_id, reporting.sql_reporting_unit()).where(
         matter_filter(roles), Matter.leader_id.is_not(None)).distinct()).all()
     names = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_({p for p, _ in pairs} or {-1}))).all())
     by_leader: dict[int, dict] = {}
