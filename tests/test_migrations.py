@@ -7,11 +7,11 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import CheckConstraint, create_engine, inspect, select, text
+from sqlalchemy import CheckConstraint, Date, column, create_engine, insert, inspect, select, table, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.infra.db import Database, current_revision, head_revision, upgrade
-from models import AssignmentSlip, AuditLog, Base, ExtensionRequest, Matter, Minutes, Person, Unit
+from models import AuditLog, Base, ExtensionRequest, Matter, Person, Unit, UTCDateTime
 from tests.support import SEED_FILE
 
 T0 = datetime(2026, 11, 20, 2, tzinfo=UTC)
@@ -42,6 +42,11 @@ def empty_url(request, tmp_path):
     admin.dispose()
 
 
+class _Row:
+    def __init__(self, id_: int):
+        self.id = id_
+
+
 def populate(url: str) -> dict:
     """Rows as the product wrote them before 0004, including the audit ids of the old slip flow (its code)."""
     from bot.actions.seed import load_seed
@@ -52,12 +57,20 @@ def populate(url: str) -> dict:
     with db.session() as s:
         leader = s.scalar(select(Person).where(Person.wecom_userid == "yangfengxiang"))
         unit = s.scalar(select(Unit).where(Unit.name == "区发改局"))
-        minutes = Minutes(title="经济运行调度会", leader_id=leader.id, meeting_date=date(2026, 11, 18),
-                          drafting_unit_id=unit.id, state="issued")
-        slip = AssignmentSlip(code="JB1", leader_id=leader.id, dispatched_on=date(2026, 11, 19),
-                              drafted_by_id=leader.id, state="issued", signed_at=T0)
-        s.add_all([minutes, slip])
-        s.flush()
+        # minutes and slips with the columns they had then (later migrations add more)
+        minutes_id = s.execute(insert(table(
+            "minutes", column("id"), column("title"), column("leader_id"), column("meeting_date", Date()),
+            column("drafting_unit_id"), column("state"), column("created_at", UTCDateTime()))).values(
+            title="经济运行调度会", leader_id=leader.id, meeting_date=date(2026, 11, 18), drafting_unit_id=unit.id,
+            state="issued", created_at=T0).returning(table("minutes", column("id")).c.id)).scalar_one()
+        slip_id = s.execute(insert(table(
+            "assignment_slip", column("id"), column("code"), column("leader_id"), column("dispatched_on", Date()),
+            column("drafted_by_id"), column("state"), column("signed_at", UTCDateTime()),
+            column("created_at", UTCDateTime()))).values(
+            code="JB1", leader_id=leader.id, dispatched_on=date(2026, 11, 19), drafted_by_id=leader.id,
+            state="issued", signed_at=T0, created_at=T0).returning(table("assignment_slip", column("id")).c.id)
+        ).scalar_one()
+        minutes, slip = _Row(minutes_id), _Row(slip_id)
         m1 = Matter(code="M1", kind="minutes", minutes_id=minutes.id, title="道路征迁", responsible_unit_id=unit.id,
                     deadline=date(2026, 12, 31), original_deadline=date(2026, 12, 31), state="open")
         j2 = Matter(code="J2", kind="slip", slip_id=slip.id, title="项目审批", responsible_unit_id=unit.id,
