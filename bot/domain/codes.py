@@ -99,3 +99,16 @@ def find_slip(session: Session, text: Optional[str]) -> Optional[AssignmentSlip]
     if code is None or code.is_matter:
         return None
     return session.scalar(select(AssignmentSlip).where(AssignmentSlip.code == str(code)))
+
+
+# Minutes have no ledger code (their matters do): texts name them 纪要<id>, and 同意/退回 accept that.
+_MINUTES_REF = re.compile(rf"\s*纪要[ \t-]?([0-9]{{1,{MAX_DIGITS}}})(?![0-9])")
+
+
+def split_minutes_ref(text: Optional[str]) -> tuple[Optional[int], str]:
+    """(the minutes id of a leading 纪要<id>, the rest) — (None, text) when it does not start with one."""
+    text = text or ""
+    m = _MINUTES_REF.match(text.translate(_FOLD))
+    if m is None or int(m[1]) == 0:
+        return None, text
+    return int(m[1]), text[m.end():].strip()
