@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.actions.minutes import MatterInput, do_record_meeting, do_record_minutes, reachable
+from bot.actions.minutes import MatterInput, do_correct_matter, do_record_meeting, do_record_minutes, reachable
+from bot.domain.dateparse import DateOk, parse_date
+from bot.domain.scope import office_liaisons_of
+from bot.domain.unitmatch import match_unit
+from handlers.common import item_command
 from bot.domain.meetings import draft_due
 from bot.core.messages import Context, Reply
 from bot.conversation import engine
@@ -123,3 +127,56 @@ def record_meeting(ctx: Context, args: str):
     if not may_dispatch(ctx):
         return ctx.render("meeting/denied.txt")
     return engine.start(ctx, MEETING_FLOW)
+
+
+# -- 更正: a typed-in matter corrected by whoever may draft it --------------------------------------
+CORRECT_FIELDS = {"名称": "title", "内容": "title", "事项": "title", "时限": "deadline", "完成时限": "deadline",
+                  "单位": "responsible_unit_id", "责任单位": "responsible_unit_id"}
+
+
+def may_correct(ctx: Context, matter) -> bool:
+    """The drafter of the item's minutes or slip, the office liaisons of its row, or an admin."""
+    if ctx.roles.has(ROLE_ADMIN) or ctx.person in office_liaisons_of(ctx.session, matter):
+        return True
+    if matter.minutes is not None:
+        return matter.minutes.created_by_id == ctx.person.id
+    return matter.slip is not None and matter.slip.drafted_by_id == ctx.person.id
+
+
+def _correction(ctx: Context, matter, rest: str):
+    """(field, value, reason) from "时限 12月31日；录入笔误", or a reply saying what is wrong."""
+    what, _sep, reason = rest.replace(";", "；").partition("；")
+    word, _sp, raw = what.strip().partition(" ")
+    field, raw = CORRECT_FIELDS.get(word), raw.strip()
+    if field is None or not raw:
+        return None, Reply(ctx.render("minutes/correct_usage.txt", m=matter))
+    if field == "title":
+        value = raw
+    elif field == "deadline":
+        parsed = parse_date(raw, ctx.now.date(), "future")
+        if not isinstance(parsed, DateOk):
+            return None, Reply(ctx.render("minutes/correct_bad_date.txt", text=raw))
+        value = parsed.value
+    else:
+        hit = match_unit(raw, F.unit_refs(ctx.session))
+        if hit.exact is None:
+            return None, Reply(ctx.render("minutes/correct_bad_unit.txt", text=raw))
+        value = int(hit.exact.id)
+    return (field, value, reason.strip()), None
+
+
+@commands.command("更正", summary="更正事项：更正 编号 名称/时限/责任单位 新内容；原因", order=25,
+                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
+def correct(ctx: Context, args: str) -> Reply:
+    def run(matter, rest: str) -> Reply:
+        parsed, err = _correction(ctx, matter, rest)
+        if err:
+            return err
+        field, value, reason = parsed
+        do_correct_matter(ctx, matter, field, value, reason)
+        return Reply(ctx.render("minutes/corrected.txt", m=matter, field=field, reason=reason))
+
+    return item_command(ctx, args, usage="minutes/correct_usage.txt", may=may_correct,
+                        denied="minutes/correct_denied.txt", run=run,
+                        errors={"reason_required": "minutes/correct_need_reason.txt",
+                                "extended": "minutes/correct_extended.txt"})

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.actions.minutes import do_issue_minutes, do_resubmit_minutes, do_return_minutes, do_set_confidential
-from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip
+from bot.actions.minutes import (do_issue_minutes, do_resubmit_minutes, do_return_minutes, do_set_confidential,
+                                 do_withdraw_minutes)
+from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip, do_withdraw_slip
 from bot.core.messages import Context, Reply
 from bot.domain.codes import find_slip, split_code, split_minutes_ref
 from bot.domain.scope import can_see_record
@@ -246,3 +247,22 @@ def resubmit_minutes(ctx: Context, args: str):
     except TransitionError:
         return ctx.render("slip/not_returned.txt", slip=record, minutes=True)
     return ctx.render("minutes/resubmitted.txt", minutes=record)
+
+
+@commands.command("撤回", summary="撤回未签发的纪要或交办单：撤回 纪要编号/JB编号 原因", order=36,
+                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
+def withdraw(ctx: Context, args: str):
+    record, reason = record_of(ctx, args)
+    if record is None:
+        return ctx.render("slip/record_usage.txt", args=args)
+    is_minutes = isinstance(record, Minutes)
+    if not is_drafter(ctx, record):
+        return ctx.render("slip/not_drafter.txt", slip=record, minutes=is_minutes)
+    try:
+        if is_minutes:
+            do_withdraw_minutes(ctx, record, reason)
+        else:
+            do_withdraw_slip(ctx, record, reason)
+    except TransitionError as exc:
+        return ctx.render("slip/withdraw_refused.txt", slip=record, minutes=is_minutes, code=exc.code)
+    return ctx.render("slip/withdrawn.txt", slip=record, minutes=is_minutes, reason=reason)

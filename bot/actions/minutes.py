@@ -205,3 +205,84 @@ def do_set_confidential(act: Act, record, confidential: bool, reason: Optional[s
     b, a = audit.diff(before, audit.snapshot(record))
     audit.record(act.session, actor=act.actor, action="confidential", entity=record.__tablename__,
                  entity_id=record.id, before=b, after=a, reason=reason, at=act.now)
+
+
+# -- corrections and withdrawals ----------------------------------------------------------------
+CORRECTABLE = ("title", "deadline", "responsible_unit_id")
+
+
+def _told_of_item(act: Act, matter: Matter, extra: Sequence[Optional[Person]] = ()) -> list[Person]:
+    from bot.domain.scope import office_liaisons_of
+
+    unit = matter.responsible_unit
+    return [reachable(unit) if unit is not None else None, *office_liaisons_of(act.session, matter), *extra]
+
+
+def do_correct_matter(act: Act, matter: Matter, field: str, value, reason: Optional[str]) -> None:
+    """A typed-in matter corrected (事项名称, 完成时限 or 责任单位) with a reason, audited; the unit(s) and the
+    office liaisons are told. A deadline is corrected only while no extension moved it (then it is a 延期,
+    not a correction): TransitionError "extended". Closed items are not corrected."""
+    from bot.domain import ledger
+
+    s = act.session
+    lock(s, matter)
+    if field not in CORRECTABLE:
+        raise ValueError(field)
+    text = ledger.need_reason(reason)
+    if not ledger.is_open(matter):
+        raise TransitionError("closed", item=matter.code)
+    if field == "deadline" and matter.deadline != matter.original_deadline:
+        raise TransitionError("extended", item=matter.code)
+    old_unit = matter.responsible_unit
+    before = audit.snapshot(matter, ("title", "deadline", "original_deadline", "responsible_unit_id"))
+    if field == "deadline":
+        matter.deadline = matter.original_deadline = value
+    else:
+        setattr(matter, field, value)
+    s.flush()
+    s.refresh(matter)
+    b, a = audit.diff(before, audit.snapshot(matter, ("title", "deadline", "original_deadline",
+                                                       "responsible_unit_id")))
+    audit.record(s, actor=act.actor, action="corrected", entity="matter", entity_id=matter.id, before=b, after=a,
+                 reason=text, at=act.now)
+    moved_from = old_unit if old_unit is not None and old_unit.id != matter.responsible_unit_id else None
+    told = _told_of_item(act, matter, [reachable(moved_from) if moved_from is not None else None])
+    notify_people(act, told, act.render("minutes/corrected_notice.txt", m=matter, field=field, reason=text,
+                                        old_unit=moved_from, before=b, by=act.actor),
+                  key=f"corrected:{matter.id}:{act.now.isoformat()}")
+
+
+def _deletable(session, matter: Matter) -> bool:
+    """A draft's item no one has acted on yet (no report, extension or escalation refers to it)."""
+    from models import Escalation, ExtensionRequest, ReportItem
+
+    return not any(session.scalar(select(func.count()).select_from(t).where(t.matter_id == matter.id))
+                   for t in (ReportItem, ExtensionRequest, Escalation))
+
+
+def do_withdraw_minutes(act: Act, minutes: Minutes, reason: Optional[str]) -> None:
+    """Minutes not yet issued withdrawn by their drafter with a reason: the draft's items leave the ledger
+    (each audited with what it was); the leader is told. Issued minutes are not withdrawn (their items are
+    corrected one by one): TransitionError "already_issued"; items already reported on: "in_use"."""
+    from bot.domain import ledger
+
+    s = act.session
+    text = ledger.need_reason(reason)
+    lock(s, minutes)
+    if minutes.state == MINUTES_ISSUED:
+        raise TransitionError("already_issued", minutes=minutes.id)
+    if minutes.state == MINUTES_WITHDRAWN:
+        raise TransitionError("not_pending", minutes=minutes.id, state=minutes.state)
+    matters = list(minutes.matters)
+    if not all(_deletable(s, m) for m in matters):
+        raise TransitionError("in_use", minutes=minutes.id)
+    for m in matters:
+        audit.record(s, actor=act.actor, action="withdrawn", entity="matter", entity_id=m.id,
+                     before=audit.snapshot(m), reason=text, at=act.now)
+        s.delete(m)
+    before = audit.snapshot(minutes)
+    minutes.state = MINUTES_WITHDRAWN
+    s.flush()
+    _audit(act, minutes, before, "withdraw", text)
+    notify_people(act, [minutes.leader], act.render("minutes/withdrawn_notice.txt", minutes=minutes, reason=text,
+                                                    by=act.actor), key=f"minutes-withdrawn:{minutes.id}")

@@ -106,3 +106,25 @@ def do_return_slip(act: Act, slip: AssignmentSlip, reason: str) -> None:
     rev = int((slip.draft or {}).get("rev", 1))
     act.notify_person(slip.drafted_by, act.render("slip/returned_to_drafter.txt", slip=slip, reason=reason),
                       key=f"slip-returned:{slip.id}:{rev}", kind="slip")
+
+
+def do_withdraw_slip(act: Act, slip: AssignmentSlip, reason: str) -> None:
+    """The drafter withdraws a slip not yet signed, with a reason (no item was created); the leader is told.
+    A signed slip's items are corrected one by one instead: TransitionError "not_pending"."""
+    from bot.actions.base import notify_people
+    from bot.domain.ledger import need_reason
+    from models import SLIP_WITHDRAWN
+
+    s = act.session
+    text = need_reason(reason)
+    lock(s, slip)
+    if slip.state not in (SLIP_PENDING, SLIP_RETURNED):
+        raise TransitionError("not_pending", slip=slip.code, state=slip.state)
+    before = audit.snapshot(slip)
+    slip.state = SLIP_WITHDRAWN
+    s.flush()
+    b, a = audit.diff(before, audit.snapshot(slip))
+    audit.record(s, actor=act.actor, action="withdraw", entity="assignment_slip", entity_id=slip.id,
+                 before=b, after=a, reason=text, at=act.now)
+    notify_people(act, [slip.leader], act.render("slip/withdrawn_notice.txt", slip=slip, reason=text, by=act.actor),
+                  key=f"slip-withdrawn:{slip.id}")
