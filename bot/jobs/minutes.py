@@ -90,9 +90,10 @@ def run_leader_meeting(runtime, as_of: datetime, day: int = 25) -> JobResult:
             if r.person_id not in targets[r.leader_id]:
                 targets[r.leader_id].append(r.person_id)
         who = people(s, list(seqs) + [p for lst in targets.values() for p in lst])
+        leaders = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(list(seqs))))}
         out = Notices(runtime, "leader_meeting")
         for leader_id, pids in targets.items():
-            leader = who[leader_id].name if leader_id in who else ""
+            leader = render("jobs/_leader.txt", leader=leaders.get(leader_id))
             text = render("jobs/leader_meeting_dm.txt", leader=leader, month=local.month, seqs=seqs[leader_id])
             for pid in pids:
                 if pid in who:
