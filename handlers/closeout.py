@@ -61,7 +61,8 @@ def waiting(ctx: Context, args: str) -> Reply:
     return paged(ctx, ctx.render("closeout/waiting.txt", items=items))
 
 
-@commands.command("重新打开", summary="重新打开已销号事项：重新打开 编号 原因", order=58, roles=("office_liaison", "admin"))
+@commands.command("重新打开", summary="重新打开已销号事项：重新打开 编号 原因", order=58,
+                roles=("office_liaison", "admin"))
 def reopen(ctx: Context, args: str) -> Reply:
     """The office liaison of the item's row (or an admin) reopens a closed item, with a reason."""
     def run(matter: Matter, text: str) -> Reply:
