@@ -22,12 +22,13 @@ def may_close(ctx: Context, matter: Matter) -> bool:
 @commands.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54, roles=("unit_liaison",))
 def claim(ctx: Context, args: str) -> Reply:
     def run(matter: Matter, note: str) -> Reply:
-        changed = actions.do_claim_completion(ctx, matter, note)
+        changed = actions.do_claim_completion(ctx, matter, note, need_note=True)
         return Reply(ctx.render("closeout/claimed.txt", m=matter, changed=changed,
                                 closers=closers(ctx.session, matter)))
 
     return item_command(ctx, args, usage="closeout/usage.txt", may=is_unit_liaison,
-                        denied="closeout/not_unit_liaison.txt", run=run)
+                        denied="closeout/not_unit_liaison.txt", run=run,
+                        errors={"note_required": "closeout/need_note.txt"})
 
 
 def _decide(ctx: Context, args: str, confirm: bool) -> Reply:
@@ -58,3 +59,17 @@ def waiting(ctx: Context, args: str) -> Reply:
     items = [item_view(m, ctx.now) for m in ctx.session.scalars(
         scoped(ctx, Matter.state == MATTER_CLAIMED).order_by(Matter.code))]
     return paged(ctx, ctx.render("closeout/waiting.txt", items=items))
+
+
+@commands.command("重新打开", summary="重新打开已销号事项：重新打开 编号 原因", order=58,
+                roles=("office_liaison", "admin"))
+def reopen(ctx: Context, args: str) -> Reply:
+    """The office liaison of the item's row (or an admin) reopens a closed item, with a reason."""
+    def run(matter: Matter, text: str) -> Reply:
+        actions.do_reopen(ctx, matter, text)
+        return Reply(ctx.render("closeout/reopened.txt", m=matter, reason=text.strip()))
+
+    return item_command(ctx, args, usage="closeout/usage.txt", may=may_close,
+                        denied="closeout/not_office_liaison.txt", run=run,
+                        errors={"reason_required": "closeout/need_reopen_reason.txt",
+                                "not_closed": "closeout/not_closed.txt"})

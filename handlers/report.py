@@ -20,7 +20,8 @@ from bot.conversation import engine
 from bot.core.routing import Commands
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
-from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, Matter, ReportItem, ReportSubmission, Unit
+from bot.actions.closeout import claim_and_decision
+from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_RETURNED, Matter, ReportItem, ReportSubmission, Unit
 
 commands = Commands()
 
@@ -74,13 +75,17 @@ def items_to_report(session, unit_id: int, period) -> list[dict]:
     for m in matters:
         prev = earlier.get(m.id)
         pre = theirs.get(m.id)
+        decision = claim_and_decision(session, m)[1] if m.state == MATTER_RETURNED else None
         out.append({"id": m.id, "code": m.code, "kind": m.kind, "title": m.title, "deadline": m.deadline.isoformat(),
                     "planned": m.planned_deadline.isoformat() if m.planned_deadline else None,
                     "last": m.last_progress, "state": m.state,
                     "earlier": prev.status if prev else None,
                     "unit": m.responsible_unit.name if m.responsible_unit_id != unit_id else None,
                     "theirs": None if pre is None else dict(
-                        unit=pre[0], at=pre[1].astimezone(tz()).date().isoformat(), status=pre[2], progress=pre[3])})
+                        unit=pre[0], at=pre[1].astimezone(tz()).date().isoformat(), status=pre[2], progress=pre[3]),
+                    # why it was sent back (退回重办 / 重新打开): the unit sees it before reporting again
+                    "returned": {"action": decision.action, "reason": decision.reason, "by": decision.actor}
+                    if decision is not None else None})
     return out
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip
+from bot.actions.minutes import (do_issue_minutes, do_resubmit_minutes, do_return_minutes, do_set_confidential,
+                                 do_withdraw_minutes)
+from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip, do_withdraw_slip
 from bot.core.messages import Context, Reply
-from bot.domain.codes import find_slip, split_code
+from bot.domain.codes import find_slip, split_code, split_minutes_ref
+from bot.domain.scope import can_see_record
 from bot.domain.ledger import TransitionError
 from bot.conversation import engine
 from bot.core.routing import Commands
@@ -21,8 +24,9 @@ from handlers import projects
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from handlers.closeout import return_for_redo
+from handlers.common import paged
 from handlers.minutes import may_dispatch
-from models import SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Person
+from models import MINUTES_DRAFTED, SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Minutes, Person
 
 commands = Commands()
 
@@ -103,9 +107,29 @@ def edit_slip(ctx: Context, args: str):
     return Reply(ctx.render("slip/reopened.txt", slip=slip) + "\n\n" + reply.text)
 
 
+def awaiting(ctx: Context) -> list:
+    """What awaits the leader's signature: slips pending, then minutes drafts sent to sign (送签)."""
+    slips = list(ctx.session.scalars(select(AssignmentSlip).where(
+        AssignmentSlip.leader_id == ctx.person.id, AssignmentSlip.state == SLIP_PENDING).order_by(AssignmentSlip.id)))
+    minutes = list(ctx.session.scalars(select(Minutes).where(
+        Minutes.leader_id == ctx.person.id, Minutes.state == MINUTES_DRAFTED).order_by(Minutes.id)))
+    return slips + minutes
+
+
 def pending_for(ctx: Context, args: str, returning: bool = False):
-    """(slip, rest of args, error reply) for a leader's 同意/退回: the named slip, or the only pending one."""
+    """(slip or minutes, rest of args, error reply) for a leader's 同意/退回: the named slip (JB3) or minutes
+    (纪要2), or the only record awaiting them."""
     code, rest = split_code(args)
+    minutes_id, minutes_rest = split_minutes_ref(args)
+    if minutes_id is not None:
+        minutes = ctx.session.get(Minutes, minutes_id)
+        if minutes is None or not can_see_record(ctx.roles, minutes):
+            return None, "", ctx.render("slip/minutes_not_found.txt", ref=minutes_id)
+        if minutes.leader_id != ctx.person.id:
+            return None, "", ctx.render("slip/not_leader.txt", slip=minutes, minutes=True)
+        if minutes.state != MINUTES_DRAFTED:
+            return None, "", ctx.render("slip/not_pending.txt", slip=minutes, minutes=True)
+        return minutes, minutes_rest, None
     if code is not None and not code.is_matter:
         slip = find_slip(ctx.session, str(code))
         if slip is None:
@@ -115,48 +139,139 @@ def pending_for(ctx: Context, args: str, returning: bool = False):
         if slip.state != SLIP_PENDING:
             return None, "", ctx.render("slip/not_pending.txt", slip=slip)
         return slip, rest, None
-    pending = list(ctx.session.scalars(select(AssignmentSlip).where(
-        AssignmentSlip.leader_id == ctx.person.id, AssignmentSlip.state == SLIP_PENDING).order_by(AssignmentSlip.id)))
+    pending = awaiting(ctx)
     if len(pending) == 1:
         return pending[0], (args or "").strip(), None
-    return None, "", ctx.render("slip/which.txt", slips=pending, returning=returning)
+    return None, "", ctx.render("slip/which.txt", slips=[p for p in pending if isinstance(p, AssignmentSlip)],
+                                minutes=[p for p in pending if isinstance(p, Minutes)], returning=returning)
 
 
-@commands.command("同意", "签发", summary="签发交办单：同意 编号（退回：退回 编号 原因）", order=32, roles=("leader",))
+@commands.command("待签", "待签发", summary="查看待您签发的交办单和会议纪要", order=32, roles=("leader",))
+def to_sign(ctx: Context, args: str):
+    """The leader's list of what awaits their signature, each shown in full."""
+    pending = awaiting(ctx)
+    return paged(ctx, ctx.render("slip/awaiting.txt", slips=[p for p in pending if isinstance(p, AssignmentSlip)],
+                                 minutes=[p for p in pending if isinstance(p, Minutes)]))
+
+
+@commands.command("同意", "签发", summary="签发交办单或会议纪要：同意 编号（退回：退回 编号 原因）", order=32,
+                roles=("leader",))
 def sign(ctx: Context, args: str):
-    """The leader signs: the slip is issued and its rows enter the ledger."""
-    out = projects.approval_hook(ctx, args, approve=True)  # seed 001's forms, topics, minutes share the word
+    """The leader signs: a slip is issued and its rows enter the ledger; minutes are issued (印发). Seed 001's
+    forms, topics and meeting minutes share the word (their codes)."""
+    out = projects.approval_hook(ctx, args, approve=True)
     if out is not None:
         return out
-    slip, _rest, error = pending_for(ctx, args)
+    record, _rest, error = pending_for(ctx, args)
     if error:
         return error
+    if isinstance(record, Minutes):
+        try:
+            unreached = do_issue_minutes(ctx, record)
+        except TransitionError:
+            return ctx.render("slip/not_pending.txt", slip=record, minutes=True)
+        return ctx.render("minutes/issued.txt", minutes=record, matters=record.matters, unreached=unreached)
     try:
-        rows = do_sign_slip(ctx, slip)
+        rows = do_sign_slip(ctx, record)
     except TransitionError:
-        return ctx.render("slip/not_pending.txt", slip=slip)
-    return ctx.render("slip/signed.txt", slip=slip, rows=rows)
+        return ctx.render("slip/not_pending.txt", slip=record)
+    return ctx.render("slip/signed.txt", slip=record, rows=rows)
 
 
 @commands.command("退回", order=33)
 def return_slip(ctx: Context, args: str):
-    """The leader returns the slip to its drafter with a reason. An item code (M/J) names a ledger item,
-    not a slip: that is the item's 退回重办; a key-project code (a form, a topic, minutes) is that approval's."""
+    """The leader returns a slip or minutes to its drafter with a reason. An item code (M/J) names a ledger
+    item, not a slip: that is the item's 退回重办; a key-project code (a form, a topic, meeting minutes) is that
+    approval's."""
     out = projects.approval_hook(ctx, args, approve=False)
     if out is not None:
         return out
     code, _rest = split_code(args)
     if code is not None and code.is_matter:
         return return_for_redo(ctx, args)
-    slip, reason, error = pending_for(ctx, args, returning=True)
+    record, reason, error = pending_for(ctx, args, returning=True)
     if error:
         return error
+    is_minutes = isinstance(record, Minutes)
     if not reason or not any(ch.isalnum() for ch in reason):
-        return ctx.render("slip/need_reason.txt", slip=slip)
+        return ctx.render("slip/need_reason.txt", slip=record, minutes=is_minutes)
     if len(reason) > 1000:
         return ctx.render("engine/err_too_long.txt", max=1000, got=len(reason))
     try:
-        do_return_slip(ctx, slip, reason)
+        if is_minutes:
+            do_return_minutes(ctx, record, reason)
+        else:
+            do_return_slip(ctx, record, reason)
     except TransitionError:
-        return ctx.render("slip/not_pending.txt", slip=slip)
-    return ctx.render("slip/returned.txt", slip=slip, reason=reason)
+        return ctx.render("slip/not_pending.txt", slip=record, minutes=is_minutes)
+    if is_minutes:
+        return ctx.render("minutes/returned.txt", minutes=record, reason=reason)
+    return ctx.render("slip/returned.txt", slip=record, reason=reason)
+
+
+def record_of(ctx: Context, args: str):
+    """(minutes or slip named by 纪要N / JB N, rest) — None when neither is named or it is not visible."""
+    minutes_id, rest = split_minutes_ref(args)
+    record = ctx.session.get(Minutes, minutes_id) if minutes_id is not None else None
+    if minutes_id is None:
+        code, rest = split_code(args)
+        record = find_slip(ctx.session, str(code)) if code is not None and not code.is_matter else None
+    if record is None or not can_see_record(ctx.roles, record):
+        return None, rest
+    return record, rest
+
+
+def is_drafter(ctx: Context, record) -> bool:
+    return ctx.person.id == (record.created_by_id if isinstance(record, Minutes) else record.drafted_by_id)
+
+
+@commands.command("保密", summary="标记纪要或交办单涉密（不抄送督导考核组）：保密 纪要编号/JB编号", order=34,
+                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
+def mark_confidential(ctx: Context, args: str):
+    """The drafter marks a draft 保密 before it is issued ("取消保密" is not offered: a wrong flag is
+    corrected by the drafter with 保密 … 取消)."""
+    record, rest = record_of(ctx, args)
+    if record is None:
+        return ctx.render("slip/record_usage.txt", args=args)
+    if not is_drafter(ctx, record):
+        return ctx.render("slip/not_drafter.txt", slip=record, minutes=isinstance(record, Minutes))
+    flag = rest.strip() != "取消"
+    try:
+        do_set_confidential(ctx, record, flag)
+    except TransitionError:
+        return ctx.render("slip/already_issued.txt", record=record, minutes=isinstance(record, Minutes))
+    return ctx.render("slip/confidential.txt", record=record, minutes=isinstance(record, Minutes), flag=flag)
+
+
+@commands.command("送签", summary="被退回的纪要修改后重新送签：送签 纪要编号", order=35,
+                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
+def resubmit_minutes(ctx: Context, args: str):
+    record, _rest = record_of(ctx, args)
+    if not isinstance(record, Minutes):
+        return ctx.render("slip/record_usage.txt", args=args)
+    if not is_drafter(ctx, record):
+        return ctx.render("slip/not_drafter.txt", slip=record, minutes=True)
+    try:
+        do_resubmit_minutes(ctx, record)
+    except TransitionError:
+        return ctx.render("slip/not_returned.txt", slip=record, minutes=True)
+    return ctx.render("minutes/resubmitted.txt", minutes=record)
+
+
+@commands.command("撤回", summary="撤回未签发的纪要或交办单：撤回 纪要编号/JB编号 原因", order=36,
+                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
+def withdraw(ctx: Context, args: str):
+    record, reason = record_of(ctx, args)
+    if record is None:
+        return ctx.render("slip/record_usage.txt", args=args)
+    is_minutes = isinstance(record, Minutes)
+    if not is_drafter(ctx, record):
+        return ctx.render("slip/not_drafter.txt", slip=record, minutes=is_minutes)
+    try:
+        if is_minutes:
+            do_withdraw_minutes(ctx, record, reason)
+        else:
+            do_withdraw_slip(ctx, record, reason)
+    except TransitionError as exc:
+        return ctx.render("slip/withdraw_refused.txt", slip=record, minutes=is_minutes, code=exc.code)
+    return ctx.render("slip/withdrawn.txt", slip=record, minutes=is_minutes, reason=reason)

@@ -12,7 +12,8 @@ from bot.domain import codes, ledger
 from bot.core.messages import Context, Reply
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
-from bot.domain.scope import sees_all
+from bot.actions.closeout import claim_and_decision
+from bot.domain.scope import can_see_record, sees_all
 from bot.domain.unitmatch import UnitRef, match_unit
 from bot.core.routing import Commands
 from handlers.common import keep_pages, kept_pages, load_item, paged, scoped
@@ -117,15 +118,27 @@ def item_detail(ctx: Context, m: Matter) -> str:
     ext = s.scalar(select(ExtensionRequest).where(ExtensionRequest.matter_id == m.id,
                                                   ExtensionRequest.state == EXT_PENDING))
     esc = list(s.scalars(select(Escalation).where(Escalation.matter_id == m.id).order_by(Escalation.level)))
+    claim, decision = claim_and_decision(s, m)
     return ctx.render("status/item.txt", v=item_view(m, ctx.now), m=m, ext=ext, escalations=esc,
-                      raised=ESC_RAISED, minutes=m.minutes)
+                      raised=ESC_RAISED, minutes=m.minutes, claim=claim, decision=decision)
+
+
+def slip_detail(ctx: Context, code: str) -> Reply:
+    """查 JB3: the slip itself (its state, rows or draft) for whoever may see it (bot.domain.scope)."""
+    slip = codes.find_slip(ctx.session, code)
+    if slip is None or not can_see_record(ctx.roles, slip):
+        return Reply(ctx.render("slip/not_found.txt", code=code.strip()))
+    return paged(ctx, ctx.render("status/slip.txt", slip=slip, rows=slip.rows, draft=slip.draft or {}))
 
 
 @commands.command("查", "查询", menu_key="search", summary="查事项：查 单位/领导/纪要号/关键词/编号", order=43)
 def query(ctx: Context, args: str) -> Reply:
     if not args:
         return Reply(ctx.render("status/query_usage.txt"))
-    if codes.parse_code(args) is not None:
+    parsed = codes.parse_code(args)
+    if parsed is not None and not parsed.is_matter:
+        return slip_detail(ctx, args)
+    if parsed is not None:
         m, err = load_item(ctx, args)
         return err or paged(ctx, item_detail(ctx, m))
     kind, label, items = search(ctx, args)

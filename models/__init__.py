@@ -4,7 +4,7 @@ from .org import *  # noqa: F401,F403
 from .org import ChatGroup, GroupMembership, Person, PersonIdentity, PersonRole, Unit, WorkGroup  # noqa: F401
 from .ledger import *  # noqa: F401,F403
 from .ledger import (  # noqa: F401
-    AssignmentSlip, DispatchRow, Escalation, ExtensionRequest, Matter, Minutes, MissedDeadline, ReportItem,
+    AssignmentSlip, DispatchRow, Escalation, ExtensionRequest, Matter, Meeting, Minutes, MissedDeadline, ReportItem,
     ReportSubmission, RollUp,
 )
 from .projects import *  # noqa: F401,F403

@@ -45,11 +45,43 @@ class DispatchRow(Base):
     office_liaisons: Mapped[list[Person]] = relationship(secondary=dispatch_row_liaison, order_by=Person.id)
 
 
-# Minutes states
-MINUTES_RECORDED = "recorded"  # meeting recorded, draft not yet confirmed
-MINUTES_DRAFTED = "drafted"  # first draft done (送签)
-MINUTES_ISSUED = "issued"  # signed and issued
-MINUTES_STATES = (MINUTES_RECORDED, MINUTES_DRAFTED, MINUTES_ISSUED)
+# Dispatch meeting kinds (附件3 note 1: "调度会议包括会议、调研、一线调度等形式")
+MEETING_MEETING = "meeting"  # 会议
+MEETING_RESEARCH = "research"  # 调研
+MEETING_FRONTLINE = "frontline"  # 一线调度
+MEETING_KINDS = (MEETING_MEETING, MEETING_RESEARCH, MEETING_FRONTLINE)
+
+
+class Meeting(Base):
+    """A dispatch meeting (调度会) held by a leader: what the "每月至少1次" and the 3-day draft rules count,
+    whether or not its minutes were typed in yet."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (one_of("kind", MEETING_KINDS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    dispatch_row_id: Mapped[Optional[int]] = mapped_column(ForeignKey("dispatch_row.id"))
+    meeting_date: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=MEETING_MEETING)
+    lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))  # drafts the minutes
+    subject: Mapped[Optional[str]] = mapped_column(String(300))
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
+    dispatch_row: Mapped[Optional[DispatchRow]] = relationship()
+    lead_unit: Mapped[Optional[Unit]] = relationship()
+    minutes: Mapped[list["Minutes"]] = relationship(back_populates="meeting")
+
+
+# Minutes states: 初稿 → 送签 → 印发 (seed 000 §三(一))
+MINUTES_RECORDED = "recorded"  # legacy rows: recorded before drafting existed (no longer written)
+MINUTES_DRAFTED = "drafted"  # first draft done and sent to the leader to sign (送签)
+MINUTES_RETURNED = "returned"  # the leader sent the draft back to its drafter
+MINUTES_ISSUED = "issued"  # signed and issued (印发)
+MINUTES_WITHDRAWN = "withdrawn"  # withdrawn by its drafter, with a reason
+MINUTES_STATES = (MINUTES_RECORDED, MINUTES_DRAFTED, MINUTES_ISSUED, MINUTES_RETURNED, MINUTES_WITHDRAWN)
 
 
 class Minutes(Base):
@@ -72,11 +104,17 @@ class Minutes(Base):
     # 牵头单位: files the problem list (附件3 note 2); None only on rows older than migration 0013,
     # whose responsible units then report for themselves (bot.domain.reporting.sql_reporting_unit)
     lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
+    meeting_id: Mapped[Optional[int]] = mapped_column(ForeignKey("meeting.id"), index=True)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)  # 涉及保密工作事项: never copied
+    issued_at: Mapped[Optional[datetime]]
+    return_reason: Mapped[Optional[str]] = mapped_column(Text)
 
     leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
     drafting_unit: Mapped[Unit] = relationship(foreign_keys=[drafting_unit_id])
     lead_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[lead_unit_id])
     dispatch_row: Mapped[Optional[DispatchRow]] = relationship()
+    meeting: Mapped[Optional[Meeting]] = relationship(back_populates="minutes")
+    created_by: Mapped[Optional[Person]] = relationship(foreign_keys=[created_by_id])
     matters: Mapped[list["Matter"]] = relationship(back_populates="minutes", order_by="Matter.seq")
 
 
@@ -84,7 +122,8 @@ class Minutes(Base):
 SLIP_PENDING = "pending_signature"
 SLIP_RETURNED = "returned"
 SLIP_ISSUED = "issued"
-SLIP_STATES = (SLIP_PENDING, SLIP_RETURNED, SLIP_ISSUED)
+SLIP_WITHDRAWN = "withdrawn"  # withdrawn by its drafter before signing, with a reason
+SLIP_STATES = (SLIP_PENDING, SLIP_RETURNED, SLIP_ISSUED, SLIP_WITHDRAWN)
 
 
 class AssignmentSlip(Base):
@@ -106,6 +145,7 @@ class AssignmentSlip(Base):
     draft: Mapped[Optional[dict]]  # the rows as entered, until issued (editable after 退回)
     # 牵头单位: files the slip's 落实情况 (附件4); never merely the drafter's own unit
     lead_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"), index=True)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)  # 涉及保密工作事项: never copied
 
     leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
     lead_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[lead_unit_id])

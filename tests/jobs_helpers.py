@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from models import (MINUTES_ISSUED, MINUTES_RECORDED, SLIP_ISSUED, AssignmentSlip, DispatchRow, Matter, Minutes,
+from models import (MINUTES_ISSUED, MINUTES_RECORDED, SLIP_ISSUED, AssignmentSlip, DispatchRow, Matter, Meeting, Minutes,
                     Notice, Person, ReportSubmission, Unit)
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -44,14 +44,16 @@ def targets(rows) -> list[str]:
 def build_december(session, created: datetime = CREATED) -> SimpleNamespace:
     """A ledger on the seed org chart (call after load_seed): five units with items, minutes, reports.
 
-    Liaisons get mobiles (the office fills them in) so group notices can @ them."""
+    Liaisons get mobiles and stop being placeholders (the office fills them in) so group notices can @ them."""
     d = SimpleNamespace()
     unit = {u.name: u for u in session.scalars(select(Unit))}
     person = {p.wecom_userid: p for p in session.scalars(select(Person))}
     d.fagai, d.jiaoyu, d.zhujian = unit["区发改局"], unit["区教育局"], unit["区住建局"]
     d.keji, d.nongshui = unit["区科技局"], unit["区农水局"]
     for i, u in enumerate((d.fagai, d.jiaoyu, d.zhujian, d.keji, d.nongshui), 1):
-        session.get(Person, u.liaison_id).mobile = f"1390000000{i}"
+        liaison = session.get(Person, u.liaison_id)
+        liaison.mobile = f"1390000000{i}"
+        liaison.placeholder = False  # named by the office: no longer a placeholder of the shipped chart
     d.liaison = {u.name: session.get(Person, u.liaison_id) for u in (d.fagai, d.jiaoyu, d.zhujian, d.keji, d.nongshui)}
     d.p = person
     rows = {r.seq: r for r in session.scalars(select(DispatchRow))}
@@ -63,6 +65,13 @@ def build_december(session, created: datetime = CREATED) -> SimpleNamespace:
                         drafting_unit_id=d.jiaoyu.id, dispatch_row_id=rows[6].id, state=MINUTES_RECORDED)
     session.add_all([d.min_chen, d.min_guo])
     session.flush()
+    # the meetings the minutes are of (郭雅婷's of Dec 9 has no first draft yet)
+    for mn in (d.min_chen, d.min_guo):
+        meeting = Meeting(leader_id=mn.leader_id, dispatch_row_id=mn.dispatch_row_id, meeting_date=mn.meeting_date,
+                          lead_unit_id=mn.drafting_unit_id, created_at=created)
+        session.add(meeting)
+        session.flush()
+        mn.meeting_id = meeting.id
 
     def matter(code, u, leader, deadline, **kw):
         m = Matter(code=code, title=kw.pop("title", f"{u.name}事项{code}"), responsible_unit_id=u.id,

@@ -83,6 +83,6 @@ def test_report_flow_claim_is_seen_by_the_office_liaison(rt):
 
 
 def test_admin_may_close_and_unit_liaison_may_not(rt):
-    say(rt, "ua", "申请销号 M1")
+    say(rt, "ua", "申请销号 M1 路面已完工")  # 申请销号 says what was done
     assert "无权办理" in say(rt, "ua", "销号 M1")
     assert "已销号" in say(rt, "liuzhaoxuan", "销号 M1")

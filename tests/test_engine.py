@@ -280,7 +280,7 @@ def test_flows_are_known_through_the_router_not_an_import():
     from bot.core.routing import Commands, Router
     from handlers import build_router
 
-    assert sorted(build_router().flows) == ["extension", "minutes", "report", "slip"]
+    assert sorted(build_router().flows) == ["extension", "meeting", "minutes", "report", "slip"]
     one, two = Commands(), Commands()
     flow = one.flow(Flow("x", [Field("a", "x/a.txt")], save=lambda *a: None))
     two.flow(Flow("x", [Field("b", "x/b.txt")], save=lambda *a: None))

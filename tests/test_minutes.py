@@ -28,7 +28,11 @@ HAPPY = [
     ("完成", ("请核对", "1. 调度领导：陈剑锋", "3. 纪要名称：关于重点项目建设的专题调度会议纪要",
              "4. 会议日期：2026年11月20日", "5. 起草单位：区发改局", "调度事项（2 项）",
              "完成时限：2026年12月31日；牵头单位：区住建局", "完成时限：2026年11月30日；牵头单位：无")),
-    ("确认", ("✅", "M1", "M2", "已抄送督导考核组")),
+    ("确认", ("✅", "M1", "M2", "送陈剑锋副区长审签", "!已抄送督导考核组")),
+]
+SIGN = [  # the leader signs the draft: issued, copied, sent to the units — and told who was not reached
+    ("同意", ("纪要1", "已签发印发", "已抄送督导考核组", "已通知：区住建局", "区自然资源局尚未指定联络员，未能通知",
+            "!已通知：区住建局、区自然资源局")),
 ]
 
 
@@ -48,6 +52,11 @@ def test_minutes_happy_path_writes_ledger_copy_and_audit(seeded):
         zhujian = s.scalar(select(Unit).where(Unit.name == "区住建局"))
         zhujian.liaison_id = s.scalar(select(Person.id).where(Person.wecom_userid == "wuwenfeng"))
     talk(Direct(rt, OFFICE_LIAISON), HAPPY)
+    with rt.db.Session() as s:  # a draft sent to sign: nothing copied, no unit told yet
+        _m, _x, notices, _a = _ledger(s)
+        assert [(n.key, n.target) for n in notices] == [("minutes-sign:1:1", "chenjianfeng")]
+        assert "同意 纪要1" in notices[0].payload["content"] and "陈剑锋副区长" in notices[0].payload["content"]
+    talk(Direct(rt, "chenjianfeng"), SIGN)
     with rt.db.Session() as s:
         check_happy(*_ledger(s))
 
@@ -56,7 +65,7 @@ def check_happy(minutes, matters, notices, audits):
     [minutes] = minutes
     assert (minutes.number, minutes.title, minutes.meeting_date) == ("〔2026〕12号", "关于重点项目建设的专题调度会议纪要",
                                                                      date(2026, 11, 20))
-    assert minutes.state == "drafted" and minutes.dispatch_row_id is not None
+    assert minutes.state == "issued" and minutes.dispatch_row_id is not None and minutes.meeting_id is not None
     assert [m.code for m in matters] == ["M1", "M2"]
     m1, m2 = matters
     assert (m1.deadline, m1.original_deadline, m1.state, m1.kind) == (date(2026, 12, 31), date(2026, 12, 31),
@@ -66,12 +75,15 @@ def check_happy(minutes, matters, notices, audits):
     assert {m.leader.name for m in matters} == {"陈剑锋"} and {m.minutes_id for m in matters} == {minutes.id}
     copy = [n for n in notices if n.key == f"minutes-copy:{minutes.id}"]
     assert len(copy) == 1 and copy[0].target == "supervision" and "M1" in copy[0].payload["content"]
-    unit_notes = [n for n in notices if n.target_kind == "user"]
+    unit_notes = [n for n in notices if n.key.startswith("minutes-unit:")]
     assert [n.target for n in unit_notes] == ["wuwenfeng"]  # 自然资源局's liaison is a placeholder: skipped
     assert "M1" in unit_notes[0].payload["content"] and "2026年12月31日" in unit_notes[0].payload["content"]
     assert sorted((a.entity, a.action) for a in audits) == [("matter", "create"), ("matter", "create"),
-                                                            ("minutes", "create")]
-    assert all(a.actor == "林勇勇" for a in audits)
+                                                            ("meeting", "create"), ("minutes", "create"),
+                                                            ("minutes", "issue")]
+    assert all(a.actor == ("陈剑锋" if a.action == "issue" else "林勇勇") for a in audits)
+    drafter = [n for n in notices if n.key.startswith(f"minutes-issued:{minutes.id}:")]
+    assert [n.target for n in drafter] == ["linyongyong"] and "区自然资源局尚未指定联络员" in drafter[0].payload["content"]
 
 
 def test_minutes_odd_answers_through_the_wecom_callback(db_url, tmp_path):

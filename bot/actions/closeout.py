@@ -1,6 +1,6 @@
 """Close-out of a ledger item (到期收账): the unit claims completion, the office liaison of the item's row
-closes it (销号) or returns it for redo; a later report may withdraw a claim; an admin may reopen a closed
-item. Each action locks the item, checks the transition table (bot.domain.ledger.TRANSITIONS), changes
+closes it (销号) or returns it for redo; a later report may withdraw a claim; the office liaison (or an
+admin) may reopen a closed item (重新打开) with a reason. Each action locks the item, checks the transition table (bot.domain.ledger.TRANSITIONS), changes
 it, writes one audit row and queues the notices, in the caller's transaction.
 """
 from __future__ import annotations
@@ -44,13 +44,16 @@ def announce_claim(act: Act, matter: Matter, note: str = "") -> int:
                          key=f"closeout:{matter.id}:claim{n_claims}")
 
 
-def do_claim_completion(act: Act, matter: Matter, note: Optional[str] = None) -> bool:
+def do_claim_completion(act: Act, matter: Matter, note: Optional[str] = None, need_note: bool = False) -> bool:
     """已完成 in a report, or 申请销号: the unit claims completion and the office liaisons are asked to
-    confirm. Idempotent: claiming an already claimed item changes nothing and returns False."""
+    confirm. 申请销号 must say what was done (`need_note`: TransitionError "note_required" without it).
+    Idempotent: claiming an already claimed item changes nothing and returns False."""
     s = act.session
     lock(s, matter)
     if not ledger.check("claim_completion", matter):
         return False
+    if need_note and not (note or "").strip():
+        raise ledger.TransitionError("note_required", item=matter.code)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_CLAIMED
     matter.claimed_at = act.now
@@ -123,3 +126,22 @@ def do_reopen(act: Act, matter: Matter, reason: Optional[str]) -> None:
     matter.closed_at = None
     matter.claimed_at = None
     audit_matter(s, matter, before, act.actor, "reopened", act.now, text)
+    liaison = unit_liaison_of(matter)
+    notify_people(act, [liaison], act.render("closeout/reopened_to_unit.txt", m=matter, reason=text, by=act.actor),
+                  key=f"closeout:{matter.id}:reopened:{act.now.isoformat()}")
+
+
+CLAIMS = ("completion_claimed",)
+DECISIONS = ("closed", "returned", "reopened")
+
+
+def claim_and_decision(session: Session, matter: Matter) -> tuple[Optional[AuditLog], Optional[AuditLog]]:
+    """The item's last completion claim (what the unit said was done) and the decision on it since (销号,
+    退回重办 or 重新打开, with its reason) — for 查 and for the unit's next report."""
+    rows = list(session.scalars(select(AuditLog).where(
+        ledger.sql_audit_of(matter), AuditLog.action.in_(CLAIMS + DECISIONS)).order_by(AuditLog.id)))
+    claim = next((a for a in reversed(rows) if a.action in CLAIMS), None)
+    decision = next((a for a in reversed(rows) if a.action in DECISIONS), None)
+    if claim is not None and decision is not None and decision.id < claim.id:
+        decision = None
+    return claim, decision

@@ -16,6 +16,7 @@ from bot.actions.minutes import notify_units
 from bot.domain.codes import add_matter, add_slip
 from bot.domain.leadunit import slip_lead_unit
 from bot.domain.ledger import TransitionError
+from bot.domain.meetings import copied_to_supervision
 from bot.infra import audit
 from models import KIND_SLIP, SLIP_ISSUED, SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, DispatchRow, Matter, Person
 
@@ -61,8 +62,9 @@ def _need_pending(act: Act, slip: AssignmentSlip) -> None:
 
 
 def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
-    """The leader signs: the slip is issued, its rows enter the ledger, and the supervision group (a copy),
-    the responsible units and the drafter are told. Returns the new items."""
+    """The leader signs: the slip is issued, its rows enter the ledger, and the supervision group (a copy,
+    unless the slip is 保密), the responsible units and the drafter are told — the drafter with the units
+    that could not be reached (`slip.unreached`). Returns the new items."""
     s = act.session
     _need_pending(act, slip)
     before = audit.snapshot(slip)
@@ -87,10 +89,12 @@ def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
     b, a = audit.diff(before, audit.snapshot(slip))
     audit.record(s, actor=act.actor, action="sign", entity="assignment_slip", entity_id=slip.id, before=b,
                  after=a, at=act.now)
-    act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows),
-                     key=f"slip-copy:{slip.id}", kind="slip")
-    notify_units(act, rows, key=f"slip-unit:{slip.id}", what=slip, template="slip/unit_notice.txt")
-    act.notify_person(slip.drafted_by, act.render("slip/signed_to_drafter.txt", slip=slip, rows=rows),
+    if copied_to_supervision(slip.state, slip.confidential):
+        act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows),
+                         key=f"slip-copy:{slip.id}", kind="slip")
+    slip.unreached = notify_units(act, rows, key=f"slip-unit:{slip.id}", what=slip, template="slip/unit_notice.txt")
+    act.notify_person(slip.drafted_by, act.render("slip/signed_to_drafter.txt", slip=slip, rows=rows,
+                                                  unreached=slip.unreached),
                       key=f"slip-signed:{slip.id}", kind="slip")
     return rows
 
@@ -109,3 +113,25 @@ def do_return_slip(act: Act, slip: AssignmentSlip, reason: str) -> None:
     rev = int((slip.draft or {}).get("rev", 1))
     act.notify_person(slip.drafted_by, act.render("slip/returned_to_drafter.txt", slip=slip, reason=reason),
                       key=f"slip-returned:{slip.id}:{rev}", kind="slip")
+
+
+def do_withdraw_slip(act: Act, slip: AssignmentSlip, reason: str) -> None:
+    """The drafter withdraws a slip not yet signed, with a reason (no item was created); the leader is told.
+    A signed slip's items are corrected one by one instead: TransitionError "not_pending"."""
+    from bot.actions.base import notify_people
+    from bot.domain.ledger import need_reason
+    from models import SLIP_WITHDRAWN
+
+    s = act.session
+    text = need_reason(reason)
+    lock(s, slip)
+    if slip.state not in (SLIP_PENDING, SLIP_RETURNED):
+        raise TransitionError("not_pending", slip=slip.code, state=slip.state)
+    before = audit.snapshot(slip)
+    slip.state = SLIP_WITHDRAWN
+    s.flush()
+    b, a = audit.diff(before, audit.snapshot(slip))
+    audit.record(s, actor=act.actor, action="withdraw", entity="assignment_slip", entity_id=slip.id,
+                 before=b, after=a, reason=text, at=act.now)
+    notify_people(act, [slip.leader], act.render("slip/withdrawn_notice.txt", slip=slip, reason=text, by=act.actor),
+                  key=f"slip-withdrawn:{slip.id}")

@@ -119,3 +119,14 @@ def split_record_code(text: Optional[str]) -> tuple[Optional[str], str]:
 def record_code(prefix: str, ident: int) -> str:
     assert prefix in RECORD_PREFIXES
     return f"{prefix}{ident}"
+# Minutes have no ledger code (their matters do): texts name them 纪要<id>, and 同意/退回 accept that.
+_MINUTES_REF = re.compile(rf"\s*纪要[ \t-]?([0-9]{{1,{MAX_DIGITS}}})(?![0-9])")
+
+
+def split_minutes_ref(text: Optional[str]) -> tuple[Optional[int], str]:
+    """(the minutes id of a leading 纪要<id>, the rest) — (None, text) when it does not start with one."""
+    text = text or ""
+    m = _MINUTES_REF.match(text.translate(_FOLD))
+    if m is None or int(m[1]) == 0:
+        return None, text
+    return int(m[1]), text[m.end():].strip()

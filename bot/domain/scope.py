@@ -9,17 +9,20 @@ liaison of the lead unit (牵头单位) of its minutes or slip, who "细化分�
 `lead_unit_liaison`, asked for by name (the office roles are the default).
 
 Who sees what:
-- supervision group members, admins and the coordination group (the task-force office): everything;
+- supervision group members, admins and the coordination group (the task-force office): everything
+  except what is 保密;
 - a leader, an office liaison, an office supervisor: the items they follow;
 - a unit liaison / unit head: the items their unit is responsible for, and every item of the minutes and
-  slips their unit leads — never another unit's otherwise.
-Anyone else sees nothing.
+  slips their unit leads — never another unit's otherwise;
+- the drafter of minutes or a slip: its items.
+Anyone else sees nothing. Items of 保密 (confidential) minutes and slips are still tracked (jobs and
+counts do not use this filter) but only people with a role on them — the last three lines — see them.
 """
 from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from sqlalchemy import String, false, literal, or_, select, true, union, union_all
+from sqlalchemy import String, false, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session
 
 from bot.domain.reporting import sql_led_by
@@ -97,10 +100,15 @@ def office_row_ids(roles: Roles) -> frozenset[int]:
     return roles.liaison_row_ids | roles.supervised_row_ids
 
 
-def matter_filter(roles: Roles):
-    """The SQL condition on Matter for the items `roles` may see."""
-    if sees_all(roles):
-        return true()
+def sql_confidential():
+    """The condition on Matter for items of 保密 minutes or slips (ids start at 1: 0 stands for "none")."""
+    return or_(func.coalesce(Matter.minutes_id, 0).in_(select(Minutes.id).where(Minutes.confidential.is_(True))),
+               func.coalesce(Matter.slip_id, 0).in_(
+                   select(AssignmentSlip.id).where(AssignmentSlip.confidential.is_(True))))
+
+
+def _role_conds(roles: Roles) -> list:
+    """Conditions on Matter for the items `roles` has a role on (follows, is responsible for, drafted)."""
     conds = []
     following = ([ROLE_LEADER] if roles.led_row_ids else []) + \
         ([ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR] if office_row_ids(roles) else [])
@@ -111,7 +119,46 @@ def matter_filter(roles: Roles):
     if units:
         conds.append(Matter.responsible_unit_id.in_(units))
         conds.append(sql_led_by(units))
+    conds.append(func.coalesce(Matter.minutes_id, 0).in_(
+        select(Minutes.id).where(Minutes.created_by_id == roles.person_id)))
+    conds.append(func.coalesce(Matter.slip_id, 0).in_(
+        select(AssignmentSlip.id).where(AssignmentSlip.drafted_by_id == roles.person_id)))
+    return conds
+
+
+def matter_filter(roles: Roles):
+    """The SQL condition on Matter for the items `roles` may see."""
+    conds = _role_conds(roles)
+    if sees_all(roles):
+        return or_(~sql_confidential(), *conds)
     return or_(*conds) if conds else false()
+
+
+def can_see_record(roles: Roles, record) -> bool:
+    """May `roles` see minutes or a slip itself (查 JB3, 待签)? The same rule as for its items: everyone who
+    sees the whole ledger unless it is 保密; its leader and drafter; the office liaisons and supervisor of
+    its row (minutes) or of its leader's rows (slips); the units responsible for one of its items."""
+    if sees_all(roles) and not record.confidential:
+        return True
+    pid = roles.person_id
+    drafter = record.created_by_id if isinstance(record, Minutes) else record.drafted_by_id
+    if pid in (record.leader_id, drafter):
+        return True
+    rows = {record.dispatch_row_id} if isinstance(record, Minutes) and record.dispatch_row_id else \
+        {r.id for r in _rows_of_leader(record)}
+    if rows & office_row_ids(roles):
+        return True
+    units = roles.liaison_unit_ids | roles.head_unit_ids
+    if getattr(record, "lead_unit_id", None) in units:  # the lead unit files its problem list
+        return True
+    items = record.matters if isinstance(record, Minutes) else record.rows
+    return any(m.responsible_unit_id in units for m in items)
+
+
+def _rows_of_leader(record) -> list[DispatchRow]:
+    from sqlalchemy.orm import object_session
+
+    return list(object_session(record).scalars(select(DispatchRow).where(DispatchRow.leader_id == record.leader_id)))
 
 
 def can_see(session: Session, roles: Roles, matter: Matter) -> bool:

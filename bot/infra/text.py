@@ -44,6 +44,17 @@ def truncate_chars(value: str | None, n: int = 60) -> str:
     return value if len(value) <= n else value[: n - 1] + "…"
 
 
+def addressed(person) -> str:
+    """A leader as official texts address them: name and short title (杨凤翔区长, from 区政府区长; 陈剑锋副区长,
+    from 区委常委、区政府副区长) — the government post if one is listed, else the first; the name alone
+    without a title."""
+    if person is None:
+        return ""
+    parts = [p.strip() for p in (getattr(person, "title", None) or "").split("、") if p.strip()]
+    post = next((p for p in parts if p.startswith("区政府")), parts[0] if parts else "")
+    return person.name + post.removeprefix("区政府")
+
+
 env = Environment(
     loader=FileSystemLoader(str(TEMPLATES_DIR)),
     undefined=StrictUndefined,
@@ -52,7 +63,8 @@ env = Environment(
     autoescape=False,
 )
 env.filters.update(cn_date=cn_date, cn_short_date=cn_short_date, cn_datetime=cn_datetime,
-                   cn_weekday=cn_weekday, clip=truncate_chars)
+                   cn_weekday=cn_weekday, clip=truncate_chars,
+                   addressed=addressed)
 
 
 def render(name: str, **context) -> str:

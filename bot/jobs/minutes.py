@@ -1,41 +1,61 @@
-"""Minutes jobs: a meeting whose minutes are not drafted 3 days later (纪要初稿), and a leader with no
-dispatch meeting recorded this month by the 25th (每月至少 1 次调度).
+"""Minutes jobs: a dispatch meeting whose minutes have no first draft 3 days later (纪要初稿: "调度会结束后3天内
+形成初稿进入送签程序（办公室调度联络员跟踪督促）"), and a leader with no dispatch meeting recorded this month by
+the 25th (每月至少 1 次调度, for each 附件2 row whose `cycle` owes one this month).
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import select
 
-from bot.jobs.base import JobResult, Notices, people
+from bot.domain.meetings import DRAFT_DAYS, draft_due, meeting_owed
 from bot.domain.periods import month_bounds
-from bot.infra.text import render
 from bot.domain.workdays import shift_to_workday_before
-from models import MINUTES_RECORDED, DispatchRow, Minutes, Unit, dispatch_row_liaison
+from bot.infra.text import render
+from bot.jobs.base import JobResult, Notices, people
+from models import (MINUTES_DRAFTED, MINUTES_ISSUED, MINUTES_RETURNED, DispatchRow, Meeting, Minutes, Person, Unit,
+                    dispatch_row_liaison)
+
+DRAFTED = (MINUTES_DRAFTED, MINUTES_RETURNED, MINUTES_ISSUED)  # a first draft exists
 
 
-def run_draft(runtime, as_of: datetime, days: int = 3) -> JobResult:
-    """minutes_draft: minutes still only recorded `days` days after the meeting → the drafting
-    unit's liaison, once per minutes."""
+def run_draft(runtime, as_of: datetime, days: int = DRAFT_DAYS) -> JobResult:
+    """minutes_draft: a meeting with no first draft of its minutes by its due day (`days` after it) → the
+    lead unit's liaison (who drafts), and the office liaisons of its 附件2 row (who chase), once per meeting;
+    the office liaisons are told when the lead unit has no liaison to remind."""
     result = JobResult("minutes_draft", as_of)
     today = as_of.astimezone(runtime.tz).date()
     with runtime.db.session() as s:
-        rows = s.execute(
-            select(Minutes.id, Minutes.title, Minutes.meeting_date, Minutes.leader_id, Unit.name, Unit.liaison_id)
-            .join(Unit, Unit.id == Minutes.drafting_unit_id)
-            .where(Minutes.state == MINUTES_RECORDED, Minutes.meeting_date <= today - timedelta(days=days))
-            .order_by(Minutes.id)).all()
-        who = people(s, [r.liaison_id for r in rows] + [r.leader_id for r in rows])
+        drafted = select(Minutes.meeting_id).where(Minutes.meeting_id.is_not(None), Minutes.state.in_(DRAFTED))
+        meetings = list(s.scalars(select(Meeting).where(Meeting.meeting_date <= date.fromordinal(
+            today.toordinal() - days), Meeting.id.not_in(drafted)).order_by(Meeting.id)))
+        chasers: dict[int, list[int]] = defaultdict(list)
+        row_ids = {m.dispatch_row_id for m in meetings if m.dispatch_row_id}
+        for row_id, pid in s.execute(select(dispatch_row_liaison.c.dispatch_row_id, dispatch_row_liaison.c.person_id)
+                                     .where(dispatch_row_liaison.c.dispatch_row_id.in_(row_ids))
+                                     .order_by(dispatch_row_liaison.c.person_id)):
+            chasers[row_id].append(pid)
+        liaisons = {u.id: u.liaison_id for u in s.scalars(select(Unit).where(
+            Unit.id.in_({m.lead_unit_id for m in meetings if m.lead_unit_id})))}
+        real = set(s.scalars(select(Person.id).where(Person.placeholder.is_(False))))
+        who = people(s, [p for lst in chasers.values() for p in lst] + list(liaisons.values()))
         out = Notices(runtime, "minutes_draft")
-        for r in rows:
-            if r.liaison_id in who:
-                text = render("jobs/minutes_draft_dm.txt", unit=r.name, title=r.title, meeting_date=r.meeting_date,
-                              leader=who[r.leader_id].name if r.leader_id in who else "",
-                              due=r.meeting_date + timedelta(days=days))
-                out.to_person(who[r.liaison_id], text, key=f"minutes_draft:{r.id}")
+        for m in meetings:
+            unit = m.lead_unit
+            due = draft_due(m.meeting_date, days)
+            liaison_id = liaisons.get(m.lead_unit_id)
+            reached = liaison_id in who and liaison_id in real
+            if reached:
+                out.to_person(who[liaison_id], render(
+                    "jobs/minutes_draft_dm.txt", unit=unit.name, title=m.subject, meeting_date=m.meeting_date,
+                    leader=render("jobs/_leader.txt", leader=m.leader), due=due), key=f"minutes_draft:{m.id}")
+            text = render("jobs/minutes_chase_dm.txt", meeting=m, due=due, reached=reached)
+            for pid in chasers.get(m.dispatch_row_id, []):
+                if pid in who:
+                    out.to_person(who[pid], text, key=f"minutes_chase:{m.id}:p{pid}")
         result.notices = len(out.flush(s))
-    result.details = {"undrafted": len(rows)}
+    result.details = {"undrafted": len(meetings)}
     return result
 
 
@@ -45,7 +65,8 @@ def meeting_reminder_day(year: int, month: int, day: int = 25) -> date:
 
 def run_leader_meeting(runtime, as_of: datetime, day: int = 25) -> JobResult:
     """leader_meeting: from the `day`th (moved to the previous working day) until the month ends, a
-    leader of 附件2 with no meeting recorded this month → their office liaisons, once a month."""
+    leader of 附件2 with no meeting (会议、调研、一线调度, minutes typed in or not) this month, on a row whose
+    cycle owes one this month → their office liaisons, once a month."""
     result = JobResult("leader_meeting", as_of)
     local = as_of.astimezone(runtime.tz)
     if local.date() < meeting_reminder_day(local.year, local.month, day):
@@ -54,11 +75,13 @@ def run_leader_meeting(runtime, as_of: datetime, day: int = 25) -> JobResult:
     start, end = month_bounds(local.year, local.month)
     month_key = f"{local.year:04d}-{local.month:02d}"
     with runtime.db.session() as s:
-        met = select(Minutes.leader_id).where(Minutes.meeting_date >= start.date(), Minutes.meeting_date < end.date())
-        rows = s.execute(select(DispatchRow.id, DispatchRow.seq, DispatchRow.leader_id, dispatch_row_liaison.c.person_id)
-                         .join(dispatch_row_liaison, dispatch_row_liaison.c.dispatch_row_id == DispatchRow.id)
-                         .where(DispatchRow.leader_id.not_in(met))
-                         .order_by(DispatchRow.seq)).all()
+        met = select(Meeting.leader_id).where(Meeting.meeting_date >= start.date(), Meeting.meeting_date < end.date())
+        rows = [r for r in s.execute(
+            select(DispatchRow.id, DispatchRow.seq, DispatchRow.leader_id, DispatchRow.cycle,
+                   dispatch_row_liaison.c.person_id)
+            .join(dispatch_row_liaison, dispatch_row_liaison.c.dispatch_row_id == DispatchRow.id)
+            .where(DispatchRow.leader_id.not_in(met))
+            .order_by(DispatchRow.seq)).all() if meeting_owed(r.cycle, local.year, local.month)]
         seqs: dict[int, list[int]] = defaultdict(list)
         targets: dict[int, list[int]] = defaultdict(list)
         for r in rows:
@@ -67,9 +90,10 @@ def run_leader_meeting(runtime, as_of: datetime, day: int = 25) -> JobResult:
             if r.person_id not in targets[r.leader_id]:
                 targets[r.leader_id].append(r.person_id)
         who = people(s, list(seqs) + [p for lst in targets.values() for p in lst])
+        leaders = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(list(seqs))))}
         out = Notices(runtime, "leader_meeting")
         for leader_id, pids in targets.items():
-            leader = who[leader_id].name if leader_id in who else ""
+            leader = render("jobs/_leader.txt", leader=leaders.get(leader_id))
             text = render("jobs/leader_meeting_dm.txt", leader=leader, month=local.month, seqs=seqs[leader_id])
             for pid in pids:
                 if pid in who:
