@@ -22,7 +22,7 @@ from bot.delivery import outbox
 from bot.domain.scope import followers
 from bot.infra import audit
 from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
-                    ROLE_OFFICE_LIAISON, TARGET_USER, Matter, Person,
+                    ROLE_OFFICE_LIAISON, Matter, Person,
                     ReportItem, ReportSubmission, Unit)
 
 REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # items a unit reports on
@@ -157,9 +157,6 @@ def _send_workbook(act: Act, liaison: Person, unit: Unit, period: Period, sub: R
     folder = Path(settings.INSTANCE_DIR) / "exports" / act.now.strftime("%Y%m%d") / secrets.token_hex(8)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / filename).write_bytes(data)
-    channel = runtime.channel_for(liaison)
-    target = outbox.person_target(liaison, channel)
-    if target:
-        outbox.enqueue(act.session, target_kind=TARGET_USER, target=target, msgtype="file", channel=channel,
-                       payload={"filename": filename, "path": str(folder / filename)},
-                       key=f"problem_list:{sub.id}:p{liaison.id}:xlsx", kind="problem_list")
+    batch = outbox.Notices(settings, "problem_list")
+    batch.file_to_person(liaison, str(folder / filename), filename, key=f"problem_list:{sub.id}:p{liaison.id}:xlsx")
+    batch.flush(act.session)
