@@ -14,7 +14,7 @@ from bot.domain.workdays import is_workday
 from models import AuditLog, JointMeeting, KeyProject, MeetingTopic, Milestone, Notice, Person, WeeklyProjectReport
 from tests.dialog import Direct, at, talk
 from tests.jobs_helpers import run_cli
-from tests.test_projects import EDU_LIAISON, LEADER, WEEKLY, fill_in
+from tests.projects_data import EDU_LIAISON, LEADER, WEEKLY, fill_in
 from tests.threads import at_once
 
 
