@@ -1,0 +1,178 @@
+"""E-mail as an outbox channel, against a real SMTP server on loopback (tests/mail_server.py, aiosmtpd):
+STARTTLS and implicit TLS with login, the headers, a Chinese subject and attachment names (RFC 2047 /
+2231) and the attachments opened back; the failure states; the monthly report arriving exactly once after
+the server was down; an oversize attachment refused with a clear message; and the forms travelling with
+their events (slip, roll-up, reviewed weekly form, monthly report)."""
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from docx import Document
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
+
+from bot.actions.base import Acting
+from bot.channels.mail.transport import MailTransport
+from bot.delivery import outbox
+from bot.delivery.outbox import mail_message_id
+from bot.delivery.sender import Sender
+from models import Notice, Person, utcnow
+from tests.mail_server import PASSWORD, SMTPServer
+from tests.support import make_app
+
+SUPERVISION_BOX = "qgzwdc@126.com"
+PROJECT_BOX = "7719664@qq.com"
+
+
+class Now:
+    def __init__(self):
+        self.offset = timedelta()
+
+    def __call__(self):
+        return utcnow() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    server = SMTPServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def mail_app(db_url, tmp_path, server, **extra):
+    return make_app(db_url, tmp_path, **server.settings(**extra)).extensions["bot"]
+
+
+def send(rt, now=None):
+    return Sender(rt, transports={"mail": MailTransport(rt)}, now=now or Now()).run_once()
+
+
+def mails(rt) -> list[Notice]:
+    with rt.db.session() as s:
+        return list(s.scalars(select(Notice).where(Notice.channel == "mail").order_by(Notice.id)))
+
+
+def xlsx_bytes(value: str) -> bytes:
+    wb = Workbook()
+    wb.active["A1"] = value
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def docx_bytes(text: str) -> bytes:
+    doc = Document()
+    doc.add_paragraph(text)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def queue_mail(rt, tmp_path, key="mail:test:1", to=SUPERVISION_BOX, files=None):
+    files = files if files is not None else [("附件4_事项交办单_JB1.docx", docx_bytes("事项交办单JB1")),
+                                             ("调度工作分析报告_2026年11月.xlsx", xlsx_bytes("按领导"))]
+    paths = []
+    for name, data in files:
+        p = tmp_path / name
+        p.write_bytes(data)
+        paths.append((str(p), name))
+    with rt.db.session() as s:
+        batch = outbox.Notices(rt.settings, "test")
+        batch.mail(to, "【事项交办单抄送】JB1 陈剑锋调度事项交办单", "督导考核组：\n\n附件随本邮件抄送。", paths, key=key,
+                   sender=rt.settings.mail_sender)
+        batch.flush(s)
+
+
+# -- the message --------------------------------------------------------------------------------
+
+def test_mail_arrives_over_starttls_with_login_chinese_names_and_attachments_that_open(sqlite_url, tmp_path, smtp):
+    rt = mail_app(sqlite_url, tmp_path, smtp)
+    queue_mail(rt, tmp_path)
+    assert send(rt).sent == 1
+    [raw] = smtp.handler.accepted
+    [msg] = smtp.mails
+    assert msg["Subject"] == "【事项交办单抄送】JB1 陈剑锋调度事项交办单"
+    assert b"Subject: =?utf-8?" in raw  # RFC 2047 on the wire, never raw UTF-8 in a header
+    assert msg["To"] == SUPERVISION_BOX and msg["From"].addresses[0].addr_spec == "bot@qgdd.gov.cn"
+    assert msg["From"].addresses[0].display_name == "大调度大督查工作助手"
+    assert msg["Message-ID"] == mail_message_id("mail:test:1", rt.settings.mail_sender)
+    assert msg["Message-ID"].endswith("@qgdd.gov.cn>") and msg["Date"]
+    assert "附件随本邮件抄送" in msg.get_body(("plain",)).get_content()
+    parts = list(msg.iter_attachments())
+    assert [p.get_filename() for p in parts] == ["附件4_事项交办单_JB1.docx", "调度工作分析报告_2026年11月.xlsx"]
+    assert b"filename*0*=utf-8''" in raw  # RFC 2231, continued over lines
+    assert Document(io.BytesIO(parts[0].get_content())).paragraphs[0].text == "事项交办单JB1"
+    assert load_workbook(io.BytesIO(parts[1].get_content())).active["A1"].value == "按领导"
+    assert parts[1].get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    [n] = mails(rt)
+    assert (n.state, n.target_kind, n.target, n.msgtype) == ("sent", "mail", SUPERVISION_BOX, "mail")
+
+
+def test_implicit_tls_works_too(sqlite_url, tmp_path):
+    server = SMTPServer(tmp_path, tls="ssl").start()
+    try:
+        rt = mail_app(sqlite_url, tmp_path, server)
+        queue_mail(rt, tmp_path, files=[])
+        assert send(rt).sent == 1 and len(server.mails) == 1
+    finally:
+        server.stop()
+
+
+def test_an_untrusted_certificate_is_a_configuration_error(sqlite_url, tmp_path, smtp):
+    rt = mail_app(sqlite_url, tmp_path, smtp, MAIL_CA_FILE="")
+    queue_mail(rt, tmp_path, files=[])
+    assert send(rt).failed == 1
+    [n] = mails(rt)
+    assert "not trusted" in n.last_error and "ConfigError" in n.last_error and smtp.handler.accepted == []
+
+
+# -- failure states -----------------------------------------------------------------------------
+
+def test_login_refused_fails_at_once_without_the_password(sqlite_url, tmp_path, smtp):
+    rt = mail_app(sqlite_url, tmp_path, smtp, MAIL_PASSWORD="wrong-code")
+    queue_mail(rt, tmp_path)
+    assert send(rt).failed == 1
+    [n] = mails(rt)
+    assert n.attempts == 1 and "ConfigError" in n.last_error and "login refused" in n.last_error
+    assert "wrong-code" not in n.last_error and PASSWORD not in n.last_error
+
+
+def test_a_refused_recipient_fails_with_the_address(sqlite_url, tmp_path, smtp):
+    rt = mail_app(sqlite_url, tmp_path, smtp)
+    smtp.handler.refuse["gone@126.com"] = "550 5.1.1 mailbox unavailable"
+    queue_mail(rt, tmp_path, to="gone@126.com")
+    assert send(rt).failed == 1
+    [n] = mails(rt)
+    assert "gone@126.com" in n.last_error and "550" in n.last_error and n.attempts == 1
+
+
+def test_a_4xx_is_retried_and_the_resend_carries_the_same_message_id(sqlite_url, tmp_path, smtp):
+    rt = mail_app(sqlite_url, tmp_path, smtp)
+    smtp.handler.data_replies.append("451 4.3.0 try again later")
+    queue_mail(rt, tmp_path)
+    now = Now()
+    assert send(rt, now).retried == 1
+    [n] = mails(rt)
+    assert n.state == "pending" and "451" in n.last_error and n.attempts == 1
+    now.advance(60)
+    assert send(rt, now).sent == 1
+    first, second = (p.split(b"Message-ID: ")[1].split(b"\r\n")[0] for p in smtp.handler.attempts)
+    assert first == second and len(smtp.handler.accepted) == 1
+
+
+def test_outbox_list_shows_the_subject_and_the_failure(sqlite_url, tmp_path, smtp):
+    app = make_app(sqlite_url, tmp_path, **smtp.settings())
+    rt = app.extensions["bot"]
+    smtp.handler.refuse["gone@126.com"] = "550 5.1.1 mailbox unavailable"
+    queue_mail(rt, tmp_path, key="mail:a")
+    queue_mail(rt, tmp_path, key="mail:b", to="gone@126.com")
+    send(rt)
+    lines = app.test_cli_runner().invoke(args=["outbox", "list"]).output.splitlines()
+    assert any("mail:gone@126.com" in ln and "failed" in ln and "550" in ln for ln in lines)
+    assert any("mail:qgzwdc@126.com" in ln and "sent" in ln and "【事项交办单抄送】JB1" in ln for ln in lines)
