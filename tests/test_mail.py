@@ -176,3 +176,148 @@ def test_outbox_list_shows_the_subject_and_the_failure(sqlite_url, tmp_path, smt
     lines = app.test_cli_runner().invoke(args=["outbox", "list"]).output.splitlines()
     assert any("mail:gone@126.com" in ln and "failed" in ln and "550" in ln for ln in lines)
     assert any("mail:qgzwdc@126.com" in ln and "sent" in ln and "【事项交办单抄送】JB1" in ln for ln in lines)
+
+
+def test_an_oversize_attachment_is_refused_with_a_clear_message(sqlite_url, tmp_path, smtp):
+    rt = mail_app(sqlite_url, tmp_path, smtp, MAIL_MAX_ATTACHMENT_BYTES=4096)
+    queue_mail(rt, tmp_path, files=[("调度工作分析报告_2026年11月.docx", b"x" * 5000)])
+    assert send(rt).failed == 1
+    [n] = mails(rt)
+    assert n.attempts == 1 and "exceed MAIL_MAX_ATTACHMENT_BYTES" in n.last_error
+    assert "调度工作分析报告_2026年11月.docx" in n.last_error and smtp.handler.attempts == []
+
+
+# -- the forms travel with their events ----------------------------------------------------------
+
+@pytest.fixture
+def month(db_url, tmp_path, smtp):
+    from bot.actions.seed import load_seed
+    from tests.documents_data import build_month
+    from tests.support import SEED_FILE
+
+    rt = mail_app(db_url, tmp_path, smtp)
+    with rt.db.session() as s:
+        load_seed(s, SEED_FILE)
+    with rt.db.session() as s:
+        rt.o = build_month(s)
+    return rt
+
+
+def test_the_monthly_report_arrives_by_mail_exactly_once_after_the_server_was_down(month, smtp):
+    from bot.jobs import monthly
+
+    smtp.stop()
+    as_of = datetime(2026, 12, 1, 0, 30, tzinfo=timezone.utc)
+    monthly.run(month, as_of)
+    monthly.run(month, as_of)  # a rerun (or a second scheduler) queues nothing new
+    [n] = mails(month)
+    assert (n.key, n.target) == (f"mail:monthly_report:2026-11:{SUPERVISION_BOX}", SUPERVISION_BOX)
+    now = Now()
+    for _ in range(3):  # down: each attempt is retried later
+        assert send(month, now).retried == 1
+        now.advance(3600)
+    assert mails(month)[0].attempts == 3 and "Connection" in mails(month)[0].last_error
+    smtp.start()
+    assert send(month, now).sent == 1
+    now.advance(3600)
+    assert send(month, now).handled == 0
+    [msg] = smtp.mails
+    assert msg["Subject"] == "【调度工作分析报告】2026年11月重点工作“大调度、大督查”调度工作分析报告"
+    docx_part, xlsx_part = msg.iter_attachments()
+    assert docx_part.get_filename().endswith(".docx") and xlsx_part.get_filename().endswith(".xlsx")
+    text = "\n".join(p.text for p in Document(io.BytesIO(docx_part.get_content())).paragraphs)
+    assert "一、总体情况" in text
+    assert load_workbook(io.BytesIO(xlsx_part.get_content())).sheetnames == ["按领导", "按单位", "难点事项", "逾期事项"]
+
+
+def test_an_issued_slip_sends_its_annex4_to_the_group_and_the_mailbox(month, smtp):
+    from bot.actions.slip import do_sign_slip
+    from models import AssignmentSlip
+
+    with month.db.session() as s:
+        slip = s.get(AssignmentSlip, month.o.pending.id)
+        do_sign_slip(Acting(s, s.get(Person, month.o.guo.id), datetime(2026, 12, 1, 2, tzinfo=timezone.utc), month),
+                     slip)
+    with month.db.session() as s:
+        group_file = s.scalar(select(Notice).where(Notice.key == f"form:slip:{month.o.pending.id}:1"))
+        assert (group_file.target_kind, group_file.target, group_file.msgtype) == ("group", "supervision", "file")
+        assert Path(group_file.payload["path"]).name == "附件4_事项交办单_JB2.docx"
+        assert "/exports/" in group_file.payload["path"]
+    [n] = mails(month)
+    assert n.key == f"mail:slip:{month.o.pending.id}:{SUPERVISION_BOX}" and n.payload["subject"].startswith("【事项交办单抄送】JB2")
+    assert send(month).sent == 1
+    [msg] = smtp.mails
+    [part] = msg.iter_attachments()
+    assert part.get_filename() == "附件4_事项交办单_JB2.docx"
+    doc = Document(io.BytesIO(part.get_content()))
+    assert any("校舍安全排查" in c.text for t in doc.tables for r in t.rows for c in r.cells)
+
+
+def test_a_confidential_slip_is_not_copied(month):
+    from bot.actions.slip import do_sign_slip
+    from models import AssignmentSlip
+
+    with month.db.session() as s:
+        slip = s.get(AssignmentSlip, month.o.pending.id)
+        slip.confidential = True  # the hook bot.actions.forms.is_confidential reads (W4 adds the column)
+        do_sign_slip(Acting(s, s.get(Person, month.o.guo.id), datetime(2026, 12, 1, 2, tzinfo=timezone.utc), month),
+                     slip)
+    with month.db.session() as s:
+        assert s.scalars(select(Notice.key).where(Notice.key.like("form:%") | Notice.key.like("mail:%"))).all() == []
+
+
+def test_a_reviewed_weekly_form_is_mailed_to_the_projects_mailbox(month, smtp):
+    from bot.actions.projects import do_review_weekly
+    from models import WeeklyProjectReport
+
+    with month.db.session() as s:
+        report = s.get(WeeklyProjectReport, month.o.weekly.id)
+        report.filled_unit_id = month.o.jiaoyu.id  # the lead unit that filled it
+        leader = report.project.leader
+        do_review_weekly(Acting(s, leader, datetime(2026, 11, 23, 6, tzinfo=timezone.utc), month), report, True)
+    [n] = mails(month)
+    assert n.target == PROJECT_BOX and n.key == f"mail:kp-weekly:{month.o.weekly.id}:{PROJECT_BOX}"
+    assert send(month).sent == 1
+    [msg] = smtp.mails
+    assert msg["To"] == PROJECT_BOX and "锦川实验小学项目" in msg["Subject"]
+    [part] = msg.iter_attachments()
+    assert part.get_filename() == "问题清单_难硬重新重点项目_2026-11-23.xlsx"
+    cells = [c for row in load_workbook(io.BytesIO(part.get_content())).active.iter_rows(values_only=True)
+             for c in row if c]
+    assert any("施工许可待办理" in str(c) for c in cells)
+
+
+def test_no_mail_without_a_mail_server(db_url, tmp_path):
+    from bot.actions.seed import load_seed
+    from bot.actions.slip import do_sign_slip
+    from models import AssignmentSlip
+    from tests.documents_data import build_month
+    from tests.support import SEED_FILE
+
+    rt = make_app(db_url, tmp_path).extensions["bot"]
+    with rt.db.session() as s:
+        load_seed(s, SEED_FILE)
+        o = build_month(s)
+        do_sign_slip(Acting(s, s.get(Person, o.guo.id), datetime(2026, 12, 1, 2, tzinfo=timezone.utc), rt),
+                     s.get(AssignmentSlip, o.pending.id))
+    assert mails(rt) == []
+    with rt.db.session() as s:  # the group still gets the file
+        assert s.scalar(select(Notice).where(Notice.key == f"form:slip:{o.pending.id}:1")) is not None
+    rt.db.dispose()
+
+
+def test_oversize_forms_go_without_attachments_and_the_body_says_so(month):
+    from bot.actions.forms import queue_forms
+    from bot.infra.text import render
+
+    big = Path(month.settings.INSTANCE_DIR) / "big.docx"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(b"x" * (month.settings.MAIL_MAX_ATTACHMENT_BYTES + 1))
+    batch = outbox.Notices(month.settings, "test")
+    queue_forms(batch, month.settings, render, [big], key="t", mailboxes=[SUPERVISION_BOX], mail="monthly",
+                year=2026, month=11)
+    with month.db.session() as s:
+        batch.flush(s)
+    [n] = mails(month)
+    assert n.payload["attachments"] == [] and "《big.docx》（20.0 MB）" in n.payload["body"]
+    assert "超过邮件附件上限20.0 MB" in n.payload["body"]
