@@ -321,3 +321,25 @@ def test_oversize_forms_go_without_attachments_and_the_body_says_so(month):
     [n] = mails(month)
     assert n.payload["attachments"] == [] and "《big.docx》（20.0 MB）" in n.payload["body"]
     assert "超过邮件附件上限20.0 MB" in n.payload["body"]
+
+
+def test_a_submitted_rollup_carries_the_consolidated_annex3(month):
+    from bot.actions.rollup import do_compile_rollups, do_submit_rollup, rollups_of
+    from bot.domain.periods import period_by_key
+    from models import DispatchRow, RollUp
+
+    period = period_by_key("2026-11-20")
+    with month.db.session() as s:
+        do_compile_rollups(s, period)
+    with month.db.session() as s:
+        row = s.get(DispatchRow, month.o.row_chen.id)
+        rollup = s.get(RollUp, next(r.id for r in rollups_of(s, period) if r.dispatch_row_id == row.id))
+        do_submit_rollup(Acting(s, row.office_liaisons[0], datetime(2026, 11, 21, 2, tzinfo=timezone.utc), month),
+                         rollup, row)
+    with month.db.session() as s:
+        [n] = s.scalars(select(Notice).where(Notice.key.like("form:rollup:%"))).all()
+    assert (n.target, n.msgtype) == ("supervision", "file") and n.key == f"form:rollup:r{row.id}:2026-11-20:1"
+    ws = load_workbook(n.payload["path"]).active
+    cells = [str(c) for r in ws.iter_rows(values_only=True) for c in r if c]
+    assert any("全区经济运行调度会" in c for c in cells)  # the row's minutes
+    assert not any("教育工作专题调度会" in c for c in cells)  # another leader's row: not in this roll-up
