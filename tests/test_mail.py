@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 from docx import Document
+from hypothesis import given
+from hypothesis import settings as h_settings
+from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from bot.actions.base import Acting
+from bot.channels.common import PermanentError, RetryableError
+from bot.channels.mail import transport as mail_transport
 from bot.channels.mail.transport import MailTransport
 from bot.delivery import outbox
 from bot.delivery.outbox import mail_message_id
@@ -343,3 +348,37 @@ def test_a_submitted_rollup_carries_the_consolidated_annex3(month):
     cells = [str(c) for r in ws.iter_rows(values_only=True) for c in r if c]
     assert any("全区经济运行调度会" in c for c in cells)  # the row's minutes
     assert not any("教育工作专题调度会" in c for c in cells)  # another leader's row: not in this roll-up
+
+
+# -- properties -----------------------------------------------------------------------------------
+
+NAME_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters='/\\"')
+
+
+@h_settings(max_examples=60, deadline=None)
+@given(subject=st.text(NAME_CHARS, min_size=1, max_size=80).filter(str.strip),
+       stem=st.text(NAME_CHARS, min_size=1, max_size=60).filter(lambda s: s.strip() == s and s.strip(". ")),
+       data=st.binary(min_size=1, max_size=200))
+def test_any_subject_and_attachment_name_survive_the_wire(tmp_path_factory, subject, stem, data):
+    import email
+    from email import policy
+
+    folder = tmp_path_factory.mktemp("att")
+    path = folder / "f.bin"
+    path.write_bytes(data)
+    msg = mail_transport.build_message({"subject": subject, "body": "正文", "message_id": "<x@y>",
+                                        "attachments": [{"path": str(path), "filename": stem + ".xlsx"}]},
+                                       sender="助手 <bot@qgdd.gov.cn>", to=SUPERVISION_BOX)
+    raw = msg.as_bytes(policy=policy.SMTP)
+    assert all(b < 128 for b in raw.split(b"\r\n\r\n", 1)[0])  # headers are 7-bit on the wire
+    back = email.message_from_bytes(raw, policy=policy.default)
+    assert back["Subject"] == " ".join(subject.split()) or back["Subject"] == subject
+    [part] = back.iter_attachments()
+    assert part.get_filename() == stem + ".xlsx" and part.get_content() == data
+
+
+@given(code=st.integers(400, 599), address=st.emails())
+def test_smtp_replies_4xx_retry_5xx_fail_naming_the_address(code, address):
+    err = mail_transport._reply(code, b"reason", "recipient", address)
+    assert isinstance(err, RetryableError if code < 500 else PermanentError)
+    assert address in str(err) and str(code) in str(err)
