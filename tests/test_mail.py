@@ -6,7 +6,7 @@ their events (slip, roll-up, reviewed weekly form, monthly report)."""
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -89,8 +89,8 @@ def queue_mail(rt, tmp_path, key="mail:test:1", to=SUPERVISION_BOX, files=None):
         paths.append((str(p), name))
     with rt.db.session() as s:
         batch = outbox.Notices(rt.settings, "test")
-        batch.mail(to, "【事项交办单抄送】JB1 陈剑锋调度事项交办单", "督导考核组：\n\n附件随本邮件抄送。", paths, key=key,
-                   sender=rt.settings.mail_sender)
+        batch.mail(to, "【事项交办单抄送】JB1 陈剑锋调度事项交办单", "督导考核组：\n\n附件随本邮件抄送。", paths,
+                   key=key, sender=rt.settings.mail_sender)
         batch.flush(s)
 
 
@@ -249,7 +249,8 @@ def test_an_issued_slip_sends_its_annex4_to_the_group_and_the_mailbox(month, smt
         assert Path(group_file.payload["path"]).name == "附件4_事项交办单_JB2.docx"
         assert "/exports/" in group_file.payload["path"]
     [n] = mails(month)
-    assert n.key == f"mail:slip:{month.o.pending.id}:{SUPERVISION_BOX}" and n.payload["subject"].startswith("【事项交办单抄送】JB2")
+    assert n.key == f"mail:slip:{month.o.pending.id}:{SUPERVISION_BOX}"
+    assert n.payload["subject"].startswith("【事项交办单抄送】JB2")
     assert send(month).sent == 1
     [msg] = smtp.mails
     [part] = msg.iter_attachments()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

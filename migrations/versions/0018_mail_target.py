@@ -6,7 +6,6 @@ Create Date: 2026-12-02 10:00:00
 """
 from alembic import op
 
-
 revision = '0018'
 down_revision = '0006'
 branch_labels = None

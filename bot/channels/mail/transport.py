@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import mimetypes
 import smtplib
-import socket
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from bot.channels.common import ConfigError, PermanentError, RetryableError
 from bot.delivery.outbox import MAIL, mb
@@ -130,7 +130,7 @@ class MailClient:
         except ssl.SSLCertVerificationError as exc:
             raise ConfigError(None, f"TLS certificate of {self.host} not trusted (MAIL_CA_FILE): "
                               f"{exc.verify_message}") from None
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, OSError) as exc:
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, OSError) as exc:
             raise RetryableError(None, f"{type(exc).__name__}: {exc}") from None
 
 
