@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     DINGTALK_ROBOT_CODE: str = ""
     DINGTALK_API_BASE: str = "https://api.dingtalk.com"
     DINGTALK_OAPI_BASE: str = "https://oapi.dingtalk.com"
+    # E-mail (SMTP), a delivery channel of the outbox: docs/mail.md
+    MAIL_HOST: str = ""  # unset: nothing is sent by mail
+    MAIL_PORT: int = 587
+    MAIL_USER: str = ""  # login; empty: no AUTH
+    MAIL_PASSWORD: str = ""  # the mailbox's password or 授权码
+    MAIL_FROM: str = ""  # the From address (may carry a display name); empty: MAIL_USER
+    MAIL_TLS: Literal["starttls", "ssl", "none"] = "starttls"  # ssl = implicit TLS (port 465)
+    MAIL_CA_FILE: str = ""  # PEM file of a private CA; empty: the system's trusted CAs
+    MAIL_TIMEOUT_SECONDS: float = 30.0
+    MAIL_MAX_ATTACHMENT_BYTES: int = 20 * 1024 * 1024  # attachments of one mail, together
     # Behaviour
     MAX_BODY_BYTES: int = 64 * 1024  # callbacks larger than this are refused (413)
     PASSIVE_REPLY_SECONDS: float = 3.0  # answer in the HTTP response if ready within this, else send actively
@@ -105,6 +115,14 @@ class Settings(BaseSettings):
     @property
     def dingtalk_enabled(self) -> bool:
         return bool(self.DINGTALK_APP_SECRET)
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.MAIL_HOST)
+
+    @property
+    def mail_sender(self) -> str:
+        return self.MAIL_FROM or self.MAIL_USER
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()

@@ -5,13 +5,13 @@ most 20 MB, so a larger file is refused with a message instead."""
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import date
 from pathlib import Path
 from typing import Optional
 
 from sqlalchemy import select
 
+from bot.actions.forms import CHAT_FILE_MAX_BYTES, save_export
 from bot.core.messages import Context
 from bot.core.routing import Commands
 from bot.delivery import outbox
@@ -27,7 +27,7 @@ from models import AssignmentSlip, Matter, MonthlyReport, Unit
 
 commands = Commands()
 
-MAX_FILE_BYTES = 20 * 1024 * 1024  # WeCom media upload and DingTalk file limit
+MAX_FILE_BYTES = CHAT_FILE_MAX_BYTES
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 
@@ -36,11 +36,7 @@ def send_file(ctx: Context, filename: str, data: bytes) -> Optional[str]:
     """Save the file and queue it for the person; a message instead when it is over the limit."""
     if len(data) > MAX_FILE_BYTES:
         return ctx.render("export/too_big.txt", filename=filename, mb=round(len(data) / 1024 / 1024, 1))
-    folder = Path(ctx.runtime.settings.INSTANCE_DIR) / "exports" / ctx.now.strftime("%Y%m%d") / secrets.token_hex(8)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / filename
-    path.write_bytes(data)
-    return queue_file(ctx, filename, path)
+    return queue_file(ctx, filename, save_export(ctx.runtime.settings, ctx.now, filename, data))
 
 
 def queue_file(ctx: Context, filename: str, path: Path) -> Optional[str]:

@@ -18,7 +18,8 @@ NOTICE_STATES = (NOTICE_PENDING, NOTICE_SENT, NOTICE_FAILED)
 TARGET_USER = "user"  # one person (app message / DingTalk one-to-one)
 TARGET_GROUP = "group"  # a ChatGroup by code (group robot)
 TARGET_WEBHOOK = "webhook"  # a DingTalk sessionWebhook (reply later)
-TARGET_KINDS = (TARGET_USER, TARGET_GROUP, TARGET_WEBHOOK)
+TARGET_MAIL = "mail"  # an e-mail address (the org chart's mailboxes)
+TARGET_KINDS = (TARGET_USER, TARGET_GROUP, TARGET_WEBHOOK, TARGET_MAIL)
 
 
 class Notice(Base):
@@ -34,8 +35,8 @@ class Notice(Base):
     kind: Mapped[str] = mapped_column(String(48), default="reply")  # what it is about (job name, flow…)
     channel: Mapped[str] = mapped_column(String(16), default="wecom")
     target_kind: Mapped[str] = mapped_column(String(16))
-    target: Mapped[str] = mapped_column(String(200))  # userid, group code or webhook URL
-    msgtype: Mapped[str] = mapped_column(String(16))  # text / markdown / textcard / image / file
+    target: Mapped[str] = mapped_column(String(200))  # userid, group code, webhook URL or mail address
+    msgtype: Mapped[str] = mapped_column(String(16))  # text / markdown / textcard / image / file / mail
     payload: Mapped[dict]  # content + mentions, file path…
     state: Mapped[str] = mapped_column(String(16), default=NOTICE_PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

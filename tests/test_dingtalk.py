@@ -536,4 +536,4 @@ def test_every_process_built_by_create_app_has_the_transport(tmp_path):
             "from bot.delivery.sender import TRANSPORTS; print(sorted(TRANSPORTS))" % (tmp_path / "x.sqlite3"))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['dingtalk', 'wecom']"
+    assert out.stdout.strip() == "['dingtalk', 'mail', 'wecom']"  # e-mail is an outbox channel too

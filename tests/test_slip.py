@@ -45,7 +45,8 @@ def state(rt):
         slip = s.scalar(select(AssignmentSlip))
         matters = [(m.code, m.kind, m.title, m.responsible_unit.name, m.deadline, m.obstacles, m.measures,
                     m.leader.name) for m in s.scalars(select(Matter).order_by(Matter.id))]
-        notices = [(n.key, n.target, n.payload["content"]) for n in s.scalars(select(Notice).order_by(Notice.id))]
+        notices = [(n.key, n.target, n.payload.get("content") or n.payload.get("path"))  # a file: its path
+                   for n in s.scalars(select(Notice).order_by(Notice.id))]
         audits = [(a.actor, a.entity, a.action, a.reason) for a in s.scalars(select(AuditLog).order_by(AuditLog.id))]
         return (slip.code, slip.state, slip.return_reason) if slip else None, matters, notices, audits
 

@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.actions.forms import send_forms
 from bot.core.messages import Context
+from bot.documents.projects import form_info_from_seed, projects_filename, projects_xlsx
 from bot.domain import keyprojects as K
 from bot.domain.codes import add_matter
 from bot.infra import audit
@@ -223,7 +225,8 @@ def pending_reviews(session: Session, person: Person) -> list[WeeklyProjectRepor
 def do_review_weekly(ctx: Context, report: WeeklyProjectReport, approve: bool,
                      reason: Optional[str] = None) -> WeeklyProjectReport:
     """The project's leader reviews the form: 同意 sends it to the joint office (only then does it count as
-    submitted; milestones it claims met wait for the office's confirmation), 退回 with a reason sends it back."""
+    submitted; milestones it claims met wait for the office's confirmation) and mails the week's form to the
+    project's report mailbox, 退回 with a reason sends it back."""
     s = ctx.session
     project = report.project
     if project.leader_id != ctx.person.id:
@@ -244,6 +247,7 @@ def do_review_weekly(ctx: Context, report: WeeklyProjectReport, approve: bool,
                                                  leader=ctx.person, claims=claims, categories=PROBLEM_CATEGORIES,
                                                  honorific=honorific),
                          key=f"kp-weekly-office:{report.id}", kind="key_project")
+        _mail_weekly_form(ctx, report, project)
         notice_to = report.submitted_by
         if live(notice_to):
             ctx.notify_person(notice_to, ctx.render("projects/weekly_reviewed_to_filler.txt", report=report,
@@ -259,6 +263,19 @@ def do_review_weekly(ctx: Context, report: WeeklyProjectReport, approve: bool,
             reason=reason, honorific=honorific), key=f"kp-weekly-returned:{report.id}:{report.revision}",
             kind="key_project")
     return report
+
+
+def _mail_weekly_form(ctx: Context, report: WeeklyProjectReport, project: KeyProject) -> None:
+    """The reviewed week's form (.xlsx) to the project's report mailbox (seed 001: 7719664@qq.com)."""
+    settings = getattr(getattr(ctx, "runtime", None), "settings", None)
+    if settings is None or not project.report_mailbox:
+        return
+    unit = ctx.session.get(Unit, report.filled_unit_id) if report.filled_unit_id else None
+    data = projects_xlsx(ctx.session, report.week_start, form_info_from_seed(settings.SEED_FILE),
+                         unit.name if unit else "")
+    send_forms(ctx, [(projects_filename(report.week_start), data)], key=f"kp-weekly:{report.id}", kind="key_project",
+               mailboxes=[project.report_mailbox], mail="weekly", project=project, report=report, leader=ctx.person,
+               filler=report.submitted_by if live(report.submitted_by) else None)
 
 
 # -- milestones -------------------------------------------------------------------------------------------

@@ -17,16 +17,19 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.actions.base import Act, actor_name, lock, person_id
+from bot.actions.forms import SUPERVISION, send_forms
+from bot.documents.problems import annex3_filename, annex3_xlsx
 from bot.delivery.outbox import people
 from bot.domain import reporting
 from bot.domain.ledger import TransitionError, sql_active, sql_overdue
 from bot.domain.reporting import sql_expected_in
 from bot.domain.scope import item_rows
 from bot.domain.periods import Period, period_by_key
+from bot.domain.roles import Roles
 from bot.infra import audit
 from bot.infra.db import insert_ignore
 from bot.infra.text import render
-from models import (MATTER_CLAIMED, MATTER_CLOSED, DispatchRow, Matter, ReportItem, ReportSubmission, RollUp, Unit,
+from models import (MATTER_CLAIMED, ROLE_OFFICE_LIAISON, MATTER_CLOSED, DispatchRow, Matter, ReportItem, ReportSubmission, RollUp, Unit,
                     dispatch_row_liaison, dispatch_row_unit, utcnow)
 
 HARDEST_PER_ROW = 10
@@ -239,7 +242,7 @@ SUBMIT_FIELDS = ("content", "submitted_at", "is_late", "office_liaison_id")
 
 def do_submit_rollup(act: Act, rollup: RollUp, row: DispatchRow) -> None:
     """Submit the roll-up with freshly compiled figures (late after the roll-up deadline); the supervision
-    group gets it."""
+    group gets it, with the consolidated 附件3 (.xlsx) of the submitting liaison's rows as a file."""
     s = act.session
     _need_unsubmitted(act, rollup)
     period = period_by_key(rollup.period_key)
@@ -256,3 +259,8 @@ def do_submit_rollup(act: Act, rollup: RollUp, row: DispatchRow) -> None:
     act.notify_group("supervision", act.render("rollup/group.txt", content=rollup.content, hardest=rollup.hardest,
                                                liaison=actor_name(act.actor), at=act.now, late=rollup.is_late),
                      key=f"rollup_submitted:r{row.id}:{rollup.period_key}", kind="rollup_submitted")
+    if person_id(act.actor) is not None:  # the consolidated 附件3 of the liaison's rows rides along
+        scope = Roles(person_id=person_id(act.actor), names=frozenset({ROLE_OFFICE_LIAISON}),
+                      liaison_row_ids=frozenset({row.id}))
+        send_forms(act, [(annex3_filename(period, row.leader.name), annex3_xlsx(s, scope, period))],
+                   key=f"rollup:r{row.id}:{rollup.period_key}", kind="rollup_submitted", group=SUPERVISION)

@@ -12,7 +12,9 @@ from datetime import date
 from sqlalchemy import select
 
 from bot.actions.base import Act, lock, person_id
+from bot.actions.forms import SUPERVISION, group_mailbox, is_confidential, send_forms
 from bot.actions.minutes import notify_units
+from bot.documents.slip import annex4_docx, annex4_filename
 from bot.domain.codes import add_matter, add_slip
 from bot.domain.leadunit import slip_lead_unit
 from bot.domain.ledger import TransitionError
@@ -62,9 +64,9 @@ def _need_pending(act: Act, slip: AssignmentSlip) -> None:
 
 
 def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
-    """The leader signs: the slip is issued, its rows enter the ledger, and the supervision group (a copy,
-    unless the slip is 保密), the responsible units and the drafter are told — the drafter with the units
-    that could not be reached (`slip.unreached`). Returns the new items."""
+    """The leader signs: the slip is issued, its rows enter the ledger, and the supervision group (a copy, and
+    the 附件4 .docx in its chat and mailbox, unless the slip is 保密), the responsible units and the drafter are
+    told — the drafter with the units that could not be reached (`slip.unreached`). Returns the new items."""
     s = act.session
     _need_pending(act, slip)
     before = audit.snapshot(slip)
@@ -92,6 +94,10 @@ def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
     if copied_to_supervision(slip.state, slip.confidential):
         act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows),
                          key=f"slip-copy:{slip.id}", kind="slip")
+    if not is_confidential(slip):  # the signed 附件4 to the group's chat and mailbox
+        s.expire(slip, ["rows"])
+        send_forms(act, [(annex4_filename(slip, "docx"), annex4_docx(s, slip))], key=f"slip:{slip.id}", kind="slip",
+                   group=SUPERVISION, mailboxes=[group_mailbox(s, SUPERVISION)], mail="slip", slip=slip, rows=rows)
     slip.unreached = notify_units(act, rows, key=f"slip-unit:{slip.id}", what=slip, template="slip/unit_notice.txt")
     act.notify_person(slip.drafted_by, act.render("slip/signed_to_drafter.txt", slip=slip, rows=rows,
                                                   unreached=slip.unreached),

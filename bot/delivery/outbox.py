@@ -1,7 +1,7 @@
 """The durable outbox: every outbound message is a Notice row first, delivered later by the sender.
 
 One way to write notices, `Notices`: collect them (a direct message to a person, a message to a group
-chat, a file, or a raw address such as a DingTalk sessionWebhook), then `flush` them into the caller's
+chat, a file, a mail, or a raw address such as a DingTalk sessionWebhook), then `flush` them into the caller's
 transaction with one INSERT … ON CONFLICT (key) DO NOTHING — so a notice exists if and only if the change
 that caused it was committed, and a notice with a `key` is created at most once, ever (a rerun, a second
 scheduler or a catch-up adds nothing). Jobs queue thousands this way in one statement; `to_person`,
@@ -13,7 +13,10 @@ turns them into that platform's fields when it delivers.
 """
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Iterable, Mapping, NamedTuple, Optional, Union
 
 from sqlalchemy import select
@@ -21,10 +24,23 @@ from sqlalchemy.orm import Session
 
 from bot.delivery import addressing
 from bot.infra.db import dialect_insert
-from models import TARGET_GROUP, Notice, Person, PersonIdentity, utcnow
+from models import TARGET_GROUP, TARGET_MAIL, Notice, Person, PersonIdentity, utcnow
 
 CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
 MENTION = "mention"  # payload key: person ids a group message @-mentions
+MAIL = "mail"  # the channel and msgtype of a mail notice
+
+
+def mb(n: int) -> str:
+    """A size as people read it: 25.3 MB."""
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def mail_message_id(key: str, sender: str) -> str:
+    """The Message-ID of the mail a notice with `key` sends, fixed when it is queued: every attempt carries
+    the same one, so a resend after an unknown outcome is recognisable as the same mail."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<notice-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}@{domain}>"
 
 
 @dataclass(frozen=True)
@@ -150,6 +166,15 @@ class Notices:
         """An image or file message to a group; the sender reads `payload["path"]`."""
         return self.add(channel=None, target_kind=TARGET_GROUP, target=code, msgtype=msgtype,
                         payload={"path": path}, key=key, kind=kind)
+
+    def mail(self, address: str, subject: str, body: str, attachments: Iterable[tuple[str, str]] = (),
+             key: Optional[str] = None, *, sender: str = "", kind: Optional[str] = None) -> bool:
+        """A mail to `address` with files (path, filename) attached. Its Message-ID is fixed now — from the
+        key, so a resend is recognisable as the same mail (bot.channels.mail.transport)."""
+        payload = {"subject": subject, "body": body, "message_id": mail_message_id(key or uuid.uuid4().hex, sender),
+                   "attachments": [{"path": path, "filename": filename} for path, filename in attachments]}
+        return self.add(channel=MAIL, target_kind=TARGET_MAIL, target=address, msgtype=MAIL, payload=payload,
+                        key=key, kind=kind)
 
     def _settle_groups(self, session: Session) -> None:
         if not any(r["channel"] is None for r in self.rows) and not self._group_text:

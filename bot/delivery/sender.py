@@ -37,7 +37,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select, update
 
-from bot.channels import CHANNELS
+from bot.channels import OUTBOX_CHANNELS
 from bot.channels.common import PermanentError, RetryableError
 from bot.delivery.outbox import MENTION
 from models import (
@@ -222,7 +222,7 @@ def register_transport(channel: str, factory: Callable) -> None:
 
 def load_transports() -> dict[str, Callable]:
     """Every channel's transport (each registers itself when its module is imported)."""
-    for channel in CHANNELS:
+    for channel in OUTBOX_CHANNELS:
         importlib.import_module(f"bot.channels.{channel}.transport")
     return TRANSPORTS
 
@@ -419,7 +419,8 @@ def list_command(state: Optional[str], limit: int) -> None:
                "      content / error")
     for n in rows:
         when = n.sent_at if n.state == NOTICE_SENT else n.next_attempt_at
-        content = str((n.payload or {}).get("content") or (n.payload or {}).get("title") or "")
+        content = str((n.payload or {}).get("content") or (n.payload or {}).get("title")
+                      or (n.payload or {}).get("subject") or "")
         waiting = n.state == NOTICE_PENDING and (n.last_error or "").startswith("waiting:")
         tail = n.last_error if n.state == NOTICE_FAILED or waiting else " ".join(content.split())[:40]
         click.echo(f"{n.id:>6}  {n.state:<8} {n.attempts:>3}  {n.channel:<8} {n.target_kind + ':' + n.target:<24.24} "

@@ -5,7 +5,8 @@ and closed in the month, on-time report rate and late reports for the month's tw
 escalations raised in the month, and the hardest open items. The supervision group gets a markdown
 summary, the chart (PNG, matplotlib) as an image message, the analysis report (.docx,
 bot.documents.report) and the workbook (XlsxWriter; sheets 按领导, 按单位, 难点事项, 逾期事项, each with a title
-row) as file messages; the files stay under INSTANCE_DIR/reports/<month>/
+row) as file messages, and the .docx and .xlsx by mail to its mailbox (bot.actions.forms); the files stay under
+INSTANCE_DIR/reports/<month>/
 and a MonthlyReport row records the figures. A month's report is generated once.
 
 Numbers follow the ledger rules (bot/domain/ledger.py) evaluated on the 1st: open = not 销号, overdue = open
@@ -29,6 +30,7 @@ from bot.documents.texts import level_name
 from bot.infra import audit
 from bot.infra.db import dialect_insert
 from bot.jobs.base import JobResult, Notices, people
+from bot.actions.forms import SUPERVISION, group_mailbox, queue_forms
 from bot.actions.rollup import hardest_items
 from bot.domain.clock import tz
 from bot.domain.ledger import sql_open, sql_overdue
@@ -376,6 +378,9 @@ def run(runtime, as_of: datetime) -> JobResult:
             out.file_to_group("supervision", str(docx_path(row.xlsx_path)), "file", key=f"{KIND}:{key}:docx")
         if row.xlsx_path:
             out.file_to_group("supervision", row.xlsx_path, "file", key=f"{KIND}:{key}:file")
+            files = [p for p in (docx_path(row.xlsx_path), Path(row.xlsx_path)) if p.exists()]
+            queue_forms(out, runtime.settings, render, files, key=f"{KIND}:{key}",
+                        mailboxes=[group_mailbox(s, SUPERVISION)], mail="monthly", year=year, month=month)
         result.notices = len(out.flush(s))
     result.details["month"] = key
     return result

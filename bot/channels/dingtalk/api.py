@@ -29,8 +29,8 @@ from bot.channels.common import (ChannelError, ConfigError, PermanentError, Retr
 
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
-    "sign", "text_payload", "markdown_payload", "markdown_title", "robot_message",
-    "TEXT_MAX_BYTES", "ROBOT_PER_MINUTE", "BLOCK_SECONDS",
+    "sign", "text_payload", "markdown_payload", "markdown_title", "robot_message", "file_message",
+    "TEXT_MAX_BYTES", "ROBOT_PER_MINUTE", "BLOCK_SECONDS", "FILE_MAX_BYTES",
 ]
 
 # PLATFORMS.md gives no length limit for DingTalk messages; 4096 bytes of UTF-8 is a conservative cap
@@ -39,6 +39,7 @@ TEXT_MAX_BYTES = 4096
 ROBOT_PER_MINUTE = 20  # per robot; over it DingTalk blocks the robot for 10 minutes
 BLOCK_SECONDS = 600.0
 TITLE_MAX_CHARS = 20
+FILE_MAX_BYTES = 20 * 1024 * 1024  # media/upload of a file
 
 RATE_LIMIT_ERRCODES = frozenset({410100, 130101, 90030})
 RETRYABLE_ERRCODES = RATE_LIMIT_ERRCODES | {-1}  # -1: system busy
@@ -122,6 +123,12 @@ def markdown_payload(text: str, title: Optional[str] = None, at_mobiles: Optiona
     return {"msgtype": "markdown",
             "markdown": {"title": title or markdown_title(text), "text": _with_mentions(text, at_mobiles)},
             "at": _at(at_mobiles, at_user_ids, at_all)}
+
+
+def file_message(media_id: str, filename: str) -> tuple[str, dict]:
+    """(msgKey, msgParam) of an OpenAPI robot file message (sampleFile)."""
+    return "sampleFile", {"mediaId": media_id, "fileName": filename,
+                          "fileType": filename.rpartition(".")[2].lower() if "." in filename else "file"}
 
 
 def robot_message(msgtype: str, content: str, title: Optional[str] = None) -> tuple[str, dict]:
@@ -263,6 +270,36 @@ class DingTalkClient(TokenClient):
         if limited and limited >= set(user_ids):
             raise RetryableError("flowControlled", "flow controlled", retry_after=60.0, response=data)
         return data
+
+    def media_upload(self, filename: str, data: bytes) -> str:
+        """Upload a file (oapi `media/upload`, type file, ≤ 20 MB) for a robot file message; its mediaId."""
+        def call(token: str) -> dict:
+            try:
+                resp = self.session.post(self.oapi_base + "/media/upload", params={"access_token": token, "type": "file"},
+                                         files={"media": (filename, data)}, timeout=self.timeout)
+            except requests.Timeout as exc:
+                raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
+            except requests.RequestException as exc:
+                raise RetryableError(None, "%s: %s" % (type(exc).__name__, _redact(str(exc)))) from None
+            if resp.status_code >= 500 or resp.status_code == 429:
+                raise RetryableError(None, "HTTP %d" % resp.status_code, retry_after=_retry_after(resp))
+            try:
+                data_ = resp.json()
+            except ValueError:
+                data_ = None
+            if not isinstance(data_, dict):
+                raise PermanentError(None, "media/upload: HTTP %d without a JSON object" % resp.status_code)
+            errcode = int(data_.get("errcode") or 0)
+            if errcode in (40014, 42001, 88):
+                raise _TokenRejected(errcode, str(data_.get("errmsg", "")), response=data_)
+            if errcode:
+                raise classify(errcode, "media/upload: %s" % data_.get("errmsg", ""), data_)
+            return data_
+
+        media_id = self._with_token(call).get("media_id")
+        if not media_id:
+            raise PermanentError(None, "media/upload answered without media_id")
+        return str(media_id)
 
     # -- custom group robot and sessionWebhook --------------------------------------------------
     def robot_send(self, access_token: str, secret: Optional[str], payload: dict) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
 from bot.channels.dingtalk import api as dingtalk_api
@@ -46,6 +47,12 @@ class DingTalkTransport(Transport):
     def parts(self, job: Job) -> list[Callable[[], object]]:
         """One callable per API call, in order (content split at TEXT_MAX_BYTES)."""
         p, mt = job.payload, job.msgtype
+        if mt == "file" and job.target_kind == TARGET_USER:  # media/upload, then a sampleFile message
+            path = Path(p["path"])
+            return [self._file_to_user(job.target, p.get("filename") or path.name, path)]
+        if mt == "file":
+            raise PermanentError(None, "a DingTalk custom group robot cannot send files (msgtype file): "
+                                       "the file reaches people one-to-one or by mail")
         if mt not in ("text", "markdown"):
             raise PermanentError(None, f"unsupported msgtype {mt!r}")
         chunks = split_utf8(p.get("content") or "", dingtalk_api.TEXT_MAX_BYTES)
@@ -67,6 +74,16 @@ class DingTalkTransport(Transport):
     def _one_to_one(self, user: str, msgtype: str, content: str, title: str):
         def call():
             key, param = dingtalk_api.robot_message(msgtype, content, title)
+            self.client.batch_send([user], key, param)
+        return call
+
+    def _file_to_user(self, user: str, filename: str, path: Path):
+        def call():
+            data = path.read_bytes()
+            if len(data) > dingtalk_api.FILE_MAX_BYTES:
+                raise PermanentError(None, "file %s is %.1f MB, over DingTalk's 20 MB" % (filename, len(data) / 2**20))
+            media_id = self.client.media_upload(filename, data)
+            key, param = dingtalk_api.file_message(media_id, filename)
             self.client.batch_send([user], key, param)
         return call
 

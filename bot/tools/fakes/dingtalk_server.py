@@ -7,7 +7,9 @@ Serves, on one port, both hosts the bot talks to (DINGTALK_API_BASE and DINGTALK
   `x-acs-dingtalk-access-token`; robotCode, msgKey sampleText/sampleMarkdown, msgParam a JSON string);
 - `POST /robot/send?access_token&timestamp&sign` — custom group robots, the 加签 signature checked
   (310000 when wrong or more than an hour old), 20 messages a minute then blocked 10 minutes (410100);
-- `POST /robot/sendBySession?session=…` — the sessionWebhooks it hands out (`new_session`), which expire.
+- `POST /robot/sendBySession?session=…` — the sessionWebhooks it hands out (`new_session`), which expire;
+- `POST /media/upload?access_token&type=file` (multipart `media`, ≤ 20 MB) → media_id, kept in `media`
+  ({media_id: (filename, bytes)}); a sampleFile robot message must name an uploaded mediaId.
 
 It records what was accepted (`sent`), counts calls (`hits`) and injects failures (`fail_next`,
 `fail_for`: errcodes, HTTP statuses, hangs). Control endpoints under /_fake/ serve other processes.
@@ -37,7 +39,9 @@ BLOCK_SECONDS = 600.0
 WINDOW = 60.0
 SESSION_TTL = 5400.0  # about 90 minutes
 SIGN_SKEW_MS = 3600 * 1000
-MSG_KEYS = {"sampleText": ("content",), "sampleMarkdown": ("title", "text")}
+MSG_KEYS = {"sampleText": ("content",), "sampleMarkdown": ("title", "text"),
+            "sampleFile": ("mediaId", "fileName", "fileType")}
+FILE_MAX_BYTES = 20 * 1024 * 1024
 
 _HIT_NAMES = {
     "/v1.0/oauth2/accessToken": "token",
@@ -45,6 +49,7 @@ _HIT_NAMES = {
     "/v1.0/robot/groupMessages/send": "group_send",
     "/robot/send": "robot_send",
     "/robot/sendBySession": "session_send",
+    "/media/upload": "media_upload",
 }
 
 
@@ -86,6 +91,7 @@ class FakeDingTalk:
         self.port, self.clock = port, clock
         self._lock = threading.RLock()
         self._tokens: dict[str, dict] = {}
+        self.media: dict[str, tuple[str, bytes]] = {}
         self._sessions: dict[str, dict] = {}
         self._sent: list[dict] = []
         self._rules: list[_FailRule] = []
@@ -229,6 +235,8 @@ class FakeDingTalk:
             return self._openapi_error(400, "invalidParameter.msgParam", "msgParam is not JSON"), None
         if not isinstance(param, dict) or not all(isinstance(param.get(f), str) and param[f] for f in fields):
             return self._openapi_error(400, "invalidParameter.msgParam", "msgParam fields missing"), None
+        if data.get("msgKey") == "sampleFile" and param["mediaId"] not in self.media:
+            return self._openapi_error(400, "invalidParameter.mediaId", "mediaId not found"), None
         return None, param
 
     def _within_robot_limit(self, token: str) -> bool:
@@ -323,6 +331,22 @@ class FakeDingTalk:
                 fake._record({"kind": "group", "conversation": data["openConversationId"],
                               "msgKey": data["msgKey"], "param": param})
                 return jsonify({"processQueryKey": secrets.token_hex(8)})
+
+        @app.post("/media/upload")
+        def media_upload():
+            with fake._lock:
+                info = fake._tokens.get(request.args.get("access_token", ""))
+                if info is None or info["expired"] or fake.clock() >= info["expires_at"]:
+                    return fake._oapi(40014, "不合法的access_token")
+                upload = request.files.get("media")
+                if request.args.get("type") != "file" or upload is None or not upload.filename:
+                    return fake._oapi(40004, "不合法的媒体文件类型")
+                data = upload.read()
+                if not data or len(data) > FILE_MAX_BYTES:
+                    return fake._oapi(40006, "不合法的文件大小")
+                media_id = "@lA" + secrets.token_hex(12)
+                fake.media[media_id] = (upload.filename, data)
+                return fake._oapi(0, "ok", media_id=media_id, type="file", created_at=int(fake.clock() * 1000))
 
         @app.post("/robot/send")
         def robot_send():
