@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     BOARD_SESSION_HOURS: int = 8
     WECOM_OAUTH_BASE: str = "https://open.weixin.qq.com"  # OAuth2 authorize host (a fake server in tests)
     DINGTALK_CORP_ID: str = ""  # the corpId the board's page passes to DingTalk's requestAuthCode (免登)
+    # Running it (docs/operations.md): logs, metrics, what is kept how long
+    LOG_FORMAT: Literal["text", "json"] = "text"  # json: one JSON object per line, with the request id
+    METRICS_ENABLED: bool = True  # GET /metrics (Prometheus); PROMETHEUS_MULTIPROC_DIR for gunicorn
+    OUTBOX_KEEP_DAYS: int = 400  # sent / failed notices older than this are pruned (> any job's key window)
+    LOG_KEEP_DAYS: int = 30  # rotated log files under INSTANCE_DIR/logs older than this are deleted
     TESTING: bool = False
 
     @field_validator("BOT_TIMEZONE")
