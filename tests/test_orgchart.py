@@ -165,3 +165,22 @@ def test_metrics_move_and_json_log_carries_the_request_id(office, monkeypatch):
         queued = s.scalars(select(Notice).where(Notice.request_id == rid)).all()
     assert queued and any("联络员变更" in json.dumps(n.payload, ensure_ascii=False) for n in queued)
     assert NEW_MOBILE not in stream.getvalue() and "确定人选" not in stream.getvalue()  # no message text
+
+
+def test_address_book_lookups_against_the_fakes():
+    """Both platforms' user-by-mobile calls: found, and nobody with that mobile (None, not an error)."""
+    from bot.channels.dingtalk.api import DingTalkClient
+    from bot.channels.wecom.api import WeComClient
+    from bot.infra.kv import MemoryKV
+    from bot.tools.fakes import dingtalk_server
+
+    with FakeWeCom("wwdir", "sec") as fake:
+        set_directory(fake, {"13800000001": "zhangsan"})
+        client = WeComClient(fake.base_url, "wwdir", "sec", 1, token_store=MemoryKV())
+        assert client.userid_by_mobile("13800000001") == "zhangsan"
+        assert client.userid_by_mobile("13800000002") is None
+    with dingtalk_server.FakeDingTalk("key", "secret") as fake:
+        dingtalk_server.set_directory(fake, {"13800000001": "0123456789"})
+        client = DingTalkClient(fake.base_url, fake.base_url, "key", "secret", "key", token_store=MemoryKV())
+        assert client.userid_by_mobile("13800000001") == "0123456789"
+        assert client.userid_by_mobile("13800000002") is None
