@@ -52,9 +52,7 @@ def post_worker_init(worker):
 
 def child_exit(server, worker):
     """With PROMETHEUS_MULTIPROC_DIR set, drop the gauges of a worker that is gone (bot.infra.metrics)."""
-    import os
-
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if _env.PROMETHEUS_MULTIPROC_DIR:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)

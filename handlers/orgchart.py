@@ -112,7 +112,14 @@ def run(ctx: Context, body) -> Reply:
         return _refused(ctx, exc)
 
 
-@commands.command("更换联络员", summary="管理员：更换单位联络员（须写明原因）", order=200, roles=(ROLE_ADMIN,))
+@commands.command("组织架构", summary="管理员：维护组织架构（联络员、单位、人员、调度事项清单）", order=200,
+                  roles=(ROLE_ADMIN,))
+def orgchart_help(ctx: Context, args: str) -> Reply:
+    denied = _admin(ctx)
+    return denied if denied is not None else Reply(ctx.render("orgchart/help.txt"))
+
+
+@commands.command("更换联络员", order=200)
 def replace_liaison(ctx: Context, args: str) -> Reply:
     head, reason = _split_reason(args)
     words = head.split()
@@ -129,7 +136,7 @@ def replace_liaison(ctx: Context, args: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("撤销", summary="管理员：撤销最近一次组织架构修改", order=201, roles=(ROLE_ADMIN,))
+@commands.command("撤销", order=201)
 def undo(ctx: Context, args: str) -> Reply:
     def body():
         row = oc.do_undo(ctx)
@@ -138,7 +145,7 @@ def undo(ctx: Context, args: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("新增单位", summary="管理员：新增单位", order=202, roles=(ROLE_ADMIN,))
+@commands.command("新增单位", order=202)
 def add_unit(ctx: Context, args: str) -> Reply:
     words = args.split()
     if not words:
@@ -151,7 +158,7 @@ def add_unit(ctx: Context, args: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("单位改名", summary="管理员：单位更名（旧名保留为别名）", order=203, roles=(ROLE_ADMIN,))
+@commands.command("单位改名", order=203)
 def rename_unit(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) != 2:
@@ -166,7 +173,7 @@ def rename_unit(ctx: Context, args: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("停用单位", "启用单位", summary="管理员：停用或恢复单位（台账保留）", order=204, roles=(ROLE_ADMIN,))
+@commands.command("停用单位", "启用单位", order=204)
 def unit_active(ctx: Context, args: str) -> Reply:
     active = ctx.incoming.text.strip().startswith("启用")
     if not args.strip():
@@ -180,7 +187,7 @@ def unit_active(ctx: Context, args: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("新增人员", summary="管理员：新增人员（按手机号在通讯录中查找）", order=205, roles=(ROLE_ADMIN,))
+@commands.command("新增人员", order=205)
 def add_person(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) < 2 or not oc.is_mobile(words[1]):
@@ -210,17 +217,17 @@ def _person_field(ctx: Context, args: str, field: str, usage: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("设置职务", summary="管理员：设置人员职务", order=206, roles=(ROLE_ADMIN,))
+@commands.command("设置职务", order=206)
 def set_title(ctx: Context, args: str) -> Reply:
     return _person_field(ctx, args, "title", "设置职务 姓名或手机号 职务")
 
 
-@commands.command("设置手机", summary="管理员：设置人员手机号", order=207, roles=(ROLE_ADMIN,))
+@commands.command("设置手机", order=207)
 def set_mobile(ctx: Context, args: str) -> Reply:
     return _person_field(ctx, args, "mobile", "设置手机 姓名 手机号")
 
 
-@commands.command("停用人员", "启用人员", summary="管理员：停用或恢复人员（台账保留）", order=208, roles=(ROLE_ADMIN,))
+@commands.command("停用人员", "启用人员", order=208)
 def person_active(ctx: Context, args: str) -> Reply:
     active = ctx.incoming.text.strip().startswith("启用")
     if not args.strip():
@@ -241,7 +248,7 @@ def person_active(ctx: Context, args: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("项目领导", summary="管理员：设置重点项目的责任领导", order=209, roles=(ROLE_ADMIN,))
+@commands.command("项目领导", order=209)
 def project_leader(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) != 2:
@@ -258,7 +265,7 @@ def project_leader(ctx: Context, args: str) -> Reply:
     return run(ctx, body)
 
 
-@commands.command("设置机器人", summary="管理员：设置群机器人（环境变量名）", order=210, roles=(ROLE_ADMIN,))
+@commands.command("设置机器人", order=210)
 def chat_robot(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) != 2:
@@ -278,7 +285,7 @@ ROW_FIELDS = {"领导": "leader", "内容": "content", "牵头单位": "lead_uni
               "调度联络员": "office_liaisons"}
 
 
-@commands.command("调度事项", summary="管理员：维护附件2调度事项清单", order=211, roles=(ROLE_ADMIN,))
+@commands.command("调度事项", order=211)
 def dispatch_row(ctx: Context, args: str) -> Reply:
     """调度事项 7 领导 郭雅婷 / 内容 … / 牵头单位 区教育局 区卫健局 / 督导领导 … / 调度联络员 … / 停用 / 启用;
     新增: 调度事项 12 新增 领导姓名 内容"""

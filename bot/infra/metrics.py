@@ -9,8 +9,6 @@ codes — never a user id or message text.
 """
 from __future__ import annotations
 
-import os
-
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -74,7 +72,7 @@ def exposition(runtime) -> tuple[bytes, str]:
     from prometheus_client import REGISTRY
 
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if runtime.settings.PROMETHEUS_MULTIPROC_DIR:  # prometheus_client reads the same variable itself
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)
