@@ -48,3 +48,11 @@ def post_worker_init(worker):
 
     start_embedded(runtime)
     worker.log.info("outbox sender started in worker %s", worker.pid)
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, drop the gauges of a worker that is gone (bot.infra.metrics)."""
+    if _env.PROMETHEUS_MULTIPROC_DIR:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -21,6 +21,10 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from handlers import build_router
 
     settings = Settings.load(config)
+    if settings.LOG_FORMAT == "json":
+        from bot.infra.observe import configure_logging
+
+        configure_logging("info", "json")
     workdays.configure(settings.CALENDAR_FILE)
     app = Flask(__name__, instance_path=settings.INSTANCE_DIR)
     app.config.from_mapping(settings.as_dict())

@@ -1,5 +1,4 @@
 """`python -m bot`: the same commands as `flask --app bot`."""
-import logging
 import sys
 
 from flask.cli import FlaskGroup
@@ -11,7 +10,9 @@ MISSING_SCHEMA = ("no such table", "does not exist", "UndefinedTable")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.infra.observe import configure_logging
+
+    configure_logging("info", "text")  # create_app switches to JSON lines when LOG_FORMAT=json
     cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False, add_version_option=False,
                      help="大调度·大督查 chatbot. Run `python -m bot COMMAND --help` for details.")
     try:

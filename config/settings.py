@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     BOARD_SESSION_HOURS: int = 8
     WECOM_OAUTH_BASE: str = "https://open.weixin.qq.com"  # OAuth2 authorize host (a fake server in tests)
     DINGTALK_CORP_ID: str = ""  # the corpId the board's page passes to DingTalk's requestAuthCode (免登)
+    # Running it (docs/operations.md): logs, metrics, what is kept how long
+    LOG_FORMAT: Literal["text", "json"] = "text"  # json: one JSON object per line, with the request id
+    METRICS_ENABLED: bool = True  # GET /metrics (Prometheus)
+    PROMETHEUS_MULTIPROC_DIR: Optional[str] = None  # gunicorn: the workers' shared metrics directory
+    OUTBOX_KEEP_DAYS: int = 400  # sent / failed notices older than this are pruned (> any job's key window)
+    LOG_KEEP_DAYS: int = 30  # rotated log files under INSTANCE_DIR/logs older than this are deleted
     TESTING: bool = False
 
     @field_validator("BOT_TIMEZONE")
@@ -142,6 +148,7 @@ class ServerSettings(BaseSettings):
     LOG_LEVEL: str = "info"
     OUTBOX_SENDER_IN_WEB: Literal["auto", "1", "true", "yes", "on", "0", "false", "no", "off"] = "auto"
     REDIS_URL: Optional[str] = None
+    PROMETHEUS_MULTIPROC_DIR: Optional[str] = None
 
     @classmethod
     def load(cls) -> ServerSettings:

@@ -38,6 +38,8 @@ class DispatchRow(Base):
     cycle: Mapped[str] = mapped_column(String(16), default="monthly")
     lead_units_note: Mapped[Optional[str]] = mapped_column(String(200))
     office_supervisor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+    # A retired row (附件2 "持续滚动更新") stays: the matters dispatched under it point at it.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
     office_supervisor: Mapped[Optional[Person]] = relationship(foreign_keys=[office_supervisor_id])

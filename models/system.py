@@ -44,6 +44,7 @@ class Notice(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[Optional[datetime]]
+    request_id: Mapped[Optional[str]] = mapped_column(String(32))  # the callback that caused it (logs)
 
 
 class ProcessedMessage(Base):

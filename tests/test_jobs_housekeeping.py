@@ -42,3 +42,34 @@ def test_a_claim_outlives_the_retry_window_only(runtime):
     assert runtime.claim_message("wecom:m1") is False
     run_job(runtime, spec, claimed + timedelta(hours=49))
     assert runtime.claim_message("wecom:m1") is True
+
+
+def test_outbox_and_logs_have_a_retention_and_the_audit_trail_none(runtime, tmp_path):
+    """Sent / failed notices older than OUTBOX_KEEP_DAYS and old log files go; pending notices, recent
+    ones and audit rows stay."""
+    import os
+
+    from bot.infra import audit
+    from models import AuditLog, Notice
+
+    spec = config_of(runtime).jobs["housekeeping"]
+    old, recent = NOW - timedelta(days=401), NOW - timedelta(days=10)
+    with runtime.db.session() as s:
+        for key, state, when in (("sent-old", "sent", old), ("failed-old", "failed", old),
+                                 ("pending-old", "pending", old), ("sent-recent", "sent", recent)):
+            s.add(Notice(key=key, channel="wecom", target_kind="user", target="u", msgtype="text",
+                         payload={"content": "x"}, state=state, created_at=when,
+                         sent_at=when if state == "sent" else None))
+        audit.record(s, actor="seed", action="seed.create", entity="unit", entity_id=1, at=old)
+    logs = tmp_path / "instance" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "bot.log.1").write_text("old")
+    (logs / "bot.log").write_text("new")
+    os.utime(logs / "bot.log.1", (NOW.timestamp() - 31 * 86400,) * 2)
+    os.utime(logs / "bot.log", (NOW.timestamp(),) * 2)
+    result = run_job(runtime, spec, NOW)
+    assert result.details["outbox_rows"] == 2 and result.details["log_files"] == 1
+    with runtime.db.session() as s:
+        assert sorted(s.scalars(select(Notice.key))) == ["pending-old", "sent-recent"]
+        assert s.scalar(select(AuditLog).where(AuditLog.action == "seed.create")) is not None
+    assert sorted(p.name for p in logs.iterdir()) == ["bot.log"]

@@ -94,6 +94,7 @@ class SeedReport:
     audit_rows: int = 0
     liaison_changes: list[str] = field(default_factory=list)  # "区发改局: a → b"
     warnings: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # one line per created entity or changed field
 
     @property
     def created(self) -> int:
@@ -608,12 +609,20 @@ class _Writer:
         self.units: dict[str, Unit] = {}
         self.people: dict[str, Person] = {}
         self._pending: list[tuple] = []  # audit rows waiting for their entity's id (after a flush)
+        self.changes: list[str] = []  # "entity label: field: before → after", for the command's output
 
     # -- helpers
 
     def _audit_later(self, action: str, entity: str, obj: Any, before: Optional[dict], after: Optional[dict],
                      reason: Optional[str] = None) -> None:
         self._pending.append((action, entity, obj, before, after, reason))
+        label = getattr(obj, "name", None) or getattr(obj, "key", None) or getattr(obj, "seq", None) \
+            or getattr(obj, "code", None) or ""
+        if before is None:
+            self.changes.append(f"{entity} {label}: new")
+        else:
+            self.changes.extend(f"{entity} {label}: {k}: {before.get(k)!r} → {(after or {}).get(k)!r}"
+                                for k in (after or {}))
 
     def _flush(self) -> None:
         self.s.flush()
@@ -664,6 +673,7 @@ class _Writer:
         self.write_projects()
         self._flush()
         self.note_leftovers()
+        self.report.changes = self.changes
         return self.report
 
     def stage_units(self) -> list[tuple[UnitIn, Unit, bool, dict]]:
@@ -916,6 +926,81 @@ def load_seed(session: Session, path_or_data: Union[str, Path, Mapping[str, Any]
     return _Writer(session, seed, actor, liaison_change_reason).run()
 
 
+# ---------------------------------------------------------------------------------------------------
+# Export: the YAML of what the database holds now (the office's changes in chat included)
+
+
+def _drop_empty(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v not in (None, [], {}, False) or k in ("version",)}
+
+
+def export_seed(session: Session, organization: Optional[Mapping[str, Any]] = None) -> dict:
+    """The org chart as a seed file's data (docs/org-chart.md): loading it into this database changes
+    nothing. Deactivated units and retired 附件2 rows have no place in the schema and are left out;
+    every person is kept (the ledger and the groups name them)."""
+    org = dict(organization or {"name": "", "short_name": "", "timezone": "Asia/Shanghai"})
+    people = list(session.scalars(select(Person).options(selectinload(Person.identities), selectinload(Person.roles))
+                                  .order_by(Person.id)))
+    key = {p.id: p.key or p.wecom_userid or f"p{p.id}" for p in people}
+    units = list(session.scalars(select(Unit).order_by(Unit.id)))
+    active_units = [u for u in units if u.active]
+    out: dict[str, Any] = {"version": SCHEMA_VERSION, "organization": org}
+    out["units"] = [_drop_empty({"name": u.name, "aliases": list(u.aliases or []), "kind": u.kind,
+                                 "liaison": key.get(u.liaison_id), "head": key.get(u.head_id)})
+                    for u in active_units]
+    unit_name = {u.id: u.name for u in active_units}
+    out["people"] = [_drop_empty({
+        "name": p.name, "key": key[p.id] if key[p.id] != p.wecom_userid else None,
+        "wecom_userid": p.wecom_userid, "dingtalk_userid": p.dingtalk_userid, "mobile": p.mobile,
+        "title": p.title, "unit": unit_name.get(p.unit_id), "placeholder": p.placeholder,
+        "roles": sorted(r.role for r in p.roles if r.role in EXPLICIT_ROLES)}) for p in people]
+    out["groups"] = [_drop_empty({
+        "code": g.code, "name": g.name, "source": g.source, "mailbox": g.mailbox, "duties": g.duties,
+        "members": [_drop_empty({"person": key[m.person_id], "position": m.position,
+                                 "title_in_group": m.title_in_group}) for m in g.members]})
+        for g in session.scalars(select(WorkGroup).order_by(WorkGroup.id))]
+    out["chats"] = [_drop_empty({"code": c.code, "name": c.name, "channel": c.channel,
+                                 "robot_key_env": c.robot_key_env})
+                    for c in session.scalars(select(ChatGroup).order_by(ChatGroup.id))]
+    out["dispatch_schedule"] = [_drop_empty({
+        "seq": r.seq, "leader": key[r.leader_id], "content": r.content, "cycle": r.cycle,
+        "lead_units": [u.name for u in r.lead_units if u.active], "lead_units_note": r.lead_units_note,
+        "office_supervisor": key.get(r.office_supervisor_id),
+        "office_liaisons": [key[p.id] for p in r.office_liaisons]})
+        for r in session.scalars(select(DispatchRow).order_by(DispatchRow.seq)) if r.active]
+    projects = list(session.scalars(select(KeyProject).order_by(KeyProject.seq, KeyProject.id)))
+    if projects:
+        first = projects[0]
+        kp: dict[str, Any] = _drop_empty({"batch": first.batch, "report_mailbox": first.report_mailbox})
+        if first.contact_name:
+            kp["report_contact"] = _drop_empty({"name": first.contact_name, "mobile": first.contact_mobile})
+        kp["projects"] = [_drop_empty({
+            "seq": pr.seq, "name": pr.name, "lead_units": [u.name for u in pr.lead_units],
+            "leader": key.get(pr.leader_id),
+            "milestones": [{"target": m.target, "deadline": m.deadline.isoformat()}
+                           for m in sorted(pr.milestones, key=lambda m: m.seq)]}) for pr in projects]
+        out["key_projects"] = kp
+    return out
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), allow_unicode=True, sort_keys=False, width=120)
+
+
+def differences(session: Session, path_or_data: Union[str, Path, Mapping[str, Any]]) -> list[str]:
+    """What loading the file would change in the database, one line per changed field (`unit 区发改局:
+    liaison: wangwu → placeholder_fagaiju`), found by applying it in a savepoint that is rolled back."""
+    data = read_yaml(path_or_data) if isinstance(path_or_data, (str, Path)) else path_or_data
+    nested = session.begin_nested()
+    try:
+        seed = validate_seed(data, session, liaison_change_reason="(preview)")
+        writer = _Writer(session, seed, ACTOR, "(preview)")
+        writer.run()
+        return list(writer.changes)
+    finally:
+        nested.rollback()
+
+
 def seed_command(db, path: Union[str, Path], reason: Optional[str] = None, *,
                  echo: Callable[[str], None] = print) -> int:
     """Load `path` in one transaction of `db` (a bot.infra.db.Database) and print a summary; returns the exit
@@ -923,11 +1008,31 @@ def seed_command(db, path: Union[str, Path], reason: Optional[str] = None, *,
     try:
         with db.session() as s:
             report = load_seed(s, path, liaison_change_reason=reason)
+            changes = list(report.changes)
     except SeedError as exc:
         echo(f"种子文件被拒绝 seed refused: {path} — {len(exc.errors)} error(s), nothing written")
         for e in exc.errors:
             echo(f"  - {e}")
+        _echo_differences(db, path, echo)
         return 2
     echo(f"种子文件已载入 seed loaded: {path}")
     echo(report.summary())
+    if changes:
+        echo(f"{len(changes)} change(s) written (each audited, actor seed):")
+        for line in changes:
+            echo(f"  ~ {line}")
     return 0
+
+
+def _echo_differences(db, path, echo) -> None:
+    """After a refusal for a liaison reason: what the file would change, so nothing the office did in chat
+    is undone unseen."""
+    try:
+        with db.session() as s:
+            lines = differences(s, path)
+    except SeedError:
+        return  # the file itself is invalid: the errors above say why
+    if lines:
+        echo(f"the file differs from the database in {len(lines)} field(s):")
+        for line in lines:
+            echo(f"  ~ {line}")

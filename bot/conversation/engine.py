@@ -20,6 +20,7 @@ import re
 from datetime import date, timedelta
 from typing import Optional
 
+from bot.infra import metrics
 from bot.conversation import navigate as nav
 from bot.conversation.draft import GROUP, SUMMARY, Draft, Unreadable
 from bot.conversation.flow import (MAX_OPTIONS, Choose, Field, FieldContext, Flow, Group, Invalid,  # noqa: F401
@@ -95,6 +96,7 @@ def start(ctx: Context, flow: Flow, *, data: Optional[dict] = None, meta: Option
     key = user_key(ctx)
     loaded = store.load(ctx.session, key)
     draft, show = nav.start(flow, env_of(ctx), data, meta, at_summary)
+    metrics.CONVERSATION_STEPS.labels(flow.name, "start").inc()
     reply = render(ctx, flow, draft, show)
     store.save(ctx.session, key, draft.to_doc(), loaded.version if loaded else None, ctx.now, fresh=True)
     return reply
@@ -135,6 +137,7 @@ def intercept(ctx: Context, text: str) -> Optional[Reply]:
     new, show = nav.handle(flow, draft, text, env_of(ctx))
     if show.screen == nav.PASS:  # not for us (a command while a draft waits to be resumed)
         return None
+    metrics.CONVERSATION_STEPS.labels(flow.name, str(show.screen)).inc()
     if show.screen == nav.CANCELLED:
         store.delete(ctx.session, key, new.id)
         return Reply(ctx.render("engine/cancelled.txt", title=ctx.render(flow.title)))

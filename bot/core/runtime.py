@@ -5,6 +5,7 @@ platform names.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Callable, Optional
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain import clock
 from bot.delivery import addressing
+from bot.infra import metrics, observe
 from bot.infra.db import Database
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
 from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
@@ -104,31 +106,45 @@ class Runtime:
         Returns a Reply, None (nothing to say), or DUPLICATE for a platform retry. `before_commit(session,
         reply)` runs inside the transaction (a channel adapter queues a late reply there, atomically).
         """
+        with observe.request():  # the callback's request id, or a new one: logs and queued notices carry it
+            started = time.monotonic()
+            reply, result = self._dispatch(incoming, dedup=dedup, before_commit=before_commit)
+            metrics.CALLBACKS.labels(incoming.channel, result).inc()
+            elapsed = time.monotonic() - started
+            if reply is not DUPLICATE:
+                metrics.REPLY_SECONDS.labels(incoming.channel).observe(elapsed)
+            # ids and outcome only: never the message text
+            log.info("message on %s: %s in %.0f ms", incoming.channel, result, elapsed * 1000)
+            return reply
+
+    def _dispatch(self, incoming: Incoming, *, dedup: bool, before_commit) -> tuple[object, str]:
+        """(the reply, the `result` label of bot_callbacks_total)."""
         incoming = cleaned(incoming)
         key = f"{incoming.channel}:{incoming.msg_id}"
         if dedup and not self.claim_message(key):
-            return DUPLICATE
+            return DUPLICATE, "duplicate"
         try:
             with self.kv.lock(f"user:{incoming.channel}:{incoming.user_id}", timeout=60, wait=20):
                 with self.db.session() as session:
                     person = self.find_person(session, incoming.channel, incoming.user_id)
                     if person is None:
-                        reply = Reply(render("core/unregistered.txt"))
+                        reply, result = Reply(render("core/unregistered.txt")), "unregistered"
                     else:
                         ctx = Context(self, session, person, roles_of(session, person), incoming, self.now())
                         reply = self.router.route(ctx)
+                        result = "reply" if reply is not None else "silent"
                     if before_commit is not None:
                         before_commit(session, reply)
-                    return reply
+                    return reply, result
         except LockTimeout:
             if dedup:
                 self.release_message(key)
-            return Reply(render("core/busy.txt"))
+            return Reply(render("core/busy.txt")), "busy"
         except Exception:
             log.exception("handler failed for %s", key)
             if dedup:
                 self.release_message(key)
-            return Reply(render("core/error.txt"))
+            return Reply(render("core/error.txt")), "error"
 
     def handle_text(self, channel: str, user_id: str, text: str, msg_id: Optional[str] = None) -> Optional[Reply]:
         """Convenience for tests and the simulator: dispatch a text message without deduplication."""

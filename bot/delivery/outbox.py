@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.delivery import addressing
+from bot.infra import observe
 from bot.infra.db import dialect_insert
 from models import TARGET_GROUP, TARGET_MAIL, Notice, Person, PersonIdentity, utcnow
 
@@ -121,7 +122,7 @@ class Notices:
         now = utcnow()
         self.rows.append(dict(key=key, kind=kind or self.kind, channel=channel, target_kind=target_kind,
                               target=target, msgtype=msgtype, payload=payload, state="pending", attempts=0,
-                              next_attempt_at=now, created_at=now))
+                              next_attempt_at=now, created_at=now, request_id=observe.current()))
         return True
 
     def to_person(self, person: Union[Person, Who], text: str, key: Optional[str] = None, *,

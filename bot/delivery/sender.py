@@ -40,6 +40,7 @@ from sqlalchemy import select, update
 from bot.channels import OUTBOX_CHANNELS
 from bot.channels.common import PermanentError, RetryableError
 from bot.delivery.outbox import MENTION
+from bot.infra import metrics
 from models import (
     NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, Person,
     PersonIdentity, utcnow,
@@ -338,6 +339,7 @@ class Sender:
             notice.state, notice.sent_at, notice.last_error = NOTICE_SENT, now, None
             notice.next_attempt_at = now
             stats.sent += 1
+            metrics.OUTBOX_SENT.labels(notice.channel).inc()
             return
         if out.deferred is not None:
             notice.next_attempt_at = now + timedelta(seconds=out.deferred)
@@ -347,12 +349,14 @@ class Sender:
             return
         notice.attempts += 1
         notice.last_error = (out.error or "unknown error")[:2000]
+        metrics.OUTBOX_FAILURES.labels(notice.channel, metrics.error_code(out.error)).inc()
         if out.permanent or notice.attempts >= self.max_attempts:
             if not out.permanent:
                 notice.last_error = f"gave up after {notice.attempts} attempts: {notice.last_error}"[:2000]
             notice.state = NOTICE_FAILED
             stats.failed += 1
-            log.warning("notice %s failed: %s", notice.id, notice.last_error)
+            log.warning("notice %s failed: %s", notice.id, notice.last_error,
+                        extra={"request_id": notice.request_id or "-"})
             return
         delay = max(backoff(notice.attempts), out.retry_after or 0.0)
         notice.next_attempt_at = now + timedelta(seconds=delay)

@@ -11,6 +11,7 @@ import copy
 import importlib
 import inspect
 import logging
+import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.domain import clock
+from bot.infra import metrics
 from bot.jobs.base import JobResult
 from models import JobRun, Notice, utcnow
 
@@ -155,6 +157,7 @@ def run_job(runtime, spec: JobSpec, as_of: datetime, *, record: bool = True, loc
     started = utcnow()
     error: Optional[str] = None
     result = JobResult(spec.name, as_of)
+    clock_started = time.monotonic()
     try:
         with runtime.kv.lock(f"job:{spec.name}", timeout=lock_wait, wait=lock_wait):
             result = _call(spec, fn, runtime, as_of)
@@ -163,6 +166,9 @@ def run_job(runtime, spec: JobSpec, as_of: datetime, *, record: bool = True, loc
         log.exception("job %s as of %s failed", spec.name, as_of.isoformat())
         raise
     finally:
+        metrics.JOB_SECONDS.labels(spec.name).observe(time.monotonic() - clock_started)
+        metrics.JOB_RUNS.labels(spec.name, "failed" if error else "ok").inc()
+        metrics.JOB_NOTICES.labels(spec.name).inc(result.notices or 0)
         if record:
             with runtime.db.session() as s:
                 s.add(JobRun(job=spec.name, as_of=as_of, started_at=started, finished_at=utcnow(),

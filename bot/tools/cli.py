@@ -42,15 +42,36 @@ def db_revision(message: str) -> None:
 
 
 @click.command("seed")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path")
 @click.option("--reason", default=None, help="Why a unit's liaison changes (required for such a change).")
 @click.option("--if-empty", is_flag=True,
               help="Only into a database with no org chart yet (the first start; later changes are the office's).")
+@click.option("--to", "to", default=None, type=click.Path(dir_okay=False),
+              help="With `seed export`: write the YAML to this file (default: standard output).")
 @with_appcontext
-def seed_command(path: str, reason: str | None, if_empty: bool) -> None:
-    """Load an org chart YAML (idempotent; validates everything before writing)."""
+def seed_command(path: str, reason: str | None, if_empty: bool, to: str | None) -> None:
+    """Load an org chart YAML (idempotent; validates everything before writing; prints what it changed).
+    `seed export [--to FILE]` writes the YAML of what the database holds now."""
+    from pathlib import Path
+
     from bot.actions import seed
 
+    if path == "export":
+        rt = runtime()
+        try:
+            organization = seed.read_yaml(rt.settings.SEED_FILE).get("organization")
+        except (OSError, AttributeError):
+            organization = None
+        with rt.db.session() as s:
+            text = seed.dump_yaml(seed.export_seed(s, organization))
+        if to:
+            Path(to).write_text(text, encoding="utf-8")
+            click.echo(f"org chart exported to {to}")
+        else:
+            click.echo(text, nl=False)
+        return
+    if not Path(path).is_file():
+        raise click.BadParameter(f"no such file: {path}", param_hint="PATH")
     if if_empty:
         click.echo("seeded the empty database" if seed_if_empty(runtime(), path)
                    else "the database already holds an org chart: not seeded")

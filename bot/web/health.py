@@ -25,3 +25,16 @@ def healthz():
             status.update(status="error", redis=type(exc).__name__)
             code = 503
     return jsonify(status), code
+
+
+@health_bp.get("/metrics")
+def metrics():
+    """Prometheus text format (bot.infra.metrics); 404 when METRICS_ENABLED is off. Put it behind the
+    proxy's allow-list: it names no person, but it is the office's own business."""
+    runtime = current_app.extensions["bot"]
+    if not runtime.settings.METRICS_ENABLED:
+        return "", 404
+    from bot.infra.metrics import exposition
+
+    body, content_type = exposition(runtime)
+    return body, 200, {"Content-Type": content_type}

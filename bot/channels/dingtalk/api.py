@@ -255,6 +255,27 @@ class DingTalkClient(TokenClient):
             raise PermanentError(None, "getuserinfo answered without userid")
         return str(userid)
 
+    # -- the address book -----------------------------------------------------------------------
+    def userid_by_mobile(self, mobile: str) -> Optional[str]:
+        """The staff userid with this mobile (`topapi/v2/user/getbymobile`); None when nobody has it
+        (60121)."""
+        def call(token: str) -> dict:
+            status, data = self._post(self.oapi_base + "/topapi/v2/user/getbymobile", {"mobile": mobile},
+                                      params={"access_token": token})
+            if isinstance(data, dict) and str(data.get("errcode")) in ("40014", "42001", "88"):
+                raise _TokenRejected(data.get("errcode"), str(data.get("errmsg", "")), response=data)
+            if status != 200 or not isinstance(data, dict):
+                raise RetryableError(None, "getbymobile: HTTP %d" % status)
+            return data
+
+        data = self._with_token(call)
+        if str(data.get("errcode")) == "60121":
+            return None
+        if data.get("errcode") not in (0, "0"):
+            raise classify(int(data.get("errcode") or 0), str(data.get("errmsg", "")), data)
+        userid = (data.get("result") or {}).get("userid")
+        return str(userid) if userid else None
+
     # -- enterprise robot (OpenAPI) -------------------------------------------------------------
     def batch_send(self, user_ids: list[str], msg_key: str, msg_param: dict) -> dict:
         """One-to-one robot message to ≤ 20 users (`/v1.0/robot/oToMessages/batchSend`)."""

@@ -307,6 +307,17 @@ class WeComClient(TokenClient):
             raise PermanentError(None, "getuserinfo answered without userid (not a member of the corp)")
         return str(userid)
 
+    def userid_by_mobile(self, mobile: str) -> Optional[str]:
+        """The corp member with this mobile (`user/getuserid`); None when the address book has nobody
+        with it (46004, or 60111/40003 for a number it does not know)."""
+        try:
+            data = self._with_token(lambda t: self._post_json("/cgi-bin/user/getuserid", {"access_token": t},
+                                                              {"mobile": mobile}))
+        except PermanentError as exc:
+            if exc.errcode in (46004, 60111, 40003):
+                return None
+            raise
+        return str(data["userid"]) if data.get("userid") else None
 
     def send_app(self, touser: list[str], msgtype: str, body: dict) -> dict:
         """Send an app message to ≤ 1000 users; returns the JSON (see invalid_users)."""

@@ -422,6 +422,7 @@ class FakeDingTalk:
             return jsonify({"ok": True})
 
         _add_auth_code_routes(app, fake)
+        _add_directory_routes(app, fake)
         return app
 
 
@@ -455,6 +456,27 @@ def _add_auth_code_routes(app: Flask, fake: "FakeDingTalk") -> None:
             return fake._oapi(0, "ok", result={"userid": got["userid"], "name": "", "sys": False})
 
 
+# -- the address book (通讯录): topapi/v2/user/getbymobile -------------------------------------------
+def set_directory(fake: "FakeDingTalk", entries: dict) -> None:
+    """The organisation's staff as the address book knows them: {mobile: userid}."""
+    with fake._lock:
+        fake._directory = dict(entries)
+
+
+def _add_directory_routes(app: Flask, fake: "FakeDingTalk") -> None:
+    @app.post("/topapi/v2/user/getbymobile")
+    def user_getbymobile():
+        with fake._lock:
+            info = fake._tokens.get(request.args.get("access_token", ""))
+            if info is None or info["expired"] or fake.clock() >= info["expires_at"]:
+                return fake._oapi(40014, "不合法的access_token")
+            mobile = str((fake._json() or {}).get("mobile", ""))
+            userid = getattr(fake, "_directory", {}).get(mobile)
+            if userid is None:
+                return fake._oapi(60121, "找不到该用户")
+            return fake._oapi(0, "ok", result={"userid": userid}, request_id="fake")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Run the fake in the foreground and print its base URL."""
     parser = argparse.ArgumentParser(description="Fake DingTalk API on loopback")
@@ -477,3 +499,4 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -494,6 +494,7 @@ class FakeWeCom:
             return jsonify({"ok": True})
 
         _add_oauth_routes(app, fake)
+        _add_directory_routes(app, fake)
         return app
 
     def _image_error(self, body: Any) -> Optional[Response]:
@@ -566,6 +567,30 @@ def _add_oauth_routes(app: Flask, fake: "FakeWeCom") -> None:
             if fake.known_users is not None and info["userid"] not in fake.known_users:
                 return fake._err(0, "ok", openid="o" + info["userid"])  # not a member: no userid
             return fake._err(0, "ok", userid=info["userid"], user_ticket="")
+
+
+# -- the address book (通讯录): user/getuserid by mobile ------------------------------------------
+def set_directory(fake: "FakeWeCom", entries: dict) -> None:
+    """The corp's members as the address book knows them: {mobile: userid} (replaces the old ones)."""
+    with fake._lock:
+        fake._directory = dict(entries)
+
+
+def _add_directory_routes(app: Flask, fake: "FakeWeCom") -> None:
+    @app.post("/cgi-bin/user/getuserid")
+    def user_getuserid():
+        with fake._lock:
+            bad = fake._check_token()
+            if bad is not None:
+                return bad
+            body = fake._json_body() or {}
+            mobile = str(body.get("mobile", ""))
+            if not mobile:
+                return fake._err(40003, "invalid mobile")  # 手机号码不合法
+            userid = getattr(fake, "_directory", {}).get(mobile)
+            if userid is None:
+                return fake._err(46004, "user not found")  # 不存在的成员
+            return fake._err(0, "ok", userid=userid)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
