@@ -39,3 +39,17 @@ def test_hidden_commands_still_answer_with_a_refusal(seeded):
         liaison = s.scalar(select(Unit).where(Unit.name == "区发改局")).liaison.wecom_userid
     reply = seeded.handle_text("wecom", liaison, "通报").text
     assert "督导考核组" in reply and "通报" not in _menu_lines(seeded, liaison)
+
+
+def test_an_administrator_with_every_role_gets_the_names_in_one_reply_and_help_for_one(seeded):
+    """刘昭暄 (admin) may use nearly every command: the described menu would pass WeCom's 2048-byte reply,
+    so the names come in one reply and `帮助 命令` describes one."""
+    text = seeded.handle_text("wecom", "liuzhaoxuan", "帮助").text
+    assert len(text.encode()) <= 2048
+    assert "以下仅列名称" in text and "帮助 — 查看可用的指令" in text
+    for word in ("进度", "通报", "录入纪要", "组织架构", "现场抽查"):
+        assert word in text, word
+    one = seeded.handle_text("wecom", "liuzhaoxuan", "帮助 通报").text
+    assert one.startswith("通报：") and "督导考核组" in one
+    unknown = seeded.handle_text("wecom", "liuzhaoxuan", "帮助 不存在的指令").text
+    assert "以下仅列名称" in unknown  # not a command: the menu again

@@ -21,6 +21,10 @@ class Command:
     roles: Optional[tuple[str, ...]] = None  # who sees it in the menu (None: everyone); handlers still check
 
 
+# A menu longer than this is shown by command names only: a passive WeCom reply carries 2048 bytes of text.
+MENU_MAX_BYTES = 1900
+
+
 class Commands:
     """The commands, interceptors and conversation flows of one handler module (like a Flask blueprint):
     decorators collect them here, and `Router.include` adds them to a router. Nothing is registered
@@ -123,7 +127,20 @@ class Router:
         return [c for c in self.commands if c.summary and (c.roles is None or ctx.roles.has(*c.roles))]
 
     def menu(self, ctx: Context) -> Reply:
-        return Reply(ctx.render("core/menu.txt", commands=self.visible(ctx), roles=ctx.roles))
+        """Each command with its description; for someone who may do very much (an administrator holds every
+        role) the names only, so the menu still fits in one reply ("帮助 命令" describes one)."""
+        commands = self.visible(ctx)
+        full = ctx.render("core/menu.txt", commands=commands, roles=ctx.roles)
+        if len(full.encode()) <= MENU_MAX_BYTES:
+            return Reply(full)
+        return Reply(ctx.render("core/menu_compact.txt", commands=commands, roles=ctx.roles))
+
+    def describe(self, ctx: Context, word: str) -> Optional[Reply]:
+        """`帮助 填报`: the description of one command this person may use (None: no such command)."""
+        cmd, _args = self.find(word)
+        if cmd is None or cmd not in self.visible(ctx):
+            return None
+        return Reply(ctx.render("core/menu_one.txt", command=cmd))
 
 
 def _is_cjk(ch: str) -> bool:
