@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.infra.db import upgrade  # noqa: E402
+from models import Matter, Unit  # noqa: E402
 from tests import factories as f  # noqa: E402
 from tests.support import make_app  # noqa: E402
-from models import Matter, Unit  # noqa: E402
 
 
 def main() -> None:

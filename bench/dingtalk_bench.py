@@ -24,9 +24,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot import create_app  # noqa: E402
 from bot.channels.dingtalk.transport import DingTalkTransport  # noqa: E402
+from bot.delivery.sender import Sender  # noqa: E402
 from bot.infra.db import upgrade  # noqa: E402
 from bot.tools.fakes.dingtalk_server import FakeDingTalk  # noqa: E402
-from bot.delivery.sender import Sender  # noqa: E402
 from models import Person  # noqa: E402
 from tests.dingtalk_peer import DingTalkPeer  # noqa: E402
 

@@ -25,10 +25,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bot import create_app  # noqa: E402
 from bot.actions.circular import build_circular  # noqa: E402
-from bot.infra.db import upgrade  # noqa: E402
 from bot.actions.escalation import accountability_candidates, auto_escalate  # noqa: E402
-from models import (ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Minutes, Person, PersonRole,  # noqa: E402
-                    ReportSubmission, Unit)
+from bot.infra.db import upgrade  # noqa: E402
+from models import ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Minutes, Person, PersonRole, ReportSubmission, Unit  # noqa: E402
 from tests.factories import at  # noqa: E402
 
 NOW = at(2026, 12, 10, 10)

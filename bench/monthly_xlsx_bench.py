@@ -9,7 +9,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,7 +25,7 @@ def synthetic(units: int) -> Report:
     day = date(2026, 11, 1)
     hardest = [dict(code=f"M{i}", title="推进重点项目征迁工作" * 2, unit="区发改局", leader="陈剑锋", deadline=day,
                     obstacle="资金未到位", overdue_days=30, level=2) for i in range(30)]
-    at = datetime(2026, 11, 20, 9, 30, 12, 345678, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 20, 9, 30, 12, 345678, tzinfo=UTC)
     overdue = [dict(code=f"M{i}", title="推进重点项目征迁工作", unit="区发改局", leader="陈剑锋",
                     deadline=day - timedelta(days=i % 90), overdue_days=i % 90, level=i % 4, last_progress="推进中",
                     last_progress_at=at) for i in range(1000)]

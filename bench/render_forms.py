@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,14 +56,14 @@ def main() -> None:
         with rt.db.session() as s:
             slip = s.scalar(select(AssignmentSlip).where(AssignmentSlip.code == "JB1"))
             fagai = s.scalar(select(Unit).where(Unit.name == "区发改局"))
-            now = datetime(2026, 12, 1, 1, tzinfo=timezone.utc)
+            now = datetime(2026, 12, 1, 1, tzinfo=UTC)
             files["annex2.xlsx"] = annex2_xlsx(s)
             files["annex3.xlsx"] = annex3_xlsx(s, SEES_ALL, period_by_key("2026-11-20"), fagai)
             files["annex4.xlsx"] = annex4_xlsx(s, slip)
             files["annex4.docx"] = annex4_docx(s, slip)
             files["projects.xlsx"] = projects_xlsx(s, date(2026, 11, 25), form_info_from_seed(rt.settings.SEED_FILE))
             files["ledger.xlsx"] = ledger_xlsx(s, SEES_ALL, now, "全部")
-        monthly.run(rt, datetime(2026, 12, 1, tzinfo=timezone.utc))
+        monthly.run(rt, datetime(2026, 12, 1, tzinfo=UTC))
         folder = monthly.report_dir(rt, "2026-11")
         files["monthly_report.docx"] = (folder / "2026-11调度分析报告.docx").read_bytes()
         files["monthly_workbook.xlsx"] = (folder / "2026-11调度分析报告.xlsx").read_bytes()

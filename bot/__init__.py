@@ -1,7 +1,8 @@
 """大调度·大督查 chatbot: the Flask app factory."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from flask import Flask
 
@@ -13,8 +14,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from bot.channels.dingtalk import callback as dingtalk
     from bot.channels.wecom import callback as wecom
     from bot.core.runtime import Runtime
-    from bot.domain import workdays
     from bot.delivery.sender import load_transports
+    from bot.domain import workdays
     from bot.tools.cli import register
     from bot.web import board
     from bot.web.health import health_bp

@@ -8,8 +8,8 @@ from bot.actions import closeout as actions
 from bot.actions.closeout import closers
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
-from handlers.common import is_unit_liaison, item_command, paged, scoped
 from bot.domain.ledger import item_view
+from handlers.common import is_unit_liaison, item_command, paged, scoped
 from models import MATTER_CLAIMED, ROLE_ADMIN, Matter
 
 commands = Commands()

@@ -7,7 +7,8 @@ runtime.kv under the person's key for PAGE_TTL seconds (status.py's 下一页 sh
 from __future__ import annotations
 
 import json
-from typing import Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload

@@ -14,11 +14,11 @@ from typing import Optional
 from sqlalchemy import select
 
 from bot.actions.extension import deciders, do_decide_extension, do_request_extension
-from bot.core.messages import Context, Reply
-from bot.core.routing import Commands
 from bot.conversation import engine
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, Flow
+from bot.core.messages import Context, Reply
+from bot.core.routing import Commands
 from bot.domain import ledger
 from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
 from handlers.common import first_word, is_unit_liaison, item_command, transition_error

@@ -13,18 +13,27 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.actions.minutes import MatterInput, do_correct_matter, do_record_meeting, do_record_minutes, reachable
+from bot.conversation import engine
+from bot.conversation import fields as F
+from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
+from bot.core.messages import Context, Reply
+from bot.core.routing import Commands
 from bot.domain.dateparse import DateOk, parse_date
+from bot.domain.meetings import draft_due
 from bot.domain.scope import office_liaisons_of
 from bot.domain.unitmatch import match_unit
 from handlers.common import item_command
-from bot.domain.meetings import draft_due
-from bot.core.messages import Context, Reply
-from bot.conversation import engine
-from bot.core.routing import Commands
-from bot.conversation import fields as F
-from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
-from models import (MEETING_FRONTLINE, MEETING_MEETING, MEETING_RESEARCH, ROLE_ADMIN, ROLE_LIAISON_GROUP,
-                    ROLE_OFFICE_LIAISON, Person, Unit, dispatch_row_unit)
+from models import (
+    MEETING_FRONTLINE,
+    MEETING_MEETING,
+    MEETING_RESEARCH,
+    ROLE_ADMIN,
+    ROLE_LIAISON_GROUP,
+    ROLE_OFFICE_LIAISON,
+    Person,
+    Unit,
+    dispatch_row_unit,
+)
 
 commands = Commands()
 

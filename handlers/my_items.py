@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.core.messages import Context
-from bot.domain.ledger import LIGHT_ICONS, OPEN_STATES, light, overdue_days
 from bot.core.routing import Commands
+from bot.domain.ledger import LIGHT_ICONS, OPEN_STATES, light, overdue_days
 from models import Matter, Unit
 
 commands = Commands()

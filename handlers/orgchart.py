@@ -16,8 +16,19 @@ from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.unitmatch import UnitRef, match_unit
 from handlers.common import paged
-from models import (ROLE_ADMIN, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP, ROLE_OFFICE_LIAISON,
-                    ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION, ChatGroup, KeyProject, Person, Unit)
+from models import (
+    ROLE_ADMIN,
+    ROLE_COORDINATION,
+    ROLE_LEADER,
+    ROLE_LIAISON_GROUP,
+    ROLE_OFFICE_LIAISON,
+    ROLE_OFFICE_SUPERVISOR,
+    ROLE_SUPERVISION,
+    ChatGroup,
+    KeyProject,
+    Person,
+    Unit,
+)
 
 commands = Commands()
 

@@ -23,9 +23,26 @@ from bot.conversation.engine import Field, Flow, Group
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain import keyprojects as K
-from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_DRAFTED, MEETING_PROPOSED, PROBLEM_CATEGORIES, SLIP_PENDING, TOPIC_DECIDED,
-                    TOPIC_REVIEWED, TRANSFER_REQUESTED, WEEKLY_RETURNED, WEEKLY_REVIEWED, AssignmentSlip,
-                    JointMeeting, KeyProject, Matter, MeetingTopic, DecisionTransfer, Unit)
+from models import (
+    KIND_TOPIC,
+    MATTER_CLOSED,
+    MEETING_DRAFTED,
+    MEETING_PROPOSED,
+    PROBLEM_CATEGORIES,
+    SLIP_PENDING,
+    TOPIC_DECIDED,
+    TOPIC_REVIEWED,
+    TRANSFER_REQUESTED,
+    WEEKLY_RETURNED,
+    WEEKLY_REVIEWED,
+    AssignmentSlip,
+    DecisionTransfer,
+    JointMeeting,
+    KeyProject,
+    Matter,
+    MeetingTopic,
+    Unit,
+)
 
 commands = Commands()
 

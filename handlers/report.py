@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from sqlalchemy import and_, exists, or_, select
 
+from bot.actions.closeout import claim_and_decision
 from bot.actions.report import REPORTABLE, ItemReport, do_submit_report
-from bot.domain import ledger
+from bot.conversation import engine
+from bot.conversation import fields as F
+from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from bot.core.messages import Context, Reply
-from bot.domain import reporting
+from bot.core.routing import Commands
+from bot.domain import ledger, reporting
 from bot.domain.clock import tz
 from bot.domain.periods import period_by_key, period_for_report
 from bot.domain.unitmatch import UnitRef, match_unit
-from bot.conversation import engine
-from bot.core.routing import Commands
-from bot.conversation import fields as F
-from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
-from bot.actions.closeout import claim_and_decision
 from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_RETURNED, Matter, ReportItem, ReportSubmission, Unit
 
 commands = Commands()

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from bot.actions.rollup import do_edit_rollup, do_submit_rollup
 from bot.core.messages import Context, Reply
+from bot.core.routing import Commands
 from bot.domain.ledger import TransitionError
 from bot.domain.periods import period_by_key
-from bot.core.routing import Commands
 from models import ROLE_ADMIN, DispatchRow, Person, RollUp
 
 commands = Commands()

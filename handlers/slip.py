@@ -8,21 +8,25 @@ and resubmit.
 """
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
-from bot.actions.minutes import (do_issue_minutes, do_resubmit_minutes, do_return_minutes, do_set_confidential,
-                                 do_withdraw_minutes)
+from bot.actions.minutes import (
+    do_issue_minutes,
+    do_resubmit_minutes,
+    do_return_minutes,
+    do_set_confidential,
+    do_withdraw_minutes,
+)
 from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip, do_withdraw_slip
-from bot.core.messages import Context, Reply
-from bot.domain.codes import find_slip, split_code, split_minutes_ref
-from bot.domain.scope import can_see_record
-from bot.domain.ledger import TransitionError
 from bot.conversation import engine
-from bot.core.routing import Commands
-from handlers import projects
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
+from bot.core.messages import Context, Reply
+from bot.core.routing import Commands
+from bot.domain.codes import find_slip, split_code, split_minutes_ref
+from bot.domain.ledger import TransitionError
+from bot.domain.scope import can_see_record
+from handlers import projects
 from handlers.closeout import return_for_redo
 from handlers.common import paged
 from handlers.minutes import may_dispatch

@@ -21,8 +21,19 @@ from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.codes import find_matter
 from bot.domain.unitmatch import match_unit
-from models import (MEETING_CALLED, MEETING_DRAFTED, MEETING_PROPOSED, TOPIC_APPROVED, TOPIC_RETURNED, TOPIC_SUBMITTED,
-                    TRANSFER_TARGETS, JointMeeting, KeyProject, MeetingTopic, Unit)
+from models import (
+    MEETING_CALLED,
+    MEETING_DRAFTED,
+    MEETING_PROPOSED,
+    TOPIC_APPROVED,
+    TOPIC_RETURNED,
+    TOPIC_SUBMITTED,
+    TRANSFER_TARGETS,
+    JointMeeting,
+    KeyProject,
+    MeetingTopic,
+    Unit,
+)
 
 commands = Commands()
 

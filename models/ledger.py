@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, one_of, utcnow
@@ -74,7 +84,7 @@ class Meeting(Base):
     leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
     dispatch_row: Mapped[Optional[DispatchRow]] = relationship()
     lead_unit: Mapped[Optional[Unit]] = relationship()
-    minutes: Mapped[list["Minutes"]] = relationship(back_populates="meeting")
+    minutes: Mapped[list[Minutes]] = relationship(back_populates="meeting")
 
 
 # Minutes states: 初稿 → 送签 → 印发 (seed 000 §三(一))
@@ -117,7 +127,7 @@ class Minutes(Base):
     dispatch_row: Mapped[Optional[DispatchRow]] = relationship()
     meeting: Mapped[Optional[Meeting]] = relationship(back_populates="minutes")
     created_by: Mapped[Optional[Person]] = relationship(foreign_keys=[created_by_id])
-    matters: Mapped[list["Matter"]] = relationship(back_populates="minutes", order_by="Matter.seq")
+    matters: Mapped[list[Matter]] = relationship(back_populates="minutes", order_by="Matter.seq")
 
 
 # Slip states
@@ -152,7 +162,7 @@ class AssignmentSlip(Base):
     leader: Mapped[Person] = relationship(foreign_keys=[leader_id])
     lead_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[lead_unit_id])
     drafted_by: Mapped[Person] = relationship(foreign_keys=[drafted_by_id])
-    rows: Mapped[list["Matter"]] = relationship(back_populates="slip", order_by="Matter.seq")
+    rows: Mapped[list[Matter]] = relationship(back_populates="slip", order_by="Matter.seq")
 
 
 # Matter (ledger item) states
@@ -233,7 +243,7 @@ class ReportSubmission(Base):
 
     unit: Mapped[Unit] = relationship()
     submitted_by: Mapped[Person] = relationship()
-    items: Mapped[list["ReportItem"]] = relationship(back_populates="submission", cascade="all, delete-orphan")
+    items: Mapped[list[ReportItem]] = relationship(back_populates="submission", cascade="all, delete-orphan")
 
     __table_args__ = (UniqueConstraint("unit_id", "period_key", "version"),)
 

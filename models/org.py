@@ -44,8 +44,8 @@ class Unit(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    head: Mapped[Optional["Person"]] = relationship(foreign_keys=[head_id])
-    liaison: Mapped[Optional["Person"]] = relationship(foreign_keys=[liaison_id])
+    head: Mapped[Optional[Person]] = relationship(foreign_keys=[head_id])
+    liaison: Mapped[Optional[Person]] = relationship(foreign_keys=[liaison_id])
 
     def __repr__(self) -> str:
         return f"<Unit {self.name}>"
@@ -64,7 +64,7 @@ class PersonIdentity(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
 
-    person: Mapped["Person"] = relationship(back_populates="identities")
+    person: Mapped[Person] = relationship(back_populates="identities")
 
 
 def identity_attribute(channel: str) -> hybrid_property:
@@ -102,7 +102,7 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[unit_id])
-    roles: Mapped[list["PersonRole"]] = relationship(back_populates="person", cascade="all, delete-orphan")
+    roles: Mapped[list[PersonRole]] = relationship(back_populates="person", cascade="all, delete-orphan")
     identities: Mapped[dict[str, PersonIdentity]] = relationship(
         back_populates="person", cascade="all, delete-orphan", collection_class=attribute_keyed_dict("channel"))
 
@@ -153,7 +153,7 @@ class WorkGroup(Base):
     mailbox: Mapped[Optional[str]] = mapped_column(String(100))
     duties: Mapped[Optional[str]] = mapped_column(Text)
 
-    members: Mapped[list["GroupMembership"]] = relationship(
+    members: Mapped[list[GroupMembership]] = relationship(
         back_populates="group", cascade="all, delete-orphan", order_by="GroupMembership.seq"
     )
 

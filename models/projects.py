@@ -43,7 +43,7 @@ class KeyProject(Base):
 
     lead_units: Mapped[list[Unit]] = relationship(secondary=key_project_unit, order_by=Unit.id)
     leader: Mapped[Optional[Person]] = relationship()
-    milestones: Mapped[list["Milestone"]] = relationship(
+    milestones: Mapped[list[Milestone]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Milestone.seq"
     )
 
@@ -95,10 +95,10 @@ class WeeklyProjectReport(Base):
     draft: Mapped[Optional[dict]]  # the answers as entered (reopened after 退回)
 
     project: Mapped[KeyProject] = relationship()
-    problems: Mapped[list["ProjectProblem"]] = relationship(
+    problems: Mapped[list[ProjectProblem]] = relationship(
         back_populates="report", cascade="all, delete-orphan", order_by="ProjectProblem.id"
     )
-    milestone_lines: Mapped[list["MilestoneProgress"]] = relationship(
+    milestone_lines: Mapped[list[MilestoneProgress]] = relationship(
         cascade="all, delete-orphan", order_by="MilestoneProgress.id"
     )
     filled_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[filled_unit_id])
@@ -166,7 +166,7 @@ class MeetingTopic(Base):
 
     project: Mapped[KeyProject] = relationship()
     raised_by: Mapped[Person] = relationship(foreign_keys=[raised_by_id])
-    meeting: Mapped[Optional["JointMeeting"]] = relationship(back_populates="topics")
+    meeting: Mapped[Optional[JointMeeting]] = relationship(back_populates="topics")
 
     @property
     def code(self) -> str:
@@ -231,7 +231,7 @@ class JointMeeting(Base):
 
     project: Mapped[Optional[KeyProject]] = relationship()
     chair: Mapped[Optional[Person]] = relationship(foreign_keys=[chair_id])
-    topics: Mapped[list["MeetingTopic"]] = relationship(back_populates="meeting", order_by="MeetingTopic.id")
+    topics: Mapped[list[MeetingTopic]] = relationship(back_populates="meeting", order_by="MeetingTopic.id")
 
     @property
     def code(self) -> str:

@@ -9,9 +9,22 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from bot.infra import audit
-from models import (ESC_ACCOUNTABILITY, ESC_SUPERVISION_REQUEST, SLIP_ISSUED, SLIP_PENDING, AssignmentSlip,
-                    DispatchRow, Escalation, KeyProject, Matter, Person, ProjectProblem, ReportItem,
-                    Unit, WeeklyProjectReport)
+from models import (
+    ESC_ACCOUNTABILITY,
+    ESC_SUPERVISION_REQUEST,
+    SLIP_ISSUED,
+    SLIP_PENDING,
+    AssignmentSlip,
+    DispatchRow,
+    Escalation,
+    KeyProject,
+    Matter,
+    Person,
+    ProjectProblem,
+    ReportItem,
+    Unit,
+    WeeklyProjectReport,
+)
 from tests import factories as f
 
 at = f.at

@@ -2,15 +2,26 @@
 land. `small_org(session)` makes a compact org chart with every role the ledger cares about."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from models import (ROLE_ADMIN, ROLE_SUPERVISION, ChatGroup, DispatchRow, Matter, Minutes, Person, PersonRole,
-                    ReportItem, ReportSubmission, Unit)
+from models import (
+    ROLE_ADMIN,
+    ROLE_SUPERVISION,
+    ChatGroup,
+    DispatchRow,
+    Matter,
+    Minutes,
+    Person,
+    PersonRole,
+    ReportItem,
+    ReportSubmission,
+    Unit,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -83,7 +94,7 @@ def source_minutes(session, leader: Optional[Person], unit: Unit) -> Minutes:
 
 def matter(session, code: str, unit: Unit, leader: Optional[Person], deadline: date, *, title: str = "",
            minutes_obj: Optional[Minutes] = None, state: str = "open",
-           created_at: datetime = datetime(2026, 10, 1, tzinfo=timezone.utc),
+           created_at: datetime = datetime(2026, 10, 1, tzinfo=UTC),
            last_progress_at: Optional[datetime] = None, last_progress: Optional[str] = None) -> Matter:
     minutes_obj = minutes_obj or source_minutes(session, leader, unit)
     m = Matter(code=code, kind="minutes", title=title or f"事项{code}", responsible_unit_id=unit.id,

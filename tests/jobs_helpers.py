@@ -8,8 +8,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from models import (MINUTES_ISSUED, MINUTES_RECORDED, SLIP_ISSUED, AssignmentSlip, DispatchRow, Matter, Meeting, Minutes,
-                    Notice, Person, ReportSubmission, Unit)
+from models import (
+    MINUTES_ISSUED,
+    MINUTES_RECORDED,
+    SLIP_ISSUED,
+    AssignmentSlip,
+    DispatchRow,
+    Matter,
+    Meeting,
+    Minutes,
+    Notice,
+    Person,
+    ReportSubmission,
+    Unit,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=TZ)

@@ -26,7 +26,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     """(cert.pem, key.pem) for localhost and 127.0.0.1."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=30))
@@ -87,7 +87,7 @@ class SMTPServer:
         ctx.load_cert_chain(self.cert, self.key)
         return ctx
 
-    def start(self) -> "SMTPServer":
+    def start(self) -> SMTPServer:
         kw = dict(authenticator=_authenticator, auth_required=True)
         if self.tls == "ssl":
             kw.update(ssl_context=self._context(), auth_require_tls=False)

@@ -1,4 +1,6 @@
 """The app factory, settings, health and migrations."""
+from datetime import UTC
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -136,7 +138,7 @@ def test_migrations_go_down_and_up(runtime):
 def test_migration_0003_moves_the_missed_deadlines_out_of_the_audit_rows(runtime):
     """On a populated database: each report_missed audit row becomes one missed_deadline row (the earliest
     per unit and period); rows naming no unit or no period key are left out; down and up again works."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from alembic import command
     from sqlalchemy import func, select
@@ -152,7 +154,7 @@ def test_migration_0003_moves_the_missed_deadlines_out_of_the_audit_rows(runtime
     runtime.db.dispose()
     command.downgrade(alembic_config(url), "0002")
     assert current_revision(url) == "0002"
-    utc = lambda *a: datetime(*a, tzinfo=timezone.utc)  # noqa: E731
+    utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
     with runtime.db.session() as s:
         for eid, key, when in ((fagai, "2026-11-05", utc(2026, 11, 5, 10, 1)), (keji, "2026-11-05", utc(2026, 11, 5, 10, 1)),
                                (fagai, "2026-11-20", utc(2026, 11, 20, 10, 2)),

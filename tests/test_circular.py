@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions.circular import build_circular, circular_periods, publish_circular
-from bot.domain.scope import matter_filter
 from bot.domain.roles import roles_of
+from bot.domain.scope import matter_filter
 from models import Notice, Person
 from tests import factories as f
 from tests.factories import at

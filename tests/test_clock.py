@@ -1,7 +1,7 @@
 """The time zone has one source: BOT_TIMEZONE, set when the app starts (bot.domain.clock)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +9,7 @@ import yaml
 
 from tests.support import make_app
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_bot_timezone_moves_the_deadline_and_the_dates_people_read(sqlite_url, tmp_path):

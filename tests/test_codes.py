@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.domain import codes
 from bot.domain.codes import Code, parse_code, split_code

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from models import Matter, Minutes
 from tests import factories as f
-from tests.support import make_app
 from tests.dialog import Direct, at, talk
+from tests.support import make_app
 from tests.threads import at_once
 
 USER = "linyongyong"

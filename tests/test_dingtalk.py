@@ -14,19 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.delivery import outbox
-from bot.channels.dingtalk import callback as dingtalk
 from bot.channels.dingtalk import api as dingtalk_api
+from bot.channels.dingtalk import callback as dingtalk
 from bot.channels.dingtalk.transport import DingTalkTransport
 from bot.core.messages import Reply
-from bot.tools.fakes.dingtalk_server import FakeDingTalk
+from bot.delivery import outbox
 from bot.delivery.sender import PROGRESS, Sender
 from bot.infra.text import render
+from bot.tools.fakes.dingtalk_server import FakeDingTalk
 from models import AuditLog, ChatGroup, Notice, Person, ProcessedMessage, utcnow
 from tests import factories as f
-from tests.support import ROOT, SEED_FILE, Spy, make_app
 from tests.dialog import at
 from tests.dingtalk_peer import DingTalkPeer, callback_sign, robot_url_sign
+from tests.support import ROOT, SEED_FILE, Spy, make_app
 from tests.threads import at_once
 
 APP_KEY, APP_SECRET, ROBOT_CODE = "dingtestappkey", "dt-app-secret-2026", "dingtestrobot"

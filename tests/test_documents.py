@@ -3,7 +3,7 @@ documents' headers, columns, notes and footers; their print settings read back."
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from docx import Document
@@ -247,7 +247,7 @@ def test_the_note_follows_the_org_chart_not_the_code(month, tmp_path):
 
 
 def test_ledger_lists_what_the_viewer_may_see(month):
-    now = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
     ws = sheet_of(ledger_xlsx(month, roles(month, "yangyoumei"), now, "全部"))
     rows = values(ws)
     h = header_row(ws, "序号")
@@ -281,7 +281,7 @@ def test_monthly_report_docx_reads_as_an_office_document(seeded, tmp_path):
         build_month(s)
     from bot.jobs import monthly
 
-    res = monthly.run(seeded, datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc))
+    res = monthly.run(seeded, datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
     assert res.skipped is None
     keys = [n.key for n in notices(seeded, "monthly_report:2026-11:")]
     assert keys == ["monthly_report:2026-11:summary", "monthly_report:2026-11:image", "monthly_report:2026-11:docx",
@@ -319,7 +319,7 @@ def test_a_month_before_any_data_sends_no_report(seeded):
     from bot.jobs import monthly
     from models import MonthlyReport, Notice
 
-    res = monthly.run(seeded, datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc))
+    res = monthly.run(seeded, datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
     assert res.skipped and res.notices == 0
     with seeded.db.Session() as s:
         assert s.scalar(select(MonthlyReport.id)) is None and s.scalar(select(Notice.id)) is None

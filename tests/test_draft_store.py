@@ -9,8 +9,8 @@ import pytest
 from bot.conversation.store import Conflict, DbDraftStore, KvDraftStore, Lost, Stored
 from bot.infra.kv import MemoryKV, RedisKV
 from models import ConversationState, ProcessedMessage
-from tests.support import make_app
 from tests.dialog import at
+from tests.support import make_app
 
 NOW = at(2026, 11, 23)
 

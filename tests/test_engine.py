@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from models import ConversationState, Matter, Minutes, Unit
 from tests import factories as f
-from tests.support import make_app
 from tests.dialog import Direct, at, talk
+from tests.support import make_app
 
 USER = "linyongyong"  # office liaison in small_org
 T0 = at(2026, 11, 23)

@@ -2,7 +2,7 @@
 app file message (media/upload then message/send) against the fake server."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,8 @@ from bot.delivery import outbox
 from bot.delivery.sender import Sender
 from bot.tools.fakes.wecom_server import FakeWeCom
 from models import Notice, Unit
-from tests.support import make_app
 from tests.dialog import Direct
+from tests.support import make_app
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_monthly_report_for_the_supervision_group_only(month):
 
     assert "仅督导考核组成员" in Direct(month, liaison_of(month, "区发改局")).say("月报 2026-11")
     assert "尚未生成" in Direct(month, "yangyoumei").say("月报 2026-11")
-    monthly.run(month, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    monthly.run(month, datetime(2026, 12, 1, tzinfo=UTC))
     before = len(files(month))
     reply = Direct(month, "yangyoumei").say("月报 2026-11")
     assert "《2026-11调度分析报告.docx》、《2026-11调度分析报告.xlsx》" in reply

@@ -1,7 +1,7 @@
 """Housekeeping: old message-id claims and expired drafts go, recent ones stay; a rerun deletes nothing."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 
@@ -33,10 +33,10 @@ def test_old_claims_and_expired_drafts_are_dropped(runtime):
 def test_a_claim_outlives_the_retry_window_only(runtime):
     """A retry within DEDUP_TTL_SECONDS (2 days) is still a duplicate after housekeeping; later the claim
     is gone, like the Redis key's TTL."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     spec = config_of(runtime).jobs["housekeeping"]
-    claimed = datetime.now(timezone.utc)
+    claimed = datetime.now(UTC)
     assert runtime.claim_message("wecom:m1") is True
     run_job(runtime, spec, claimed + timedelta(hours=47))
     assert runtime.claim_message("wecom:m1") is False

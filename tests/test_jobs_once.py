@@ -10,11 +10,11 @@ from collections import Counter
 import yaml
 from sqlalchemy import func, select
 
-from bot.jobs import BUILTIN, catch_up, config_of, run_job
 from bot.actions.seed import load_seed
+from bot.jobs import BUILTIN, catch_up, config_of, run_job
 from models import JobRun, MissedDeadline, MonthlyReport, Notice, RollUp
-from tests.support import ROOT, SEED_FILE, make_app
 from tests.jobs_helpers import at, build_december, iso, notices, report
+from tests.support import ROOT, SEED_FILE, make_app
 from tests.threads import at_once
 
 MOMENTS = (at(2026, 12, 1, 8, 30), at(2026, 12, 3), at(2026, 12, 4), at(2026, 12, 5, 18, 1), at(2026, 12, 6),

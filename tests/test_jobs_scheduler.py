@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from bot.jobs import BUILTIN, JobConfigError, last_fire_time, load_config
 from bot.jobs.scheduler import Scheduler, start_embedded
 from models import JobRun
-from tests.support import ROOT, make_app
 from tests.jobs_helpers import TZ, at
+from tests.support import ROOT, make_app
 
 CONFIG = ROOT / "config" / "jobs.yaml"
 

@@ -8,13 +8,13 @@ import chinese_calendar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain.periods import period_by_key, periods_between, reminder_dates
+from bot.domain.workdays import is_workday
 from bot.jobs import BUILTIN, config_of, run_job
 from bot.jobs.deadlines import due_reminder_day
 from bot.jobs.minutes import meeting_reminder_day
 from bot.jobs.reminders import reminder_days
 from bot.jobs.rollup import reminder_day as rollup_reminder_day
-from bot.domain.periods import period_by_key, periods_between, reminder_dates
-from bot.domain.workdays import is_workday
 from tests.jobs_helpers import at, build_december, notices, run_cli
 
 

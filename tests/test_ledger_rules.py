@@ -1,7 +1,7 @@
 """Ledger rules: lights, overdue, stalled, report compliance, and the state machine of an item."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +17,20 @@ from bot.actions.escalation import do_decide_escalation, do_raise_escalation
 from bot.actions.extension import do_decide_extension, do_request_extension
 from bot.domain import ledger, reporting
 from bot.domain.ledger import TransitionError
-from models import (EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
-                    MATTER_STATES, AuditLog, Base, Escalation, ExtensionRequest, Matter)
+from models import (
+    EXT_PENDING,
+    MATTER_CLAIMED,
+    MATTER_CLOSED,
+    MATTER_EXTENSION,
+    MATTER_OPEN,
+    MATTER_RETURNED,
+    MATTER_STATES,
+    AuditLog,
+    Base,
+    Escalation,
+    ExtensionRequest,
+    Matter,
+)
 from tests import factories as f
 from tests.factories import at
 
@@ -56,7 +68,7 @@ def test_new_item_is_not_silent():
 @given(st.dates(date(2020, 1, 1), date(2030, 12, 31)), st.dates(date(2020, 1, 1), date(2030, 12, 31)),
        st.sampled_from(MATTER_STATES))
 def test_overdue_iff_red(deadline, today, state):
-    m = item(state, deadline, last=datetime(2030, 12, 31, tzinfo=timezone.utc))
+    m = item(state, deadline, last=datetime(2030, 12, 31, tzinfo=UTC))
     days = ledger.overdue_days(m, today)
     assert days >= 0
     assert (days > 0) == (ledger.light(m, today) == ledger.RED)

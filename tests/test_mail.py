@@ -6,7 +6,7 @@ their events (slip, roll-up, reviewed weekly form, monthly report)."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -212,7 +212,7 @@ def test_the_monthly_report_arrives_by_mail_exactly_once_after_the_server_was_do
     from bot.jobs import monthly
 
     smtp.stop()
-    as_of = datetime(2026, 12, 1, 0, 30, tzinfo=timezone.utc)
+    as_of = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
     monthly.run(month, as_of)
     monthly.run(month, as_of)  # a rerun (or a second scheduler) queues nothing new
     [n] = mails(month)
@@ -241,7 +241,7 @@ def test_an_issued_slip_sends_its_annex4_to_the_group_and_the_mailbox(month, smt
 
     with month.db.session() as s:
         slip = s.get(AssignmentSlip, month.o.pending.id)
-        do_sign_slip(Acting(s, s.get(Person, month.o.guo.id), datetime(2026, 12, 1, 2, tzinfo=timezone.utc), month),
+        do_sign_slip(Acting(s, s.get(Person, month.o.guo.id), datetime(2026, 12, 1, 2, tzinfo=UTC), month),
                      slip)
     with month.db.session() as s:
         group_file = s.scalar(select(Notice).where(Notice.key == f"form:slip:{month.o.pending.id}:1"))
@@ -266,7 +266,7 @@ def test_a_confidential_slip_is_not_copied(month):
     with month.db.session() as s:
         slip = s.get(AssignmentSlip, month.o.pending.id)
         slip.confidential = True  # the hook bot.actions.forms.is_confidential reads (W4 adds the column)
-        do_sign_slip(Acting(s, s.get(Person, month.o.guo.id), datetime(2026, 12, 1, 2, tzinfo=timezone.utc), month),
+        do_sign_slip(Acting(s, s.get(Person, month.o.guo.id), datetime(2026, 12, 1, 2, tzinfo=UTC), month),
                      slip)
     with month.db.session() as s:
         assert s.scalars(select(Notice.key).where(Notice.key.like("form:%") | Notice.key.like("mail:%"))).all() == []
@@ -280,7 +280,7 @@ def test_a_reviewed_weekly_form_is_mailed_to_the_projects_mailbox(month, smtp):
         report = s.get(WeeklyProjectReport, month.o.weekly.id)
         report.filled_unit_id = month.o.jiaoyu.id  # the lead unit that filled it
         leader = report.project.leader
-        do_review_weekly(Acting(s, leader, datetime(2026, 11, 23, 6, tzinfo=timezone.utc), month), report, True)
+        do_review_weekly(Acting(s, leader, datetime(2026, 11, 23, 6, tzinfo=UTC), month), report, True)
     [n] = mails(month)
     assert n.target == PROJECT_BOX and n.key == f"mail:kp-weekly:{month.o.weekly.id}:{PROJECT_BOX}"
     assert send(month).sent == 1
@@ -304,7 +304,7 @@ def test_no_mail_without_a_mail_server(db_url, tmp_path):
     with rt.db.session() as s:
         load_seed(s, SEED_FILE)
         o = build_month(s)
-        do_sign_slip(Acting(s, s.get(Person, o.guo.id), datetime(2026, 12, 1, 2, tzinfo=timezone.utc), rt),
+        do_sign_slip(Acting(s, s.get(Person, o.guo.id), datetime(2026, 12, 1, 2, tzinfo=UTC), rt),
                      s.get(AssignmentSlip, o.pending.id))
     assert mails(rt) == []
     with rt.db.session() as s:  # the group still gets the file
@@ -340,7 +340,7 @@ def test_a_submitted_rollup_carries_the_consolidated_annex3(month):
     with month.db.session() as s:
         row = s.get(DispatchRow, month.o.row_chen.id)
         rollup = s.get(RollUp, next(r.id for r in rollups_of(s, period) if r.dispatch_row_id == row.id))
-        do_submit_rollup(Acting(s, row.office_liaisons[0], datetime(2026, 11, 21, 2, tzinfo=timezone.utc), month),
+        do_submit_rollup(Acting(s, row.office_liaisons[0], datetime(2026, 11, 21, 2, tzinfo=UTC), month),
                          rollup, row)
     with month.db.session() as s:
         [n] = s.scalars(select(Notice).where(Notice.key.like("form:rollup:%"))).all()

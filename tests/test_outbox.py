@@ -56,13 +56,10 @@ def test_group_notices_use_the_groups_own_channel(seeded):
 
 def test_job_notices_to_a_dingtalk_group(seeded):
     """Scheduled notices take the group's channel too, with @-lists for that channel."""
-    from datetime import datetime
+    from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
     from bot.jobs import config_of, run_job
-
-    from datetime import date
-
     from models import Unit
     from tests import factories as f
 

@@ -1,13 +1,24 @@
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.domain.periods import (
-    Period, is_late, month_bounds, next_period, period_at,
-    period_by_key, period_for_report, periods_between, periods_in_month, previous_period,
-    reminder_dates, week_start, weekly_report_due,
+    Period,
+    is_late,
+    month_bounds,
+    next_period,
+    period_at,
+    period_by_key,
+    period_for_report,
+    periods_between,
+    periods_in_month,
+    previous_period,
+    reminder_dates,
+    week_start,
+    weekly_report_due,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")  # the default BOT_TIMEZONE
@@ -53,8 +64,8 @@ def test_period_at_boundaries(moment, key):
 
 def test_period_at_converts_other_timezones():
     # 10:00 UTC == 18:00 Shanghai -> still inside the 12-05 period
-    assert period_at(datetime(2026, 12, 5, 10, 0, tzinfo=timezone.utc)).key == "2026-12-05"
-    assert period_at(datetime(2026, 12, 5, 10, 0, 1, tzinfo=timezone.utc)).key == "2026-12-20"
+    assert period_at(datetime(2026, 12, 5, 10, 0, tzinfo=UTC)).key == "2026-12-05"
+    assert period_at(datetime(2026, 12, 5, 10, 0, 1, tzinfo=UTC)).key == "2026-12-20"
     ny = ZoneInfo("America/New_York")
     # 2026-12-05 05:30 New York == 18:30 Shanghai
     assert period_at(datetime(2026, 12, 5, 5, 30, tzinfo=ny)).key == "2026-12-20"
@@ -137,7 +148,7 @@ def test_week_start_and_weekly_due():
     assert weekly_report_due(sh(2026, 11, 25, 9, 0)) == sh(2026, 11, 23, 18, 0)
     assert weekly_report_due(sh(2026, 11, 22, 23, 0), hour=12) == sh(2026, 11, 16, 12, 0)
     # 2026-11-22 20:00 UTC is Monday 04:00 in Shanghai
-    utc = datetime(2026, 11, 22, 20, 0, tzinfo=timezone.utc)
+    utc = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
     assert weekly_report_due(utc) == sh(2026, 11, 23, 18, 0)
 
 

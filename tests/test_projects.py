@@ -9,13 +9,23 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions import projects as P
-from models import (AuditLog, DecisionTransfer, JointMeeting, Matter, MeetingTopic, Milestone, Notice,
-                    Unit, WeeklyProjectReport)
-from tests.projects_data import CONVENER, EDU_LIAISON, FIN_LIAISON, LEADER, OFFICE, WEEKLY, fill_in
-from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, wecom_config
+from models import (
+    AuditLog,
+    DecisionTransfer,
+    JointMeeting,
+    Matter,
+    MeetingTopic,
+    Milestone,
+    Notice,
+    Unit,
+    WeeklyProjectReport,
+)
 from tests.dialog import Callback, at, talk
 from tests.jobs_helpers import run_cli
+from tests.projects_data import CONVENER, EDU_LIAISON, FIN_LIAISON, LEADER, OFFICE, WEEKLY, fill_in
+from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, wecom_config
 from tests.wecom_peer import WeComPeer
+
 
 @pytest.fixture
 def app(db_url, tmp_path):

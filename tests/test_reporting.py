@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests import factories as f
 from tests.factories import at
@@ -25,8 +26,8 @@ def _reported_then_revised(s):
 
 
 def test_a_revision_after_the_deadline_does_not_make_an_on_time_report_late_in_the_rollup(runtime):
-    from bot.domain.periods import period_by_key
     from bot.actions.rollup import compile_rows
+    from bot.domain.periods import period_by_key
 
     with runtime.db.session() as s:
         o = _reported_then_revised(s)

@@ -12,11 +12,27 @@ import yaml
 from sqlalchemy import func, select
 
 import models
-from bot.domain.roles import roles_of
 from bot.actions.seed import SeedError, load_seed, read_yaml, seed_command, validate_seed
-from models import (ROLE_ADMIN, ROLE_CONVENER, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP,
-                    ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION, ROLE_UNIT_HEAD,
-                    ROLE_UNIT_LIAISON, AuditLog, ChatGroup, DispatchRow, KeyProject, Person, Unit, WorkGroup)
+from bot.domain.roles import roles_of
+from models import (
+    ROLE_ADMIN,
+    ROLE_CONVENER,
+    ROLE_COORDINATION,
+    ROLE_LEADER,
+    ROLE_LIAISON_GROUP,
+    ROLE_OFFICE_LIAISON,
+    ROLE_OFFICE_SUPERVISOR,
+    ROLE_SUPERVISION,
+    ROLE_UNIT_HEAD,
+    ROLE_UNIT_LIAISON,
+    AuditLog,
+    ChatGroup,
+    DispatchRow,
+    KeyProject,
+    Person,
+    Unit,
+    WorkGroup,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_FILE = ROOT / "config" / "seed" / "quangang.yaml"

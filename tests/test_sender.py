@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.delivery import outbox
-from bot.tools.fakes.wecom_server import FakeWeCom
 from bot.delivery.sender import LEASE_SECONDS, PROGRESS, RateLimiter, Sender, start_embedded
 from bot.delivery.textsplit import utf8_len
+from bot.tools.fakes.wecom_server import FakeWeCom
 from models import AuditLog, ChatGroup, Notice, Person, utcnow
 from tests.support import ROOT, make_app
 from tests.threads import at_once

@@ -8,11 +8,11 @@ import pytest
 from bot.actions.base import Acting
 from bot.actions.closeout import do_claim_completion
 from bot.actions.escalation import do_raise_escalation
-from bot.infra import audit
 from bot.delivery.textsplit import utf8_len
+from bot.infra import audit
 from tests import factories as f
-from tests.support import make_app
 from tests.factories import at
+from tests.support import make_app
 
 NOW = at(2026, 12, 10, 10)
 

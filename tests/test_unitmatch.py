@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from bot.domain.unitmatch import MatchResult, UnitRef, match_many, match_unit, normalise, unit_keys
 

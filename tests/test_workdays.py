@@ -5,7 +5,11 @@ import pytest
 
 from bot.domain import workdays
 from bot.domain.workdays import (
-    add_workdays, is_workday, next_workday, previous_workday, shift_to_workday_before,
+    add_workdays,
+    is_workday,
+    next_workday,
+    previous_workday,
+    shift_to_workday_before,
 )
 
 # Facts from chinese-calendar 1.11.0 for 2026.

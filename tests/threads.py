@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def at_once(calls: Sequence[Callable[[], Any]], timeout: float = 60) -> list:

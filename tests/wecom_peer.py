@@ -23,7 +23,8 @@ import secrets
 import struct
 import time
 import xml.etree.ElementTree as ET
-from typing import Mapping, Optional
+from collections.abc import Mapping
+from typing import Optional
 from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes

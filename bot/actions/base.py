@@ -5,9 +5,10 @@ board or a test passes an `Acting`. Actions write in the caller's transaction an
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Optional, Protocol, Union
+from typing import Any, Optional, Protocol, Union
 
 from sqlalchemy.orm import Session
 

@@ -11,11 +11,11 @@ from typing import Optional
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from bot.domain import ledger, reporting
 from bot.delivery import outbox
-from bot.domain.periods import Period, periods_in_month, previous_period, period_at
-from bot.infra.text import render
 from bot.delivery.textsplit import split_utf8
+from bot.domain import ledger, reporting
+from bot.domain.periods import Period, period_at, periods_in_month, previous_period
+from bot.infra.text import render
 from models import Matter, Unit
 
 TEMPLATE = "circular/circular.md"

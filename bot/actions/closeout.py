@@ -15,8 +15,17 @@ from bot.actions.base import Act, Actor, lock, notify_people
 from bot.domain import ledger
 from bot.domain.scope import office_liaisons_of, unit_liaison_of
 from bot.infra import audit
-from models import (EXT_PENDING, MATTER_CLAIMED, MATTER_CLOSED, MATTER_OPEN, MATTER_RETURNED, AuditLog,
-                    ExtensionRequest, Matter, Person)
+from models import (
+    EXT_PENDING,
+    MATTER_CLAIMED,
+    MATTER_CLOSED,
+    MATTER_OPEN,
+    MATTER_RETURNED,
+    AuditLog,
+    ExtensionRequest,
+    Matter,
+    Person,
+)
 
 WATCHED = ("state", "deadline", "original_deadline", "escalation_level", "closed_at")  # audited item fields
 

@@ -28,22 +28,49 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple, Optional
 
-from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, exists, func, literal, literal_column,
-                        select, update)
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import WATCHED, audit_matter
 from bot.delivery.outbox import Notices, people
 from bot.domain import ledger, reporting
+from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.domain.scope import followers, office_liaisons_of, unit_liaison_of
 from bot.infra.audit import snapshot
 from bot.infra.db import dialect_insert
-from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.infra.text import render
-from models import (ESC_ACCEPTED, ESC_INTERVIEW, ESC_RAISED, ESC_RETURNED, ESC_STALLED, ESC_SUPERVISION_REQUEST,
-                    ROLE_LEADER, ROLE_OFFICE_SUPERVISOR, AuditLog, Escalation, Matter, Person, ReportItem,
-                    ReportSubmission, Unit)
+from models import (
+    ESC_ACCEPTED,
+    ESC_INTERVIEW,
+    ESC_RAISED,
+    ESC_RETURNED,
+    ESC_STALLED,
+    ESC_SUPERVISION_REQUEST,
+    ROLE_LEADER,
+    ROLE_OFFICE_SUPERVISOR,
+    AuditLog,
+    Escalation,
+    Matter,
+    Person,
+    ReportItem,
+    ReportSubmission,
+    Unit,
+)
 
 ACTOR = "system:escalation"
 LIST_LIMIT = 30  # items listed in one alert; the rest are counted ("等共 N 项")

@@ -15,8 +15,18 @@ from bot.actions.closeout import WATCHED, audit_matter
 from bot.domain import ledger
 from bot.domain.scope import office_supervisors_of, unit_liaison_of
 from bot.infra import audit
-from models import (EXT_APPROVED, EXT_PENDING, EXT_REFUSED, MATTER_EXTENSION, MATTER_OPEN, ROLE_ADMIN,
-                    ExtensionRequest, Matter, Person, PersonRole)
+from models import (
+    EXT_APPROVED,
+    EXT_PENDING,
+    EXT_REFUSED,
+    MATTER_EXTENSION,
+    MATTER_OPEN,
+    ROLE_ADMIN,
+    ExtensionRequest,
+    Matter,
+    Person,
+    PersonRole,
+)
 
 
 def admins(session: Session) -> list[Person]:

@@ -8,9 +8,10 @@ the units are told only when the minutes are issued. Every change locks its row 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Optional, Sequence
+from typing import Optional
 
 from sqlalchemy import func, select
 
@@ -20,8 +21,21 @@ from bot.domain.leadunit import minutes_lead_unit
 from bot.domain.ledger import TransitionError
 from bot.domain.meetings import copied_to_supervision, draft_due
 from bot.infra import audit
-from models import (KIND_MINUTES, MEETING_MEETING, MINUTES_DRAFTED, MINUTES_ISSUED, MINUTES_RETURNED,
-                    MINUTES_WITHDRAWN, AuditLog, DispatchRow, Matter, Meeting, Minutes, Person, Unit)
+from models import (
+    KIND_MINUTES,
+    MEETING_MEETING,
+    MINUTES_DRAFTED,
+    MINUTES_ISSUED,
+    MINUTES_RETURNED,
+    MINUTES_WITHDRAWN,
+    AuditLog,
+    DispatchRow,
+    Matter,
+    Meeting,
+    Minutes,
+    Person,
+    Unit,
+)
 
 
 @dataclass

@@ -13,13 +13,14 @@ may name a first liaison or replace a placeholder without one: bot/actions/seed.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from sqlalchemy import select
 
 from bot.actions.base import Act, lock, notify_people
 from bot.infra import audit
-from models import AuditLog, ChatGroup, DispatchRow, KeyProject, Person, Unit, UNIT_KINDS
+from models import UNIT_KINDS, AuditLog, ChatGroup, DispatchRow, KeyProject, Person, Unit
 
 PREFIX = "orgchart."
 UNDO = PREFIX + "undo"

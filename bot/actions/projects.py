@@ -13,9 +13,10 @@ the project's lead units' liaisons and its leader (KeyProject.leader), the joint
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable, Optional
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -27,14 +28,46 @@ from bot.documents.projects import form_info_from_seed, projects_filename, proje
 from bot.domain import keyprojects as K
 from bot.domain.codes import add_matter
 from bot.infra import audit
-from models import (KIND_TOPIC, MATTER_CLOSED, MEETING_CALLED, MEETING_DECLINED, MEETING_DRAFTED, MEETING_PLANNED,
-                    MEETING_PROPOSED, MEETING_SIGNED,
-                    PROBLEM_CATEGORIES, ROLE_ADMIN, ROLE_CONVENER, ROLE_SUPERVISION, TOPIC_APPROVED, TOPIC_DECIDED,
-                    TOPIC_RETURNED, TOPIC_REVIEWED, TOPIC_SUBMITTED, TRANSFER_APPROVED, TRANSFER_REFUSED,
-                    TRANSFER_REQUESTED, TRANSFER_TARGETS, WEEKLY_RETURNED, WEEKLY_REVIEWED, WEEKLY_SUBMITTED,
-                    DecisionTransfer, GroupMembership, JointMeeting, KeyProject, Matter, MeetingTopic, Milestone,
-                    MilestoneProgress, Person, ProjectProblem, Unit, WeeklyProjectReport, WorkGroup,
-                    key_project_unit)
+from models import (
+    KIND_TOPIC,
+    MATTER_CLOSED,
+    MEETING_CALLED,
+    MEETING_DECLINED,
+    MEETING_DRAFTED,
+    MEETING_PLANNED,
+    MEETING_PROPOSED,
+    MEETING_SIGNED,
+    PROBLEM_CATEGORIES,
+    ROLE_ADMIN,
+    ROLE_CONVENER,
+    ROLE_SUPERVISION,
+    TOPIC_APPROVED,
+    TOPIC_DECIDED,
+    TOPIC_RETURNED,
+    TOPIC_REVIEWED,
+    TOPIC_SUBMITTED,
+    TRANSFER_APPROVED,
+    TRANSFER_REFUSED,
+    TRANSFER_REQUESTED,
+    TRANSFER_TARGETS,
+    WEEKLY_RETURNED,
+    WEEKLY_REVIEWED,
+    WEEKLY_SUBMITTED,
+    DecisionTransfer,
+    GroupMembership,
+    JointMeeting,
+    KeyProject,
+    Matter,
+    MeetingTopic,
+    Milestone,
+    MilestoneProgress,
+    Person,
+    ProjectProblem,
+    Unit,
+    WeeklyProjectReport,
+    WorkGroup,
+    key_project_unit,
+)
 
 OFFICE_CHAT = "joint_office"
 TZ = ZoneInfo("Asia/Shanghai")  # the office's dates (DOMAIN.md)

@@ -6,24 +6,35 @@ that go with it: 已完成 claims completion (the office liaisons are asked to c
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from sqlalchemy import func, select
 
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import do_claim_completion, do_withdraw_claim
-from bot.domain import ledger
-from bot.domain import reporting
-from bot.domain.periods import Period
 from bot.delivery import outbox
+from bot.domain import ledger, reporting
+from bot.domain.periods import Period
 from bot.domain.scope import followers
 from bot.infra import audit
-from models import (ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_EXTENSION, MATTER_OPEN, MATTER_RETURNED,
-                    ROLE_OFFICE_LIAISON, Matter, Person,
-                    ReportItem, ReportSubmission, Unit)
+from models import (
+    ITEM_DONE,
+    ITEM_OPEN,
+    MATTER_CLAIMED,
+    MATTER_EXTENSION,
+    MATTER_OPEN,
+    MATTER_RETURNED,
+    ROLE_OFFICE_LIAISON,
+    Matter,
+    Person,
+    ReportItem,
+    ReportSubmission,
+    Unit,
+)
 
 REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # items a unit reports on
 PROGRESS_FIELDS = ("last_progress_at", "last_progress", "planned_deadline")

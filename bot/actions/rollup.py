@@ -10,27 +10,40 @@ supervision group gets it).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Optional
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.actions.base import Act, actor_name, lock, person_id
 from bot.actions.forms import SUPERVISION, send_forms
-from bot.documents.problems import annex3_filename, annex3_xlsx
 from bot.delivery.outbox import people
+from bot.documents.problems import annex3_filename, annex3_xlsx
 from bot.domain import reporting
 from bot.domain.ledger import TransitionError, sql_active, sql_overdue
-from bot.domain.reporting import sql_expected_in
-from bot.domain.scope import item_rows
 from bot.domain.periods import Period, period_by_key
+from bot.domain.reporting import sql_expected_in
 from bot.domain.roles import Roles
+from bot.domain.scope import item_rows
 from bot.infra import audit
 from bot.infra.db import insert_ignore
 from bot.infra.text import render
-from models import (MATTER_CLAIMED, ROLE_OFFICE_LIAISON, MATTER_CLOSED, DispatchRow, Matter, ReportItem, ReportSubmission, RollUp, Unit,
-                    dispatch_row_liaison, dispatch_row_unit, utcnow)
+from models import (
+    MATTER_CLAIMED,
+    MATTER_CLOSED,
+    ROLE_OFFICE_LIAISON,
+    DispatchRow,
+    Matter,
+    ReportItem,
+    ReportSubmission,
+    RollUp,
+    Unit,
+    dispatch_row_liaison,
+    dispatch_row_unit,
+    utcnow,
+)
 
 HARDEST_PER_ROW = 10
 ITEM_COLUMNS = (Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.escalation_level, Matter.leader_id,

@@ -18,10 +18,11 @@ file's list.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Optional, Union
+from typing import Any, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -32,9 +33,24 @@ from sqlalchemy.orm import Session, selectinload
 from bot.channels import CHANNELS
 from bot.infra import audit
 from models import (
-    ALL_ROLES, ROLE_ADMIN, ROLE_CONVENER, ROLE_COORDINATION, ROLE_LEADER, ROLE_LIAISON_GROUP,
-    ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION,
-    UNIT_KINDS, ChatGroup, DispatchRow, GroupMembership, KeyProject, Milestone, Person, PersonRole, Unit,
+    ALL_ROLES,
+    ROLE_ADMIN,
+    ROLE_CONVENER,
+    ROLE_COORDINATION,
+    ROLE_LEADER,
+    ROLE_LIAISON_GROUP,
+    ROLE_OFFICE_LIAISON,
+    ROLE_OFFICE_SUPERVISOR,
+    ROLE_SUPERVISION,
+    UNIT_KINDS,
+    ChatGroup,
+    DispatchRow,
+    GroupMembership,
+    KeyProject,
+    Milestone,
+    Person,
+    PersonRole,
+    Unit,
     WorkGroup,
 )
 
@@ -199,7 +215,7 @@ class PersonIn(_Entry):
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
     @model_validator(mode="after")
-    def _keyed(self) -> "PersonIn":
+    def _keyed(self) -> PersonIn:
         self._explicit_key = self.key is not None
         if self.key is None:
             if self.wecom_userid is None:

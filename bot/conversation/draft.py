@@ -67,7 +67,7 @@ class Draft(BaseModel):
     init: Initial
 
     @classmethod
-    def new(cls, flow: str, now: datetime, data: dict, meta: dict, mode: str = FIELDS) -> "Draft":
+    def new(cls, flow: str, now: datetime, data: dict, meta: dict, mode: str = FIELDS) -> Draft:
         import copy
 
         return cls(id=uuid.uuid4().hex, flow=flow, mode=mode, data=data, meta=meta, completed=mode == SUMMARY,
@@ -79,7 +79,7 @@ class Draft(BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_doc(cls, doc: Any) -> "Draft":
+    def from_doc(cls, doc: Any) -> Draft:
         if not isinstance(doc, dict):
             raise Unreadable(type(doc).__name__)
         schema = doc.get("schema_version", 1)
@@ -90,5 +90,5 @@ class Draft(BaseModel):
         except ValidationError as exc:
             raise Unreadable(str(exc)) from exc
 
-    def copy_deep(self) -> "Draft":
+    def copy_deep(self) -> Draft:
         return self.model_copy(deep=True)

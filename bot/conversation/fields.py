@@ -5,15 +5,16 @@ Stored values: dates as ISO strings, units and people as {"id", "name"}.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Callable, Optional
+from typing import Optional
 
 from sqlalchemy import select
 
-from bot.domain.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
-from bot.infra.text import cn_date, cn_weekday
-from bot.domain.unitmatch import UnitRef, match_many, match_unit
 from bot.conversation.flow import Choose, FieldContext, Invalid
+from bot.domain.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
+from bot.domain.unitmatch import UnitRef, match_many, match_unit
+from bot.infra.text import cn_date, cn_weekday
 from models import DispatchRow, Person, Unit
 
 NONE_WORDS = ("无", "没有", "暂无", "不填", "跳过", "/")

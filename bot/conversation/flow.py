@@ -4,9 +4,10 @@ these and registers it on its `commands` (`commands.flow(FLOW)`); see docs/conve
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 MAX_OPTIONS = 9  # numbered candidates shown at most
 

@@ -12,9 +12,10 @@ flow's own callables (`parse`, `choices`, `when`, `items`) are called with a `Fi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from bot.conversation.draft import FIELDS, GROUP, RESUME, SUMMARY, Draft, Edit
 from bot.conversation.flow import Choose, Field, FieldContext, Flow, Group, Invalid, Step

@@ -19,9 +19,10 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Optional, Protocol, Union
+from typing import Optional, Protocol, Union
 
 from sqlalchemy import event, update
 from sqlalchemy.exc import IntegrityError

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy.orm import Session
 
@@ -42,7 +43,7 @@ def clean_text(text: Optional[str]) -> Optional[str]:
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
 
 
-def cleaned(incoming: "Incoming") -> "Incoming":
+def cleaned(incoming: Incoming) -> Incoming:
     """The message as handlers see it (its text cleaned once, here, for every channel)."""
     text = clean_text(incoming.text)
     return incoming if text == incoming.text else replace(incoming, text=text)
@@ -60,7 +61,7 @@ class Reply:
 class Context:
     """Everything a handler needs for one message, inside one database transaction."""
 
-    runtime: "Runtime"
+    runtime: Runtime
     session: Session
     person: Person
     roles: Roles

@@ -19,8 +19,9 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Callable, Optional
+from typing import Optional
 
 from bot.core.messages import DUPLICATE, Incoming, Reply
 

@@ -3,8 +3,9 @@ by their Chinese keyword, then the menu.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from bot.core.messages import Context, Reply
 

@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.domain import clock
+from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
+from bot.core.routing import Router
 from bot.delivery import addressing
+from bot.domain import clock
+from bot.domain.roles import roles_of
 from bot.infra import metrics, observe
 from bot.infra.db import Database
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
-from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
-from bot.domain.roles import roles_of
 from bot.infra.text import render
-from bot.core.routing import Router
 from config.settings import Settings
 from models import Person, PersonIdentity, ProcessedMessage
 
@@ -48,7 +49,7 @@ class Clock:
 class Runtime:
     """The running bot: settings, database, shared state, clock and the router."""
 
-    def __init__(self, settings: Settings, router: "Router"):
+    def __init__(self, settings: Settings, router: Router):
         self.settings = settings
         self.tz = clock.set_tz(settings.BOT_TIMEZONE)  # the one zone of periods, texts and jobs
         self.db = Database(settings.DATABASE_URL)

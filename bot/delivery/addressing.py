@@ -10,8 +10,9 @@ handlers' notices and scheduled jobs.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
+from typing import Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
-from typing import Iterable, Mapping, NamedTuple, Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

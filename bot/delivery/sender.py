@@ -29,9 +29,10 @@ import importlib
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Optional
+from typing import Optional
 
 import click
 from flask.cli import AppGroup
@@ -42,8 +43,16 @@ from bot.channels.common import PermanentError, RetryableError
 from bot.delivery.outbox import MENTION
 from bot.infra import metrics
 from models import (
-    NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, Person,
-    PersonIdentity, utcnow,
+    NOTICE_FAILED,
+    NOTICE_PENDING,
+    NOTICE_SENT,
+    TARGET_GROUP,
+    TARGET_USER,
+    ChatGroup,
+    Notice,
+    Person,
+    PersonIdentity,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)

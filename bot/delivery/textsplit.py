@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_right
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 __all__ = ["utf8_len", "split_utf8", "SENTENCE_BREAKS"]
 

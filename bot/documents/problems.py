@@ -7,8 +7,9 @@ without a lead unit, the responsible units' own reports (`rows_from_unit_reports
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -17,7 +18,7 @@ from bot.documents.forms import Column, Form, numbered, write_xlsx
 from bot.documents.texts import lines, part
 from bot.domain.periods import Period
 from bot.domain.scope import matter_filter
-from models import MATTER_CLOSED, ITEM_DONE, Matter, Minutes, ReportItem, ReportSubmission, Unit
+from models import ITEM_DONE, MATTER_CLOSED, Matter, Minutes, ReportItem, ReportSubmission, Unit
 
 WIDTHS = (10, 14, 12, 22, 40, 14, 30, 30, 14)
 CENTERED = {0, 1, 2, 5}

@@ -19,8 +19,18 @@ from bot.domain.ledger import sql_open
 from bot.domain.periods import month_bounds
 from bot.domain.roles import Roles
 from bot.infra.text import render
-from models import (ESC_ACCOUNTABILITY, ESC_INTERVIEW, ROLE_SUPERVISION, DispatchRow, Escalation, Matter, Minutes, Person, Unit,
-                    WorkGroup)
+from models import (
+    ESC_ACCOUNTABILITY,
+    ESC_INTERVIEW,
+    ROLE_SUPERVISION,
+    DispatchRow,
+    Escalation,
+    Matter,
+    Minutes,
+    Person,
+    Unit,
+    WorkGroup,
+)
 
 NUMERALS = "零一二三四五六七八九十"
 UNIT_HEADERS = ["责任单位", "事项总数", "已销号", "未销号", "逾期", "本月新增", "本月销号", "按时报送率(%)", "迟报/未报"]
@@ -87,7 +97,15 @@ def analyse(session, report, year: int, month: int, interview_days: int = 30) ->
 
 def _supervision(session, a: Analysis, start, end) -> None:
     """The supervision group's own work of the month: spot checks, rectifications, decided cases, 亮点."""
-    from models import CASE_DECIDED, TASK_CLOSED, TASK_RECTIFICATION, AccountabilityCase, Highlight, SpotCheck, SupervisionTask
+    from models import (
+        CASE_DECIDED,
+        TASK_CLOSED,
+        TASK_RECTIFICATION,
+        AccountabilityCase,
+        Highlight,
+        SpotCheck,
+        SupervisionTask,
+    )
 
     a.spot_checks = session.scalar(select(func.count(SpotCheck.id)).where(
         SpotCheck.planned_on >= start.date(), SpotCheck.planned_on < end.date())) or 0

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 from bot.domain.workdays import add_workdays
 

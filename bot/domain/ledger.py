@@ -19,16 +19,24 @@ and deciding one needs an item not yet closed. A transition refused in a state r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Optional
 
 from sqlalchemy import and_, func, or_, select
 
 from bot.domain import clock
 from bot.domain.periods import Period, period_at, previous_period
-from models import (EXT_WITHDRAWN, MATTER_CLAIMED, MATTER_CLOSED, MATTER_EXTENSION, MATTER_OPEN,  # noqa: F401
-                    MATTER_RETURNED, AuditLog, Matter)
+from models import (  # noqa: F401
+    EXT_WITHDRAWN,
+    MATTER_CLAIMED,
+    MATTER_CLOSED,
+    MATTER_EXTENSION,
+    MATTER_OPEN,
+    MATTER_RETURNED,
+    AuditLog,
+    Matter,
+)
 
 OPEN_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_RETURNED)  # not yet 销号
 ACTIVE_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # work still to do (not claimed done)

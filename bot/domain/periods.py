@@ -9,9 +9,10 @@ bot's zone (bot.domain.clock.tz(), from BOT_TIMEZONE).  Pure functions, no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Callable
+
 from bot.domain.clock import tz
 
 DEADLINE_DAYS = (5, 20)           # unit reports due on these days of the month

@@ -20,8 +20,9 @@ the report_overdue job through `record_missed`) and counted from there (`missed_
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable, Optional
+from typing import Optional
 
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session

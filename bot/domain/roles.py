@@ -6,9 +6,20 @@ from dataclasses import dataclass
 from sqlalchemy import Integer, String, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
-from models import (ROLE_ADMIN, ROLE_LEADER, ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_SUPERVISION,
-                    ROLE_UNIT_HEAD, ROLE_UNIT_LIAISON, DispatchRow, Person, PersonRole, Unit,
-                    dispatch_row_liaison)
+from models import (
+    ROLE_ADMIN,
+    ROLE_LEADER,
+    ROLE_OFFICE_LIAISON,
+    ROLE_OFFICE_SUPERVISOR,
+    ROLE_SUPERVISION,
+    ROLE_UNIT_HEAD,
+    ROLE_UNIT_LIAISON,
+    DispatchRow,
+    Person,
+    PersonRole,
+    Unit,
+    dispatch_row_liaison,
+)
 
 
 @dataclass(frozen=True)

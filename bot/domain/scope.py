@@ -20,15 +20,27 @@ counts do not use this filter) but only people with a role on them — the last 
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 from sqlalchemy import String, false, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session
 
 from bot.domain.reporting import sql_led_by
 from bot.domain.roles import Roles
-from models import (ROLE_COORDINATION, ROLE_LEADER, ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, AssignmentSlip,
-                    DispatchRow, Matter, Minutes, Person, Unit, dispatch_row_liaison)
+from models import (
+    ROLE_COORDINATION,
+    ROLE_LEADER,
+    ROLE_OFFICE_LIAISON,
+    ROLE_OFFICE_SUPERVISOR,
+    AssignmentSlip,
+    DispatchRow,
+    Matter,
+    Minutes,
+    Person,
+    Unit,
+    dispatch_row_liaison,
+)
 
 ROLE_LEAD_UNIT_LIAISON = "lead_unit_liaison"  # not a PersonRole: the liaison of the item's lead unit
 FOLLOWER_ROLES = (ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_LEADER)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
 _PREFIXES = ("泉港区", "泉港", "区")
 _TOWN_SUFFIXES = ("人民政府", "政府")

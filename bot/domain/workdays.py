@@ -40,7 +40,7 @@ DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "calendar.yaml"
 _lock = threading.Lock()
 _warned_years: set[int] = set()
 _override_path: Path = DEFAULT_FILE
-_override: Optional[dict[int, "YearOverride"]] = None
+_override: Optional[dict[int, YearOverride]] = None
 _SUBSTITUTED = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
 
 

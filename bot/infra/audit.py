@@ -1,9 +1,10 @@
 """The audit trail: every change, who, when, what, before/after."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ def diff(before: dict, after: dict) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
-def record(session: Session, *, actor: "Person | str | None", action: str, entity: str,
+def record(session: Session, *, actor: Person | str | None, action: str, entity: str,
            entity_id: Any = None, before: Optional[dict] = None, after: Optional[dict] = None,
            reason: Optional[str] = None, at: Optional[datetime] = None) -> AuditLog:
     """Add one audit row in the caller's transaction (so it commits or rolls back with the change)."""

@@ -14,7 +14,8 @@ import contextlib
 import contextvars
 import logging
 import uuid
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
 
 request_id: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("request_id", default=None)
 

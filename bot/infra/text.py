@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.clock import tz

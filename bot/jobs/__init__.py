@@ -13,11 +13,12 @@ import inspect
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 import yaml

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
-
 from bot.delivery.outbox import CHUNK, Notices, Who, people  # noqa: F401 - what jobs import from here
 from bot.infra.audit import record_many as bulk_audit  # noqa: F401
 from bot.infra.db import insert_ignore  # noqa: F401

@@ -21,11 +21,11 @@ from functools import lru_cache
 
 from sqlalchemy import func, select
 
-from bot.jobs.base import CHUNK, JobResult, Notices, people
 from bot.domain.ledger import sql_active
 from bot.domain.scope import followers
-from bot.infra.text import env, render
 from bot.domain.workdays import is_workday, previous_workday, shift_to_workday_before
+from bot.infra.text import env, render
+from bot.jobs.base import CHUNK, JobResult, Notices, people
 from models import ROLE_OFFICE_LIAISON, Matter, Notice, Unit
 
 SHIFT_SLACK_DAYS = 12  # the longest run of days off (Spring Festival) a reminder day can move over

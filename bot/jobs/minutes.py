@@ -14,8 +14,17 @@ from bot.domain.periods import month_bounds
 from bot.domain.workdays import shift_to_workday_before
 from bot.infra.text import render
 from bot.jobs.base import JobResult, Notices, people
-from models import (MINUTES_DRAFTED, MINUTES_ISSUED, MINUTES_RETURNED, DispatchRow, Meeting, Minutes, Person, Unit,
-                    dispatch_row_liaison)
+from models import (
+    MINUTES_DRAFTED,
+    MINUTES_ISSUED,
+    MINUTES_RETURNED,
+    DispatchRow,
+    Meeting,
+    Minutes,
+    Person,
+    Unit,
+    dispatch_row_liaison,
+)
 
 DRAFTED = (MINUTES_DRAFTED, MINUTES_RETURNED, MINUTES_ISSUED)  # a first draft exists
 

@@ -25,18 +25,18 @@ from pathlib import Path
 
 from sqlalchemy import and_, case, func, select
 
-from bot.documents.forms import Column, Form, write_xlsx
-from bot.documents.texts import level_name
-from bot.infra import audit
-from bot.infra.db import dialect_insert
-from bot.jobs.base import JobResult, Notices, people
 from bot.actions.forms import SUPERVISION, group_mailbox, queue_forms
 from bot.actions.rollup import hardest_items
+from bot.documents.forms import Column, Form, write_xlsx
+from bot.documents.texts import level_name
 from bot.domain.clock import tz
 from bot.domain.ledger import sql_open, sql_overdue
 from bot.domain.periods import month_bounds, periods_in_month
 from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status, sql_reporting_unit
+from bot.infra import audit
+from bot.infra.db import dialect_insert
 from bot.infra.text import render
+from bot.jobs.base import JobResult, Notices, people
 from models import DispatchRow, Escalation, Matter, Minutes, MonthlyReport, RollUp, Unit
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.jobs.base import JobResult, Notices, people
 from bot.domain import reporting
 from bot.domain.periods import Period, period_at, previous_period
 from bot.infra.text import render
+from bot.jobs.base import JobResult, Notices, people
 from models import Unit
 
 KIND = "report_overdue"

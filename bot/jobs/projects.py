@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.actions.projects import OFFICE_CHAT, all_projects, live, milestone_view, weekly_report
+from bot.delivery.outbox import who_of
 from bot.domain import keyprojects as K
 from bot.infra.text import render
-from bot.delivery.outbox import who_of
 from bot.jobs.base import JobResult, Notices
 from models import WEEKLY_REVIEWED, WEEKLY_SUBMITTED
 

@@ -13,11 +13,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.jobs.base import JobResult, Notices, people
-from bot.domain.reporting import MISSING, sql_status
 from bot.domain.periods import Period, period_at, reminder_dates
-from bot.infra.text import render
+from bot.domain.reporting import MISSING, sql_status
 from bot.domain.workdays import shift_to_workday_before
+from bot.infra.text import render
+from bot.jobs.base import JobResult, Notices, people
 from models import Unit
 
 KIND = "report_reminder"

@@ -20,7 +20,6 @@ from bot.jobs.overdue import last_deadline
 from models import DispatchRow, RollUp
 
 
-
 def run_compile(runtime, as_of: datetime) -> JobResult:
     """rollup_compile: create the period's roll-ups and send each to its office liaisons."""
     result = JobResult("rollup_compile", as_of)

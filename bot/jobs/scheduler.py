@@ -17,15 +17,14 @@ import importlib
 import logging
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from bot.jobs import (BUILTIN, JobConfigError, JobsConfig, catch_up, config_of, describe, last_runs, rehearse,
-                      run_job)
+from bot.jobs import BUILTIN, JobConfigError, JobsConfig, catch_up, config_of, describe, last_runs, rehearse, run_job
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def write_heartbeat(runtime) -> None:
     path = heartbeat_path(runtime)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(datetime.now(timezone.utc).isoformat())
+    tmp.write_text(datetime.now(UTC).isoformat())
     tmp.replace(path)
 
 
@@ -53,7 +52,7 @@ def heartbeat_age(runtime, now: Optional[datetime] = None) -> Optional[float]:
         beat = datetime.fromisoformat(heartbeat_path(runtime).read_text().strip())
     except (OSError, ValueError):
         return None
-    return ((now or datetime.now(timezone.utc)) - beat).total_seconds()
+    return ((now or datetime.now(UTC)) - beat).total_seconds()
 
 
 class Scheduler:
@@ -95,9 +94,9 @@ class Scheduler:
         except OSError:
             log.exception("cannot write the scheduler heartbeat")
 
-    def start(self, catchup: bool = True) -> "Scheduler":
+    def start(self, catchup: bool = True) -> Scheduler:
         self.aps.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS, id="_heartbeat",
-                         next_run_time=datetime.now(timezone.utc))
+                         next_run_time=datetime.now(UTC))
         self.aps.start()
         if catchup:  # once, now, beside the scheduler (not an APScheduler date job: those race shutdown)
             self._catchup_thread = threading.Thread(target=self._catch_up, name="jobs-catch-up", daemon=True)

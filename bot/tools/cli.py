@@ -132,8 +132,8 @@ def seed_if_empty(rt, path) -> bool:
 
 def start_embedded_workers(rt) -> list:
     """Start the outbox sender and the scheduler as threads of this process."""
-    from bot.jobs import scheduler
     from bot.delivery import sender
+    from bot.jobs import scheduler
 
     return [sender.start_embedded(rt), scheduler.start_embedded(rt)]
 

@@ -24,8 +24,9 @@ import threading
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Optional, TextIO
+from typing import Optional, TextIO
 from urllib.parse import urlencode
 
 import click

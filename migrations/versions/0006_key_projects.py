@@ -5,10 +5,10 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 20:55:15.381685
 """
-from alembic import op
 import sqlalchemy as sa
-import models.base
+from alembic import op
 
+import models.base
 
 revision = '0006'
 down_revision = '0005'

@@ -4,9 +4,8 @@ a notice remembers the request id of the callback that queued it (to follow one 
 Revision ID: 0011
 Revises: 0010
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0011'
 down_revision = '0010'

@@ -20,12 +20,12 @@ import hmac
 import json
 import re
 import time
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 import requests
 
-from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
-                                 TokenClient, TokenRejected)
+from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError, TokenClient, TokenRejected  # noqa: F401
 
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
@@ -83,7 +83,7 @@ def sign(secret: str, timestamp: str | int) -> str:
 
     The same function signs custom-robot URLs (then URL-encoded) and checks incoming callbacks
     (with the app secret)."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from bot.channels.dingtalk import api as dingtalk_api
 from bot.channels.dingtalk.api import DingTalkClient, PermanentError

@@ -20,13 +20,13 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import requests
 
-from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
-                                 TokenClient, TokenRejected)
+from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError, TokenClient, TokenRejected  # noqa: F401
 from bot.delivery.textsplit import utf8_len
 
 __all__ = [

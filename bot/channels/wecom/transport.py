@@ -2,8 +2,8 @@
 group-robot messages (text with @-mentions, markdown, image, file) to group chats."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bot.channels.wecom import api as wecom_api
 from bot.channels.wecom.api import PermanentError, WeComClient

@@ -26,7 +26,8 @@ import json
 import secrets
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -124,7 +125,7 @@ class FakeDingTalk:
             self._thread.join()
             self._thread = None
 
-    def __enter__(self) -> "FakeDingTalk":
+    def __enter__(self) -> FakeDingTalk:
         self.start()
         return self
 
@@ -430,7 +431,7 @@ class FakeDingTalk:
 AUTH_CODE_TTL = 300
 
 
-def issue_auth_code(fake: "FakeDingTalk", userid: str) -> str:
+def issue_auth_code(fake: FakeDingTalk, userid: str) -> str:
     """What dd.runtime.permission.requestAuthCode gives a page opened inside DingTalk by `userid`."""
     import secrets as _secrets
 
@@ -442,7 +443,7 @@ def issue_auth_code(fake: "FakeDingTalk", userid: str) -> str:
     return code
 
 
-def _add_auth_code_routes(app: Flask, fake: "FakeDingTalk") -> None:
+def _add_auth_code_routes(app: Flask, fake: FakeDingTalk) -> None:
     @app.post("/topapi/v2/user/getuserinfo")
     def auth_getuserinfo():
         with fake._lock:
@@ -457,13 +458,13 @@ def _add_auth_code_routes(app: Flask, fake: "FakeDingTalk") -> None:
 
 
 # -- the address book (通讯录): topapi/v2/user/getbymobile -------------------------------------------
-def set_directory(fake: "FakeDingTalk", entries: dict) -> None:
+def set_directory(fake: FakeDingTalk, entries: dict) -> None:
     """The organisation's staff as the address book knows them: {mobile: userid}."""
     with fake._lock:
         fake._directory = dict(entries)
 
 
-def _add_directory_routes(app: Flask, fake: "FakeDingTalk") -> None:
+def _add_directory_routes(app: Flask, fake: FakeDingTalk) -> None:
     @app.post("/topapi/v2/user/getbymobile")
     def user_getbymobile():
         with fake._lock:

@@ -19,7 +19,8 @@ import hashlib
 import secrets
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -148,7 +149,7 @@ class FakeWeCom:
             self._thread.join()
             self._thread = None
 
-    def __enter__(self) -> "FakeWeCom":
+    def __enter__(self) -> FakeWeCom:
         self.start()
         return self
 
@@ -515,14 +516,14 @@ class FakeWeCom:
 OAUTH_CODE_TTL = 300  # a code works once, within 5 minutes
 
 
-def _oauth_state(fake: "FakeWeCom") -> dict:
+def _oauth_state(fake: FakeWeCom) -> dict:
     with fake._lock:
         if not hasattr(fake, "_oauth"):
             fake._oauth = {"user": None, "codes": {}, "trusted_domain": None}
         return fake._oauth
 
 
-def set_oauth_user(fake: "FakeWeCom", userid: Optional[str], trusted_domain: Optional[str] = None) -> None:
+def set_oauth_user(fake: FakeWeCom, userid: Optional[str], trusted_domain: Optional[str] = None) -> None:
     """Who is "signed in to WeCom" when the authorize page is opened (None: nobody, answers an error), and
     optionally the app's 可信域名 (host[:port]) that redirect_uri must use."""
     st = _oauth_state(fake)
@@ -530,7 +531,7 @@ def set_oauth_user(fake: "FakeWeCom", userid: Optional[str], trusted_domain: Opt
         st["user"], st["trusted_domain"] = userid, trusted_domain
 
 
-def _add_oauth_routes(app: Flask, fake: "FakeWeCom") -> None:
+def _add_oauth_routes(app: Flask, fake: FakeWeCom) -> None:
     from urllib.parse import urlencode, urlsplit
 
     @app.get("/connect/oauth2/authorize")
@@ -570,13 +571,13 @@ def _add_oauth_routes(app: Flask, fake: "FakeWeCom") -> None:
 
 
 # -- the address book (通讯录): user/getuserid by mobile ------------------------------------------
-def set_directory(fake: "FakeWeCom", entries: dict) -> None:
+def set_directory(fake: FakeWeCom, entries: dict) -> None:
     """The corp's members as the address book knows them: {mobile: userid} (replaces the old ones)."""
     with fake._lock:
         fake._directory = dict(entries)
 
 
-def _add_directory_routes(app: Flask, fake: "FakeWeCom") -> None:
+def _add_directory_routes(app: Flask, fake: FakeWeCom) -> None:
     @app.post("/cgi-bin/user/getuserid")
     def user_getuserid():
         with fake._lock:

@@ -15,8 +15,8 @@ from pathlib import Path
 from flask import Blueprint, Flask, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 
-from config.settings import Settings
 from bot.infra.text import TEMPLATES_DIR
+from config.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 KEY_FILE = "board_secret_key"

@@ -8,9 +8,9 @@ may see as a plain .xlsx, with the same scope as every page (matter_filter).
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from openpyxl import Workbook
 from sqlalchemy import select

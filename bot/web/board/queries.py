@@ -14,9 +14,23 @@ from bot.domain import ledger, reporting
 from bot.domain.periods import Period, period_at, period_by_key, periods_in_month, previous_period
 from bot.domain.roles import Roles
 from bot.domain.scope import matter_filter, sees_all
-from models import (KIND_MINUTES, KIND_SLIP, KIND_TOPIC, MATTER_STATES, AssignmentSlip, Escalation,
-                    ExtensionRequest, KeyProject, Matter, MeetingTopic, Person, ReportItem,
-                    ReportSubmission, Unit, WeeklyProjectReport)
+from models import (
+    KIND_MINUTES,
+    KIND_SLIP,
+    KIND_TOPIC,
+    MATTER_STATES,
+    AssignmentSlip,
+    Escalation,
+    ExtensionRequest,
+    KeyProject,
+    Matter,
+    MeetingTopic,
+    Person,
+    ReportItem,
+    ReportSubmission,
+    Unit,
+    WeeklyProjectReport,
+)
 
 PAGE_SIZE = 50
 SORTS = {
@@ -46,7 +60,7 @@ class Filters:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args) -> "Filters":
+    def from_args(cls, args) -> Filters:
         def _int(name):
             try:
                 return int(args.get(name, "")) or None
