@@ -98,7 +98,7 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
     items = [ItemReport(fixed["id"], fixed["code"], answer["status"], answer["progress"],
                         F.parse_iso(answer.get("planned_deadline")) if answer["status"] == ITEM_OPEN else None,
                         answer.get("obstacle"))
-             for fixed, answer in zip(meta["_items_items"], data["items"])]
+             for fixed, answer in zip(meta["_items_items"], data["items"], strict=False)]
     try:
         out = do_submit_report(ctx, unit, period, items)
     except ledger.TransitionError as exc:

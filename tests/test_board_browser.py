@@ -62,7 +62,7 @@ def browser_env(sqlite_url, tmp_path):
         deadlines = [date(2026, 11, 20), date(2026, 12, 3), date(2026, 12, 30), date(2026, 11, 28),
                      date(2027, 1, 15), date(2026, 12, 25), date(2027, 2, 1), date(2026, 12, 2)]
         ms = []
-        for i, (t, u, ld, dl) in enumerate(zip(titles, units, leaders, deadlines), start=1):
+        for i, (t, u, ld, dl) in enumerate(zip(titles, units, leaders, deadlines, strict=False), start=1):
             ms.append(f.matter(s, f"M{i}", u, ld, dl, title=t, minutes_obj=mn if ld is o.leader1 else None,
                                last_progress="已完成初步方案，正在征求意见" if i % 2 else None,
                                last_progress_at=f.at(2026, 11, 19) if i % 2 else None))

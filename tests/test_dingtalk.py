@@ -256,7 +256,7 @@ def test_concurrent_retries_across_two_instances_sharing_redis(db_url, redis_url
     with rts[0].db.session() as s:
         s.add(Person(name=NAME, dingtalk_userid=USER))
     spies = [Spy(rt.router) for rt in rts]
-    for rt, spy in zip(rts, spies):
+    for rt, spy in zip(rts, spies, strict=False):
         monkeypatch.setattr(rt, "router", spy)
     body = peer.text(USER, "帮助", msg_id="msgCONCURRENT1")
     clients = [a.test_client() for a in apps for _ in range(2)]

@@ -253,7 +253,7 @@ def test_ledger_lists_what_the_viewer_may_see(month):
     h = header_row(ws, "序号")
     head = rows[h - 1]
     assert head[:9] == ["序号", "编号", "来源", "调度事项", "调度领导", "责任单位", "牵头单位", "状态", "亮灯"]
-    body = {r[1]: dict(zip(head, r)) for r in rows[h:] if r[1] and str(r[1])[:1] in "MJ"}
+    body = {r[1]: dict(zip(head, r, strict=False)) for r in rows[h:] if r[1] and str(r[1])[:1] in "MJ"}
     assert sorted(body) == ["J6", "J7", "M1", "M2", "M3", "M4", "M5"]
     m3 = body["M3"]
     assert (m3["状态"], m3["亮灯"], m3["逾期天数"], m3["督办层级"]) == ("推进中", "红灯", 21, "提请督导考核组分解督办")

@@ -95,7 +95,7 @@ def test_two_processes_at_once(pg_url, tmp_path):
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (out, err) in zip(procs, outs, strict=False):
         assert p.returncode == 0 and "report_reminder" in out, err
     keys = [n.key for n in notices(rt)]
     dm = [k for k in keys if k.startswith("report_reminder:u") and k.endswith(":2026-12-04")]

@@ -352,7 +352,7 @@ def test_two_senders_concurrently_never_double_send(db_url, tmp_path, fake):
     for i, text in enumerate(expected):
         to_user(a, f"user{i % 8}", text)
     fake.fail_for(60, hang=0.01, path="/cgi-bin/message/send")  # slow sends, so the senders overlap
-    stats = dict(zip("ab", at_once([lambda rt=rt: Sender(rt).run_once(limit=100) for rt in (a, b)])))
+    stats = dict(zip("ab", at_once([lambda rt=rt: Sender(rt).run_once(limit=100) for rt in (a, b)]), strict=False))
     assert sorted(contents(fake)) == sorted(expected)
     assert stats["a"].sent + stats["b"].sent == 40
     assert set(stats["a"].ids).isdisjoint(stats["b"].ids)

@@ -187,5 +187,5 @@ def test_property_headers_fit_and_strip_back(text, limit):
         assert chunks == [text]
     else:
         heads = [_header(i, n) for i in range(n)]
-        assert all(c.startswith(h) for c, h in zip(chunks, heads))
-        assert "".join(c[len(h):] for c, h in zip(chunks, heads)) == text
+        assert all(c.startswith(h) for c, h in zip(chunks, heads, strict=False))
+        assert "".join(c[len(h):] for c, h in zip(chunks, heads, strict=False)) == text

@@ -228,7 +228,7 @@ def do_submit_weekly(ctx: Context, project: KeyProject, unit: Unit, week: date, 
     report.filled_unit_id = unit.id
     report.return_reason = None
     report.draft = {"data": data, "milestone_ids": list(milestone_ids)}
-    for ms_id, line in zip(milestone_ids, data.get("milestones", [])):
+    for ms_id, line in zip(milestone_ids, data.get("milestones", []), strict=False):
         report.milestone_lines.append(MilestoneProgress(milestone_id=ms_id, progress=line["progress"],
                                                         met=line["met"] == "met"))
     for p in data.get("problems", []):

@@ -75,7 +75,7 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
     s = act.session
     lock(s, unit)  # one version at a time per unit: the version number and the current flag
     matters = [s.get(Matter, answer.matter_id) for answer in items]
-    for answer, matter in zip(items, matters):
+    for answer, matter in zip(items, matters, strict=False):
         if matter is None or unit.id not in (matter.responsible_unit_id, reporting.reporting_unit_id(matter)) or \
                 matter.state not in REPORTABLE + (MATTER_CLAIMED,):
             raise ledger.TransitionError("changed", item=answer.code)
@@ -96,7 +96,7 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
                            is_late=reporting.late_if_submitted(s, unit.id, period, act.now))
     s.add(sub)
     s.flush()
-    for answer, matter in zip(items, matters):
+    for answer, matter in zip(items, matters, strict=False):
         planned = answer.planned_deadline if answer.status == ITEM_OPEN else None
         s.add(ReportItem(submission_id=sub.id, matter_id=matter.id, status=answer.status, progress=answer.progress,
                          planned_deadline=planned,

@@ -53,7 +53,7 @@ class _Item:
     __slots__ = _COLUMNS + ("responsible_unit", "leader")
 
     def __init__(self, row):
-        for k, v in zip(_COLUMNS, row):
+        for k, v in zip(_COLUMNS, row, strict=False):
             setattr(self, k, v)
         self.responsible_unit = _Named(row[-2]) if row[-2] is not None else None
         self.leader = _Named(row[-1]) if row[-1] is not None else None

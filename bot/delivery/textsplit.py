@@ -180,14 +180,14 @@ def split_utf8(
         chunks = _split(text, budget, prefer)
         m = len(chunks)
         if m == n:
-            return [h + c for h, c in zip(heads, chunks)]
+            return [h + c for h, c in zip(heads, chunks, strict=False)]
         if m < n:
             # Fewer chunks than assumed: fine if their own headers still fit.
             heads_m = [header_for(i, m) for i in range(m)]
             if m > 1 and all(
-                utf8_len(h) + utf8_len(c) <= max_bytes for h, c in zip(heads_m, chunks)
+                utf8_len(h) + utf8_len(c) <= max_bytes for h, c in zip(heads_m, chunks, strict=False)
             ):
-                return [h + c for h, c in zip(heads_m, chunks)]
+                return [h + c for h, c in zip(heads_m, chunks, strict=False)]
             n += 1
         else:
             n = m

@@ -114,7 +114,7 @@ def annex3_form(session: Session, roles, period: Period, lead_unit: Optional[Uni
     rows = [ROW_SOURCE(session, mn, matters, period).cells()
             for mn, matters in minutes_in_scope(session, roles, period, lead_unit, minutes_id)]
     liaison = lead_unit.liaison if lead_unit is not None else None
-    columns = [Column(t, w, i in CENTERED) for i, (t, w) in enumerate(zip(lines("annex3", "columns"), WIDTHS))]
+    columns = [Column(t, w, i in CENTERED) for i, (t, w) in enumerate(zip(lines("annex3", "columns"), WIDTHS, strict=False))]
     return Form(sheet=part("annex3", "sheet"), label=part("annex3", "label"), title=part("annex3", "title"),
                 header_lines=[part("annex3", "unit_line", unit=lead_unit.name if lead_unit else ""),
                               part("annex3", "period_line", period=period_label(period))],

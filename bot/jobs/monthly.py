@@ -225,7 +225,7 @@ def workbook_forms(report: Report) -> list[Form]:
     for name, rows in workbook_sheets(report):
         columns = [Column(t, w, center=(i >= NUMERIC_FIRST and name in ("按领导", "按单位") and i < 13)
                           or t in ("编号", "完成时限", "逾期天数", "最近报送"))
-                   for i, (t, w) in enumerate(zip(rows[0], WIDTHS[name]))]
+                   for i, (t, w) in enumerate(zip(rows[0], WIDTHS[name], strict=False))]
         notes = []
         if name == "逾期事项" and report.overdue_total > len(report.overdue):
             notes.append(render("jobs/overdue_sheet_note.txt", shown=len(report.overdue), total=report.overdue_total))
@@ -303,7 +303,7 @@ def write_chart(report: Report, path: Path) -> None:
             y = range(len(names))
             ax1.barh(y, closed, color="#4caf50", label=render("jobs/chart_label.txt", which="closed"))
             ax1.barh(y, on_track, left=closed, color="#ffc107", label=render("jobs/chart_label.txt", which="open"))
-            ax1.barh(y, overdue, left=[a + b for a, b in zip(closed, on_track)], color="#f44336",
+            ax1.barh(y, overdue, left=[a + b for a, b in zip(closed, on_track, strict=False)], color="#f44336",
                      label=render("jobs/chart_label.txt", which="overdue"))
             ax1.set_yticks(list(y), names)
             ax1.invert_yaxis()

@@ -57,7 +57,7 @@ def ledger_xlsx(session: Session, roles: Roles, *, now: datetime, **_) -> tuple[
         v = ledger.item_view(m, now)
         ws.append([m.code, m.title, v.leader, m.lead_unit.name if m.lead_unit else "", v.unit, m.deadline,
                    states.get(m.state, m.state), v.icon, v.overdue_days or None, m.last_progress or ""])
-    for col, width in zip("ABCDEFGHIJ", (8, 40, 10, 16, 16, 12, 14, 6, 8, 40)):
+    for col, width in zip("ABCDEFGHIJ", (8, 40, 10, 16, 16, 12, 14, 6, 8, 40), strict=False):
         ws.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)
