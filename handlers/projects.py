@@ -64,7 +64,7 @@ def save_weekly(ctx: Context, data: dict, meta: dict) -> Reply:
     try:
         report = P.do_submit_weekly(ctx, project, unit, week, data, [m["id"] for m in meta["_items_milestones"]])
     except Refused as exc:
-        raise engine.Invalid(exc.template, **exc.kw)
+        raise engine.Invalid(exc.template, **exc.kw) from exc
     return Reply(ctx.render("projects/weekly_saved.txt", report=report, project=project,
                             leader=project.leader, honorific=P.honorific))
 
@@ -218,7 +218,7 @@ def save_milestone(ctx: Context, data: dict, meta: dict) -> Reply:
     try:
         ms = P.do_add_milestone(ctx, project, data["target"], F.parse_iso(data["deadline"]))
     except Refused as exc:
-        raise engine.Invalid(exc.template, **exc.kw)
+        raise engine.Invalid(exc.template, **exc.kw) from exc
     return Reply(ctx.render("projects/milestone_saved.txt", ms=ms, project=project))
 
 

@@ -50,7 +50,7 @@ def save_topic(ctx: Context, data: dict, meta: dict) -> Reply:
     try:
         topic = P.do_submit_topic(ctx, project, data, topic)
     except Refused as exc:
-        raise engine.Invalid(exc.template, **exc.kw)
+        raise engine.Invalid(exc.template, **exc.kw) from exc
     return Reply(ctx.render("projects/topic_saved.txt", topic=topic, project=project))
 
 
@@ -187,7 +187,7 @@ def save_minutes(ctx: Context, data: dict, meta: dict) -> Reply:
     try:
         P.do_draft_minutes(ctx, meeting, data["decisions"])
     except Refused as exc:
-        raise engine.Invalid(exc.template, **exc.kw)
+        raise engine.Invalid(exc.template, **exc.kw) from exc
     return Reply(ctx.render("projects/minutes_saved.txt", meeting=meeting, chair=meeting.chair,
                             honorific=P.honorific))
 
@@ -277,7 +277,7 @@ def save_extra(ctx: Context, data: dict, meta: dict) -> Reply:
     try:
         meeting = P.do_propose_meeting(ctx, project, F.parse_iso(data["day"]), data["purpose"])
     except Refused as exc:
-        raise engine.Invalid(exc.template, **exc.kw)
+        raise engine.Invalid(exc.template, **exc.kw) from exc
     return Reply(ctx.render("projects/extra_saved.txt", meeting=meeting, project=project))
 
 

@@ -33,7 +33,7 @@ def test_queries_do_not_grow_with_units(_sqlite_template, tmp_path):
         dbs.append(f"sqlite:///{tmp_path / name}.sqlite3")
     small = counts(dbs[0], tmp_path / "s", 60, 1200)
     big = counts(dbs[1], tmp_path / "b", 240, 4800)
-    for name, (q_small, n_small) in small.items():
+    for name, (q_small, _n_small) in small.items():
         q_big, n_big = big[name]
         assert q_small <= 20, (name, q_small)
         if name == "matter_deadlines":  # + one statement per 1,000 inserted notices (insertmanyvalues batches)

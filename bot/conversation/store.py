@@ -98,7 +98,7 @@ class DbDraftStore:
                     session.add(ConversationState(user_key=key, data=doc, version=1, expires_at=expires,
                                                   updated_at=now))
             except IntegrityError:
-                raise Conflict(key)
+                raise Conflict(key) from None
             return
         res = session.execute(
             update(ConversationState).where(ConversationState.user_key == key, ConversationState.version == version)

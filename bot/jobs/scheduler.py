@@ -152,7 +152,7 @@ def _config(rt) -> JobsConfig:
     try:
         return config_of(rt)
     except (JobConfigError, OSError) as exc:
-        raise click.ClickException(f"{rt.settings.JOBS_FILE}: {exc}")
+        raise click.ClickException(f"{rt.settings.JOBS_FILE}: {exc}") from exc
 
 
 def parse_moment(value: Optional[str], rt) -> datetime:
@@ -162,7 +162,7 @@ def parse_moment(value: Optional[str], rt) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"not an ISO date-time: {value!r} (e.g. 2026-12-05T18:00+08:00)", param_hint="--now")
+        raise click.BadParameter(f"not an ISO date-time: {value!r} (e.g. 2026-12-05T18:00+08:00)", param_hint="--now") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=rt.tz)
     return moment.astimezone(rt.tz)

@@ -116,7 +116,7 @@ def backup_command(target: Optional[Path]) -> None:
     try:
         backup(settings.DATABASE_URL, target)
     except BackupError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"backup written: {target} ({target.stat().st_size:,} bytes)")
 
 
@@ -133,7 +133,7 @@ def restore_command(source: Path, yes: bool) -> None:
     try:
         restore(settings.DATABASE_URL, source)
     except BackupError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"restored from {source}")
 
 
