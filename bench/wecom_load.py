@@ -11,7 +11,8 @@ p50/p99/max latency for each and the ratio, as a Markdown table.
     python bench/wecom_load.py --database-url postgresql+psycopg://…/scratch --redis-url redis://…/5
 
 Each request is encrypted just before it is sent, outside its timed part (the peer in
-tests/wecom_peer.py, independent of wechatpy); the client shares the machine's cores with the servers. WARNING: the database gets the seed
+tests/wecom_peer.py, independent of wechatpy); the client shares the machine's cores with the servers. WARNING: the \
+database gets the seed
 org chart and `bench…` people added; use a scratch database.
 """
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Close-out of a ledger item (到期收账): the unit claims completion, the office liaison of the item's row
 closes it (销号) or returns it for redo; a later report may withdraw a claim; the office liaison (or an
-admin) may reopen a closed item (重新打开) with a reason. Each action locks the item, checks the transition table (bot.domain.ledger.TRANSITIONS), changes
+admin) may reopen a closed item (重新打开) with a reason. Each action locks the item, checks the transition table \
+(bot.domain.ledger.TRANSITIONS), changes
 it, writes one audit row and queues the notices, in the caller's transaction.
 """
 from __future__ import annotations

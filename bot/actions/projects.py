@@ -776,7 +776,8 @@ def may_propose_meeting(ctx: Context) -> bool:
 
 
 def do_propose_meeting(ctx: Context, project: KeyProject, day: date, purpose: str) -> JointMeeting:
-    """An extra joint meeting (如有需要，可由成员单位提议，经总召集人或召集人同意可随时召开): the conveners are asked."""
+    """An extra joint meeting (如有需要，可由成员单位提议，经总召集人或召集人同意可随时召开): the conveners are \
+asked."""
     if not may_propose_meeting(ctx):
         raise Refused("projects/not_member.txt")
     meeting = JointMeeting(project_id=project.id, meeting_date=day, state=MEETING_PROPOSED, extra=True,

@@ -1,4 +1,5 @@
-"""Parsers for conversation fields: free text with caps, dates (bot.domain.dateparse), units (bot.domain.unitmatch), people
+"""Parsers for conversation fields: free text with caps, dates (bot.domain.dateparse), units (bot.domain.unitmatch), \
+people
 and yes/no-like menus. Each is `parser(fc, text) -> JSON-friendly value` and raises engine.Invalid / Choose.
 
 Stored values: dates as ISO strings, units and people as {"id", "name"}.

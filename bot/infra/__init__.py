@@ -1,1 +1,2 @@
-"""Infrastructure: database sessions and migrations, short-lived shared state (Redis or in-process), the audit trail writer, the template renderer."""
+"""Infrastructure: database sessions and migrations, short-lived shared state (Redis or in-process), the audit trail \
+writer, the template renderer."""

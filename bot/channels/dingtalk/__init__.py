@@ -1,1 +1,2 @@
-"""The DingTalk (钉钉) channel: callback (receiving), api (the client) and transport (how the outbox sender delivers)."""
+"""The DingTalk (钉钉) channel: callback (receiving), api (the client) and transport (how the outbox sender \
+delivers)."""
