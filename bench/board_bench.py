@@ -39,7 +39,8 @@ def main() -> None:
         s.add_all(Matter(code=f"M{i}", kind="minutes", title=f"调度事项{i}", responsible_unit_id=rnd.choice(units).id,
                          leader_id=rnd.choice([o.leader1.id, o.leader2.id]),
                          deadline=date(2026, 12, 1) + timedelta(days=rnd.randint(-60, 90)),
-                         original_deadline=date(2026, 10, 1), state=rnd.choice(["open"] * 8 + ["closed", "completion_claimed"]),
+                         original_deadline=date(2026, 10, 1),
+                         state=rnd.choice(["open"] * 8 + ["closed", "completion_claimed"]),
                          created_at=f.at(2026, 10, 1), last_progress="按计划推进" if i % 3 else None,
                          last_progress_at=f.at(2026, 11, 18) if i % 3 else None) for i in range(1, 5001))
     client = app.test_client()
@@ -59,7 +60,8 @@ def main() -> None:
 
     login("wujinming")
     print(f"{rt.db.engine.dialect.name}: supervision member, first page of 5,000: {best('/board/'):.0f} ms")
-    print(f"{rt.db.engine.dialect.name}: supervision member, ?light=red&sort=unit: {best('/board/?light=red&sort=unit'):.0f} ms")
+    print(f"{rt.db.engine.dialect.name}: supervision member, ?light=red&sort=unit: "
+          f"{best('/board/?light=red&sort=unit'):.0f} ms")
     print(f"{rt.db.engine.dialect.name}: compliance page: {best('/board/compliance?month=2026-11'):.0f} ms")
     login("ua")
     print(f"{rt.db.engine.dialect.name}: unit liaison, first page: {best('/board/'):.0f} ms")

@@ -70,7 +70,8 @@ def build(runtime, n_units: int, n_matters: int) -> None:
             u = units[rnd.randrange(n_units)]
             dl = NOW.date() + timedelta(days=rnd.randint(-60, 120))
             last = None if rnd.random() < 0.1 else NOW - timedelta(days=rnd.randint(1, 14))
-            s.add(Matter(code=f"M{i + 1}", minutes_id=meeting.id, title=f"重点事项{i}：园区道路及配套管网建设", responsible_unit_id=u.id,
+            s.add(Matter(code=f"M{i + 1}", minutes_id=meeting.id, title=f"重点事项{i}：园区道路及配套管网建设",
+                         responsible_unit_id=u.id,
                          leader_id=leaders[units.index(u) // 10 % len(leaders)].id, deadline=dl, original_deadline=dl,
                          created_at=at(2026, 9, 1), last_progress_at=last, last_progress="推进中" if last else None))
         s.flush()

@@ -45,7 +45,8 @@ def main() -> None:
             t = time.perf_counter()
             write_workbook(report, path)
             times.append(time.perf_counter() - t)
-        print(f"workbook of {args.units} units: best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s, "
+        print(f"workbook of {args.units} units: best {min(times):.3f} s, "
+              f"median {sorted(times)[len(times) // 2]:.3f} s, "
               f"{path.stat().st_size / 1024:.0f} KiB")
 
 

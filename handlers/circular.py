@@ -17,7 +17,8 @@ commands = Commands()
 PUBLISH_WORDS = ("发布", "发送", "下发")
 
 
-@commands.command("通报", summary="督导考核组：生成通报（“通报 发布”发到联络员群）", order=70, roles=("supervision_member", "admin"))
+@commands.command("通报", summary="督导考核组：生成通报（“通报 发布”发到联络员群）", order=70,
+                roles=("supervision_member", "admin"))
 def circular(ctx: Context, args: str) -> Reply:
     if not ctx.roles.has(ROLE_SUPERVISION, ROLE_ADMIN):
         return Reply(ctx.render("circular/not_allowed.txt"))

@@ -19,7 +19,8 @@ def may_close(ctx: Context, matter: Matter) -> bool:
     return ctx.person in closers(ctx.session, matter) or ctx.roles.has(ROLE_ADMIN)
 
 
-@commands.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54, roles=("unit_liaison",))
+@commands.command("申请销号", "报告完成", summary="报告事项已完成：申请销号 编号 说明", order=54,
+                roles=("unit_liaison",))
 def claim(ctx: Context, args: str) -> Reply:
     def run(matter: Matter, note: str) -> Reply:
         changed = actions.do_claim_completion(ctx, matter, note, need_note=True)
@@ -44,7 +45,8 @@ def _decide(ctx: Context, args: str, confirm: bool) -> Reply:
                         errors={"reason_required": "closeout/need_reason.txt"})
 
 
-@commands.command("销号", "确认销号", summary="确认事项办结销号：销号 编号", order=55, roles=("office_liaison", "admin"))
+@commands.command("销号", "确认销号", summary="确认事项办结销号：销号 编号", order=55,
+                roles=("office_liaison", "admin"))
 def close(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, True)
 

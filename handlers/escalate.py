@@ -23,7 +23,8 @@ from models import ESC_RAISED, ESC_SUPERVISION_REQUEST, ROLE_ADMIN, ROLE_SUPERVI
 commands = Commands()
 
 
-@commands.command("提请督办", "申请督办", summary="提请督导考核组分解督办：提请督办 编号 理由", order=58, roles=("unit_liaison",))
+@commands.command("提请督办", "申请督办", summary="提请督导考核组分解督办：提请督办 编号 理由", order=58,
+                roles=("unit_liaison",))
 def raise_request(ctx: Context, args: str) -> Reply:
     def run(matter: Matter, reason: str) -> Reply:
         if not reason.strip():
@@ -74,11 +75,13 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
                         errors={"reason_required": "escalate/need_reason_return.txt"})
 
 
-@commands.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限", order=59, roles=("supervision_member", "admin"))
+@commands.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限", order=59,
+                roles=("supervision_member", "admin"))
 def accept(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, True)
 
 
-@commands.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因", order=59, roles=("supervision_member", "admin"))
+@commands.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因", order=59,
+                roles=("supervision_member", "admin"))
 def refuse(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, False)

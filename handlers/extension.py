@@ -102,17 +102,20 @@ def decide(ctx: Context, args: str, approve: bool) -> Reply:
     return Reply(ctx.render("extension/decided.txt", m=req.matter, req=req, approve=approve))
 
 
-@commands.command("批准延期", "批准", "同意延期", summary="批准延期申请：批准 申请号", order=51, roles=("office_supervisor", "admin"))
+@commands.command("批准延期", "批准", "同意延期", summary="批准延期申请：批准 申请号", order=51,
+                roles=("office_supervisor", "admin"))
 def approve(ctx: Context, args: str) -> Reply:
     return decide(ctx, args, True)
 
 
-@commands.command("不批准延期", "不批准", "驳回延期", summary="不批准延期申请：不批准 申请号 理由", order=52, roles=("office_supervisor", "admin"))
+@commands.command("不批准延期", "不批准", "驳回延期", summary="不批准延期申请：不批准 申请号 理由", order=52,
+                roles=("office_supervisor", "admin"))
 def refuse(ctx: Context, args: str) -> Reply:
     return decide(ctx, args, False)
 
 
-@commands.command("待批延期", "延期审批", summary="查看待我审批的延期申请", order=53, roles=("office_supervisor", "admin"))
+@commands.command("待批延期", "延期审批", summary="查看待我审批的延期申请", order=53,
+                roles=("office_supervisor", "admin"))
 def pending(ctx: Context, args: str) -> Reply:
     reqs = [r for r in ctx.session.scalars(select(ExtensionRequest).where(ExtensionRequest.state == EXT_PENDING)
                                            .order_by(ExtensionRequest.id))

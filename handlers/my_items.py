@@ -13,7 +13,8 @@ commands = Commands()
 LIMIT = 30  # items listed in one message (WeCom text is capped at 2048 bytes; the rest is counted)
 
 
-@commands.command("我的事项", menu_key="my_items", summary="查看本单位未销号的事项和时限", order=15, roles=("unit_liaison", "unit_head"))
+@commands.command("我的事项", menu_key="my_items", summary="查看本单位未销号的事项和时限", order=15,
+                roles=("unit_liaison", "unit_head"))
 def my_items(ctx: Context, args: str):
     unit_ids = sorted(ctx.roles.liaison_unit_ids)
     if not unit_ids:

@@ -248,7 +248,8 @@ def person_active(ctx: Context, args: str) -> Reply:
         name, mobile = person_spec(args.split()[:1])
         s = ctx.session
         if active:  # an inactive person is found among the inactive ones
-            person = s.scalars(select(Person).where((Person.mobile == mobile) if mobile else (Person.name == name))).first()
+            person = s.scalars(select(Person).where((Person.mobile == mobile) if mobile
+                                                    else (Person.name == name))).first()
             if person is None:
                 raise Answer("orgchart/person_not_found.txt", name=name or mobile)
         else:
@@ -280,7 +281,8 @@ def project_leader(ctx: Context, args: str) -> Reply:
 def chat_robot(ctx: Context, args: str) -> Reply:
     words = args.split()
     if len(words) != 2:
-        return Reply(ctx.render("orgchart/usage.txt", usage="设置机器人 群代码 环境变量名（如 supervision WECOM_ROBOT_SUPERVISION）"))
+        return Reply(ctx.render("orgchart/usage.txt",
+                                usage="设置机器人 群代码 环境变量名（如 supervision WECOM_ROBOT_SUPERVISION）"))
 
     def body():
         chat = ctx.session.scalar(select(ChatGroup).where(ChatGroup.code == words[0]))

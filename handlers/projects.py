@@ -117,7 +117,8 @@ def weekly(ctx: Context, args: str):
     if report is not None and report.draft:
         # A returned (or still waiting) form is reopened at its summary: 修改 N, then 确认 resubmits it.
         ids = report.draft.get("milestone_ids", [])
-        meta["milestones"] = [m for m in milestone_items(project, only_open=False) if m["id"] in ids] or meta["milestones"]
+        meta["milestones"] = ([m for m in milestone_items(project, only_open=False) if m["id"] in ids]
+                              or meta["milestones"])
         meta["_items_milestones"] = meta["milestones"]
         reply = engine.start(ctx, WEEKLY, data=report.draft["data"], meta=meta, at_summary=True)
         return Reply(ctx.render("projects/weekly_reopened.txt", report=report, project=project) + "\n\n" + reply.text)

@@ -134,7 +134,8 @@ def pick_unit(ctx: Context, args: str):
     return None
 
 
-@commands.command("填报", menu_key="report", summary="报送本单位事项进展（每月5日、20日18:00前）", order=10, roles=("unit_liaison",))
+@commands.command("填报", menu_key="report", summary="报送本单位事项进展（每月5日、20日18:00前）", order=10,
+                roles=("unit_liaison",))
 def report(ctx: Context, args: str):
     if not ctx.roles.liaison_unit_ids:
         return ctx.render("report/denied.txt")

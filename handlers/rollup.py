@@ -67,7 +67,8 @@ def _leader(ctx: Context, row: DispatchRow) -> str:
     return p.name if p else ""
 
 
-@commands.command("汇总", "查看汇总", summary="办公室调度联络员：查看待提交的归口汇总", order=70, roles=("office_liaison",))
+@commands.command("汇总", "查看汇总", summary="办公室调度联络员：查看待提交的归口汇总", order=70,
+                roles=("office_liaison",))
 def show(ctx: Context, args: str) -> Reply:
     r, row, rest = _pick(ctx, args, "汇总")
     if r is None:
@@ -76,7 +77,8 @@ def show(ctx: Context, args: str) -> Reply:
                             due=period_by_key(r.period_key).rollup_due))
 
 
-@commands.command("修改汇总", summary="修改归口汇总的难点痛点堵点：修改汇总 序号 内容", order=71, roles=("office_liaison",))
+@commands.command("修改汇总", summary="修改归口汇总的难点痛点堵点：修改汇总 序号 内容", order=71,
+                roles=("office_liaison",))
 def edit(ctx: Context, args: str) -> Reply:
     r, row, rest = _pick(ctx, args, "修改汇总")
     if r is None:
@@ -92,7 +94,8 @@ def edit(ctx: Context, args: str) -> Reply:
     return Reply(ctx.render("rollup/edited.txt", seq=row.seq, leader=_leader(ctx, row), hardest=rest))
 
 
-@commands.command("提交汇总", "提交", summary="提交归口汇总，报送督导考核组：提交 序号", order=72, roles=("office_liaison",))
+@commands.command("提交汇总", "提交", summary="提交归口汇总，报送督导考核组：提交 序号", order=72,
+                roles=("office_liaison",))
 def submit(ctx: Context, args: str) -> Reply:
     r, row, rest = _pick(ctx, args, "提交")
     if r is None:

@@ -123,7 +123,8 @@ def _may_see(ctx: Context, obj) -> bool:
 
 
 # -- 现场抽查 -----------------------------------------------------------------------------------------
-@commands.command("现场抽查", "现场督查", summary="现场抽查：现场抽查 日期 单位或编号 人员；抽查结果、整改要求", order=70, roles=SUP)
+@commands.command("现场抽查", "现场督查", summary="现场抽查：现场抽查 日期 单位或编号 人员；抽查结果、整改要求",
+                order=70, roles=SUP)
 @_guard
 def plan_check(ctx: Context, args: str):
     when, rest = first_word(args)
@@ -168,7 +169,8 @@ def ask_rectification(ctx: Context, args: str):
 
 
 # -- 督查约谈 ----------------------------------------------------------------------------------------
-@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 时间 地点；约谈记录、约谈承诺", order=73, roles=SUP)
+@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 时间 地点；约谈记录、约谈承诺", order=73,
+                roles=SUP)
 @_guard
 def schedule_interview(ctx: Context, args: str):
     target, rest = first_word(args)

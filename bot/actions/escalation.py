@@ -448,4 +448,5 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     return sorted(found.values(), key=lambda c: (-(c.lagging_periods + len(c.overdue_items)), c.unit.name))
 
 
-__all__ = ["auto_escalate", "Raised", "do_raise_escalation", "do_decide_escalation", "escalation_of", "accountability_candidates", "Candidate", "stalled_matters", "long_overdue_matters"]
+__all__ = ["auto_escalate", "Raised", "do_raise_escalation", "do_decide_escalation", "escalation_of",
+           "accountability_candidates", "Candidate", "stalled_matters", "long_overdue_matters"]

@@ -425,7 +425,8 @@ def do_review_topic(ctx: Context, topic: MeetingTopic, approve: bool, reason: Op
                 ctx.notify_person(c, ctx.render("projects/topic_to_convener.txt", topic=topic, convener=c,
                                                 honorific=honorific),
                                   key=f"kp-topic-convener:{topic.id}:{topic.revision}:{c.id}", kind="key_project")
-        _tell_raiser(ctx, topic, "projects/topic_reviewed_to_raiser.txt", f"kp-topic-reviewed:{topic.id}:{topic.revision}")
+        _tell_raiser(ctx, topic, "projects/topic_reviewed_to_raiser.txt",
+                     f"kp-topic-reviewed:{topic.id}:{topic.revision}")
         return topic
     reason = need_reason(reason)
     _transition(ctx.session, MeetingTopic, topic, TOPIC_SUBMITTED, state=TOPIC_RETURNED, return_reason=reason,
@@ -703,7 +704,8 @@ def cooperation_table(session: Session, start: date, end: date, today: date) -> 
     for project in all_projects(session):
         for week in weeks:
             rep = weekly_report(session, project.id, week)
-            reviewed = rep.reviewed_at.astimezone(TZ).date() if rep is not None and rep.state == WEEKLY_REVIEWED else None
+            reviewed = (rep.reviewed_at.astimezone(TZ).date() if rep is not None and rep.state == WEEKLY_REVIEWED
+                        else None)
             units = [rep.filled_unit] if rep is not None and rep.filled_unit is not None else project.lead_units
             for unit in units:
                 r = row(unit)

@@ -476,7 +476,8 @@ def validate_seed(data: Any, session: Optional[Session] = None, *,
                               f"(also people[{dingtalk[p.dingtalk_userid]}])")
             dingtalk.setdefault(p.dingtalk_userid, i)
         if p.placeholder != p.key.startswith(PLACEHOLDER_PREFIX):
-            errors.append(f"people[{i}].{p.key_field}: placeholder people (and only they) have a {p.key_field.split('_')[-1]} "
+            errors.append(f"people[{i}].{p.key_field}: placeholder people (and only they) have a "
+                          f"{p.key_field.split('_')[-1]} "
                           f'starting with "{PLACEHOLDER_PREFIX}" (placeholder: {str(p.placeholder).lower()})')
         unit_ref(p.unit, f"people[{i}].unit")
         for j, role in enumerate(p.roles):
@@ -548,7 +549,8 @@ def validate_seed(data: Any, session: Optional[Session] = None, *,
     for i, pr in projects:
         where = f"key_projects.projects[{i}]"
         if pr.name in seen_pname:
-            errors.append(f'{where}.name: duplicate project "{pr.name}" (also key_projects.projects[{seen_pname[pr.name]}])')
+            errors.append(f'{where}.name: duplicate project "{pr.name}" '
+                          f'(also key_projects.projects[{seen_pname[pr.name]}])')
         seen_pname.setdefault(pr.name, i)
         canon = [unit_ref(u, f"{where}.lead_units[{j}]") for j, u in enumerate(pr.lead_units)]
         dup = [u for u, n in Counter(c for c in canon if c).items() if n > 1]

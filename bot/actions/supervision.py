@@ -96,7 +96,8 @@ def do_plan_spot_check(act: Act, planned_on: date, team: str, units: Iterable[Un
     if not units and not matters:
         raise Refused("no_target")
     check = _coded(act.session, SpotCheck(planned_on=planned_on, team=_text(team, "team_required"),
-                                          unit_ids=sorted({u.id for u in units} | {m.responsible_unit_id for m in matters}),
+                                          unit_ids=sorted({u.id for u in units}
+                                                          | {m.responsible_unit_id for m in matters}),
                                           matter_ids=sorted(m.id for m in matters), created_by_id=person_id(act.actor),
                                           created_at=act.now), "CC")
     _audit(act, "spot_check", check, "planned", after={"planned_on": planned_on.isoformat(), "team": check.team,
@@ -143,7 +144,8 @@ def do_schedule_interview(act: Act, unit: Unit, when: datetime, place: str, inte
     if when < act.now:
         raise Refused("date_past")
     iv = _coded(s, Interview(unit_id=unit.id, matter_id=matter.id if matter else None,
-                             escalation_id=esc.id if esc else None, scheduled_at=when, place=_text(place, "place_required"),
+                             escalation_id=esc.id if esc else None, scheduled_at=when,
+                             place=_text(place, "place_required"),
                              interviewers=(interviewers or "").strip() or None, created_by_id=person_id(act.actor),
                              created_at=act.now), "YT")
     _audit(act, "interview", iv, "scheduled", after={"unit_id": unit.id, "matter": matter.code if matter else None,
@@ -350,7 +352,8 @@ def briefing_figures(session: Session, as_of: datetime, limit: int = 5) -> dict:
     start, _end = month_bounds(year, month)
     today = local.date()
     total = session.scalar(select(func.count(Matter.id))) or 0
-    closed = session.scalar(select(func.count(Matter.id)).where(Matter.closed_at >= start, Matter.closed_at <= as_of)) or 0
+    closed = session.scalar(select(func.count(Matter.id))
+                            .where(Matter.closed_at >= start, Matter.closed_at <= as_of)) or 0
     overdue_q = select(Matter).where(ledger.sql_active(), Matter.deadline < today)
     overdue = list(session.scalars(overdue_q.order_by(Matter.escalation_level.desc(), Matter.deadline, Matter.id)
                                    .limit(limit)))
@@ -374,7 +377,8 @@ def do_draft_briefing(act: Act, kind: str = BRIEF_BRIEFING, title: str = "") -> 
     fig = briefing_figures(act.session, act.now)
     title = (title or "").strip() or act.render("supervision/briefing_title.txt", kind=kind, **fig).strip()
     body = act.render("supervision/briefing.md", kind=kind, title=title, **fig).strip()
-    b = _coded(act.session, Briefing(kind=kind, title=title[:200], body=body, month=f"{fig['year']:04d}-{fig['month']:02d}",
+    b = _coded(act.session, Briefing(kind=kind, title=title[:200], body=body,
+                                     month=f"{fig['year']:04d}-{fig['month']:02d}",
                                      created_by_id=person_id(act.actor), created_at=act.now), "XB")
     _audit(act, "briefing", b, "drafted", after={"kind": kind, "title": b.title, "month": b.month})
     return b
@@ -396,7 +400,8 @@ def do_publish_briefing(act: Act, b: Briefing, group: ChatGroup) -> Briefing:
     lock(act.session, b)
     if b.state == BRIEF_PUBLISHED:
         raise Refused("briefing_published")
-    b.state, b.group_code, b.published_at, b.published_by_id = BRIEF_PUBLISHED, group.code, act.now, person_id(act.actor)
+    b.state, b.group_code, b.published_at, b.published_by_id = (BRIEF_PUBLISHED, group.code, act.now,
+                                                                person_id(act.actor))
     carried = [h for h in pending_highlights(act.session) if h.marked_at <= b.published_at]
     for h in carried:
         h.briefing_id = b.id

@@ -18,7 +18,8 @@ def assessment_form(rows: list[UnitRow], year: int, rules: AssessmentRules, as_o
             for i, r in enumerate(rows, 1)]
     return Form(sheet=render("supervision/assessment_form.txt", part="sheet").strip(),
                 title=render("supervision/assessment_form.txt", part="title", year=year).strip(),
-                columns=[Column(h.strip(), w, center=i != 1) for i, (h, w) in enumerate(zip(heads, widths, strict=True))],
+                columns=[Column(h.strip(), w, center=i != 1)
+                         for i, (h, w) in enumerate(zip(heads, widths, strict=True))],
                 rows=body,
                 header_lines=[render("supervision/assessment_form.txt", part="as_of", as_of=as_of).strip()],
                 notes=[n for n in render("supervision/assessment_form.txt", part="notes", rules=rules,

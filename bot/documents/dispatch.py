@@ -20,7 +20,8 @@ def annex2_form(session: Session) -> Form:
         rows.append([r.seq, r.leader.name, r.content, part("annex2", "cycle", cycle=r.cycle), units,
                      r.office_supervisor.name if r.office_supervisor else "",
                      " ".join(p.name for p in r.office_liaisons)])
-    columns = [Column(t, w, i in CENTERED) for i, (t, w) in enumerate(zip(lines("annex2", "columns"), WIDTHS, strict=False))]
+    columns = [Column(t, w, i in CENTERED)
+               for i, (t, w) in enumerate(zip(lines("annex2", "columns"), WIDTHS, strict=False))]
     return Form(sheet=part("annex2", "sheet"), label=part("annex2", "label"), title=part("annex2", "title"),
                 preface=part("annex2", "preface"), columns=columns, rows=rows, landscape=True)
 

@@ -70,7 +70,8 @@ def _minute(at: Optional[datetime]) -> str:
 
 def ledger_form(session: Session, roles, now: datetime, scope: str, conds=()) -> Form:
     rows = ledger_rows(session, roles, now, conds)
-    columns = [Column(t, w, i in CENTERED) for i, (t, w) in enumerate(zip(lines("ledger", "columns"), WIDTHS, strict=False))]
+    columns = [Column(t, w, i in CENTERED)
+               for i, (t, w) in enumerate(zip(lines("ledger", "columns"), WIDTHS, strict=False))]
     return Form(sheet=part("ledger", "sheet"), title=part("ledger", "title"),
                 header_lines=[part("ledger", "scope_line", scope=scope, now=now, n=len(rows))],
                 columns=columns, rows=rows, notes=lines("ledger", "notes"))

@@ -68,7 +68,8 @@ def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Mat
             when = (item.planned_deadline if item is not None else None) or m.planned_deadline or m.deadline
             planned.append(part("annex3", "planned", deadline=when))
     return ProblemRow(
-        leader=minutes.leader.name, drafting_unit=minutes.drafting_unit.name, meeting_date=cn_date(minutes.meeting_date),
+        leader=minutes.leader.name, drafting_unit=minutes.drafting_unit.name,
+        meeting_date=cn_date(minutes.meeting_date),
         minutes_name=part("annex3", "minutes_name", title=minutes.title, number=minutes.number),
         matters=[part("annex3", "matter", title=m.title, unit=m.responsible_unit.name if m.responsible_unit else "",
                       deadline=m.deadline) for m in matters],
@@ -114,7 +115,8 @@ def annex3_form(session: Session, roles, period: Period, lead_unit: Optional[Uni
     rows = [ROW_SOURCE(session, mn, matters, period).cells()
             for mn, matters in minutes_in_scope(session, roles, period, lead_unit, minutes_id)]
     liaison = lead_unit.liaison if lead_unit is not None else None
-    columns = [Column(t, w, i in CENTERED) for i, (t, w) in enumerate(zip(lines("annex3", "columns"), WIDTHS, strict=False))]
+    columns = [Column(t, w, i in CENTERED)
+               for i, (t, w) in enumerate(zip(lines("annex3", "columns"), WIDTHS, strict=False))]
     return Form(sheet=part("annex3", "sheet"), label=part("annex3", "label"), title=part("annex3", "title"),
                 header_lines=[part("annex3", "unit_line", unit=lead_unit.name if lead_unit else ""),
                               part("annex3", "period_line", period=period_label(period))],

@@ -89,7 +89,8 @@ def projects_form(session: Session, day: date, info: FormInfo = FormInfo(), unit
                 rows.append([None, None, None, target, when, None, None, None, None])
         if len(rows) - first > 1:
             merges += [(first, c, len(rows) - 1, c) for c in MERGED_COLUMNS]
-    columns = [Column(t, w, i in CENTERED) for i, (t, w) in enumerate(zip(lines("projects", "columns"), WIDTHS, strict=False))]
+    columns = [Column(t, w, i in CENTERED)
+               for i, (t, w) in enumerate(zip(lines("projects", "columns"), WIDTHS, strict=False))]
     batch = next((p.batch for p in projects if p.batch), "")
     return Form(sheet=part("projects", "sheet"), label=part("projects", "label"),
                 title=part("projects", "title", batch_title=batch_title(batch)),

@@ -33,7 +33,8 @@ from models import (
 )
 
 NUMERALS = "零一二三四五六七八九十"
-UNIT_HEADERS = ["责任单位", "事项总数", "已销号", "未销号", "逾期", "本月新增", "本月销号", "按时报送率(%)", "迟报/未报"]
+UNIT_HEADERS = ["责任单位", "事项总数", "已销号", "未销号", "逾期", "本月新增", "本月销号", "按时报送率(%)",
+                "迟报/未报"]
 LEDGER_COLUMNS = (1, 3, 4, 5, 7, 8, 10, 12, 13, 14)  # of bot.documents.ledger's columns: the ones a page can hold
 ACCOUNTABILITY_LIMIT = 20
 SEES_ALL = Roles(person_id=0, names=frozenset({ROLE_SUPERVISION}))  # the report is the supervision group's
@@ -88,7 +89,8 @@ def analyse(session, report, year: int, month: int, interview_days: int = 30) ->
     # the rung before 效能问责 reached (督查约谈) or 效能问责 itself, and still not done
     for code, title, unit in session.execute(
             select(Matter.code, Matter.title, Unit.name).join(Unit, Unit.id == Matter.responsible_unit_id)
-            .where(sql_open(), Matter.created_at < end, Matter.escalation_level.in_((ESC_INTERVIEW, ESC_ACCOUNTABILITY)))
+            .where(sql_open(), Matter.created_at < end,
+                   Matter.escalation_level.in_((ESC_INTERVIEW, ESC_ACCOUNTABILITY)))
             .order_by(Matter.deadline, Matter.id).limit(ACCOUNTABILITY_LIMIT)):
         a.accountability.append({"code": code, "title": title, "unit": unit})
     _supervision(session, a, start, end)

@@ -58,7 +58,8 @@ def slip_sheet(session, slip: AssignmentSlip) -> SlipSheet:
 
 def annex4_form(sheet: SlipSheet) -> Form:
     signature = part("annex4", "signature") + ("　" * 12 + sheet.signed if sheet.signed else "")
-    columns = [Column(t, w, i in CENTERED) for i, (t, w) in enumerate(zip(lines("annex4", "columns"), WIDTHS, strict=False))]
+    columns = [Column(t, w, i in CENTERED)
+               for i, (t, w) in enumerate(zip(lines("annex4", "columns"), WIDTHS, strict=False))]
     return Form(sheet=part("annex4", "sheet"), label=part("annex4", "label"), title=part("annex4", "title"),
                 header_lines=[signature, part("annex4", "time", day=sheet.dispatched_on),
                               part("annex4", "code", code=sheet.code)],

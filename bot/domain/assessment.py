@@ -71,7 +71,8 @@ def assessment(session: Session, year: int, as_of: datetime, rules: supervision.
             r.counts["items_on_time" if supervision.on_time(deadline, _local_date(closed_at)) else "items_overdue"] += 1
     start, end = datetime(year, 1, 1, tzinfo=tz()), datetime(year + 1, 1, 1, tzinfo=tz())
     for uid, n in session.execute(
-            select(Matter.responsible_unit_id, func.count(Escalation.id)).join(Matter, Matter.id == Escalation.matter_id)
+            select(Matter.responsible_unit_id, func.count(Escalation.id))
+            .join(Matter, Matter.id == Escalation.matter_id)
             .where(Escalation.raised_at >= start, Escalation.raised_at < end, Escalation.raised_at <= as_of,
                    Escalation.level.in_(rules.escalation_levels)).group_by(Matter.responsible_unit_id)):
         if (r := row(uid)) is not None:

@@ -207,7 +207,8 @@ def _local_minute(at):
 def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
     """The four sheets of the workbook as (name, rows) — header row first."""
     counts = ["total", "done", "open", "overdue", "new", "closed", "expected", "on_time", "late", "rate", "escalations"]
-    by_leader = [HEADERS["按领导"]] + [[d["name"]] + [d[k] for k in counts] + [d["rollups_late"], "、".join(d["hardest"])]
+    by_leader = [HEADERS["按领导"]] + [[d["name"]] + [d[k] for k in counts]
+                                     + [d["rollups_late"], "、".join(d["hardest"])]
                                      for d in report.leaders]
     by_unit = [HEADERS["按单位"]] + [[d["name"]] + [d[k] for k in counts] for d in report.units]
     hardest = [HEADERS["难点事项"]] + [[h["code"], h["title"], h["unit"], h["leader"], h["deadline"], h["overdue_days"],

@@ -162,7 +162,8 @@ def parse_moment(value: Optional[str], rt) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"not an ISO date-time: {value!r} (e.g. 2026-12-05T18:00+08:00)", param_hint="--now") from None
+        raise click.BadParameter(f"not an ISO date-time: {value!r} (e.g. 2026-12-05T18:00+08:00)",
+                                 param_hint="--now") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=rt.tz)
     return moment.astimezone(rt.tz)
@@ -217,7 +218,8 @@ def run_command(name: str, now_text: Optional[str], dry_run: bool) -> None:
             click.echo(f"[dry run] {result}")
             for n in queued:
                 first = (n["payload"].get("content") or n["payload"].get("filename") or "").split("\n")[0]
-                click.echo(f"  would queue {n['key']} → {n['target_kind']} {n['target']} ({n['channel']}): {first[:60]}")
+                click.echo(f"  would queue {n['key']} → {n['target_kind']} {n['target']} "
+                           f"({n['channel']}): {first[:60]}")
             continue
         try:
             click.echo(str(run_job(rt, spec, as_of)))

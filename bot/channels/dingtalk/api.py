@@ -296,7 +296,8 @@ class DingTalkClient(TokenClient):
         """Upload a file (oapi `media/upload`, type file, ≤ 20 MB) for a robot file message; its mediaId."""
         def call(token: str) -> dict:
             try:
-                resp = self.session.post(self.oapi_base + "/media/upload", params={"access_token": token, "type": "file"},
+                resp = self.session.post(self.oapi_base + "/media/upload",
+                                         params={"access_token": token, "type": "file"},
                                          files={"media": (filename, data)}, timeout=self.timeout)
             except requests.Timeout as exc:
                 raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
