@@ -136,10 +136,11 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
                    for mid in rnd.sample(range(1, matters + 1), min(2000, matters))]
     chats = [dict(code=c, name=c, channel="wecom") for c in ("supervision", "liaisons", "office")]
     with engine.begin() as conn:
-        for table, rows in ((Person, person_rows), (PersonIdentity, identity_rows), (Unit, unit_rows), (DispatchRow, row_rows),
-                            (dispatch_row_unit, ru), (dispatch_row_liaison, rl), (ChatGroup, chats),
-                            (Minutes, minutes_rows), (AssignmentSlip, slip_rows), (Matter, matter_rows),
-                            (ReportSubmission, subs), (ReportItem, items), (Escalation, escalations)):
+        for table, rows in ((Person, person_rows), (PersonIdentity, identity_rows), (Unit, unit_rows),
+                            (DispatchRow, row_rows), (dispatch_row_unit, ru), (dispatch_row_liaison, rl),
+                            (ChatGroup, chats), (Minutes, minutes_rows), (AssignmentSlip, slip_rows),
+                            (Matter, matter_rows), (ReportSubmission, subs), (ReportItem, items),
+                            (Escalation, escalations)):
             tbl = getattr(table, "__table__", table)
             for start in range(0, len(rows), 5000):
                 conn.execute(insert(tbl), rows[start:start + 5000])

@@ -45,8 +45,8 @@ def build_month(s) -> SimpleNamespace:
     o.min1.created_at = at(2026, 11, 3)
     o.a = f.matter(s, "M1", o.fagai, o.chen, date(2026, 11, 30), title="推进石化科创小镇项目入库", minutes_obj=o.min1,
                    created_at=at(2026, 11, 3))
-    o.b = f.matter(s, "M2", o.tongji, o.chen, date(2026, 12, 15), title="完成规上工业增加值数据核对", minutes_obj=o.min1,
-                   created_at=at(2026, 11, 3))
+    o.b = f.matter(s, "M2", o.tongji, o.chen, date(2026, 12, 15), title="完成规上工业增加值数据核对",
+                   minutes_obj=o.min1, created_at=at(2026, 11, 3))
     o.c = f.matter(s, "M3", o.keji, o.chen, date(2026, 11, 10), title="清源实验室设备采购招标", minutes_obj=o.min1,
                    created_at=at(2026, 11, 3))
     for m, seq in ((o.a, 1), (o.b, 2), (o.c, 3)):
@@ -70,7 +70,8 @@ def build_month(s) -> SimpleNamespace:
     s.add_all([Escalation(matter_id=o.c.id, level=ESC_SUPERVISION_REQUEST, raised_at=at(2026, 11, 21),
                           reason="涉及多部门"),
                Escalation(matter_id=o.old.id, level=ESC_ACCOUNTABILITY, raised_at=at(2026, 11, 26))])
-    audit.record(s, actor=o.fagai.liaison, action="report", entity="matter", entity_id=o.a.code, at=at(2026, 11, 19, 16))
+    audit.record(s, actor=o.fagai.liaison, action="report", entity="matter", entity_id=o.a.code,
+                 at=at(2026, 11, 19, 16))
     audit.record(s, actor="系统", action="closed", entity="matter", entity_id=o.a.id, at=at(2026, 11, 25))
 
     drafter = o.fagai.liaison
@@ -79,15 +80,18 @@ def build_month(s) -> SimpleNamespace:
                             created_at=at(2026, 11, 8))
     s.add(o.slip)
     s.flush()
-    o.j1 = Matter(code="J6", kind="slip", slip_id=o.slip.id, seq=1, title="G228改线工程用地征迁", obstacles="征迁补偿标准分歧",
+    o.j1 = Matter(code="J6", kind="slip", slip_id=o.slip.id, seq=1, title="G228改线工程用地征迁",
+                  obstacles="征迁补偿标准分歧",
                   measures="自然资源局牵头逐户协商", leader_id=o.chen.id, responsible_unit_id=o.fagai.id,
                   deadline=date(2026, 12, 20), original_deadline=date(2026, 12, 20), created_at=at(2026, 11, 9))
-    o.j2 = Matter(code="J7", kind="slip", slip_id=o.slip.id, seq=2, title="高铁站前广场场地平整", obstacles="施工震动引发阻工",
+    o.j2 = Matter(code="J7", kind="slip", slip_id=o.slip.id, seq=2, title="高铁站前广场场地平整",
+                  obstacles="施工震动引发阻工",
                   measures="属地镇做好群众工作", leader_id=o.chen.id, responsible_unit_id=o.keji.id,
                   deadline=date(2026, 11, 28), original_deadline=date(2026, 11, 28), created_at=at(2026, 11, 9),
                   state="closed", closed_at=at(2026, 11, 27), last_progress="已完成场地平整")
     s.add_all([o.j1, o.j2])
-    o.pending = AssignmentSlip(code="JB2", leader_id=o.guo.id, dispatched_on=date(2026, 11, 28), drafted_by_id=drafter.id,
+    o.pending = AssignmentSlip(code="JB2", leader_id=o.guo.id, dispatched_on=date(2026, 11, 28),
+                               drafted_by_id=drafter.id,
                                state=SLIP_PENDING, draft={"rows": [{"title": "校舍安全排查", "obstacles": "经费不足",
                                                                     "measures": "财政局统筹",
                                                                     "responsible_unit": {"id": o.jiaoyu.id},
@@ -98,8 +102,10 @@ def build_month(s) -> SimpleNamespace:
     o.weekly = WeeklyProjectReport(project_id=o.project.id, week_start=date(2026, 11, 23), submitted_by_id=drafter.id,
                                    submitted_at=at(2026, 11, 23, 10), coordination_progress="已召开协调会两次",
                                    next_steps="加快招投标进度")
-    o.weekly.problems = [ProjectProblem(category="approval", description="施工许可待办理", responsible_unit_id=o.jiaoyu.id),
-                         ProjectProblem(category="construction", description="雨季影响工期", responsible_unit_id=o.fagai.id)]
+    o.weekly.problems = [ProjectProblem(category="approval", description="施工许可待办理",
+                                        responsible_unit_id=o.jiaoyu.id),
+                         ProjectProblem(category="construction", description="雨季影响工期",
+                                        responsible_unit_id=o.fagai.id)]
     s.add(o.weekly)
     s.flush()
     return o

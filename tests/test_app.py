@@ -156,7 +156,8 @@ def test_migration_0003_moves_the_missed_deadlines_out_of_the_audit_rows(runtime
     assert current_revision(url) == "0002"
     utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
     with runtime.db.session() as s:
-        for eid, key, when in ((fagai, "2026-11-05", utc(2026, 11, 5, 10, 1)), (keji, "2026-11-05", utc(2026, 11, 5, 10, 1)),
+        for eid, key, when in ((fagai, "2026-11-05", utc(2026, 11, 5, 10, 1)),
+                               (keji, "2026-11-05", utc(2026, 11, 5, 10, 1)),
                                (fagai, "2026-11-20", utc(2026, 11, 20, 10, 2)),
                                (fagai, "2026-11-20", utc(2026, 11, 20, 10, 5)),  # a second scheduler's copy
                                (999999, "2026-11-20", utc(2026, 11, 20, 10, 2)), (keji, "bogus", utc(2026, 11, 1))):

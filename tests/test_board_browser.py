@@ -33,7 +33,8 @@ NOW = f.at(2026, 12, 1, 10)
 def browser_env(sqlite_url, tmp_path):
     if not (CHROMIUM and DRIVER):
         if REQUIRE:
-            pytest.fail("chromium / chromedriver missing but REQUIRE_SERVICES=1 (apt-get install chromium chromium-driver)")
+            pytest.fail("chromium / chromedriver missing but REQUIRE_SERVICES=1 "
+                        "(apt-get install chromium chromium-driver)")
         pytest.skip("chromium not installed")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -28,8 +28,10 @@ ANNEX3_COLUMNS = ["调度区领导", "会议纪要拟稿单位", "调度日期",
                   "未完成事项情况", "未完成事项计划时限"]
 ANNEX3_NOTES = [
     "1. 调度事项包括区政府领导的会议、调研、调度等工作配套形成的会议纪要。",
-    "2. 会议纪要撰写、会签及问题清单填报、后续跟踪均由牵头单位负责；会议纪要内容涉及的议定事项要有具体事项、责任单位、完成时限。",
-    "3. 调度事项=已完成事项+未完成事项，未解决事项应明确完成时限，涉及多领域、多部门且难协调解决的，可提请由督导考核组进行分解督办。",
+    ("2. 会议纪要撰写、会签及问题清单填报、后续跟踪均由牵头单位负责；"
+     "会议纪要内容涉及的议定事项要有具体事项、责任单位、完成时限。"),
+    ("3. 调度事项=已完成事项+未完成事项，未解决事项应明确完成时限，"
+     "涉及多领域、多部门且难协调解决的，可提请由督导考核组进行分解督办。"),
     "4. 调度情况表每月5、20日前下午18:00前汇总上报至办公室调度联络员，超期未报的将进行统计，纳入通报范围。",
     "5. 联络员一旦选定，无特殊情况不得更换。",
 ]
@@ -116,7 +118,8 @@ def test_annex2_is_the_dispatch_schedule(month):
     ws = sheet_of(annex2_xlsx(month))
     rows = values(ws)
     assert rows[0][0] == "附件2" and rows[1][0] == "区政府领导定期协调调度事项清单"
-    assert rows[2][0].startswith("备注：调度内容参照《中共泉港区委员会办公室") and rows[2][0].endswith("此调度事项清单将持续滚动更新。")
+    assert (rows[2][0].startswith("备注：调度内容参照《中共泉港区委员会办公室")
+            and rows[2][0].endswith("此调度事项清单将持续滚动更新。"))
     h = header_row(ws, "序号")
     assert rows[h - 1] == ANNEX2_COLUMNS
     body = rows[h:]
@@ -148,7 +151,8 @@ def test_annex3_one_row_per_minutes_from_the_reports(month):
         "3.清源实验室设备采购招标（责任单位：区科技局；完成时限：2026年11月10日）"]
     assert row[5] == "区发改局"
     assert row[6] == "1.推进石化科创小镇项目入库：已完成项目入库"
-    assert row[7].split("\n") == ["1.完成规上工业增加值数据核对：数据核对中", "2.清源实验室设备采购招标：本期未报送进展"]
+    assert row[7].split("\n") == ["1.完成规上工业增加值数据核对：数据核对中",
+                                  "2.清源实验室设备采购招标：本期未报送进展"]
     assert row[8].split("\n") == ["1.2026年12月10日", "2.2026年11月10日"]
     notes = rows[h + 1:h + 6]
     assert [r[0] for r in notes] == ANNEX3_NOTES
@@ -232,8 +236,10 @@ def test_key_project_form_merges_each_project_over_its_milestones(month):
         assert f"{col}{first}:{col}{first + 2}" in merged  # project 1: three milestones
         assert f"{col}{first + 6}:{col}{first + 9}" in merged  # project 3: four
     assert not any(r.startswith(("D", "E")) for r in merged)
-    assert rows[h + 14][0] == ("填表说明：请各牵头单位每周一填报项目推进存在问题、涉及责任部门、协调解决问题情况及下阶段对策建议，"
-                               "经项目负责领导审阅后，电子版发送至 7719664@qq.com。联系人：小郑，联系电话 13599290520。")
+    assert rows[h + 14][0] == ("填表说明：请各牵头单位每周一填报项目推进存在问题、涉及责任部门、"
+                               "协调解决问题情况及下阶段对策建议，"
+                               "经项目负责领导审阅后，电子版发送至 7719664@qq.com。"
+                               "联系人：小郑，联系电话 13599290520。")
     assert_print_setup(ws, landscape=True, header=h)
 
 
@@ -300,7 +306,8 @@ def test_monthly_report_docx_reads_as_an_office_document(seeded, tmp_path):
     assert "8位区政府领导中，2位召开调度会议（含调研、一线调度）共2场" in body
     assert "杨凤翔" in body.split("本月未召开调度会议")[0]
     # October held M5 alone (overdue since Oct 20): the comparison with the previous month
-    assert "截至2026年12月1日，台账在册调度事项7项，较上月增加6项，其中已销号2项、未销号5项、逾期2项，较上月增加1项" in body
+    assert ("截至2026年12月1日，台账在册调度事项7项，较上月增加6项，"
+            "其中已销号2项、未销号5项、逾期2项，较上月增加1项") in body
     assert "提请督导考核组分解督办1件，效能问责1件" in body
     assert "M5 科技企业培育专项（区科技局）" in body  # 效能问责 level, still open
     assert "（一）落实调度频次" in body and "逾期超过30天" in body

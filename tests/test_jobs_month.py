@@ -28,7 +28,8 @@ def test_december(seeded, runner):
 
     # -- Dec 1: the monthly report for November, and the matter deadlines --------------------------
     out = run_cli(runner, "monthly_report", at(2026, 12, 1, 8))
-    assert "month=2026-11" in out and len(notices(rt, "monthly_report:2026-11:")) == 4  # summary, chart, report .docx, workbook
+    # summary, chart, report .docx, workbook
+    assert "month=2026-11" in out and len(notices(rt, "monthly_report:2026-11:")) == 4
     run_cli(runner, "matter_deadlines", at(2026, 12, 1, 8, 30))
     digest, = notices(rt, "matter_due:")  # one digest per unit liaison and day
     assert digest.key == f"matter_due:u{d.fagai.id}:2026-12-01" and digest.target == d.liaison["区发改局"].wecom_userid
@@ -46,15 +47,16 @@ def test_december(seeded, runner):
     assert targets(dm) == liaison_ids(d, "区发改局", "区教育局", "区住建局", "区农水局")
     group = notices(rt, "report_reminder:group:")
     assert len(group) == 1 and group[0].target == "liaisons" and group[0].msgtype == "text"
-    assert sorted(mention_fields(rt, group[0].payload)["mentioned_mobile_list"]) == ["13900000001", "13900000002", "13900000003",
-                                                                 "13900000005"]
+    assert sorted(mention_fields(rt, group[0].payload)["mentioned_mobile_list"]) == ["13900000001", "13900000002",
+                                                                                     "13900000003", "13900000005"]
     with rt.db.session() as s:
         report(s, d.fagai, P1.key, at(2026, 12, 3, 15), P1.deadline)
     run_cli(runner, "report_reminder", at(2026, 12, 4))
     dm = [n for n in notices(rt, "report_reminder:u") if ":2026-12-04" in n.key]
     assert targets(dm) == liaison_ids(d, "区教育局", "区住建局", "区农水局")
     group = notices(rt, "report_reminder:group:liaisons:2026-12-05:2026-12-04")
-    assert sorted(mention_fields(rt, group[0].payload)["mentioned_mobile_list"]) == ["13900000002", "13900000003", "13900000005"]
+    assert sorted(mention_fields(rt, group[0].payload)["mentioned_mobile_list"]) == ["13900000002", "13900000003",
+                                                                                     "13900000005"]
     assert "区发改局" not in group[0].payload["content"] and "区住建局" in group[0].payload["content"]
     with rt.db.session() as s:
         report(s, d.nongshui, P1.key, at(2026, 12, 4, 11), P1.deadline)
@@ -115,7 +117,8 @@ def test_december(seeded, runner):
     run_cli(runner, "matter_deadlines", at(2026, 12, 7, 8, 30))
     dec7 = digests("2026-12-07")
     assert list(dec7) == [d.liaison["区发改局"].wecom_userid]  # M1 due Thursday, M2 still overdue
-    assert "即将到期 1 项" in dec7[d.liaison["区发改局"].wecom_userid] and "还有 3 天" in dec7[d.liaison["区发改局"].wecom_userid]
+    assert ("即将到期 1 项" in dec7[d.liaison["区发改局"].wecom_userid]
+            and "还有 3 天" in dec7[d.liaison["区发改局"].wecom_userid])
     run_cli(runner, "matter_deadlines", at(2026, 12, 11, 8, 30))
     dec11 = digests("2026-12-11")[d.liaison["区发改局"].wecom_userid]
     assert "已逾期 2 项" in dec11 and dec11.index("M2") < dec11.index("M1")  # the longest overdue first

@@ -100,7 +100,8 @@ def test_two_processes_at_once(pg_url, tmp_path):
     keys = [n.key for n in notices(rt)]
     dm = [k for k in keys if k.startswith("report_reminder:u") and k.endswith(":2026-12-04")]
     assert len(dm) == 3  # 教育局, 住建局, 农水局 — each once although two processes ran the job
-    assert len([k for k in keys if k.startswith("monthly_report:2026-11:")]) == 4  # summary, chart, .docx, .xlsx: once each
+    # summary, chart, .docx, .xlsx: once each
+    assert len([k for k in keys if k.startswith("monthly_report:2026-11:")]) == 4
     assert sum(int(out.split("report_reminder as of")[1].split(": ")[1].split()[0]) for out, _ in outs) == 4
     rt.db.dispose()
 

@@ -63,7 +63,8 @@ def test_minutes_happy_path_writes_ledger_copy_and_audit(seeded):
 
 def check_happy(minutes, matters, notices, audits):
     [minutes] = minutes
-    assert (minutes.number, minutes.title, minutes.meeting_date) == ("〔2026〕12号", "关于重点项目建设的专题调度会议纪要",
+    assert (minutes.number, minutes.title, minutes.meeting_date) == ("〔2026〕12号",
+                                                                     "关于重点项目建设的专题调度会议纪要",
                                                                      date(2026, 11, 20))
     assert minutes.state == "issued" and minutes.dispatch_row_id is not None and minutes.meeting_id is not None
     assert [m.code for m in matters] == ["M1", "M2"]
@@ -83,7 +84,8 @@ def check_happy(minutes, matters, notices, audits):
                                                             ("minutes", "issue")]
     assert all(a.actor == ("陈剑锋" if a.action == "issue" else "林勇勇") for a in audits)
     drafter = [n for n in notices if n.key.startswith(f"minutes-issued:{minutes.id}:")]
-    assert [n.target for n in drafter] == ["linyongyong"] and "区自然资源局尚未指定联络员" in drafter[0].payload["content"]
+    assert ([n.target for n in drafter] == ["linyongyong"]
+            and "区自然资源局尚未指定联络员" in drafter[0].payload["content"])
 
 
 def test_minutes_odd_answers_through_the_wecom_callback(db_url, tmp_path):

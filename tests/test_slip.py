@@ -63,8 +63,8 @@ def test_slip_signed_is_issued_to_units_and_supervision(runtime, org):
     slip, matters, notices, audits = state(runtime)
     assert slip[1] == "issued"
     assert matters == [
-        ("J1", "slip", "石化科创小镇一期征迁扫尾", "区科技局", date(2026, 12, 15), "3户群众诉求未解决", "镇村联动逐户攻坚",
-         "陈剑锋"),
+        ("J1", "slip", "石化科创小镇一期征迁扫尾", "区科技局", date(2026, 12, 15), "3户群众诉求未解决",
+         "镇村联动逐户攻坚", "陈剑锋"),
         ("J2", "slip", "项目立项审批", "区发改局", date(2026, 11, 30), "材料不全", "专人代办", "陈剑锋")]
     keyed = {k: (t, c) for k, t, c in notices}
     assert keyed["slip-copy:1"][0] == "supervision" and "J1" in keyed["slip-copy:1"][1]
