@@ -214,7 +214,7 @@ def _local_minute(at):
 
 
 def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
-    """The four sheets of the workbook as (name, rows) — header row first."""
+    """The sheets of the workbook as (name, rows) — header row first: four, and the key projects' when due."""
     counts = ["total", "done", "open", "overdue", "new", "closed", "expected", "on_time", "late", "rate", "escalations"]
     by_leader = [HEADERS["按领导"]] + [[d["name"]] + [d[k] for k in counts] + [d["rollups_late"], "、".join(d["hardest"])]
                                      for d in report.leaders]
