@@ -2,7 +2,7 @@
 read back from the Excel workbook, the chart, the MonthlyReport row and the group messages."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -92,3 +92,30 @@ def test_monthly_report_numbers_match_the_data(db_url, tmp_path):
     assert sent["markdown"].target == "supervision" and sent["markdown"].payload["content"] == row.summary
     assert sent["image"].payload == {"path": str(png)} and sent["file"].payload == {"path": str(xlsx)}
     rt.db.dispose()
+
+
+def test_the_monthly_workbook_carries_each_units_part_in_the_key_projects(seeded, runner):
+    """泉港政办〔2021〕6号 §四(一): 各单位配合推进项目建设情况 reported for the cadre assessment — one sheet of the
+    monthly workbook: forms due / on time / late / missing per lead unit (November 2026 has five Mondays)."""
+    from datetime import datetime
+
+    from models import KeyProject, Person, WeeklyProjectReport
+
+    utc = UTC
+    with seeded.db.session() as s:
+        project = s.scalar(select(KeyProject).where(KeyProject.seq == 1))  # 锦川实验小学项目, 区教育局
+        someone = s.scalar(select(Person).where(Person.wecom_userid == "guoyating"))
+        f.matter(s, "M1", project.lead_units[0], someone, date(2026, 12, 31))  # the ledger holds data: a report
+        for week, reviewed in ((date(2026, 11, 2), datetime(2026, 11, 2, 9, tzinfo=utc)),  # on its Monday
+                               (date(2026, 11, 9), datetime(2026, 11, 11, 9, tzinfo=utc))):  # two days late
+            s.add(WeeklyProjectReport(project_id=project.id, week_start=week, submitted_by_id=someone.id,
+                                      submitted_at=reviewed, state="reviewed", reviewed_by_id=someone.id,
+                                      reviewed_at=reviewed, filled_unit_id=project.lead_units[0].id))
+    out = runner.invoke(args=["jobs", "run", "monthly_report", "--now", "2026-12-01T08:00+08:00"])
+    assert out.exit_code == 0, out.output
+    with seeded.db.session() as s:
+        row = s.scalar(select(MonthlyReport).where(MonthlyReport.month == "2026-11"))
+    wb = load_workbook(row.xlsx_path)
+    assert wb.sheetnames[-1] == "重点项目配合"
+    sheet = {r[0]: list(r[1:]) for r in wb["重点项目配合"].iter_rows(min_row=3, values_only=True) if r[0]}
+    assert sheet["区教育局"][:4] == [5, 1, 1, 3]  # due, on time, late, missing

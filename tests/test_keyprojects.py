@@ -179,3 +179,27 @@ def test_a_slip_code_is_left_to_the_slip_even_with_a_form_waiting(chart):
     with chart.db.session() as s:
         assert s.scalar(select(WeeklyProjectReport.state)) == "submitted"
     talk(Direct(chart, LEADER), [("同意", "已同意")])
+
+
+def test_the_conveners_progress_shows_the_joint_meeting_decisions(seeded):
+    """Issue 13: 总召集人 张井丽 asking 进度 got "暂无可查看的台账事项"; the decisions she signs are T items."""
+    from datetime import date
+
+    from models import KeyProject, Matter, MeetingTopic, Person, Unit
+
+    with seeded.db.session() as s:
+        zhang = s.scalar(select(Person).where(Person.wecom_userid == "zhangjingli"))
+        unit = s.scalar(select(Unit).where(Unit.name == "区教育局"))
+        project = s.scalar(select(KeyProject).where(KeyProject.seq == 1))
+        topic = MeetingTopic(project_id=project.id, title="追加概算", proposed_solution="财政评审后追加",
+                             raised_by_id=zhang.id, state="decided")
+        s.add(topic)
+        s.flush()
+        s.add(Matter(code="T1", kind="topic", topic_id=topic.id, title="完成追加概算批复", leader_id=zhang.id,
+                     responsible_unit_id=unit.id, deadline=date(2026, 12, 31), original_deadline=date(2026, 12, 31)))
+    reply = seeded.handle_text("wecom", "zhangjingli", "进度").text
+    assert "暂无可查看的台账事项" not in reply and "1" in reply
+    detail = seeded.handle_text("wecom", "zhangjingli", "查 T1").text
+    assert "完成追加概算批复" in detail
+    other = seeded.handle_text("wecom", "yangfengxiang", "查 T1").text  # a leader who is not a convener
+    assert "完成追加概算批复" not in other

@@ -14,7 +14,9 @@ Who sees what:
 - a leader, an office liaison, an office supervisor: the items they follow;
 - a unit liaison / unit head: the items their unit is responsible for, and every item of the minutes and
   slips their unit leads — never another unit's otherwise;
-- the drafter of minutes or a slip: its items.
+- the drafter of minutes or a slip: its items;
+- a convener of seed 001's joint meeting (总召集人、召集人): every joint-meeting decision (T items), which
+  they sign and answer for (§三(三)).
 Anyone else sees nothing. Items of 保密 (confidential) minutes and slips are still tracked (jobs and
 counts do not use this filter) but only people with a role on them — the last three lines — see them.
 """
@@ -29,6 +31,8 @@ from sqlalchemy.orm import Session
 from bot.domain.reporting import sql_led_by
 from bot.domain.roles import Roles
 from models import (
+    KIND_TOPIC,
+    ROLE_CONVENER,
     ROLE_COORDINATION,
     ROLE_LEADER,
     ROLE_OFFICE_LIAISON,
@@ -131,6 +135,8 @@ def _role_conds(roles: Roles) -> list:
     if units:
         conds.append(Matter.responsible_unit_id.in_(units))
         conds.append(sql_led_by(units))
+    if roles.has(ROLE_CONVENER):
+        conds.append(Matter.kind == KIND_TOPIC)
     conds.append(func.coalesce(Matter.minutes_id, 0).in_(
         select(Minutes.id).where(Minutes.created_by_id == roles.person_id)))
     conds.append(func.coalesce(Matter.slip_id, 0).in_(

@@ -19,8 +19,8 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import and_, case, func, select
@@ -57,6 +57,7 @@ class Report:
     overdue: list[dict]
     totals: dict
     overdue_total: int = 0
+    cooperation: list = field(default_factory=list)  # seed 001 §四(一): each unit's part in the key projects
 
 
 def previous_month(as_of: datetime, tz) -> tuple[int, int]:
@@ -165,7 +166,11 @@ def compute(session, year: int, month: int) -> Report:
     units.sort(key=lambda d: (-d["overdue"], -d["open"], d["name"]))
     totals = {k: sum(u[k] for u in units) for k in COUNTS + ("expected", "on_time", "late", "escalations")}
     _rate(totals)
-    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals, overdue_total)
+    from bot.actions.projects import cooperation_table
+
+    cooperation = [asdict(c) for c in cooperation_table(session, start.date(), (end - timedelta(days=1)).date(), today)
+                   if c.forms_due or c.decisions or c.problems]
+    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals, overdue_total, cooperation)
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -189,12 +194,16 @@ HEADERS = {
              "迟报/未报", "按时报送率(%)", "本月提级督办"],
     "难点事项": ["编号", "事项", "责任单位", "调度领导", "完成时限", "逾期天数", "督办层级", "难点痛点堵点"],
     "逾期事项": ["编号", "事项", "责任单位", "调度领导", "完成时限", "逾期天数", "督办层级", "最近进展", "最近报送"],
+    # 泉港政办〔2021〕6号 §四(一): 各单位、各责任人配合推进项目建设情况 (for 区委组织部's cadre assessment)
+    "重点项目配合": ["单位", "应报周报", "按时报送", "迟报", "未报", "议定事项", "按时办结", "逾期未办", "负责问题",
+                 "已解决"],
 }
 WIDTHS = {
     "按领导": [12] + [9] * 12 + [24],
     "按单位": [24] + [9] * 11,
     "难点事项": [8, 36, 18, 10, 12, 9, 22, 36],
     "逾期事项": [8, 36, 18, 10, 12, 9, 22, 36, 17],
+    "重点项目配合": [24] + [10] * 9,
 }
 NUMERIC_FIRST = 1  # in the two count sheets every column after the name is a number (centred)
 
@@ -205,7 +214,7 @@ def _local_minute(at):
 
 
 def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
-    """The four sheets of the workbook as (name, rows) — header row first."""
+    """The sheets of the workbook as (name, rows) — header row first: four, and the key projects' when due."""
     counts = ["total", "done", "open", "overdue", "new", "closed", "expected", "on_time", "late", "rate", "escalations"]
     by_leader = [HEADERS["按领导"]] + [[d["name"]] + [d[k] for k in counts]
                                      + [d["rollups_late"], "、".join(d["hardest"])]
@@ -217,14 +226,20 @@ def workbook_sheets(report: Report) -> list[tuple[str, list[list]]]:
     for o in report.overdue:
         overdue.append([o["code"], o["title"], o["unit"], o["leader"], o["deadline"], o["overdue_days"],
                         level_name(o["level"]), o["last_progress"], _local_minute(o["last_progress_at"])])
-    return [("按领导", by_leader), ("按单位", by_unit), ("难点事项", hardest), ("逾期事项", overdue)]
+    sheets = [("按领导", by_leader), ("按单位", by_unit), ("难点事项", hardest), ("逾期事项", overdue)]
+    if report.cooperation:  # only in a month the key projects had forms, decisions or problems due
+        keys = ("forms_due", "forms_on_time", "forms_late", "forms_missing", "decisions", "decisions_on_time",
+                "decisions_overdue", "problems", "problems_closed")
+        sheets.append(("重点项目配合", [HEADERS["重点项目配合"]] + [[c["unit"]] + [c[k] for k in keys]
+                                                         for c in report.cooperation]))
+    return sheets
 
 
 def workbook_forms(report: Report) -> list[Form]:
     """The sheets laid out as forms: a title row, column widths, A4 landscape fit to width."""
     forms = []
     for name, rows in workbook_sheets(report):
-        columns = [Column(t, w, center=(i >= NUMERIC_FIRST and name in ("按领导", "按单位") and i < 13)
+        columns = [Column(t, w, center=(i >= NUMERIC_FIRST and name in ("按领导", "按单位", "重点项目配合") and i < 13)
                           or t in ("编号", "完成时限", "逾期天数", "最近报送"))
                    for i, (t, w) in enumerate(zip(rows[0], WIDTHS[name], strict=False))]
         notes = []
