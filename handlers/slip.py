@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip
 from bot.core.messages import Context, Reply
-from bot.domain.codes import find_slip, split_code
+from bot.domain.codes import find_slip, split_code, split_code_strict
 from bot.domain.ledger import TransitionError
 from bot.conversation import engine
 from bot.core.routing import Commands
@@ -91,10 +91,8 @@ def edit_slip(ctx: Context, args: str):
     slip = find_slip(ctx.session, args) if args else ctx.session.scalar(
         select(AssignmentSlip).where(AssignmentSlip.drafted_by_id == ctx.person.id,
                                      AssignmentSlip.state == SLIP_RETURNED).order_by(AssignmentSlip.id.desc()))
-    if slip is None:
-        return ctx.render("slip/not_found.txt", code=args)
-    if slip.drafted_by_id != ctx.person.id:
-        return ctx.render("slip/not_drafter.txt", slip=slip)
+    if slip is None or slip.drafted_by_id != ctx.person.id:  # someone else's slip: as if there were none
+        return ctx.render("slip/not_found.txt", code=args, role="drafter")
     if slip.state != SLIP_RETURNED:
         return ctx.render("slip/not_returned.txt", slip=slip)
     draft = slip.draft or {}
@@ -104,14 +102,15 @@ def edit_slip(ctx: Context, args: str):
 
 
 def pending_for(ctx: Context, args: str, returning: bool = False):
-    """(slip, rest of args, error reply) for a leader's 同意/退回: the named slip, or the only pending one."""
-    code, rest = split_code(args)
-    if code is not None and not code.is_matter:
+    """(slip, rest of args, error reply) for a leader's 同意/退回: the named slip, or the only pending one
+    when no code is given. A code that does not parse, or names no slip of this leader's, is answered alike."""
+    code, rest, malformed = split_code_strict(args)
+    if malformed or (code is not None and code.is_matter):
+        return None, "", ctx.render("slip/not_found.txt", code=(args or "").split()[0], role="leader")
+    if code is not None:
         slip = find_slip(ctx.session, str(code))
-        if slip is None:
-            return None, "", ctx.render("slip/not_found.txt", code=str(code))
-        if slip.leader_id != ctx.person.id:
-            return None, "", ctx.render("slip/not_leader.txt", slip=slip)
+        if slip is None or slip.leader_id != ctx.person.id:
+            return None, "", ctx.render("slip/not_found.txt", code=str(code), role="leader")
         if slip.state != SLIP_PENDING:
             return None, "", ctx.render("slip/not_pending.txt", slip=slip)
         return slip, rest, None
