@@ -21,6 +21,7 @@ import json
 import re
 import time
 from typing import Any, Callable, Iterable, Optional
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -30,8 +31,11 @@ from bot.channels.common import (ChannelError, ConfigError, PermanentError, Retr
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
     "sign", "text_payload", "markdown_payload", "markdown_title", "robot_message",
-    "TEXT_MAX_BYTES", "ROBOT_PER_MINUTE", "BLOCK_SECONDS",
+    "TEXT_MAX_BYTES", "ROBOT_PER_MINUTE", "BLOCK_SECONDS", "session_webhook_allowed", "SESSION_PATH",
 ]
+
+DEFAULT_OAPI_BASE = "https://oapi.dingtalk.com"
+SESSION_PATH = "/robot/sendBySession"  # the one endpoint a callback's sessionWebhook may name
 
 # PLATFORMS.md gives no length limit for DingTalk messages; 4096 bytes of UTF-8 is a conservative cap
 # (the same as WeCom's robot markdown) so nothing is ever cut off by the platform.
@@ -146,7 +150,7 @@ class DingTalkClient(TokenClient):
                  token_store: Any, *, timeout: float = 5.0, session: Optional[requests.Session] = None,
                  clock: Callable[[], float] = time.time):
         self.api_base = (api_base or "https://api.dingtalk.com").rstrip("/")
-        self.oapi_base = (oapi_base or "https://oapi.dingtalk.com").rstrip("/")
+        self.oapi_base = (oapi_base or DEFAULT_OAPI_BASE).rstrip("/")
         self.app_key = app_key
         self._app_secret = app_secret
         self.robot_code = robot_code or app_key  # DingTalk: the robotCode of an app robot is its appKey
@@ -277,9 +281,31 @@ class DingTalkClient(TokenClient):
 
     def session_send(self, webhook: str, payload: dict) -> dict:
         """A reply through the sessionWebhook of an incoming message (valid ~90 minutes)."""
-        if not webhook.startswith(("https://", "http://")):
-            raise PermanentError(None, "not a session webhook URL")
+        if not session_webhook_allowed(webhook, self.oapi_base):
+            raise PermanentError(None, "not a DingTalk session webhook URL")
         return self._oapi(webhook, payload)
+
+
+def session_webhook_allowed(url: Optional[str], oapi_base: Optional[str] = None) -> bool:
+    """True only for DingTalk's own session-webhook endpoint: the scheme, host and port of `oapi_base`
+    (DINGTALK_OAPI_BASE), the path /robot/sendBySession and a `session` parameter, nothing else. The URL
+    comes from a callback, whose body DingTalk's sign does not cover: anything looser (a prefix match,
+    user info as in https://oapi.dingtalk.com@10.0.0.1/…, another path) would let a forged body make the
+    bot POST wherever it likes."""
+    if not isinstance(url, str) or not url or len(url) > 1000:
+        return False
+    if any(ch <= " " or ch in "\\\x7f" for ch in url):  # no blanks, controls or backslashes to normalise
+        return False
+    base = urlsplit(oapi_base or DEFAULT_OAPI_BASE)
+    try:
+        parts = urlsplit(url)
+        port, base_port = parts.port, base.port
+    except ValueError:
+        return False
+    return (parts.scheme == base.scheme and parts.username is None and parts.password is None
+            and "@" not in parts.netloc and parts.hostname is not None and parts.hostname == base.hostname
+            and port == base_port and parts.path == SESSION_PATH and not parts.fragment
+            and bool(parse_qs(parts.query).get("session")))
 
 
 def _retry_after(resp: requests.Response) -> Optional[float]:
