@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.actions.base import Act, person_id
 from bot.domain.codes import add_matter
+from bot.delivery.addressing import group_channel
 from bot.infra import audit
 from models import KIND_MINUTES, MINUTES_DRAFTED, DispatchRow, Matter, Minutes, Person, Unit
 
@@ -65,7 +66,13 @@ def do_record_minutes(act: Act, *, leader: Person, number: Optional[str], title:
                      after=audit.snapshot(m), at=act.now)
         created.append(m)
     s.refresh(minutes)
-    act.notify_group("supervision", act.render("minutes/copy.md", minutes=minutes, matters=created),
+    act.notify_group("supervision", act.render("minutes/copy.md", minutes=minutes, matters=created,
+                                                   md_channel=supervision_channel(act)),
                      key=f"minutes-copy:{minutes.id}", kind="minutes")
     notify_units(act, created, key=f"minutes-unit:{minutes.id}", what=minutes)
     return minutes, created
+
+
+def supervision_channel(act: Act) -> str:
+    """The channel of the supervision group's chat: its copies escape user text for that markdown."""
+    return group_channel(act.session, "supervision", getattr(act.runtime, "settings", None))

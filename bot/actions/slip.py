@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.actions.base import Act, lock, person_id
-from bot.actions.minutes import notify_units
+from bot.actions.minutes import notify_units, supervision_channel
 from bot.domain.codes import add_matter, add_slip
 from bot.domain.ledger import TransitionError
 from bot.infra import audit
@@ -80,7 +80,7 @@ def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
     b, a = audit.diff(before, audit.snapshot(slip))
     audit.record(s, actor=act.actor, action="sign", entity="assignment_slip", entity_id=slip.id, before=b,
                  after=a, at=act.now)
-    act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows),
+    act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows, md_channel=supervision_channel(act)),
                      key=f"slip-copy:{slip.id}", kind="slip")
     notify_units(act, rows, key=f"slip-unit:{slip.id}", what=slip, template="slip/unit_notice.txt")
     act.notify_person(slip.drafted_by, act.render("slip/signed_to_drafter.txt", slip=slip, rows=rows),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
 from bot.domain.clock import tz
 from config.settings import PROJECT_ROOT
@@ -44,6 +44,16 @@ def truncate_chars(value: str | None, n: int = 60) -> str:
     return value if len(value) <= n else value[: n - 1] + "…"
 
 
+@pass_context
+def markdown_text(context, value) -> str:
+    """`{{ field | md }}`: user-typed text in a group markdown template, made inert for the channel the
+    template is rendered for (`md_channel`; unset: safe for every channel)."""
+    from bot.channels import markdown_escaper
+
+    channel = context.get("md_channel")
+    return markdown_escaper(channel)(value)
+
+
 env = Environment(
     loader=FileSystemLoader(str(TEMPLATES_DIR)),
     undefined=StrictUndefined,
@@ -52,7 +62,7 @@ env = Environment(
     autoescape=False,
 )
 env.filters.update(cn_date=cn_date, cn_short_date=cn_short_date, cn_datetime=cn_datetime,
-                   cn_weekday=cn_weekday, clip=truncate_chars)
+                   cn_weekday=cn_weekday, clip=truncate_chars, md=markdown_text)
 
 
 def render(name: str, **context) -> str:

@@ -286,6 +286,20 @@ class DingTalkClient(TokenClient):
         return self._oapi(webhook, payload)
 
 
+# DingTalk markdown is a wider subset of Markdown: links and images ([…](…), ![…](…)), emphasis (*, _, ~~),
+# code, quotes, headings, tables (|) and HTML such as <font>. Those characters go full-width, one for one;
+# a line break inside a field is followed by an ideographic space, so a line of it never starts a list
+# item ("- ", "1. ") or underlines the line before into a heading ("---", "===").
+_DINGTALK_MARKUP = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "#": "＃",
+                                  "_": "＿", "~": "～", "|": "｜", "!": "！"})
+
+
+def escape_markdown(text: object) -> str:
+    """User-typed text for a DingTalk markdown message (the `md` template filter on DingTalk)."""
+    out = str(text if text is not None else "").translate(_DINGTALK_MARKUP)
+    return out.replace("\n", "\n\u3000")
+
+
 def session_webhook_allowed(url: Optional[str], oapi_base: Optional[str] = None) -> bool:
     """True only for DingTalk's own session-webhook endpoint: the scheme, host and port of `oapi_base`
     (DINGTALK_OAPI_BASE), the path /robot/sendBySession and a `session` parameter, nothing else. The URL
