@@ -206,4 +206,5 @@ def receive():
     return jsonify({})
 
 
-__all__ = ["bp", "verify", "bind", "claim_sign", "parse_body", "to_incoming", "queue_reply", "handle", "ConfigError", "Refused"]
+__all__ = ["bp", "verify", "bind", "claim_sign", "parse_body", "to_incoming", "queue_reply", "handle", "ConfigError",
+           "Refused"]
