@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -48,7 +47,7 @@ def browser_env(sqlite_url, tmp_path):
                    WECOM_API_BASE=fake_base, WECOM_OAUTH_BASE=fake_base)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
-    app.extensions["bot"].settings = replace(app.extensions["bot"].settings, BOARD_BASE_URL=base)
+    app.extensions["bot"].settings = app.extensions["bot"].settings.model_copy(update={"BOARD_BASE_URL": base})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     runtime = app.extensions["bot"]
