@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from tests/dingtalk_support.py are parameters here
 """DingTalk callbacks forged with a valid sign (issue 11, items 1–2): the bot POSTs only to DingTalk's own
 sessionWebhook endpoint, never for an unregistered sender, and a (timestamp, sign) pair carries one
 message only. A recording sink on loopback stands for every address an attacker might name."""
@@ -15,9 +16,8 @@ from bot.channels.dingtalk import callback as dingtalk
 from bot.channels.dingtalk.api import DingTalkClient, PermanentError
 from bot.infra.kv import MemoryKV
 from models import TARGET_WEBHOOK
+from tests.dingtalk_support import APP_SECRET, ROBOT_CODE, USER, bot, delivered, dt_config, fake, notices, peer, send  # noqa: F401 - fixtures
 from tests.support import make_app
-from tests.test_dingtalk import (  # noqa: F401 - fixtures
-    APP_SECRET, ROBOT_CODE, USER, bot, delivered, dt_config, fake, notices, peer, send)
 
 
 class Sink:

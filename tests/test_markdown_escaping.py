@@ -17,7 +17,7 @@ from bot.channels.wecom.api import escape_markdown as wecom_escape
 from bot.infra.text import render
 from models import ChatGroup, Notice
 from tests.dialog import Direct, talk
-from tests.test_slip import DRAFT
+from tests.slip_draft import DRAFT
 
 HOSTILE = '[点此处理](http://e.x/1) <font color="warning">急</font> <@all> **加急** `x`'
 # What the hostile text would render as in either channel's markdown.

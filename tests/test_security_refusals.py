@@ -14,7 +14,7 @@ from bot.domain.codes import split_code, split_code_strict
 from models import AssignmentSlip
 from tests import factories as f
 from tests.dialog import Direct, at, talk
-from tests.test_slip import DRAFT
+from tests.slip_draft import DRAFT
 
 
 @pytest.fixture

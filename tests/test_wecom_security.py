@@ -7,12 +7,54 @@ import time
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from bot.channels.common import Refused
 from bot.channels.wecom import callback as wecom
 from config.settings import Settings, SettingsError
-from models import Notice, ProcessedMessage
-from tests.test_wecom_callback import USER, bot, count, peer, post, wait_for  # noqa: F401 - fixtures
+from models import Notice, Person, ProcessedMessage
+from tests.support import AES, AGENT, CORP, TOKEN, Spy, make_app, wecom_config
+from tests.wecom_peer import WeComPeer
+
+USER = "liuzhaoxuan"
+
+
+@pytest.fixture
+def peer():
+    return WeComPeer(TOKEN, AES, CORP, AGENT)
+
+
+@pytest.fixture
+def bot(db_url, tmp_path, monkeypatch):
+    """An app with WeCom configured and one registered person; its runtime's `spy` sees routed messages."""
+    app = make_app(db_url, tmp_path, **wecom_config())
+    rt = app.extensions["bot"]
+    with rt.db.session() as s:
+        s.add(Person(name="刘昭暄", wecom_userid=USER))
+    rt.spy = Spy(rt.router)
+    monkeypatch.setattr(rt, "router", rt.spy)
+    app.client = app.test_client()
+    yield app
+    rt.db.dispose()
+
+
+def post(client, callback):
+    url, body = callback
+    return client.post(url, data=body, content_type="text/xml")
+
+
+def count(rt, model):
+    with rt.db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 @pytest.mark.parametrize("age", [5 * 365 * 86400, -10 * 365 * 86400, 361, -361, 3600])
@@ -30,8 +72,6 @@ def test_a_callback_inside_the_window_is_answered(bot, peer, age):
 
 
 def test_the_window_is_a_setting(db_url, tmp_path, peer):
-    from tests.support import make_app, wecom_config
-
     app = make_app(db_url, tmp_path, WECOM_TIMESTAMP_WINDOW_SECONDS=7200, **wecom_config())
     r = post(app.test_client(), peer.text(USER, "帮助", timestamp=str(int(time.time()) - 3600)))
     assert r.status_code == 200
