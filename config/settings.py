@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,10 @@ class Settings(BaseSettings):
     # Behaviour
     MAX_BODY_BYTES: int = 64 * 1024  # callbacks larger than this are refused (413)
     PASSIVE_REPLY_SECONDS: float = 3.0  # answer in the HTTP response if ready within this, else send actively
-    DEDUP_TTL_SECONDS: int = 2 * 24 * 3600
+    DEDUP_TTL_SECONDS: int = 2 * 24 * 3600  # at least WECOM_TIMESTAMP_WINDOW_SECONDS and DingTalk's hour
+    # A WeCom callback signed further than this from now is refused (403): WeCom retries within about a
+    # minute, plus five minutes of clock skew. Deduplication must outlive it, or a capture replays.
+    WECOM_TIMESTAMP_WINDOW_SECONDS: int = 360
     CONVERSATION_IDLE_MINUTES: int = 30
     DRAFT_KEEP_HOURS: int = 24
     OUTBOX_MAX_ATTEMPTS: int = 8
@@ -107,6 +110,13 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("not an IANA time zone (e.g. Asia/Shanghai)") from None
         return value
+
+    @model_validator(mode="after")
+    def _dedup_outlives_the_windows(self):
+        if self.DEDUP_TTL_SECONDS < max(self.WECOM_TIMESTAMP_WINDOW_SECONDS, 3600):
+            raise ValueError("DEDUP_TTL_SECONDS must be at least WECOM_TIMESTAMP_WINDOW_SECONDS and 3600 "
+                             "(DingTalk's sign window), or a captured callback is processed again")
+        return self
 
     @classmethod
     def load(cls, overrides: Optional[Mapping[str, Any]] = None) -> Settings:

@@ -84,10 +84,8 @@ def _load_request(ctx: Context, args: str) -> tuple[Optional[ExtensionRequest], 
     word, rest = first_word(args)
     m = REQUEST_ID.match(word)
     req = ctx.session.get(ExtensionRequest, int(m.group(1))) if m else None
-    if req is None:
+    if req is None or ctx.person not in deciders(ctx.session, req.matter):  # not theirs: as if there were none
         return None, rest, Reply(ctx.render("extension/no_request.txt", text=word))
-    if ctx.person not in deciders(ctx.session, req.matter):
-        return None, rest, Reply(ctx.render("extension/not_decider.txt", req=req, m=req.matter))
     return req, rest, None
 
 

@@ -10,7 +10,6 @@ problems (问题解决 WTn). 同意 / 退回 / 签发 are shared with the assign
 """
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from bot.conversation.engine import Field, Flow, Group
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain import keyprojects as K
+from bot.domain.codes import split_code_strict
 from models import (
     KIND_TOPIC,
     MATTER_CLOSED,
@@ -46,7 +46,6 @@ from models import (
 
 commands = Commands()
 
-RE_OTHER_CODE = re.compile(r"^\s*JB\s*\d", re.IGNORECASE)
 MET_CHOICES = [("met", "已达成"), ("not_met", "未达成")]
 CATEGORY_CHOICES = [(k, v) for k, v in PROBLEM_CATEGORIES.items()]
 
@@ -173,8 +172,10 @@ def approval_hook(ctx: Context, args: str, approve: bool) -> Optional[Reply]:
         if row is None:
             return Reply(ctx.render("projects/not_found.txt", code=(args or "").split()[0]))
         return act(ctx, kind, row, approve, rest)
-    if RE_OTHER_CODE.match(args or "") or (approve and (args or "").strip()):
-        return None  # a slip's code (JB3), or text that is no code of ours: the slip's handler answers
+    code, _rest, malformed = split_code_strict(args)
+    if code is not None or malformed or (approve and (args or "").strip()):
+        return None  # a ledger or slip code (JB3, M3), a malformed one, or text that is no code of ours:
+        # the slip's handler answers (a malformed code is an error there, never a reason here)
     if s.scalar(select(AssignmentSlip.id).where(AssignmentSlip.leader_id == ctx.person.id,
                                                 AssignmentSlip.state == SLIP_PENDING)):
         return None

@@ -23,7 +23,7 @@ from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
-from bot.domain.codes import find_slip, split_code, split_minutes_ref
+from bot.domain.codes import find_slip, split_code, split_code_strict, split_minutes_ref
 from bot.domain.ledger import TransitionError
 from bot.domain.scope import can_see_record
 from handlers import projects
@@ -99,10 +99,8 @@ def edit_slip(ctx: Context, args: str):
     slip = find_slip(ctx.session, args) if args else ctx.session.scalar(
         select(AssignmentSlip).where(AssignmentSlip.drafted_by_id == ctx.person.id,
                                      AssignmentSlip.state == SLIP_RETURNED).order_by(AssignmentSlip.id.desc()))
-    if slip is None:
-        return ctx.render("slip/not_found.txt", code=args)
-    if slip.drafted_by_id != ctx.person.id:
-        return ctx.render("slip/not_drafter.txt", slip=slip)
+    if slip is None or slip.drafted_by_id != ctx.person.id:  # someone else's slip: as if there were none
+        return ctx.render("slip/not_found.txt", code=args, role="drafter")
     if slip.state != SLIP_RETURNED:
         return ctx.render("slip/not_returned.txt", slip=slip)
     draft = slip.draft or {}
@@ -122,24 +120,23 @@ def awaiting(ctx: Context) -> list:
 
 def pending_for(ctx: Context, args: str, returning: bool = False):
     """(slip or minutes, rest of args, error reply) for a leader's 同意/退回: the named slip (JB3) or minutes
-    (纪要2), or the only record awaiting them."""
-    code, rest = split_code(args)
+    (纪要2), or the only record awaiting them when none is named. A code that does not parse, or that names no
+    record of this leader's, is answered alike: nothing tells that someone else's exists."""
     minutes_id, minutes_rest = split_minutes_ref(args)
     if minutes_id is not None:
         minutes = ctx.session.get(Minutes, minutes_id)
-        if minutes is None or not can_see_record(ctx.roles, minutes):
+        if minutes is None or minutes.leader_id != ctx.person.id:
             return None, "", ctx.render("slip/minutes_not_found.txt", ref=minutes_id)
-        if minutes.leader_id != ctx.person.id:
-            return None, "", ctx.render("slip/not_leader.txt", slip=minutes, minutes=True)
         if minutes.state != MINUTES_DRAFTED:
             return None, "", ctx.render("slip/not_pending.txt", slip=minutes, minutes=True)
         return minutes, minutes_rest, None
-    if code is not None and not code.is_matter:
+    code, rest, malformed = split_code_strict(args)
+    if malformed or (code is not None and code.is_matter):
+        return None, "", ctx.render("slip/not_found.txt", code=(args or "").split()[0], role="leader")
+    if code is not None:
         slip = find_slip(ctx.session, str(code))
-        if slip is None:
-            return None, "", ctx.render("slip/not_found.txt", code=str(code))
-        if slip.leader_id != ctx.person.id:
-            return None, "", ctx.render("slip/not_leader.txt", slip=slip)
+        if slip is None or slip.leader_id != ctx.person.id:
+            return None, "", ctx.render("slip/not_found.txt", code=str(code), role="leader")
         if slip.state != SLIP_PENDING:
             return None, "", ctx.render("slip/not_pending.txt", slip=slip)
         return slip, rest, None

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from models import AssignmentSlip, AuditLog, Matter, Notice
 from tests import factories as f
 from tests.dialog import Direct, at, talk
+from tests.slip_draft import DRAFT
 
 
 @pytest.fixture
@@ -17,27 +18,6 @@ def org(runtime):
         o = f.small_org(s)
     runtime.clock.set(at(2026, 11, 23))
     return o
-
-
-DRAFT = [
-    ("交办单", ("事项交办单", "签发人", "1. 陈剑锋", "2. 郭雅婷")),
-    ("陈剑锋", "调度时间"),
-    ("11月20日", ("第 1 项", "事项名称")),
-    ("石化科创小镇一期征迁扫尾", "难点痛点堵点"),
-    ("3户群众诉求未解决", "解决措施"),
-    ("镇村联动逐户攻坚", "责任单位"),
-    ("科技局", "完成时限"),
-    ("2026-11-10", ("不能早于调度时间", "2026年11月20日")),
-    ("11月10日", ("哪一年", "1. 2027年11月10日", "2026年11月10日早于2026年11月20日")),
-    ("12月15日", "第 2 项"),
-    ("项目立项审批", "难点"),
-    ("材料不全", "措施"),
-    ("专人代办", "责任单位"),
-    ("发改局", "完成时限"),
-    ("月底", "第 3 项"),
-    ("完成", ("请核对", "确认后将送陈剑锋签发", "(2) 项目立项审批")),
-    ("确认", ("交办单 JB1 已提交", "陈剑锋")),
-]
 
 
 def state(rt):

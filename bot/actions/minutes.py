@@ -16,6 +16,7 @@ from typing import Optional
 from sqlalchemy import func, select
 
 from bot.actions.base import Act, lock, notify_people, person_id
+from bot.delivery.addressing import group_channel
 from bot.domain.codes import add_matter
 from bot.domain.leadunit import minutes_lead_unit
 from bot.domain.ledger import TransitionError
@@ -176,7 +177,8 @@ def do_issue_minutes(act: Act, minutes: Minutes) -> list[Unit]:
     _audit(act, minutes, before, "issue")
     matters = list(minutes.matters)
     if copied_to_supervision(minutes.state, minutes.confidential):
-        act.notify_group("supervision", act.render("minutes/copy.md", minutes=minutes, matters=matters),
+        act.notify_group("supervision", act.render("minutes/copy.md", minutes=minutes, matters=matters,
+                                                     md_channel=supervision_channel(act)),
                          key=f"minutes-copy:{minutes.id}", kind="minutes")
     unreached = notify_units(act, matters, key=f"minutes-unit:{minutes.id}", what=minutes)
     notify_people(act, [minutes.created_by], act.render("minutes/issued_to_drafter.txt", minutes=minutes,
@@ -302,3 +304,8 @@ def do_withdraw_minutes(act: Act, minutes: Minutes, reason: Optional[str]) -> No
     _audit(act, minutes, before, "withdraw", text)
     notify_people(act, [minutes.leader], act.render("minutes/withdrawn_notice.txt", minutes=minutes, reason=text,
                                                     by=act.actor), key=f"minutes-withdrawn:{minutes.id}")
+
+
+def supervision_channel(act: Act) -> str:
+    """The channel of the supervision group's chat: its copies escape user text for that markdown."""
+    return group_channel(act.session, "supervision", getattr(act.runtime, "settings", None))

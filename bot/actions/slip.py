@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.actions.base import Act, lock, person_id
 from bot.actions.forms import SUPERVISION, group_mailbox, is_confidential, send_forms
-from bot.actions.minutes import notify_units
+from bot.actions.minutes import notify_units, supervision_channel
 from bot.documents.slip import annex4_docx, annex4_filename
 from bot.domain.codes import add_matter, add_slip
 from bot.domain.leadunit import slip_lead_unit
@@ -92,7 +92,8 @@ def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
     audit.record(s, actor=act.actor, action="sign", entity="assignment_slip", entity_id=slip.id, before=b,
                  after=a, at=act.now)
     if copied_to_supervision(slip.state, slip.confidential):
-        act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows),
+        act.notify_group("supervision", act.render("slip/copy.md", slip=slip, rows=rows,
+                                                   md_channel=supervision_channel(act)),
                          key=f"slip-copy:{slip.id}", kind="slip")
     if not is_confidential(slip):  # the signed 附件4 to the group's chat and mailbox
         s.expire(slip, ["rows"])

@@ -10,3 +10,23 @@ its `person_identity.channel`).
 
 CHANNELS: tuple[str, ...] = ("wecom", "dingtalk")
 OUTBOX_CHANNELS: tuple[str, ...] = CHANNELS + ("mail",)
+
+
+def markdown_escaper(channel: "str | None"):
+    """The function that makes user-typed text inert in `channel`'s markdown (each channel's
+    `api.escape_markdown`); for an unknown or unsettled channel, every channel's at once."""
+    from importlib import import_module
+
+    def of(name: str):
+        return import_module(f"bot.channels.{name}.api").escape_markdown
+
+    if channel in CHANNELS:
+        return of(channel)
+    escapes = [of(name) for name in CHANNELS]
+
+    def every(text: object) -> str:
+        out = str(text if text is not None else "")
+        for escape in escapes:
+            out = escape(out)
+        return out
+    return every

@@ -3,6 +3,7 @@ platforms' APIs (each client module re-exports them under its own names), the ac
 and a lazy handler pool."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -38,6 +39,29 @@ def read_body(limit: int) -> bytes:
     if len(data) > limit:
         raise Refused(413, "body too large")
     return data
+
+
+def claim_once(runtime, key: str, owner: str, ttl: float) -> bool:
+    """Claim `key` for `owner` for `ttl` seconds: True the first time, and again for the same owner (a
+    platform retry), False for any other owner. Redis SET NX when configured, else two rows of
+    processed_message (the key, and key + owner's hash) inserted together, so the claim holds across
+    processes and restarts; housekeeping drops the rows after DEDUP_TTL_SECONDS (≥ any ttl used here)."""
+    if runtime.shared_state:
+        if runtime.kv.set_nx(key, owner, ttl=ttl):
+            return True
+        return runtime.kv.get(key) == owner
+    from sqlalchemy.exc import IntegrityError
+
+    from models import ProcessedMessage
+
+    owned = key + "|" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:16]
+    try:
+        with runtime.db.session() as s:
+            s.add_all([ProcessedMessage(key=key), ProcessedMessage(key=owned)])
+    except IntegrityError:
+        with runtime.db.session() as s:
+            return s.get(ProcessedMessage, owned) is not None
+    return True
 
 
 class ChannelError(Exception):

@@ -46,6 +46,13 @@ class Clock:
 
 
 
+def find_person(session: Session, channel: str, user_id: str) -> Optional[Person]:
+    """The active person with identity `user_id` on `channel` (None: an unregistered sender)."""
+    return session.scalar(select(Person).join(PersonIdentity, PersonIdentity.person_id == Person.id)
+                          .where(PersonIdentity.channel == channel, PersonIdentity.external_id == user_id,
+                                 Person.active.is_(True)))
+
+
 class Runtime:
     """The running bot: settings, database, shared state, clock and the router."""
 
@@ -95,10 +102,7 @@ class Runtime:
                 s.delete(row)
 
     def find_person(self, session: Session, channel: str, user_id: str) -> Optional[Person]:
-        """The active person with identity `user_id` on `channel`."""
-        return session.scalar(select(Person).join(PersonIdentity, PersonIdentity.person_id == Person.id)
-                              .where(PersonIdentity.channel == channel, PersonIdentity.external_id == user_id,
-                                     Person.active.is_(True)))
+        return find_person(session, channel, user_id)
 
     def dispatch(self, incoming: Incoming, *, dedup: bool = True,
                  before_commit: Optional[Callable[[Session, Optional[Reply]], None]] = None):

@@ -26,6 +26,8 @@ MAX_DIGITS = 9
 # one, so a position in the folded text is the same position in what was typed.
 _FOLD = {0x3000: " ", **{c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}}
 _CODE = re.compile(rf"\s*(JB|M|J|T)[ \t-]?([0-9]{{1,{MAX_DIGITS}}})(?![0-9A-Z])", re.IGNORECASE)
+# What someone meant as a code: JB…, or M / J / T followed by a hyphen or a digit ("JB-x", "J1a", "M0").
+_CODE_LIKE = re.compile(r"\s*(?:JB|[MJT](?:-|\s*[0-9]))", re.IGNORECASE)
 
 
 class Code(NamedTuple):
@@ -53,6 +55,15 @@ def split_code(text: Optional[str]) -> tuple[Optional[Code], str]:
     if m is None or int(m[2]) == 0:
         return None, text
     return Code(KIND_OF_PREFIX[m[1].upper()], int(m[2])), text[m.end():].strip()
+
+
+def split_code_strict(text: Optional[str]) -> tuple[Optional[Code], str, bool]:
+    """`split_code`, and whether `text` starts with something meant as a code that does not parse (a
+    malformed code is an error for the caller, never "no code given" and never part of a reason)."""
+    code, rest = split_code(text)
+    if code is not None:
+        return code, rest, False
+    return None, rest, _CODE_LIKE.match((text or "").translate(_FOLD)) is not None
 
 
 def parse_code(text: Optional[str]) -> Optional[Code]:

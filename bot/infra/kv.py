@@ -22,7 +22,7 @@ class MemoryKV:
     def __init__(self):
         self._data: dict[str, tuple[str, Optional[float]]] = {}
         self._mutex = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, list] = {}  # name -> [lock, holders + waiters]: dropped when nobody needs it
         self._versions: dict[str, int] = {}
 
     def _alive(self, key: str) -> Optional[str]:
@@ -58,13 +58,20 @@ class MemoryKV:
     @contextmanager
     def lock(self, name: str, timeout: float = 30, wait: float = 10) -> Iterator[None]:
         with self._mutex:
-            lk = self._locks.setdefault(name, threading.Lock())
-        if not lk.acquire(timeout=wait):
-            raise LockTimeout(name)
+            entry = self._locks.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
         try:
-            yield
+            if not entry[0].acquire(timeout=wait):
+                raise LockTimeout(name)
+            try:
+                yield
+            finally:
+                entry[0].release()
         finally:
-            lk.release()
+            with self._mutex:
+                entry[1] -= 1
+                if entry[1] == 0:  # released and unheld: one entry per live lock, not per id ever seen
+                    del self._locks[name]
 
     def get_versioned(self, key: str) -> Optional[tuple[int, str]]:
         """A versioned document: (version, value), or None."""

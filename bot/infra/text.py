@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
 from bot.domain.clock import tz
 from config.settings import PROJECT_ROOT
@@ -56,6 +56,16 @@ def addressed(person) -> str:
     return person.name + post.removeprefix("区政府")
 
 
+@pass_context
+def markdown_text(context, value) -> str:
+    """`{{ field | md }}`: user-typed text in a group markdown template, made inert for the channel the
+    template is rendered for (`md_channel`; unset: safe for every channel)."""
+    from bot.channels import markdown_escaper
+
+    channel = context.get("md_channel")
+    return markdown_escaper(channel)(value)
+
+
 env = Environment(
     loader=FileSystemLoader(str(TEMPLATES_DIR)),
     undefined=StrictUndefined,
@@ -65,7 +75,7 @@ env = Environment(
 )
 env.filters.update(cn_date=cn_date, cn_short_date=cn_short_date, cn_datetime=cn_datetime,
                    cn_weekday=cn_weekday, clip=truncate_chars,
-                   addressed=addressed)
+                   addressed=addressed, md=markdown_text)
 
 
 def render(name: str, **context) -> str:

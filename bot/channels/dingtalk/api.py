@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -30,8 +31,11 @@ from bot.channels.common import ChannelError, ConfigError, PermanentError, Retry
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
     "sign", "text_payload", "markdown_payload", "markdown_title", "robot_message", "file_message",
-    "TEXT_MAX_BYTES", "ROBOT_PER_MINUTE", "BLOCK_SECONDS", "FILE_MAX_BYTES",
+    "TEXT_MAX_BYTES", "ROBOT_PER_MINUTE", "BLOCK_SECONDS", "FILE_MAX_BYTES", "session_webhook_allowed", "SESSION_PATH",
 ]
+
+DEFAULT_OAPI_BASE = "https://oapi.dingtalk.com"
+SESSION_PATH = "/robot/sendBySession"  # the one endpoint a callback's sessionWebhook may name
 
 # PLATFORMS.md gives no length limit for DingTalk messages; 4096 bytes of UTF-8 is a conservative cap
 # (the same as WeCom's robot markdown) so nothing is ever cut off by the platform.
@@ -153,7 +157,7 @@ class DingTalkClient(TokenClient):
                  token_store: Any, *, timeout: float = 5.0, session: Optional[requests.Session] = None,
                  clock: Callable[[], float] = time.time):
         self.api_base = (api_base or "https://api.dingtalk.com").rstrip("/")
-        self.oapi_base = (oapi_base or "https://oapi.dingtalk.com").rstrip("/")
+        self.oapi_base = (oapi_base or DEFAULT_OAPI_BASE).rstrip("/")
         self.app_key = app_key
         self._app_secret = app_secret
         self.robot_code = robot_code or app_key  # DingTalk: the robotCode of an app robot is its appKey
@@ -336,9 +340,45 @@ class DingTalkClient(TokenClient):
 
     def session_send(self, webhook: str, payload: dict) -> dict:
         """A reply through the sessionWebhook of an incoming message (valid ~90 minutes)."""
-        if not webhook.startswith(("https://", "http://")):
-            raise PermanentError(None, "not a session webhook URL")
+        if not session_webhook_allowed(webhook, self.oapi_base):
+            raise PermanentError(None, "not a DingTalk session webhook URL")
         return self._oapi(webhook, payload)
+
+
+# DingTalk markdown is a wider subset of Markdown: links and images ([…](…), ![…](…)), emphasis (*, _, ~~),
+# code, quotes, headings, tables (|) and HTML such as <font>. Those characters go full-width, one for one;
+# a line break inside a field is followed by an ideographic space, so a line of it never starts a list
+# item ("- ", "1. ") or underlines the line before into a heading ("---", "===").
+_DINGTALK_MARKUP = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "#": "＃",
+                                  "_": "＿", "~": "～", "|": "｜", "!": "！"})
+
+
+def escape_markdown(text: object) -> str:
+    """User-typed text for a DingTalk markdown message (the `md` template filter on DingTalk)."""
+    out = str(text if text is not None else "").translate(_DINGTALK_MARKUP)
+    return out.replace("\n", "\n\u3000")
+
+
+def session_webhook_allowed(url: Optional[str], oapi_base: Optional[str] = None) -> bool:
+    """True only for DingTalk's own session-webhook endpoint: the scheme, host and port of `oapi_base`
+    (DINGTALK_OAPI_BASE), the path /robot/sendBySession and a `session` parameter, nothing else. The URL
+    comes from a callback, whose body DingTalk's sign does not cover: anything looser (a prefix match,
+    user info as in https://oapi.dingtalk.com@10.0.0.1/…, another path) would let a forged body make the
+    bot POST wherever it likes."""
+    if not isinstance(url, str) or not url or len(url) > 1000:
+        return False
+    if any(ch <= " " or ch in "\\\x7f" for ch in url):  # no blanks, controls or backslashes to normalise
+        return False
+    base = urlsplit(oapi_base or DEFAULT_OAPI_BASE)
+    try:
+        parts = urlsplit(url)
+        port, base_port = parts.port, base.port
+    except ValueError:
+        return False
+    return (parts.scheme == base.scheme and parts.username is None and parts.password is None
+            and "@" not in parts.netloc and parts.hostname is not None and parts.hostname == base.hostname
+            and port == base_port and parts.path == SESSION_PATH and not parts.fragment
+            and bool(parse_qs(parts.query).get("session")))
 
 
 def _retry_after(resp: requests.Response) -> Optional[float]:

@@ -5,10 +5,14 @@
 1. refuse early: not configured (no DINGTALK_APP_SECRET) → 404, body over MAX_BODY_BYTES → 413;
 2. check the headers: `timestamp` (ms) within an hour of now and `sign` = base64(HMAC-SHA256(appSecret,
    timestamp + "\\n" + appSecret)), compared in constant time → 403 otherwise;
-3. parse the JSON (not an object, or no msgId → 400). Nothing is stored before this point;
-4. build a platform-neutral `Incoming` (dedup id = msgId: only the timestamp is signed, so a captured
-   request replays for an hour and must be deduplicated);
-5. run `runtime.dispatch` in a thread pool with a time budget; the reply is queued in the outbox *inside
+3. parse the JSON (not an object, or no msgId → 400) and bind what the sign does not cover: the
+   robotCode (and chatbotCorpId, when DINGTALK_CORP_ID is set) must be ours, the conversation type one
+   we know → 403/400 otherwise. Nothing is stored before this point;
+4. accept each (timestamp, sign) pair for one message only (`claim_once`): only the timestamp is signed,
+   so a captured pair would otherwise carry any body, sender and sessionWebhook for an hour → 403;
+5. build a platform-neutral `Incoming` (dedup id = msgId); its sessionWebhook is kept only if it is
+   DingTalk's own endpoint (`session_webhook_allowed`), and never used for an unregistered sender;
+6. run `runtime.dispatch` in a thread pool with a time budget; the reply is queued in the outbox *inside
    the handler's transaction* as a notice to the message's sessionWebhook (or, without a usable one, a
    one-to-one batchSend), so a change and its answer are committed together; answer `{}` at once.
 
@@ -26,11 +30,12 @@ from typing import Optional
 
 from flask import Blueprint, current_app, jsonify, request
 
-from bot.channels.common import Refused, lazy_pool, read_body, refusal
+from bot.channels.common import Refused, claim_once, lazy_pool, read_body, refusal
 from bot.channels.dingtalk import api as dingtalk_api
 from bot.channels.dingtalk.api import ConfigError  # noqa: F401 - part of this module's interface
 from bot.core import replies
 from bot.core.messages import Incoming, Reply
+from bot.core.runtime import find_person
 from bot.delivery import addressing, outbox
 from models import TARGET_WEBHOOK
 
@@ -64,6 +69,28 @@ def verify(secret: str, timestamp: str, signature: str, now_ms: Optional[int] = 
         raise Refused(403, "bad signature")
 
 
+def bind(body: dict, settings) -> None:
+    """Refuse a body that is not for this robot: DingTalk's sign covers only the timestamp, so these
+    fields are what ties a signed request to this deployment (403 robot / corp, 400 conversation)."""
+    ours = settings.DINGTALK_ROBOT_CODE or settings.DINGTALK_APP_KEY
+    if ours and body.get("robotCode") != ours:
+        raise Refused(403, "robotCode is not ours")
+    if settings.DINGTALK_CORP_ID and body.get("chatbotCorpId") != settings.DINGTALK_CORP_ID:
+        raise Refused(403, "chatbotCorpId is not ours")
+    kind = str(body.get("conversationType", "1"))
+    if kind not in ("1", "2") or (kind == "2" and not body.get("conversationId")):
+        raise Refused(400, "unknown conversation type")
+
+
+def claim_sign(runtime, timestamp: str, signature: str, msg_id: str, now_ms: Optional[int] = None) -> None:
+    """Accept a (timestamp, sign) pair for one msgId only, for as long as the pair is valid (the platform
+    retrying the same message passes; the msgId dedup then answers it). Refused(403) for a replayed pair."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    ttl = max(1.0, (int(timestamp) + MAX_CLOCK_SKEW_MS - now_ms) / 1000 + 60)
+    if not claim_once(runtime, f"sign:{CHANNEL}:{timestamp}:{signature}", msg_id, ttl):
+        raise Refused(403, "sign already used")
+
+
 def parse_body(data: bytes) -> dict:
     """The callback JSON as a dict; Refused(400) for anything else."""
     try:
@@ -89,8 +116,9 @@ def _text_of(body: dict) -> Optional[str]:
     return None
 
 
-def to_incoming(body: dict, tz) -> Incoming:
-    """An `Incoming` for a callback body; Refused(400) when it lacks a message id or a sender."""
+def to_incoming(body: dict, tz, oapi_base: Optional[str] = None) -> Incoming:
+    """An `Incoming` for a callback body; Refused(400) when it lacks a message id or a sender. A
+    sessionWebhook that is not DingTalk's endpoint on `oapi_base` is dropped (the reply goes one-to-one)."""
     msg_id = body.get("msgId")
     if not isinstance(msg_id, str) or not msg_id or len(msg_id) > 150:
         raise Refused(400, "no msgId")
@@ -111,7 +139,11 @@ def to_incoming(body: dict, tz) -> Incoming:
         expires = 0
     group = str(body.get("conversationType", "1")) == "2"
     msgtype = str(body.get("msgtype") or "text")
-    extra = {"msgtype": msgtype, "session_webhook": webhook if isinstance(webhook, str) else None,
+    if not dingtalk_api.session_webhook_allowed(webhook, oapi_base):
+        if webhook:
+            log.warning("dingtalk callback %s names a session webhook that is not DingTalk's: dropped", msg_id)
+        webhook = None
+    extra = {"msgtype": msgtype, "session_webhook": webhook,
              "session_webhook_expires": expires}
     return Incoming(channel=CHANNEL, user_id=staff, msg_id=msg_id, created_at=created, text=_text_of(body),
                     conversation_id=str(body.get("conversationId") or "") or None if group else None,
@@ -127,8 +159,10 @@ def queue_reply(session, incoming: Incoming, reply: Optional[Reply], key: Option
     key = key or replies.reply_key(incoming, "reply")
     msgtype = "markdown" if reply.markdown else "text"
     webhook = incoming.extra.get("session_webhook")
+    if webhook and find_person(session, CHANNEL, incoming.user_id) is None:
+        webhook = None  # an unregistered sender's URL is never called; a staff id still gets one-to-one
     payload = {"content": reply.text, "user_id": incoming.user_id}
-    if webhook and webhook.startswith(("https://", "http://")) and len(webhook) <= TARGET_MAX:
+    if webhook and len(webhook) <= TARGET_MAX:
         payload["expires"] = int(incoming.extra.get("session_webhook_expires") or 0)
         return outbox.enqueue(session, target_kind=TARGET_WEBHOOK, target=webhook, msgtype=msgtype,
                               payload=payload, channel=CHANNEL, key=key, kind="reply")
@@ -160,13 +194,17 @@ def receive():
         if not settings.dingtalk_enabled:
             raise Refused(404, "dingtalk not configured")
         data = read_body(settings.MAX_BODY_BYTES)
-        verify(settings.DINGTALK_APP_SECRET, request.headers.get("timestamp", ""),
-               request.headers.get("sign", ""))
-        incoming = to_incoming(parse_body(data), runtime.tz)
+        timestamp, signature = request.headers.get("timestamp", ""), request.headers.get("sign", "")
+        verify(settings.DINGTALK_APP_SECRET, timestamp, signature)
+        body = parse_body(data)
+        bind(body, settings)
+        incoming = to_incoming(body, runtime.tz, settings.DINGTALK_OAPI_BASE)
+        claim_sign(runtime, timestamp, signature, incoming.msg_id)
     except Refused as exc:
         return refusal(exc, log, "dingtalk")
     handle(runtime, incoming)
     return jsonify({})
 
 
-__all__ = ["bp", "verify", "parse_body", "to_incoming", "queue_reply", "handle", "ConfigError", "Refused"]
+__all__ = ["bp", "verify", "bind", "claim_sign", "parse_body", "to_incoming", "queue_reply", "handle", "ConfigError",
+           "Refused"]

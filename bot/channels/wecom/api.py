@@ -199,6 +199,16 @@ def _check_content(msgtype: str, body: Any, limit: int) -> None:
 # Client
 
 
+
+# WeCom markdown's markup (<font>, <@userid>, [text](url), **bold**, `code`, > quotes, # headings) mapped
+# to the full-width forms, one character for one: user text reads the same and renders as typed.
+_WECOM_MARKUP = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "#": "＃"})
+
+
+def escape_markdown(text: object) -> str:
+    """User-typed text for a WeCom markdown message (the `md` template filter on WeCom)."""
+    return str(text if text is not None else "").translate(_WECOM_MARKUP)
+
 class WeComClient(TokenClient):
     """Synchronous WeCom API client with a shared, cached access token."""
 

@@ -5,7 +5,8 @@
 1. refuse early: not configured → 404, body over MAX_BODY_BYTES → 413, XML with a DTD / entities /
    external references or otherwise malformed → 400 (defusedxml, before wechatpy sees anything);
 2. check the signature and the CorpID and decrypt (wechatpy's `WeChatCrypto`): forged → 403,
-   undecryptable (wrong AES key…) → 400. Nothing is stored before this point;
+   undecryptable (wrong AES key…) → 400; a signed `timestamp` further than WECOM_TIMESTAMP_WINDOW_SECONDS
+   from now → 403 (a capture replayed after its dedup entry expired). Nothing is stored before this point;
 3. build a platform-neutral `Incoming` (dedup id = MsgId, or FromUserName + CreateTime for events);
 4. answer quick or late (`bot.core.replies`, with a time budget of PASSIVE_REPLY_SECONDS): a quick answer
    becomes an encrypted passive reply (text over 2048 bytes: the first part passive, the rest through the
@@ -116,6 +117,17 @@ def decrypt(crypto: WeChatCrypto, encrypt: str, signature: str, timestamp: str, 
         raise Refused(403, "bad corpid") from None
     except Exception:  # noqa: BLE001 - a wrong AES key surfaces as struct.error, UnicodeDecodeError…
         raise Refused(400, "cannot decrypt") from None
+
+
+def check_fresh(timestamp: str, window: float, now: Optional[float] = None) -> None:
+    """Refused(403) unless the signed `timestamp` (seconds) is within `window` of now: the signature
+    never expires, so freshness is what stops a captured callback (dedup keeps its id longer than this)."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        raise Refused(403, "bad timestamp") from None
+    if abs((time.time() if now is None else now) - ts) > window:
+        raise Refused(403, "timestamp outside the window")
 
 
 def _cdata(value: str) -> str:
@@ -253,6 +265,7 @@ def receive():
         if not encrypt or not isinstance(encrypt, str):
             raise Refused(400, "no Encrypt element")
         plain = decrypt(crypto, encrypt, signature, timestamp, nonce)
+        check_fresh(timestamp, settings.WECOM_TIMESTAMP_WINDOW_SECONDS)
         incoming = to_incoming(xml_fields(parse_xml(plain)), runtime.tz)
     except Refused as exc:
         return refusal(exc, log, "wecom")
