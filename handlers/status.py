@@ -127,7 +127,7 @@ def slip_detail(ctx: Context, code: str) -> Reply:
     """查 JB3: the slip itself (its state, rows or draft) for whoever may see it (bot.domain.scope)."""
     slip = codes.find_slip(ctx.session, code)
     if slip is None or not can_see_record(ctx.roles, slip):
-        return Reply(ctx.render("slip/not_found.txt", code=code.strip()))
+        return Reply(ctx.render("slip/not_found.txt", code=code.strip(), role=None))
     return paged(ctx, ctx.render("status/slip.txt", slip=slip, rows=slip.rows, draft=slip.draft or {}))
 
 
