@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional, Protocol, Union
 
-from sqlalchemy import event, update
+from sqlalchemy import delete as sql_delete, event, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import ConversationState, ProcessedMessage
+from bot.infra.db import dialect_insert
+from models import ConversationState, ProcessedMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,31 @@ def tombstone(draft_id: str) -> str:
     return f"draft:{draft_id}"
 
 
+def finish(session: Session, draft_id: str) -> bool:
+    """Write the tombstone of draft `draft_id` in the transaction that saves it: False when it exists
+    already (the draft was saved by another message — the same person on two channels, or a load that
+    raced a commit), so the second 确认 saves nothing. On PostgreSQL a concurrent second insert waits for
+    the first transaction and then finds its row."""
+    insert = dialect_insert(session)
+    stmt = (insert(ProcessedMessage).values(key=tombstone(draft_id), created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
+    return session.execute(stmt).first() is not None
+
+
 def _mark_finished(session: Session, draft_id: Optional[str]) -> None:
     if draft_id and session.get(ProcessedMessage, tombstone(draft_id)) is None:
         session.add(ProcessedMessage(key=tombstone(draft_id)))
+
+
+def _drop_row(session: Session, key: str) -> None:
+    """DELETE the row of `key` whether or not a concurrent message dropped it first (an ORM delete of a
+    row that is gone would be a stale-data warning, and the second message is refused elsewhere)."""
+    session.flush()
+    session.execute(sql_delete(ConversationState).where(ConversationState.user_key == key)
+                    .execution_options(synchronize_session=False))
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, ConversationState) and obj.user_key == key:
+            session.expunge(obj)
 
 
 class DbDraftStore:
@@ -110,10 +133,7 @@ class DbDraftStore:
                 session.expire(obj)
 
     def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
-        row = session.get(ConversationState, key)
-        if row is not None:
-            session.delete(row)
-            session.flush()
+        _drop_row(session, key)
 
 
 class KvDraftStore:
@@ -187,10 +207,7 @@ class KvDraftStore:
 
     def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
         _mark_finished(session, draft_id)
-        row = session.get(ConversationState, key)
-        if row is not None:
-            session.delete(row)
-            session.flush()
+        _drop_row(session, key)
         self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
 
 
