@@ -13,4 +13,4 @@ from .projects import (  # noqa: F401
     WeeklyProjectReport,
 )
 from .system import *  # noqa: F401,F403
-from .system import AuditLog, ConversationState, JobRun, MonthlyReport, Notice, ProcessedMessage  # noqa: F401
+from .system import AuditLog, ConversationState, InboxMessage, JobRun, MonthlyReport, Notice, ProcessedMessage  # noqa: F401
