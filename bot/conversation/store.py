@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.infra.db import dialect_insert
+from bot.infra.kv import KVUnavailable
 from models import ConversationState, ProcessedMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -211,12 +212,46 @@ class KvDraftStore:
         self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
 
 
+def _is_db_draft(session: Session, key: str) -> bool:
+    row = session.get(ConversationState, key)
+    return row is not None and not (isinstance(row.data, dict) and "anchor" in row.data)
+
+
+class DegradingDraftStore:
+    """The key-value store's drafts while it answers, the database's while it does not (Redis down,
+    `KVUnavailable`): a draft started during an outage lives in its conversation_state row until it is
+    finished, Redis back or not; a Redis draft that cannot be reached is `Lost` (its anchor row says so),
+    and the person is told and starts again. The tombstone of `finish` works for both."""
+
+    def __init__(self, kv, keep: timedelta):
+        self.kv_store = KvDraftStore(kv, keep)
+        self.db_store = DbDraftStore(keep)
+
+    def load(self, session: Session, key: str) -> Loaded:
+        if _is_db_draft(session, key):
+            return self.db_store.load(session, key)
+        try:
+            return self.kv_store.load(session, key)
+        except KVUnavailable:
+            return self.db_store.load(session, key)
+
+    def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
+             fresh: bool = False) -> None:
+        if _is_db_draft(session, key) or not self.kv_store.kv.available:
+            self.db_store.save(session, key, doc, version, now, fresh)
+        else:
+            self.kv_store.save(session, key, doc, version, now, fresh)
+
+    def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
+        self.kv_store.delete(session, key, draft_id)  # tombstone, row, and the Redis copy after commit
+
+
 def store_for(runtime) -> DraftStore:
-    """The store of a runtime (cached on it): the shared key-value store when there is one, else the
-    database."""
+    """The store of a runtime (cached on it): the shared key-value store when there is one (degrading to
+    the database while it is away), else the database."""
     store = getattr(runtime, "_draft_store", None)
     if store is None:
         keep = timedelta(hours=runtime.settings.DRAFT_KEEP_HOURS)
-        store = KvDraftStore(runtime.kv, keep) if runtime.shared_state else DbDraftStore(keep)
+        store = DegradingDraftStore(runtime.kv, keep) if runtime.shared_state else DbDraftStore(keep)
         runtime._draft_store = store
     return store

@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 
 from bot.channels import CHANNELS
 from bot.channels.common import PermanentError, RetryableError
+from bot.core import replies
 from bot.delivery.outbox import MENTION
 from models import (
     NOTICE_FAILED, NOTICE_PENDING, NOTICE_SENT, TARGET_GROUP, TARGET_USER, ChatGroup, Notice, Person,
@@ -336,6 +337,10 @@ class SenderThread(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.is_set():
+            try:
+                replies.drain_inbox(self.sender.runtime)  # messages whose handler died after their ack
+            except Exception:  # noqa: BLE001 - the database is away: next pass
+                log.exception("inbox pass failed")
             try:
                 stats = self.sender.run_once()
             except Exception:  # noqa: BLE001 - e.g. the database is restarting: try again later
