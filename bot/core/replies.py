@@ -125,7 +125,7 @@ class Exchange:
                     elif reply is not None and reply is not DUPLICATE and reply is not self.seen:
                         self.queue(s, self.incoming, reply, reply_key(self.incoming, "late"))
                     settle(s, self.incoming)
-            except Exception:  # noqa: BLE001 - a background thread: log, never raise; the inbox row stays
+            except BaseException:  # noqa: BLE001 - a background thread: log, never raise; the inbox row stays
                 log.exception("could not queue the late reply to %s user %s; the inbox retries it",
                               self.incoming.channel, self.incoming.user_id)
         return done
@@ -139,6 +139,12 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
     returns the Exchange: `passive_text` is the HTTP answer (None: nothing to say now)."""
     exchange = Exchange(incoming, queue, passive)
     started = time.monotonic() if started is None else started
+    if budget - (time.monotonic() - started) <= 0:  # a late retry: accepted before anything else happens
+        accept(runtime, incoming)
+        exchange.give_up()
+        pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
+            exchange._late(runtime))
+        return exchange
     future = pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction)
     try:
         reply = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))

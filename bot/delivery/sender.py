@@ -29,6 +29,7 @@ import importlib
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Optional
@@ -38,7 +39,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select, update
 
 from bot.channels import CHANNELS
-from bot.channels.common import PermanentError, RetryableError
+from bot.channels.common import PermanentError, RetryableError, UnknownOutcome
 from bot.core import replies
 from bot.delivery.outbox import MENTION
 from models import (
@@ -49,6 +50,8 @@ from models import (
 log = logging.getLogger(__name__)
 
 PROGRESS = "_parts_sent"  # payload key: parts of a split notice already delivered
+UNKNOWN_SINCE = "_unknown_since"  # payload key: epoch of the first send that got no answer (maybe delivered)
+UNKNOWN_BACKOFF = 300.0  # seconds before resending a send whose outcome is unknown
 LEASE_SECONDS = 120.0  # SQLite: a claimed notice is invisible to other senders this long
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
@@ -101,6 +104,7 @@ class Outcome:
     permanent: bool = False
     retry_after: Optional[float] = None
     deferred: Optional[float] = None  # rate-limited: try again after this many seconds (no attempt used)
+    unknown: bool = False  # the last part was sent and got no answer: it may have been delivered
 
 
 class RateLimited(Exception):
@@ -173,6 +177,8 @@ class Transport:
                 call()
             except RateLimited as exc:
                 return Outcome(done, deferred=RATE_WINDOW / exc.per_minute)
+            except UnknownOutcome as exc:  # sent, unanswered: perhaps delivered (see Sender._apply)
+                return Outcome(done, error=str(exc), unknown=True)
             except RetryableError as exc:
                 return Outcome(done, error=str(exc), retry_after=exc.retry_after)
             except PermanentError as exc:  # ConfigError included
@@ -322,6 +328,13 @@ class Sender:
             log.warning("notice %s failed: %s", notice.id, notice.last_error)
             return
         delay = max(backoff(notice.attempts), out.retry_after or 0.0)
+        if out.unknown:
+            # Not a failure: WeCom may have delivered it and answered late. Wait long enough for a slow
+            # success to have landed, and remember since when, so the resend asks WeCom's duplicate
+            # check (app messages) to drop it if it did; a group robot has no such check (docs/wecom.md).
+            if UNKNOWN_SINCE not in (notice.payload or {}):
+                notice.payload = {**(notice.payload or {}), UNKNOWN_SINCE: time.time()}
+            delay = max(delay, UNKNOWN_BACKOFF)
         notice.next_attempt_at = now + timedelta(seconds=delay)
         stats.retried += 1
 

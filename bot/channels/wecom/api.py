@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Optional
 import requests
 
 from bot.channels.common import (ChannelError, ConfigError, PermanentError, RetryableError,  # noqa: F401
-                                 TokenClient, TokenRejected)
+                                 TokenClient, TokenRejected, UnknownOutcome)
 from bot.delivery.textsplit import utf8_len
 
 __all__ = [
@@ -86,6 +86,8 @@ CONFIG_ERRCODES = frozenset(
     }
 )
 RATE_LIMIT_RETRY_AFTER = 60.0  # WeCom limits are per minute
+SEND_READ_TIMEOUT = 30.0  # seconds a send waits for its answer (WeCom may accept a send and answer late)
+DUPLICATE_CHECK_MAX = 4 * 3600  # message/send: duplicate_check_interval at most 4 hours
 
 _CREDENTIAL_RE = re.compile(r"(key|access_token|corpsecret)=[^&\s'\"]+")
 
@@ -211,6 +213,7 @@ class WeComClient(TokenClient):
         token_store: Any,
         *,
         timeout: float = 5.0,
+        send_timeout: Optional[float] = None,
         session: Optional[requests.Session] = None,
     ):
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -218,6 +221,7 @@ class WeComClient(TokenClient):
         self._secret = secret
         self.agent_id = int(agent_id)
         self.timeout = timeout
+        self.send_timeout = SEND_READ_TIMEOUT if send_timeout is None else send_timeout
         self.session = session if session is not None else requests.Session()
         secret_hash = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
         super().__init__(token_store, "wecom:access_token:%s:%s:%s" % (corp_id, self.agent_id, secret_hash))
@@ -231,11 +235,19 @@ class WeComClient(TokenClient):
 
     # -- transport ---------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params: dict, **kwargs) -> dict:
-        """One HTTP call; returns the JSON of errcode 0, else raises."""
+    def _request(self, method: str, path: str, *, params: dict, send: bool = False, **kwargs) -> dict:
+        """One HTTP call; returns the JSON of errcode 0, else raises. A `send` (a message that may be
+        delivered before its answer) waits up to `send_timeout` for the answer — WeCom accepting a send
+        and answering late is a success, not a failure — and a send still unanswered then is
+        UnknownOutcome (delivered or not), never a plain failure to resend at once."""
         url = self.base_url + path
+        timeout = (self.timeout, max(self.timeout, self.send_timeout)) if send else self.timeout
         try:
-            resp = self.session.request(method, url, params=params, timeout=self.timeout, **kwargs)
+            resp = self.session.request(method, url, params=params, timeout=timeout, **kwargs)
+        except requests.ReadTimeout as exc:
+            if send:
+                raise UnknownOutcome(None, "no answer to a send: %s" % _redact(str(exc))) from None
+            raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
         except requests.Timeout as exc:
             raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
         except requests.RequestException as exc:
@@ -269,12 +281,13 @@ class WeComClient(TokenClient):
             raise classify(errcode, errmsg, data)
         return data
 
-    def _post_json(self, path: str, params: dict, payload: dict) -> dict:
+    def _post_json(self, path: str, params: dict, payload: dict, send: bool = False) -> dict:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return self._request(
             "POST",
             path,
             params=params,
+            send=send,
             data=body,
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
@@ -308,8 +321,10 @@ class WeComClient(TokenClient):
         return str(userid)
 
 
-    def send_app(self, touser: list[str], msgtype: str, body: dict) -> dict:
-        """Send an app message to ≤ 1000 users; returns the JSON (see invalid_users)."""
+    def send_app(self, touser: list[str], msgtype: str, body: dict, duplicate_check: Optional[int] = None) -> dict:
+        """Send an app message to ≤ 1000 users; returns the JSON (see invalid_users). `duplicate_check`
+        (seconds, ≤ 4 h): WeCom drops it if the same message went to the same users within that time —
+        used when resending a send whose outcome was unknown."""
         if isinstance(touser, str):
             raise TypeError("touser must be a list of user ids")
         users = [u for u in touser if u]
@@ -324,9 +339,12 @@ class WeComClient(TokenClient):
             "agentid": self.agent_id,
             msgtype: body,
         }
+        if duplicate_check:
+            payload["enable_duplicate_check"] = 1
+            payload["duplicate_check_interval"] = int(min(DUPLICATE_CHECK_MAX, max(1, duplicate_check)))
         return self._with_token(
             lambda token: self._post_json(
-                "/cgi-bin/message/send", {"access_token": token}, payload
+                "/cgi-bin/message/send", {"access_token": token}, payload, send=True
             )
         )
 
@@ -342,7 +360,7 @@ class WeComClient(TokenClient):
             payload[msgtype],
             TEXT_MAX_BYTES if msgtype == "text" else ROBOT_MARKDOWN_MAX_BYTES,
         )
-        return self._robot_call(lambda: self._post_json("/cgi-bin/webhook/send", {"key": key}, payload))
+        return self._robot_call(lambda: self._post_json("/cgi-bin/webhook/send", {"key": key}, payload, send=True))
 
     def webhook_upload(self, key: str, filename: str, data: bytes, *, media_type: str = "file") -> str:
         """Upload a file for a robot (5 B – 20 MB); returns its media_id."""
