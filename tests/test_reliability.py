@@ -21,7 +21,7 @@ from bot.actions.extension import do_request_extension
 from bot.core import replies
 from bot.core.messages import DUPLICATE, Incoming
 from bot.delivery import outbox
-from bot.delivery.sender import UNKNOWN_BACKOFF, UNKNOWN_SINCE, Sender
+from bot.delivery.sender import UNKNOWN_APP_BACKOFF, UNKNOWN_BACKOFF, UNKNOWN_SINCE, Sender
 from bot.domain.ledger import TransitionError
 from bot.infra.db import Database
 from bot.tools.fakes.wecom_server import FakeWeCom
@@ -30,7 +30,11 @@ from models import (EXT_PENDING, KIND_SLIP, SLIP_ISSUED, AssignmentSlip, Extensi
 from tests import factories as f
 from tests.factories import at
 from tests.support import ROOT, SEED_FILE, Spy, make_app, wecom_config
-from tests.test_minutes import HAPPY, OFFICE_LIAISON  # noqa: F401  (the dialog, not its tests)
+
+OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋)
+HAPPY = ["录入纪要", "2", "〔2026〕12号", "关于重点项目建设的专题调度会议纪要", "11月20日", "发展和改革局",
+         "推进石化科创小镇征迁扫尾", "住建局", "12月31日", "同上", "协调国道G228改线用地", "自然资源", "月底", "无",
+         "完成"]  # then 确认: M1, M2 (the dialog of tests/test_minutes.py)
 from tests.threads import at_once
 from tests.wecom_peer import WeComPeer
 from tests.support import AES, AGENT, CORP, TOKEN
@@ -65,7 +69,7 @@ def seeded_pg(request, pg_url, tmp_path):
 
 def test_the_same_person_confirming_on_wecom_and_dingtalk_at_once_saves_the_minutes_once(seeded_pg):
     rt = seeded_pg
-    for says, _ in HAPPY[:-1]:
+    for says in HAPPY:
         rt.handle_text("wecom", OFFICE_LIAISON, says)
     replies_ = at_once([lambda: rt.handle_text("wecom", OFFICE_LIAISON, "确认"),
                         lambda: rt.handle_text("dingtalk", "dt-lin", "确认")])
@@ -80,7 +84,7 @@ def test_a_second_confirm_of_a_saved_draft_is_refused_by_its_tombstone(seeded_pg
     that failed, or a load that raced the commit: the second 确认 saves nothing."""
     rt = seeded_pg
     from bot.conversation import store as store_mod
-    for says, _ in HAPPY[:-1]:
+    for says in HAPPY:
         rt.handle_text("wecom", OFFICE_LIAISON, says)
     store = store_mod.store_for(rt)
     with rt.db.session() as s:
@@ -328,7 +332,7 @@ S_CORP, S_SECRET, S_AGENT = "wwreliab", "reliab-secret", 1000002
 
 @pytest.fixture
 def slow_api():
-    with FakeWeCom(S_CORP, S_SECRET, set(), agent_id=S_AGENT) as fake:
+    with FakeWeCom(S_CORP, S_SECRET, {"rk-reliab"}, agent_id=S_AGENT) as fake:
         yield fake
 
 
@@ -345,30 +349,13 @@ def _one_notice(rt, content):
         return n.id
 
 
-def test_a_send_answered_after_the_http_timeout_is_delivered_once(sqlite_url, tmp_path, slow_api):
-    rt = _sender_rt(sqlite_url, tmp_path, slow_api)
+def test_a_send_answered_after_the_http_timeout_is_unknown_and_its_resend_dropped_as_a_duplicate(
+        db_url, tmp_path, slow_api):
+    """WeCom accepts the app message and answers after the 2-s timeout: the notice is not resent at once,
+    and the resend asks WeCom's duplicate check to drop it — one delivery."""
+    rt = _sender_rt(db_url, tmp_path, slow_api)
     nid = _one_notice(rt, "请于12月5日前报送进展。")
-    slow_api.gettoken_calls  # noqa: B018
-    slow_api.fail_next(1, hang=4, path="/cgi-bin/message/send")  # twice the 2-s timeout, then a success
-    sender = Sender(rt)
-    for _ in range(6):
-        sender.run_once()
-        sender.now = (lambda k=_: utcnow() + timedelta(seconds=700 * (k + 1)))
-        time.sleep(0.2)
-    time.sleep(3)  # a hanging request of a resend would land by now
-    assert len(slow_api.sent) == 1
-    with rt.db.session() as s:
-        assert s.get(Notice, nid).state == "sent"
-    rt.db.dispose()
-
-
-def test_a_send_with_no_answer_at_all_is_unknown_and_its_resend_is_dropped_by_wecoms_duplicate_check(
-        sqlite_url, tmp_path, slow_api, monkeypatch):
-    from bot.channels.wecom import api as wecom_api
-    monkeypatch.setattr(wecom_api, "SEND_READ_TIMEOUT", 1.0)
-    rt = _sender_rt(sqlite_url, tmp_path, slow_api, timeout=1.0)
-    nid = _one_notice(rt, "请于12月20日前报送进展。")
-    slow_api.fail_next(1, hang=2.5, path="/cgi-bin/message/send")  # accepted, answered after the timeout
+    slow_api.fail_next(1, hang=4, path="/cgi-bin/message/send")  # then answers (and delivers) normally
     sender = Sender(rt)
     t0 = utcnow()
     sender.now = lambda: t0
@@ -376,12 +363,36 @@ def test_a_send_with_no_answer_at_all_is_unknown_and_its_resend_is_dropped_by_we
     with rt.db.session() as s:
         n = s.get(Notice, nid)
         assert n.state == "pending" and UNKNOWN_SINCE in n.payload and "no answer" in n.last_error
-        assert n.next_attempt_at >= t0 + timedelta(seconds=UNKNOWN_BACKOFF * 0.99)
-    time.sleep(2.5)  # the slow success lands
+        assert n.next_attempt_at >= t0 + timedelta(seconds=UNKNOWN_APP_BACKOFF * 0.99)
+    sender.now = lambda: t0 + timedelta(seconds=10)
+    assert sender.run_once().handled == 0  # not resent while the slow one may still land
+    time.sleep(3)  # the slow success lands
     assert len(slow_api.sent) == 1
-    sender.now = lambda: t0 + timedelta(seconds=UNKNOWN_BACKOFF * 1.3)
+    sender.now = lambda: t0 + timedelta(seconds=UNKNOWN_APP_BACKOFF * 1.3)
     sender.run_once()
     with rt.db.session() as s:
         assert s.get(Notice, nid).state == "sent"
-    assert len(slow_api.sent) == 1  # the resend asked WeCom to drop a duplicate, and it did
+    assert len(slow_api.sent) == 1
+    rt.db.dispose()
+
+
+def test_a_robot_send_of_unknown_outcome_waits_long_before_its_resend(sqlite_url, tmp_path, slow_api):
+    """A group robot has no duplicate check: the resend waits UNKNOWN_BACKOFF (the gap of docs/wecom.md)."""
+    from models import ChatGroup
+    rt = _sender_rt(sqlite_url, tmp_path, slow_api)
+    with rt.db.session() as s:
+        s.add(ChatGroup(code="supervision", name="督导考核组工作群", robot_key="rk-reliab"))
+        n = outbox.enqueue(s, target_kind="group", target="supervision", msgtype="markdown",
+                           payload={"content": "**通报**"})
+        s.flush()
+        nid = n.id
+    slow_api.fail_next(1, hang=4, path="/cgi-bin/webhook/send")
+    sender = Sender(rt)
+    t0 = utcnow()
+    sender.now = lambda: t0
+    sender.run_once()
+    with rt.db.session() as s:
+        n = s.get(Notice, nid)
+        assert n.state == "pending" and UNKNOWN_SINCE in n.payload
+        assert n.next_attempt_at >= t0 + timedelta(seconds=UNKNOWN_BACKOFF * 0.99)
     rt.db.dispose()

@@ -77,7 +77,11 @@ class Exchange:
         self.passive_text: Optional[str] = None
         self.in_time = False  # the handler finished within the budget
 
+    accepted = False  # the message has an inbox row (dropped with the reply's transaction)
+
     def in_transaction(self, session, reply: Optional[Reply]) -> None:
+        if self.accepted:
+            settle(session, self.incoming)
         if reply is None:
             return
         with self.lock:
@@ -104,15 +108,21 @@ class Exchange:
     def after(self, runtime, reply) -> None:
         """Queue what the transaction did not (error/busy replies, or a failed commit, come back outside it)."""
         if reply is None or reply is DUPLICATE or reply is self.seen:
+            if reply is DUPLICATE and self.accepted:
+                with runtime.db.session() as s:  # the first copy committed: its reply is queued
+                    settle(s, self.incoming)
             return
         if self.state != "late" and self.passive is not None:
             self.passive_text, rest = self.passive(reply)
             part = "rest"
         else:
             rest, part = reply, ("late" if self.state == "late" else "error")
-        if rest is not None:
+        if rest is not None or self.accepted:
             with runtime.db.session() as s:
-                self.queue(s, self.incoming, rest, reply_key(self.incoming, part))
+                if rest is not None:
+                    self.queue(s, self.incoming, rest, reply_key(self.incoming, part))
+                if self.accepted:
+                    settle(s, self.incoming)
 
     def _late(self, runtime):
         def done(future) -> None:
@@ -141,24 +151,32 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
     started = time.monotonic() if started is None else started
     if budget - (time.monotonic() - started) <= 0:  # a late retry: accepted before anything else happens
         accept(runtime, incoming)
+        exchange.accepted = True
         exchange.give_up()
         pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
             exchange._late(runtime))
         return exchange
+    if runtime.db.is_sqlite:
+        # SQLite: a running handler holds the one write lock, so the inbox could not be written once the
+        # budget is spent; the row is written first and dropped in the handler's own transaction.
+        accept(runtime, incoming)
+        exchange.accepted = True
     future = pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction)
     try:
         reply = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
     except FutureTimeout:
         if exchange.give_up():
             log.info("slow reply to %s user %s goes through the outbox", incoming.channel, incoming.user_id)
-            accept(runtime, incoming)  # NotAccepted: no empty 200 for a message nobody will answer
+            if not exchange.accepted:  # NotAccepted: no empty 200 for a message nobody would answer
+                accept(runtime, incoming)
             future.add_done_callback(exchange._late(runtime))  # runs at once if it finished meanwhile
             return exchange
         try:
             reply = future.result(timeout=COMMIT_GRACE_SECONDS)
         except FutureTimeout:
             log.warning("reply to %s committed too late for the passive answer: it goes late", incoming.user_id)
-            accept(runtime, incoming)
+            if not exchange.accepted:
+                accept(runtime, incoming)
             exchange.passive_lost = True
             exchange.passive_text = None  # the HTTP answer goes out empty; the done callback queues it
             future.add_done_callback(exchange._late(runtime))

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 PROGRESS = "_parts_sent"  # payload key: parts of a split notice already delivered
 UNKNOWN_SINCE = "_unknown_since"  # payload key: epoch of the first send that got no answer (maybe delivered)
-UNKNOWN_BACKOFF = 300.0  # seconds before resending a send whose outcome is unknown
+UNKNOWN_APP_BACKOFF = 30.0  # an app message of unknown outcome: resent (with WeCom's duplicate check) after
+UNKNOWN_BACKOFF = 300.0  # a group-robot message of unknown outcome: resent (no check exists) after
 LEASE_SECONDS = 120.0  # SQLite: a claimed notice is invisible to other senders this long
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
@@ -329,12 +330,13 @@ class Sender:
             return
         delay = max(backoff(notice.attempts), out.retry_after or 0.0)
         if out.unknown:
-            # Not a failure: WeCom may have delivered it and answered late. Wait long enough for a slow
-            # success to have landed, and remember since when, so the resend asks WeCom's duplicate
-            # check (app messages) to drop it if it did; a group robot has no such check (docs/wecom.md).
+            # Not a failure: WeCom may have delivered it and answered late. Wait for a slow success to
+            # have landed and remember since when, so the resend of an app message asks WeCom's duplicate
+            # check to drop it if it did; a group robot has no such check, so it waits much longer
+            # (what remains is the gap of docs/wecom.md).
             if UNKNOWN_SINCE not in (notice.payload or {}):
                 notice.payload = {**(notice.payload or {}), UNKNOWN_SINCE: time.time()}
-            delay = max(delay, UNKNOWN_BACKOFF)
+            delay = max(delay, UNKNOWN_APP_BACKOFF if notice.target_kind == TARGET_USER else UNKNOWN_BACKOFF)
         notice.next_attempt_at = now + timedelta(seconds=delay)
         stats.retried += 1
 

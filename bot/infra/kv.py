@@ -131,6 +131,13 @@ class RedisKV:
         return time.monotonic() >= self._down_until
 
     def _went_down(self, exc: Exception) -> None:
+        """One call failed: degrade for DOWN_SECONDS if Redis does not answer a ping either (a call that
+        failed on its own is not an outage)."""
+        try:
+            if self.available and self.client.ping():
+                return
+        except self._errors:
+            pass
         if self.available:
             log.warning("redis unavailable (%s): degraded to the database and this process's memory for %.0f s",
                         type(exc).__name__, DOWN_SECONDS)

@@ -86,7 +86,6 @@ CONFIG_ERRCODES = frozenset(
     }
 )
 RATE_LIMIT_RETRY_AFTER = 60.0  # WeCom limits are per minute
-SEND_READ_TIMEOUT = 30.0  # seconds a send waits for its answer (WeCom may accept a send and answer late)
 DUPLICATE_CHECK_MAX = 4 * 3600  # message/send: duplicate_check_interval at most 4 hours
 
 _CREDENTIAL_RE = re.compile(r"(key|access_token|corpsecret)=[^&\s'\"]+")
@@ -213,7 +212,6 @@ class WeComClient(TokenClient):
         token_store: Any,
         *,
         timeout: float = 5.0,
-        send_timeout: Optional[float] = None,
         session: Optional[requests.Session] = None,
     ):
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -221,7 +219,6 @@ class WeComClient(TokenClient):
         self._secret = secret
         self.agent_id = int(agent_id)
         self.timeout = timeout
-        self.send_timeout = SEND_READ_TIMEOUT if send_timeout is None else send_timeout
         self.session = session if session is not None else requests.Session()
         secret_hash = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
         super().__init__(token_store, "wecom:access_token:%s:%s:%s" % (corp_id, self.agent_id, secret_hash))
@@ -237,13 +234,11 @@ class WeComClient(TokenClient):
 
     def _request(self, method: str, path: str, *, params: dict, send: bool = False, **kwargs) -> dict:
         """One HTTP call; returns the JSON of errcode 0, else raises. A `send` (a message that may be
-        delivered before its answer) waits up to `send_timeout` for the answer — WeCom accepting a send
-        and answering late is a success, not a failure — and a send still unanswered then is
-        UnknownOutcome (delivered or not), never a plain failure to resend at once."""
+        delivered before its answer) left unanswered past the timeout is UnknownOutcome — WeCom may have
+        accepted it and be answering late — never a plain failure to resend at once."""
         url = self.base_url + path
-        timeout = (self.timeout, max(self.timeout, self.send_timeout)) if send else self.timeout
         try:
-            resp = self.session.request(method, url, params=params, timeout=timeout, **kwargs)
+            resp = self.session.request(method, url, params=params, timeout=self.timeout, **kwargs)
         except requests.ReadTimeout as exc:
             if send:
                 raise UnknownOutcome(None, "no answer to a send: %s" % _redact(str(exc))) from None

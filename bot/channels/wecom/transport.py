@@ -71,7 +71,9 @@ class WeComTransport(Transport):
         user = job.target
 
         def call():
-            result = self.client.send_app([user], msgtype, body, duplicate_check=unknown_for(job))
+            check = unknown_for(job)
+            result = (self.client.send_app([user], msgtype, body, duplicate_check=check) if check
+                      else self.client.send_app([user], msgtype, body))
             if user in wecom_api.invalid_users(result):
                 raise PermanentError(None, f"invalid user {user!r}")
         call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
