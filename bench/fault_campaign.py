@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,7 +39,7 @@ from bot.actions.extension import do_request_extension  # noqa: E402
 from bot.actions.slip import do_sign_slip  # noqa: E402
 from bot.core.messages import DUPLICATE, Incoming  # noqa: E402
 from bot.delivery import outbox  # noqa: E402
-from bot.delivery.sender import Sender  # noqa: E402
+from bot.delivery.sender import UNKNOWN_APP_BACKOFF, Sender  # noqa: E402
 from bot.domain.ledger import TransitionError  # noqa: E402
 from bot.infra.db import Database, upgrade  # noqa: E402
 from bot.tools.fakes.wecom_server import FakeWeCom  # noqa: E402
@@ -203,7 +202,8 @@ def redis_stopped(url, tmp, _redis) -> bool:
     def wave(late):
         calls = []
         for i, c in enumerate(clients):
-            url_, body = peer.envelope(peer.text_xml(f"u{i}", "帮助"), timestamp=str(int(time.time()) - (6 if late else 0)))
+            ts = str(int(time.time()) - (6 if late else 0))
+            url_, body = peer.envelope(peer.text_xml(f"u{i}", "帮助"), timestamp=ts)
             calls.append(lambda c=c, u=url_, b=body: c.post(u, data=b, content_type="text/xml").status_code)
         return at_once(calls, timeout=60)
 
@@ -229,14 +229,17 @@ def slow_api(url, tmp, _redis) -> bool:
         rt = make_app(url, Path(tmp), WECOM_CORP_ID="wwcamp", WECOM_SECRET="camp-secret", WECOM_AGENT_ID="1000002",
                       WECOM_API_BASE=fake.base_url, HTTP_TIMEOUT_SECONDS=2.0).extensions["bot"]
         with rt.db.session() as s:
-            outbox.enqueue(s, target_kind="user", target="zhangsan", msgtype="text", payload={"content": "请报送进展。"})
+            outbox.enqueue(s, target_kind="user", target="zhangsan", msgtype="text",
+                           payload={"content": "请报送进展。"})
         fake.fail_next(1, hang=4, path="/cgi-bin/message/send")
         sender = Sender(rt)
-        for k in range(4):
-            sender.run_once()
-            sender.now = lambda k=k: utcnow() + timedelta(seconds=700 * (k + 1))
+        sender.run_once()  # times out at 2 s; WeCom delivers at 4 s
         time.sleep(3)
-        ok = len(fake.sent) == 1
+        sender.now = lambda: utcnow() + timedelta(seconds=UNKNOWN_APP_BACKOFF + 1)
+        sender.run_once()  # the resend, with the duplicate check
+        with rt.db.session() as s:
+            sent = s.scalar(select(func.count()).select_from(Notice).where(Notice.state == "sent"))
+        ok = len(fake.sent) == 1 and sent == 1
         rt.db.dispose()
     return ok
 

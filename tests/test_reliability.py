@@ -30,16 +30,15 @@ from models import (EXT_PENDING, KIND_SLIP, SLIP_ISSUED, AssignmentSlip, Extensi
 from tests import factories as f
 from tests.factories import at
 from tests.support import ROOT, SEED_FILE, Spy, make_app, wecom_config
-
-OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋)
-HAPPY = ["录入纪要", "2", "〔2026〕12号", "关于重点项目建设的专题调度会议纪要", "11月20日", "发展和改革局",
-         "推进石化科创小镇征迁扫尾", "住建局", "12月31日", "同上", "协调国道G228改线用地", "自然资源", "月底", "无",
-         "完成"]  # then 确认: M1, M2 (the dialog of tests/test_minutes.py)
 from tests.threads import at_once
 from tests.wecom_peer import WeComPeer
 from tests.support import AES, AGENT, CORP, TOKEN
 
 NOW = at(2026, 12, 10, 10)
+OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋)
+HAPPY = ["录入纪要", "2", "〔2026〕12号", "关于重点项目建设的专题调度会议纪要", "11月20日", "发展和改革局",
+         "推进石化科创小镇征迁扫尾", "住建局", "12月31日", "同上", "协调国道G228改线用地", "自然资源", "月底", "无",
+         "完成"]  # then 确认: M1, M2 (the dialog of tests/test_minutes.py)
 
 
 def count(db, model, *where):
@@ -272,7 +271,6 @@ def test_redis_stopped_under_load_no_500_and_every_message_answered(pg_url, tmp_
     accepted = statuses.count(200)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the late ones finish in the handler pool
-        answered = count(rt.db, Notice) + 0
         if count(rt.db, InboxMessage) == 0:
             break
         time.sleep(0.2)
