@@ -73,7 +73,7 @@ def count(db, model, *where) -> int:
 
 def minutes_twice(url, tmp, redis_url) -> bool:
     fresh(url)
-    app = make_app(url, tmp, REDIS_URL=redis_url or "")
+    app = make_app(url, Path(tmp), REDIS_URL=redis_url or "")
     rt = app.extensions["bot"]
     from bot.actions.seed import load_seed
     with rt.db.session() as s:
