@@ -11,11 +11,13 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -189,7 +191,8 @@ class Matter(Base):
     __tablename__ = "matter"
     __table_args__ = (one_of("state", MATTER_STATES), one_of("kind", MATTER_KINDS),
                       CheckConstraint(MATTER_SOURCE, name="kind_source"),
-                      CheckConstraint("escalation_level BETWEEN 0 AND 5", name="escalation_level"))
+                      CheckConstraint("escalation_level BETWEEN 0 AND 5", name="escalation_level"),
+                      Index("uq_matter_slip_row", "slip_id", "seq", unique=True))  # a slip is issued once
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # what users type: M12, J3, T2
@@ -315,7 +318,10 @@ class ExtensionRequest(Base):
     """延期申请: a new deadline asked for with a reason, decided by the row's office supervisor."""
 
     __tablename__ = "extension_request"
-    __table_args__ = (one_of("state", EXT_STATES),)
+    # One pending request per item, whoever asks (two units' liaisons at once included).
+    __table_args__ = (one_of("state", EXT_STATES),
+                      Index("uq_extension_one_pending", "matter_id", unique=True,
+                            postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)

@@ -56,6 +56,19 @@ class ProcessedMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class InboxMessage(Base):
+    """A message acknowledged to its platform before its handler finished (the late path): kept until the
+    handler's transaction committed, so a worker that dies before that is replaced by the inbox worker
+    (bot.core.replies.drain_inbox), which dispatches it again — the dedup claim makes that harmless."""
+
+    __tablename__ = "inbox_message"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # channel:msg_id, the dedup key
+    incoming: Mapped[dict]  # the Incoming, as JSON
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ConversationState(Base):
     """A user's conversation draft when Redis is not configured (versioned for optimistic writes); with
     Redis, only an anchor `{"anchor": flow}` saying a draft was started (bot/conversation/store.py)."""

@@ -89,6 +89,11 @@ class RetryableError(ChannelError):
         self.retry_after = retry_after
 
 
+class UnknownOutcome(RetryableError):
+    """The request was sent and no answer came in time: the platform may have delivered it. The sender
+    does not resend at once (bot.delivery.sender: UNKNOWN_BACKOFF, WeCom's duplicate check)."""
+
+
 class PermanentError(ChannelError):
     """The request will not succeed as is (bad user, bad robot key, bad payload)."""
 

@@ -24,7 +24,7 @@ from bot.conversation import navigate as nav
 from bot.conversation.draft import GROUP, SUMMARY, Draft, Unreadable
 from bot.conversation.flow import MAX_OPTIONS, Choose, Field, FieldContext, Flow, Group, Invalid, Parser, Step  # noqa: F401
 from bot.conversation.navigate import MAX_ATTEMPTS, Env, Msg, Show  # noqa: F401
-from bot.conversation.store import Conflict, Lost, Stored, store_for  # noqa: F401
+from bot.conversation.store import Conflict, Lost, Stored, finish, store_for  # noqa: F401
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.infra import metrics
@@ -64,6 +64,10 @@ def display(value) -> str:
 
 
 env.filters.setdefault("show", display)
+
+
+class AlreadySaved(Exception):
+    """The draft's tombstone exists: another message saved it first."""
 
 
 def user_key(ctx: Context) -> str:
@@ -145,7 +149,12 @@ def intercept(ctx: Context, text: str) -> Optional[Reply]:
             if flow.check is not None:
                 flow.check(ctx, new.data, new.meta)
             with ctx.session.begin_nested():
+                if not finish(ctx.session, new.id):
+                    raise AlreadySaved
                 out = flow.save(ctx, new.data, new.meta)
+        except AlreadySaved:
+            store.delete(ctx.session, key, None)
+            return Reply(ctx.render("engine/already_saved.txt", title=ctx.render(flow.title)))
         except Invalid as exc:
             reply = summary(ctx, flow, new, error=message(ctx, flow, Msg(exc.template, exc.kw)))
         else:

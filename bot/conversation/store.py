@@ -24,11 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional, Protocol, Union
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import event, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import ConversationState, ProcessedMessage
+from bot.infra.db import dialect_insert
+from bot.infra.kv import KVUnavailable
+from models import ConversationState, ProcessedMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +73,31 @@ def tombstone(draft_id: str) -> str:
     return f"draft:{draft_id}"
 
 
+def finish(session: Session, draft_id: str) -> bool:
+    """Write the tombstone of draft `draft_id` in the transaction that saves it: False when it exists
+    already (the draft was saved by another message — the same person on two channels, or a load that
+    raced a commit), so the second 确认 saves nothing. On PostgreSQL a concurrent second insert waits for
+    the first transaction and then finds its row."""
+    insert = dialect_insert(session)
+    stmt = (insert(ProcessedMessage).values(key=tombstone(draft_id), created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
+    return session.execute(stmt).first() is not None
+
+
 def _mark_finished(session: Session, draft_id: Optional[str]) -> None:
     if draft_id and session.get(ProcessedMessage, tombstone(draft_id)) is None:
         session.add(ProcessedMessage(key=tombstone(draft_id)))
+
+
+def _drop_row(session: Session, key: str) -> None:
+    """DELETE the row of `key` whether or not a concurrent message dropped it first (an ORM delete of a
+    row that is gone would be a stale-data warning, and the second message is refused elsewhere)."""
+    session.flush()
+    session.execute(sql_delete(ConversationState).where(ConversationState.user_key == key)
+                    .execution_options(synchronize_session=False))
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, ConversationState) and obj.user_key == key:
+            session.expunge(obj)
 
 
 class DbDraftStore:
@@ -111,10 +136,7 @@ class DbDraftStore:
                 session.expire(obj)
 
     def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
-        row = session.get(ConversationState, key)
-        if row is not None:
-            session.delete(row)
-            session.flush()
+        _drop_row(session, key)
 
 
 class KvDraftStore:
@@ -188,19 +210,50 @@ class KvDraftStore:
 
     def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
         _mark_finished(session, draft_id)
-        row = session.get(ConversationState, key)
-        if row is not None:
-            session.delete(row)
-            session.flush()
+        _drop_row(session, key)
         self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
 
 
+def _is_db_draft(session: Session, key: str) -> bool:
+    row = session.get(ConversationState, key)
+    return row is not None and not (isinstance(row.data, dict) and "anchor" in row.data)
+
+
+class DegradingDraftStore:
+    """The key-value store's drafts while it answers, the database's while it does not (Redis down,
+    `KVUnavailable`): a draft started during an outage lives in its conversation_state row until it is
+    finished, Redis back or not; a Redis draft that cannot be reached is `Lost` (its anchor row says so),
+    and the person is told and starts again. The tombstone of `finish` works for both."""
+
+    def __init__(self, kv, keep: timedelta):
+        self.kv_store = KvDraftStore(kv, keep)
+        self.db_store = DbDraftStore(keep)
+
+    def load(self, session: Session, key: str) -> Loaded:
+        if _is_db_draft(session, key):
+            return self.db_store.load(session, key)
+        try:
+            return self.kv_store.load(session, key)
+        except KVUnavailable:
+            return self.db_store.load(session, key)
+
+    def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
+             fresh: bool = False) -> None:
+        if _is_db_draft(session, key) or not self.kv_store.kv.available:
+            self.db_store.save(session, key, doc, version, now, fresh)
+        else:
+            self.kv_store.save(session, key, doc, version, now, fresh)
+
+    def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
+        self.kv_store.delete(session, key, draft_id)  # tombstone, row, and the Redis copy after commit
+
+
 def store_for(runtime) -> DraftStore:
-    """The store of a runtime (cached on it): the shared key-value store when there is one, else the
-    database."""
+    """The store of a runtime (cached on it): the shared key-value store when there is one (degrading to
+    the database while it is away), else the database."""
     store = getattr(runtime, "_draft_store", None)
     if store is None:
         keep = timedelta(hours=runtime.settings.DRAFT_KEEP_HOURS)
-        store = KvDraftStore(runtime.kv, keep) if runtime.shared_state else DbDraftStore(keep)
+        store = DegradingDraftStore(runtime.kv, keep) if runtime.shared_state else DbDraftStore(keep)
         runtime._draft_store = store
     return store

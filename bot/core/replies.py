@@ -12,6 +12,14 @@ thread pool; its reply is decided exactly once, inside the handler's transaction
 Error and busy replies come back outside the transaction (after a rollback); they are queued afterwards,
 from a background thread when the budget was spent. Every queued reply has a key per message and part,
 so a platform retry never answers twice.
+
+An empty acknowledgement is only given for a message that is durably accepted: when the budget is spent
+before the handler committed, the message is first written to the inbox (`InboxMessage`, its own short
+transaction) and only then acknowledged; if even that fails (the database is away) the adapter answers
+5xx (`NotAccepted`) so the platform retries. The inbox row is dropped once the handler is done and its
+reply queued; a row left by a killed worker, or whose late reply could not be queued, is dispatched
+again by `drain_inbox` (the sender thread calls it) — the dedup claim in the handler's transaction makes
+a second dispatch of a committed message a harmless duplicate.
 """
 from __future__ import annotations
 
@@ -21,16 +29,36 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import datetime, timedelta
 from typing import Optional
 
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+
 from bot.core.messages import DUPLICATE, Incoming, Reply
+from bot.infra.db import dialect_insert
+from models import utcnow
 
 log = logging.getLogger(__name__)
 
+INBOX_AFTER_SECONDS = 30.0  # an inbox row this old has lost its handler (or its late reply): dispatch again
+INBOX_MAX_ATTEMPTS = 5  # then the error reply is queued and the row dropped
 COMMIT_GRACE_SECONDS = 1.0  # the handler chose the passive answer and is committing: wait this much more
 
 Passive = Callable[[Reply], "tuple[Optional[str], Optional[Reply]]"]  # reply -> (HTTP answer, rest to queue)
 Queue = Callable[..., object]  # queue(session, incoming, reply, key): the channel's way to queue a reply
+
+
+class NotAccepted(Exception):
+    """The message could not be durably accepted in time: answer so that the platform retries."""
+
+
+_QUEUES: dict[str, Queue] = {}  # channel -> its queue function, for drain_inbox
+
+
+def register_queue(channel: str, queue: Queue) -> None:
+    """A channel adapter names how its replies are queued (drain_inbox answers through it)."""
+    _QUEUES[channel] = queue
 
 
 def reply_key(incoming: Incoming, part: str) -> str:
@@ -51,7 +79,11 @@ class Exchange:
         self.passive_text: Optional[str] = None
         self.in_time = False  # the handler finished within the budget
 
+    accepted = False  # the message has an inbox row (dropped with the reply's transaction)
+
     def in_transaction(self, session, reply: Optional[Reply]) -> None:
+        if self.accepted:
+            settle(session, self.incoming)
         if reply is None:
             return
         with self.lock:
@@ -78,24 +110,39 @@ class Exchange:
     def after(self, runtime, reply) -> None:
         """Queue what the transaction did not (error/busy replies, or a failed commit, come back outside it)."""
         if reply is None or reply is DUPLICATE or reply is self.seen:
+            if reply is DUPLICATE and self.accepted:
+                with runtime.db.session() as s:  # the first copy committed: its reply is queued
+                    settle(s, self.incoming)
             return
         if self.state != "late" and self.passive is not None:
             self.passive_text, rest = self.passive(reply)
             part = "rest"
         else:
             rest, part = reply, ("late" if self.state == "late" else "error")
-        if rest is not None:
+        if rest is not None or self.accepted:
             with runtime.db.session() as s:
-                self.queue(s, self.incoming, rest, reply_key(self.incoming, part))
+                if rest is not None:
+                    self.queue(s, self.incoming, rest, reply_key(self.incoming, part))
+                if self.accepted:
+                    settle(s, self.incoming)
 
     def _late(self, runtime):
         def done(future) -> None:
             try:
-                self.after(runtime, future.result())
-            except Exception:  # noqa: BLE001 - a background thread: log, never raise
-                log.exception("could not queue the late reply to %s user %s", self.incoming.channel,
-                              self.incoming.user_id)
+                reply = future.result()
+                with runtime.db.session() as s:
+                    if self.passive_lost and reply is self.seen and self.passive_text:
+                        # committed after the HTTP answer went out empty: its passive part goes late
+                        self.queue(s, self.incoming, Reply(self.passive_text), reply_key(self.incoming, "late"))
+                    elif reply is not None and reply is not DUPLICATE and reply is not self.seen:
+                        self.queue(s, self.incoming, reply, reply_key(self.incoming, "late"))
+                    settle(s, self.incoming)
+            except BaseException:  # noqa: BLE001 - a background thread: log, never raise; the inbox row stays
+                log.exception("could not queue the late reply to %s user %s; the inbox retries it",
+                              self.incoming.channel, self.incoming.user_id)
         return done
+
+    passive_lost = False
 
 
 def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, passive: Optional[Passive] = None,
@@ -104,20 +151,125 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
     returns the Exchange: `passive_text` is the HTTP answer (None: nothing to say now)."""
     exchange = Exchange(incoming, queue, passive)
     started = time.monotonic() if started is None else started
+    if budget - (time.monotonic() - started) <= 0:  # a late retry: accepted before anything else happens
+        accept(runtime, incoming)
+        exchange.accepted = True
+        exchange.give_up()
+        pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
+            exchange._late(runtime))
+        return exchange
+    if runtime.db.is_sqlite:
+        # SQLite: a running handler holds the one write lock, so the inbox could not be written once the
+        # budget is spent; the row is written first and dropped in the handler's own transaction.
+        accept(runtime, incoming)
+        exchange.accepted = True
     future = pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction)
     try:
         reply = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
     except FutureTimeout:
         if exchange.give_up():
             log.info("slow reply to %s user %s goes through the outbox", incoming.channel, incoming.user_id)
+            if not exchange.accepted:  # NotAccepted: no empty 200 for a message nobody would answer
+                accept(runtime, incoming)
             future.add_done_callback(exchange._late(runtime))  # runs at once if it finished meanwhile
             return exchange
         try:
             reply = future.result(timeout=COMMIT_GRACE_SECONDS)
         except FutureTimeout:
-            log.error("reply to %s committed too late for the passive answer", incoming.user_id)
-            exchange.passive_text = None  # the HTTP answer goes out empty; the reply is lost
+            log.warning("reply to %s committed too late for the passive answer: it goes late", incoming.user_id)
+            if not exchange.accepted:
+                accept(runtime, incoming)
+            exchange.passive_lost = True
+            exchange.passive_text = None  # the HTTP answer goes out empty; the done callback queues it
+            future.add_done_callback(exchange._late(runtime))
             return exchange
     exchange.in_time = True
     exchange.after(runtime, reply)  # in this thread, so it is queued before the platform gets its answer
     return exchange
+
+
+# -- the inbox: messages acknowledged before their handler committed ---------------------------------
+
+def inbox_key(incoming: Incoming) -> str:
+    return f"{incoming.channel}:{incoming.msg_id}"
+
+
+def _as_json(incoming: Incoming) -> dict:
+    return {"channel": incoming.channel, "user_id": incoming.user_id, "msg_id": incoming.msg_id,
+            "created_at": incoming.created_at.isoformat(), "text": incoming.text, "event": incoming.event,
+            "event_key": incoming.event_key, "conversation_id": incoming.conversation_id,
+            "extra": incoming.extra}
+
+
+def _from_json(doc: dict) -> Incoming:
+    return Incoming(channel=doc["channel"], user_id=doc["user_id"], msg_id=doc["msg_id"],
+                    created_at=datetime.fromisoformat(doc["created_at"]), text=doc.get("text"),
+                    event=doc.get("event"), event_key=doc.get("event_key"),
+                    conversation_id=doc.get("conversation_id"), extra=doc.get("extra") or {})
+
+
+def accept(runtime, incoming: Incoming) -> None:
+    """Write the message to the inbox, committed, before it is acknowledged; NotAccepted when that fails."""
+    from models import InboxMessage
+
+    try:
+        with runtime.db.session() as s:
+            insert = dialect_insert(s)
+            s.execute(insert(InboxMessage).values(key=inbox_key(incoming), incoming=_as_json(incoming), attempts=0,
+                                                  received_at=utcnow()).on_conflict_do_nothing(index_elements=["key"]))
+    except Exception as exc:  # noqa: BLE001 - the database is away or locked: the platform must retry
+        log.error("could not accept %s in the inbox (%s): the platform is asked to retry",
+                  inbox_key(incoming), type(exc).__name__)
+        raise NotAccepted(inbox_key(incoming)) from exc
+
+
+def settle(session, incoming: Incoming) -> None:
+    """The message is handled and its reply queued: drop its inbox row (in the caller's transaction)."""
+    from models import InboxMessage
+
+    session.execute(sql_delete(InboxMessage).where(InboxMessage.key == inbox_key(incoming)))
+
+
+def drain_inbox(runtime, older_than: float = INBOX_AFTER_SECONDS, limit: int = 20) -> int:
+    """Dispatch again the inbox rows older than `older_than` seconds (their handler died, or their late reply
+    could not be queued); the reply goes through the channel's outbox. Returns how many were settled."""
+    from models import InboxMessage
+
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    with runtime.db.session() as s:
+        rows = [(r.key, r.incoming, r.attempts) for r in s.scalars(
+            select(InboxMessage).where(InboxMessage.received_at <= cutoff).order_by(InboxMessage.received_at)
+            .limit(limit))]
+    settled = 0
+    for key, doc, attempts in rows:
+        incoming = _from_json(doc)
+        queue = _QUEUES.get(incoming.channel)
+        if queue is None:
+            continue  # this process does not serve that channel
+
+        def in_tx(session, reply, incoming=incoming, queue=queue):
+            if reply is not None:
+                queue(session, incoming, reply, reply_key(incoming, "late"))
+            settle(session, incoming)
+
+        reply = runtime.dispatch(incoming, before_commit=in_tx)
+        if reply is DUPLICATE:
+            with runtime.db.session() as s:
+                settle(s, incoming)
+            settled += 1
+            continue
+        if reply is None or not isinstance(reply, Reply):
+            settled += 1
+            continue
+        with runtime.db.session() as s:  # an error or busy reply: rolled back, so try again later
+            row = s.get(InboxMessage, key)
+            if row is None:  # settled in the handler's transaction
+                settled += 1
+                continue
+            row.attempts = attempts + 1
+            row.received_at = utcnow()
+            if row.attempts >= INBOX_MAX_ATTEMPTS:
+                queue(s, incoming, reply, reply_key(incoming, "error"))
+                s.delete(row)
+                settled += 1
+    return settled

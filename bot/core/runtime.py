@@ -4,6 +4,7 @@ platform names.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -11,8 +12,8 @@ from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
@@ -21,11 +22,13 @@ from bot.delivery import addressing
 from bot.domain import clock
 from bot.domain.roles import roles_of
 from bot.infra import metrics, observe
-from bot.infra.db import Database
+from bot.infra.db import Database, dialect_insert
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
 from bot.infra.text import render
 from config.settings import Settings
-from models import Person, PersonIdentity, ProcessedMessage
+from models import Person, PersonIdentity, ProcessedMessage, utcnow
+
+USER_LOCK_WAIT_SECONDS = 20.0  # a person's next message waits this long for the one being handled
 
 log = logging.getLogger(__name__)
 
@@ -79,37 +82,52 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock.now()
 
-    # -- deduplication: Redis SET NX with a TTL, or a row in processed_message ------------------
-    def claim_message(self, key: str) -> bool:
-        """True the first time `key` is seen (by any process); False for a retry."""
-        if self.shared_state:
-            return self.kv.set_nx("dedup:" + key, "1", ttl=self.settings.DEDUP_TTL_SECONDS)
-        try:
-            with self.db.session() as s:
-                s.add(ProcessedMessage(key=key))
-        except IntegrityError:
-            return False
-        return True
-
-    def release_message(self, key: str) -> None:
-        """Forget a claim (processing failed, so the platform's retry may try again)."""
-        if self.shared_state:
-            self.kv.delete("dedup:" + key)
-            return
-        with self.db.session() as s:
-            row = s.get(ProcessedMessage, key)
-            if row is not None:
-                s.delete(row)
+    # -- deduplication: a processed_message row written in the handler's own transaction ------------
+    def claim_message(self, key: str, session: Optional[Session] = None) -> bool:
+        """Claim `key` in the handler's transaction: True the first time, False for a retry. The claim
+        commits with what the handler did and rolls back with it — a handler that fails, or a worker that
+        is killed mid-handler (its connection drops, the server rolls back), leaves no claim, so the
+        platform's retry is handled. On PostgreSQL a retry that arrives while the first copy is still
+        being handled waits on the uncommitted row, then sees it committed (a duplicate) or rolled back
+        (its own turn). Without `session`, the claim is committed at once."""
+        if session is None:
+            with self.db.session() as own:
+                return self.claim_message(key, own)
+        insert = dialect_insert(session)
+        stmt = (insert(ProcessedMessage).values(key=key, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
+        return session.execute(stmt).first() is not None
 
     def find_person(self, session: Session, channel: str, user_id: str) -> Optional[Person]:
         return find_person(session, channel, user_id)
 
+    def lock_person(self, session: Session, name: str) -> None:
+        """One message at a time per PERSON (the same person on WeCom and DingTalk included), for the rest
+        of the transaction. PostgreSQL: a transaction-scoped advisory lock — it dies with its holder's
+        transaction or connection, so a killed worker never blocks the person's next message; waiting
+        longer than USER_LOCK_WAIT_SECONDS is LockTimeout. SQLite: nothing to do, every transaction
+        already holds the database's one write lock (BEGIN IMMEDIATE)."""
+        if self.db.is_sqlite:
+            return
+        digest = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        try:
+            with session.begin_nested():
+                session.execute(text(f"SET LOCAL lock_timeout = '{int(USER_LOCK_WAIT_SECONDS * 1000)}ms'"))
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
+                session.execute(text("SET LOCAL lock_timeout = 0"))
+        except OperationalError as exc:
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":  # lock_not_available
+                raise LockTimeout(name) from None
+            raise
+
     def dispatch(self, incoming: Incoming, *, dedup: bool = True,
                  before_commit: Optional[Callable[[Session, Optional[Reply]], None]] = None):
-        """Handle one incoming message: once per message id, one at a time per user, in one transaction.
+        """Handle one incoming message: once per message id, one at a time per person, in one transaction.
 
         Returns a Reply, None (nothing to say), or DUPLICATE for a platform retry. `before_commit(session,
         reply)` runs inside the transaction (a channel adapter queues a late reply there, atomically).
+        The message's claim (`claim_message`) is part of that transaction: nothing is marked processed
+        that was not.
         """
         with observe.request():  # the callback's request id, or a new one: logs and queued notices carry it
             started = time.monotonic()
@@ -126,29 +144,26 @@ class Runtime:
         """(the reply, the `result` label of bot_callbacks_total)."""
         incoming = cleaned(incoming)
         key = f"{incoming.channel}:{incoming.msg_id}"
-        if dedup and not self.claim_message(key):
-            return DUPLICATE, "duplicate"
         try:
-            with self.kv.lock(f"user:{incoming.channel}:{incoming.user_id}", timeout=60, wait=20):
-                with self.db.session() as session:
-                    person = self.find_person(session, incoming.channel, incoming.user_id)
-                    if person is None:
-                        reply, result = Reply(render("core/unregistered.txt")), "unregistered"
-                    else:
-                        ctx = Context(self, session, person, roles_of(session, person), incoming, self.now())
-                        reply = self.router.route(ctx)
-                        result = "reply" if reply is not None else "silent"
-                    if before_commit is not None:
-                        before_commit(session, reply)
-                    return reply, result
+            with self.db.session() as session:
+                if dedup and not self.claim_message(key, session):
+                    return DUPLICATE, "duplicate"
+                person = self.find_person(session, incoming.channel, incoming.user_id)
+                self.lock_person(session, f"person:{person.id}" if person is not None
+                                 else f"user:{incoming.channel}:{incoming.user_id}")
+                if person is None:
+                    reply, result = Reply(render("core/unregistered.txt")), "unregistered"
+                else:
+                    ctx = Context(self, session, person, roles_of(session, person), incoming, self.now())
+                    reply = self.router.route(ctx)
+                    result = "reply" if reply is not None else "silent"
+                if before_commit is not None:
+                    before_commit(session, reply)
+                return reply, result
         except LockTimeout:
-            if dedup:
-                self.release_message(key)
             return Reply(render("core/busy.txt")), "busy"
         except Exception:
             log.exception("handler failed for %s", key)
-            if dedup:
-                self.release_message(key)
             return Reply(render("core/error.txt")), "error"
 
     def handle_text(self, channel: str, user_id: str, text: str, msg_id: Optional[str] = None) -> Optional[Reply]:

@@ -29,6 +29,7 @@ import importlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,7 +40,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select, update
 
 from bot.channels import OUTBOX_CHANNELS
-from bot.channels.common import PermanentError, RetryableError
+from bot.channels.common import PermanentError, RetryableError, UnknownOutcome
+from bot.core import replies
 from bot.delivery.outbox import MENTION
 from bot.infra import metrics
 from models import (
@@ -58,6 +60,9 @@ from models import (
 log = logging.getLogger(__name__)
 
 PROGRESS = "_parts_sent"  # payload key: parts of a split notice already delivered
+UNKNOWN_SINCE = "_unknown_since"  # payload key: epoch of the first send that got no answer (maybe delivered)
+UNKNOWN_APP_BACKOFF = 30.0  # an app message of unknown outcome: resent (with WeCom's duplicate check) after
+UNKNOWN_BACKOFF = 300.0  # a group-robot message of unknown outcome: resent (no check exists) after
 LEASE_SECONDS = 120.0  # SQLite: a claimed notice is invisible to other senders this long
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
@@ -113,6 +118,7 @@ class Outcome:
     retry_after: Optional[float] = None
     deferred: Optional[float] = None  # rate-limited: try again after this many seconds (no attempt used)
     waiting: Optional[str] = None  # why it is deferred, when it is not a rate window (shown by `outbox list`)
+    unknown: bool = False  # the last part was sent and got no answer: it may have been delivered
 
 
 class RateLimited(Exception):
@@ -192,6 +198,8 @@ class Transport:
                 call()
             except RateLimited as exc:
                 return Outcome(done, deferred=RATE_WINDOW / exc.per_minute)
+            except UnknownOutcome as exc:  # sent, unanswered: perhaps delivered (see Sender._apply)
+                return Outcome(done, error=str(exc), unknown=True)
             except RetryableError as exc:
                 return Outcome(done, error=str(exc), retry_after=exc.retry_after)
             except PermanentError as exc:  # ConfigError included
@@ -368,6 +376,14 @@ class Sender:
                         extra={"request_id": notice.request_id or "-"})
             return
         delay = max(backoff(notice.attempts), out.retry_after or 0.0)
+        if out.unknown:
+            # Not a failure: WeCom may have delivered it and answered late. Wait for a slow success to
+            # have landed and remember since when, so the resend of an app message asks WeCom's duplicate
+            # check to drop it if it did; a group robot has no such check, so it waits much longer
+            # (what remains is the gap of docs/wecom.md).
+            if UNKNOWN_SINCE not in (notice.payload or {}):
+                notice.payload = {**(notice.payload or {}), UNKNOWN_SINCE: time.time()}
+            delay = max(delay, UNKNOWN_APP_BACKOFF if notice.target_kind == TARGET_USER else UNKNOWN_BACKOFF)
         notice.next_attempt_at = now + timedelta(seconds=delay)
         stats.retried += 1
 
@@ -383,6 +399,10 @@ class SenderThread(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.is_set():
+            try:
+                replies.drain_inbox(self.sender.runtime)  # messages whose handler died after their ack
+            except Exception:  # noqa: BLE001 - the database is away: next pass
+                log.exception("inbox pass failed")
             try:
                 stats = self.sender.run_once()
             except Exception:  # noqa: BLE001 - e.g. the database is restarting: try again later

@@ -28,7 +28,7 @@ import time
 from datetime import datetime
 from typing import Optional
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from bot.channels.common import Refused, claim_once, lazy_pool, read_body, refusal
 from bot.channels.dingtalk import api as dingtalk_api
@@ -174,6 +174,7 @@ def queue_reply(session, incoming: Incoming, reply: Optional[Reply], key: Option
 
 
 pool = lazy_pool(POOL_SIZE, "dingtalk-handler")  # this process's handler threads
+replies.register_queue(CHANNEL, queue_reply)  # how bot.core.replies.drain_inbox answers a DingTalk message
 
 
 def handle(runtime, incoming: Incoming, budget: Optional[float] = None) -> bool:
@@ -202,7 +203,10 @@ def receive():
         claim_sign(runtime, timestamp, signature, incoming.msg_id)
     except Refused as exc:
         return refusal(exc, log, "dingtalk")
-    handle(runtime, incoming)
+    try:
+        handle(runtime, incoming)
+    except replies.NotAccepted:  # not durably accepted: DingTalk must retry
+        return Response("retry later", status=503, mimetype="text/plain")
     return jsonify({})
 
 

@@ -26,7 +26,15 @@ from typing import Any, Optional
 
 import requests
 
-from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError, TokenClient, TokenRejected  # noqa: F401
+from bot.channels.common import (  # noqa: F401
+    ChannelError,
+    ConfigError,
+    PermanentError,
+    RetryableError,
+    TokenClient,
+    TokenRejected,
+    UnknownOutcome,
+)
 from bot.delivery.textsplit import utf8_len
 
 __all__ = [
@@ -86,6 +94,7 @@ CONFIG_ERRCODES = frozenset(
     }
 )
 RATE_LIMIT_RETRY_AFTER = 60.0  # WeCom limits are per minute
+DUPLICATE_CHECK_MAX = 4 * 3600  # message/send: duplicate_check_interval at most 4 hours
 
 _CREDENTIAL_RE = re.compile(r"(key|access_token|corpsecret)=[^&\s'\"]+")
 
@@ -241,11 +250,17 @@ class WeComClient(TokenClient):
 
     # -- transport ---------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params: dict, **kwargs) -> dict:
-        """One HTTP call; returns the JSON of errcode 0, else raises."""
+    def _request(self, method: str, path: str, *, params: dict, send: bool = False, **kwargs) -> dict:
+        """One HTTP call; returns the JSON of errcode 0, else raises. A `send` (a message that may be
+        delivered before its answer) left unanswered past the timeout is UnknownOutcome — WeCom may have
+        accepted it and be answering late — never a plain failure to resend at once."""
         url = self.base_url + path
         try:
             resp = self.session.request(method, url, params=params, timeout=self.timeout, **kwargs)
+        except requests.ReadTimeout as exc:
+            if send:
+                raise UnknownOutcome(None, "no answer to a send: %s" % _redact(str(exc))) from None
+            raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
         except requests.Timeout as exc:
             raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
         except requests.RequestException as exc:
@@ -279,12 +294,13 @@ class WeComClient(TokenClient):
             raise classify(errcode, errmsg, data)
         return data
 
-    def _post_json(self, path: str, params: dict, payload: dict) -> dict:
+    def _post_json(self, path: str, params: dict, payload: dict, send: bool = False) -> dict:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return self._request(
             "POST",
             path,
             params=params,
+            send=send,
             data=body,
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
@@ -329,8 +345,10 @@ class WeComClient(TokenClient):
             raise
         return str(data["userid"]) if data.get("userid") else None
 
-    def send_app(self, touser: list[str], msgtype: str, body: dict) -> dict:
-        """Send an app message to ≤ 1000 users; returns the JSON (see invalid_users)."""
+    def send_app(self, touser: list[str], msgtype: str, body: dict, duplicate_check: Optional[int] = None) -> dict:
+        """Send an app message to ≤ 1000 users; returns the JSON (see invalid_users). `duplicate_check`
+        (seconds, ≤ 4 h): WeCom drops it if the same message went to the same users within that time —
+        used when resending a send whose outcome was unknown."""
         if isinstance(touser, str):
             raise TypeError("touser must be a list of user ids")
         users = [u for u in touser if u]
@@ -345,9 +363,12 @@ class WeComClient(TokenClient):
             "agentid": self.agent_id,
             msgtype: body,
         }
+        if duplicate_check:
+            payload["enable_duplicate_check"] = 1
+            payload["duplicate_check_interval"] = int(min(DUPLICATE_CHECK_MAX, max(1, duplicate_check)))
         return self._with_token(
             lambda token: self._post_json(
-                "/cgi-bin/message/send", {"access_token": token}, payload
+                "/cgi-bin/message/send", {"access_token": token}, payload, send=True
             )
         )
 
@@ -363,7 +384,7 @@ class WeComClient(TokenClient):
             payload[msgtype],
             TEXT_MAX_BYTES if msgtype == "text" else ROBOT_MARKDOWN_MAX_BYTES,
         )
-        return self._robot_call(lambda: self._post_json("/cgi-bin/webhook/send", {"key": key}, payload))
+        return self._robot_call(lambda: self._post_json("/cgi-bin/webhook/send", {"key": key}, payload, send=True))
 
     def webhook_upload(self, key: str, filename: str, data: bytes, *, media_type: str = "file") -> str:
         """Upload a file for a robot (5 B – 20 MB); returns its media_id."""

@@ -199,6 +199,7 @@ def split_passive(reply: Reply) -> tuple[Optional[str], Optional[Reply]]:
 
 
 pool = lazy_pool(POOL_SIZE, "wecom-handler")  # this process's handler threads
+replies.register_queue(CHANNEL, queue_reply)  # how bot.core.replies.drain_inbox answers a WeCom message
 
 
 def budget_for(settings, timestamp: str, now: Optional[float] = None) -> float:
@@ -271,7 +272,10 @@ def receive():
         return refusal(exc, log, "wecom")
     if incoming is None:
         return Response("", status=200)
-    text = answer(runtime, incoming, started, budget_for(settings, timestamp))
+    try:
+        text = answer(runtime, incoming, started, budget_for(settings, timestamp))
+    except replies.NotAccepted:  # not durably accepted: no empty 200, WeCom retries
+        return Response("retry later", status=503, mimetype="text/plain")
     if not text:
         return Response("", status=200)
     body = passive_reply(crypto, settings.WECOM_CORP_ID, incoming.user_id, text)

@@ -2,17 +2,26 @@
 group-robot messages (text with @-mentions, markdown, image, file) to group chats."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 from bot.channels.wecom import api as wecom_api
 from bot.channels.wecom.api import PermanentError, WeComClient
-from bot.delivery.sender import PROGRESS, Job, RateLimited, Transport, register_transport, robot_window
+from bot.delivery.sender import PROGRESS, UNKNOWN_SINCE, Job, RateLimited, Transport, register_transport, robot_window
 from bot.delivery.textsplit import split_utf8
 from config.settings import robot_credential
 from models import TARGET_USER, ChatGroup
 
 CHANNEL = "wecom"
+
+
+def unknown_for(job: Job) -> Optional[int]:
+    """A resend of a send whose outcome was unknown: WeCom's duplicate check over the time since the
+    first unanswered attempt (plus a minute), so the earlier, slow success is not delivered twice."""
+    since = job.payload.get(UNKNOWN_SINCE)
+    return int(time.time() - float(since)) + 60 if since else None
 
 
 class WeComTransport(Transport):
@@ -32,13 +41,13 @@ class WeComTransport(Transport):
         p, mt = job.payload, job.msgtype
         if job.target_kind == TARGET_USER:
             if mt in ("text", "markdown"):
-                return [self._app(job.target, mt, {"content": c})
+                return [self._app(job, mt, {"content": c})
                         for c in split_utf8(p.get("content", ""), wecom_api.TEXT_MAX_BYTES)]
             if mt == "textcard":
                 body = wecom_api.textcard_body(p["title"], p["description"], p["url"], p.get("btntxt", ""))
-                return [self._app(job.target, mt, body)]
+                return [self._app(job, mt, body)]
             if mt == "template_card":
-                return [self._app(job.target, mt, {k: v for k, v in p.items() if k != PROGRESS})]
+                return [self._app(job, mt, {k: v for k, v in p.items() if k not in (PROGRESS, UNKNOWN_SINCE)})]
             if mt == "file":  # media/upload, then an app file message
                 path = Path(p["path"])
                 return [self._app_file(job.target, p.get("filename") or path.name, path)]
@@ -59,9 +68,13 @@ class WeComTransport(Transport):
             return [self._robot_file(key, p.get("filename") or path.name, path)]
         raise PermanentError(None, f"unsupported robot msgtype {mt!r}")
 
-    def _app(self, user: str, msgtype: str, body: dict):
+    def _app(self, job: Job, msgtype: str, body: dict):
+        user = job.target
+
         def call():
-            result = self.client.send_app([user], msgtype, body)
+            check = unknown_for(job)
+            result = (self.client.send_app([user], msgtype, body, duplicate_check=check) if check
+                      else self.client.send_app([user], msgtype, body))
             if user in wecom_api.invalid_users(result):
                 raise PermanentError(None, f"invalid user {user!r}")
         call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)

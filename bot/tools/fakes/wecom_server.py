@@ -368,6 +368,16 @@ class FakeWeCom:
                 if not valid:
                     return fake._err(81013, "user & party & tag all invalid",
                                      invaliduser="|".join(invalid))
+                if data.get("enable_duplicate_check"):  # like WeCom: the same message again within the interval
+                    window = float(data.get("duplicate_check_interval") or 1800)
+                    same = {"msgtype": msgtype, msgtype: data[msgtype]}
+                    valid = [u for u in valid if not any(
+                        item["kind"] == "app" and u in item["touser"] and item["at"] >= fake.clock() - window
+                        and {"msgtype": item["msgtype"], item["msgtype"]: item["payload"].get(item["msgtype"])} == same
+                        for item in fake._sent)]
+                    if not valid:
+                        return fake._err(0, "ok", invaliduser="|".join(invalid), invalidparty="", invalidtag="",
+                                         unlicenseduser="", msgid=secrets.token_hex(16), response_code="")
                 delivered = []
                 for user in valid:
                     if fake._within(fake._member_hits[user], MEMBER_PER_MINUTE):
