@@ -108,7 +108,8 @@ def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
         slip = rnd.random() < 0.3
         matter_rows.append(dict(
             id=i + 1, code=f"{'J' if slip else 'M'}{i + 1}", kind="slip" if slip else "minutes",
-            minutes_id=None if slip else (r - 1) * 3 + 1, slip_id=r if slip else None, seq=i + 1 if slip else 1, title=f"事项{i}",
+            minutes_id=None if slip else (r - 1) * 3 + 1, slip_id=r if slip else None, seq=i + 1 if slip else 1,
+            title=f"事项{i}",
             leader_id=leader_ids[r - 1],
             obstacles="资金缺口" if slip and rnd.random() < 0.5 else None, responsible_unit_id=u, deadline=deadline,
             original_deadline=deadline, state=state, escalation_level=0, created_at=created, closed_at=closed_at))
