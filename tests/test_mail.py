@@ -385,3 +385,32 @@ def test_smtp_replies_4xx_retry_5xx_fail_naming_the_address(code, address):
     err = mail_transport._reply(code, b"reason", "recipient", address)
     assert isinstance(err, RetryableError if code < 500 else PermanentError)
     assert address in str(err) and str(code) in str(err)
+
+
+@pytest.mark.parametrize("confidential", [False, True])
+def test_issued_minutes_are_copied_to_the_mailbox_unless_confidential(month, smtp, confidential):
+    """Seed 000 §三(一): "除涉及保密工作事项外，所有印发纪要/事项交办单均要抄送督导考核组（qgzwdc@126.com）"."""
+    from datetime import date
+
+    from bot.actions.minutes import MatterInput, do_issue_minutes, do_record_minutes
+
+    at = datetime(2026, 12, 2, 2, tzinfo=UTC)
+    with month.db.session() as s:
+        guo = s.get(Person, month.o.guo.id)
+        minutes, _ = do_record_minutes(
+            Acting(s, guo, at, month), leader=guo, number="泉港政纪〔2026〕21号", title="教育领域专题调度会",
+            meeting_date=date(2026, 12, 1), drafting_unit=s.get(type(month.o.jiaoyu), month.o.jiaoyu.id),
+            matters=[MatterInput("完成校舍安全排查整改", month.o.jiaoyu.id, date(2026, 12, 31))],
+            confidential=confidential)
+        do_issue_minutes(Acting(s, guo, at, month), minutes)
+        minutes_id = minutes.id
+    found = [n for n in mails(month) if n.key.startswith(f"mail:minutes:{minutes_id}:")]
+    if confidential:
+        assert found == []
+        return
+    [n] = found
+    assert n.target == SUPERVISION_BOX and n.payload["subject"].startswith("【会议纪要抄送】郭雅婷")
+    assert send(month).sent >= 1
+    [msg] = [m for m in smtp.mails if m["Subject"].startswith("【会议纪要抄送】")]
+    body = msg.get_body().get_content()
+    assert "郭雅婷副区长主持召开的调度会" in body and "完成校舍安全排查整改" in body and "已纳入督查台账" in body

@@ -180,6 +180,7 @@ def do_issue_minutes(act: Act, minutes: Minutes) -> list[Unit]:
         act.notify_group("supervision", act.render("minutes/copy.md", minutes=minutes, matters=matters,
                                                      md_channel=supervision_channel(act)),
                          key=f"minutes-copy:{minutes.id}", kind="minutes")
+        _mail_copy(act, minutes, matters)
     unreached = notify_units(act, matters, key=f"minutes-unit:{minutes.id}", what=minutes)
     notify_people(act, [minutes.created_by], act.render("minutes/issued_to_drafter.txt", minutes=minutes,
                                                         matters=matters, unreached=unreached),
@@ -304,6 +305,21 @@ def do_withdraw_minutes(act: Act, minutes: Minutes, reason: Optional[str]) -> No
     _audit(act, minutes, before, "withdraw", text)
     notify_people(act, [minutes.leader], act.render("minutes/withdrawn_notice.txt", minutes=minutes, reason=text,
                                                     by=act.actor), key=f"minutes-withdrawn:{minutes.id}")
+
+
+def _mail_copy(act: Act, minutes: Minutes, matters: list[Matter]) -> None:
+    """The issued minutes to 督导考核组's mailbox too ("所有印发纪要…均要抄送督导考核组（qgzwdc@126.com）");
+    the caller has already left out 保密 ones. Nothing without a deployment or a mail server."""
+    from bot.actions.forms import SUPERVISION, group_mailbox, queue_forms
+    from bot.delivery import outbox
+
+    settings = getattr(getattr(act, "runtime", None), "settings", None)
+    if settings is None:
+        return
+    batch = outbox.Notices(settings, "minutes")
+    queue_forms(batch, settings, act.render, [], key=f"minutes:{minutes.id}",
+                mailboxes=[group_mailbox(act.session, SUPERVISION)], mail="minutes", minutes=minutes, matters=matters)
+    batch.flush(act.session)
 
 
 def supervision_channel(act: Act) -> str:
