@@ -45,3 +45,29 @@ class Spy:
         with self.lock:
             self.seen.append(ctx.incoming)
         return self.answer(ctx) if self.answer else self.router.route(ctx)
+
+
+def post(client, callback):
+    """POST a signed callback (url, body) from tests.wecom_peer as WeCom does."""
+    url, body = callback
+    return client.post(url, data=body, content_type="text/xml")
+
+
+def count(rt, model):
+    """Rows of `model` in the runtime's database."""
+    from sqlalchemy import func, select
+
+    with rt.db.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def wait_for(pred, timeout=10.0):
+    """Poll `pred` until it is true (True) or `timeout` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.channels.dingtalk import api as dingtalk_api
 from bot.channels.dingtalk import callback as dingtalk
@@ -26,7 +26,7 @@ from models import AuditLog, ChatGroup, Notice, Person, ProcessedMessage, utcnow
 from tests import factories as f
 from tests.dialog import at
 from tests.dingtalk_peer import DingTalkPeer, callback_sign, robot_url_sign
-from tests.support import ROOT, SEED_FILE, Spy, make_app
+from tests.support import ROOT, SEED_FILE, Spy, count, make_app, wait_for
 from tests.threads import at_once
 
 APP_KEY, APP_SECRET, ROBOT_CODE = "dingtestappkey", "dt-app-secret-2026", "dingtestrobot"
@@ -85,11 +85,6 @@ def bot(db_url, tmp_path, fake, monkeypatch):
     rt.db.dispose()
 
 
-def count(rt, model):
-    with rt.db.session() as s:
-        return s.scalar(select(func.count()).select_from(model))
-
-
 def notices(rt):
     with rt.db.session() as s:
         return list(s.scalars(select(Notice).order_by(Notice.id)))
@@ -97,15 +92,6 @@ def notices(rt):
 
 def send(rt, now=None):
     return Sender(rt, transports={"dingtalk": DingTalkTransport(rt)}, now=now or Now()).run_once()
-
-
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def delivered(fake, kind=None):

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.channels.wecom import callback as wecom
 from bot.core.messages import Reply
 from bot.delivery.textsplit import utf8_len
 from models import AuditLog, ConversationState, Notice, Person, ProcessedMessage
-from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, Spy, make_app, wecom_config
+from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, Spy, count, make_app, post, wait_for, wecom_config
 from tests.threads import at_once
 from tests.wecom_peer import WeComPeer, random_aes_key
 
@@ -52,25 +52,6 @@ def bot(db_url, tmp_path, monkeypatch):
     app.client = app.test_client()
     yield app
     rt.db.dispose()
-
-
-def post(client, callback):
-    url, body = callback
-    return client.post(url, data=body, content_type="text/xml")
-
-
-def count(rt, model):
-    with rt.db.session() as s:
-        return s.scalar(select(func.count()).select_from(model))
-
-
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 # -- the protocol ------------------------------------------------------------------------------

@@ -7,13 +7,12 @@ import time
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
 
 from bot.channels.common import Refused
 from bot.channels.wecom import callback as wecom
 from config.settings import Settings, SettingsError
 from models import Notice, Person, ProcessedMessage
-from tests.support import AES, AGENT, CORP, TOKEN, Spy, make_app, wecom_config
+from tests.support import AES, AGENT, CORP, TOKEN, Spy, count, make_app, post, wait_for, wecom_config
 from tests.wecom_peer import WeComPeer
 
 USER = "liuzhaoxuan"
@@ -36,25 +35,6 @@ def bot(db_url, tmp_path, monkeypatch):
     app.client = app.test_client()
     yield app
     rt.db.dispose()
-
-
-def post(client, callback):
-    url, body = callback
-    return client.post(url, data=body, content_type="text/xml")
-
-
-def count(rt, model):
-    with rt.db.session() as s:
-        return s.scalar(select(func.count()).select_from(model))
-
-
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.mark.parametrize("age", [5 * 365 * 86400, -10 * 365 * 86400, 361, -361, 3600])
