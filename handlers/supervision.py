@@ -171,8 +171,8 @@ def ask_rectification(ctx: Context, args: str):
 
 
 # -- 督查约谈 ----------------------------------------------------------------------------------------
-@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 时间 地点；约谈记录、约谈承诺", order=73,
-                roles=SUP)
+@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 时间 地点；约谈改期、约谈记录、约谈承诺",
+                  order=73, roles=SUP)
 @_guard
 def schedule_interview(ctx: Context, args: str):
     target, rest = first_word(args)
