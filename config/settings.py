@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     OUTBOX_POLL_SECONDS: float = 1.0
     HTTP_TIMEOUT_SECONDS: float = 5.0
     OVERDUE_INTERVIEW_DAYS: int = 30  # 久拖不办: overdue this many days → 督查约谈 alert
+    SUPERVISION_REMIND_WORKDAYS: int = 2  # 整改 / 约谈承诺 reminded this many working days before
     JOBS_FILE: str = str(PROJECT_ROOT / "config" / "jobs.yaml")
     SEED_FILE: str = str(PROJECT_ROOT / "config" / "seed" / "quangang.yaml")
     CALENDAR_FILE: str = str(PROJECT_ROOT / "config" / "calendar.yaml")  # the office's 节假日/调休 override

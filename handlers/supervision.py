@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time
+from typing import Optional
 
 from sqlalchemy import select
 
 from bot.actions import supervision as act
+from bot.actions.forms import mail_targets
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.documents.assessment import assessment_filename, assessment_xlsx
@@ -169,8 +171,8 @@ def ask_rectification(ctx: Context, args: str):
 
 
 # -- 督查约谈 ----------------------------------------------------------------------------------------
-@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 时间 地点；约谈记录、约谈承诺", order=73,
-                roles=SUP)
+@commands.command("约谈", "督查约谈", summary="督查约谈：约谈 编号或单位 日期 时间 地点；约谈改期、约谈记录、约谈承诺",
+                  order=73, roles=SUP)
 @_guard
 def schedule_interview(ctx: Context, args: str):
     target, rest = first_word(args)
@@ -195,6 +197,29 @@ def schedule_interview(ctx: Context, args: str):
         unit = _unit(ctx, target)
     iv = act.do_schedule_interview(ctx, unit, at, place, interviewers, matter=matter)
     return ctx.render("supervision/done.txt", what="interview", iv=iv)
+
+
+@commands.command("约谈改期", order=73, roles=SUP)
+@_guard
+def reschedule_interview(ctx: Context, args: str):
+    """约谈改期 YT编号 日期 [时间] [地点] 原因：…"""
+    iv, rest = _record(ctx, args, Interview, "reschedule")
+    head, marker, reason = rest.partition("原因")
+    if not marker:
+        head, reason = rest, ""
+    when, head = first_word(head)
+    if not when:
+        raise _usage(ctx, "reschedule")
+    day = _date(ctx, when, "约谈日期")
+    clock_text, after = first_word(head)
+    hm = TIME_RE.match(clock_text)
+    old = iv.scheduled_at.astimezone(tz())
+    at = datetime.combine(day, time(int(hm[1]), int(hm[2])) if hm else old.timetz().replace(tzinfo=None),
+                          tzinfo=tz())
+    place = (after if hm else head).strip()
+    reason = reason.lstrip("：:，, ").strip()
+    act.do_reschedule_interview(ctx, iv, at, reason, place or None)
+    return ctx.render("supervision/done.txt", what="rescheduled", iv=iv)
 
 
 @commands.command("约谈记录", order=74, roles=SUP)
@@ -371,13 +396,45 @@ def briefing(ctx: Context, args: str) -> Reply:
             act.do_edit_briefing(ctx, b, body)
             return ctx.render("supervision/briefing_view.txt", b=b, edited=True)
         if verb == "发布":
-            b, group_text = _record(ctx, rest, Briefing, "briefing")
-            group = _group(ctx, group_text)
-            act.do_publish_briefing(ctx, b, group)
-            return ctx.render("supervision/done.txt", what="published", b=b, group=group)
+            b, target_text = _record(ctx, rest, Briefing, "briefing")
+            group_text, mail_text = _split_mail(target_text)
+            group = _group(ctx, group_text) if group_text or mail_text is None else None
+            mailboxes = _mailboxes(ctx, mail_text) if mail_text is not None else []
+            act.do_publish_briefing(ctx, b, group, [box for _name, box in mailboxes])
+            return ctx.render("supervision/done.txt", what="published", b=b, group=group, mailboxes=mailboxes,
+                              mail_on=ctx.runtime.settings.mail_enabled)
         b, _ = _record(ctx, args, Briefing, "briefing")
         return ctx.render("supervision/briefing_view.txt", b=b)
     return _answer(ctx, run, args)
+
+
+MAIL_WORD_RE = re.compile(r"(?:^|\s)(?:邮箱|邮件)[：:]?")
+
+
+def _split_mail(text: str) -> tuple[str, Optional[str]]:
+    """`调度联络员群 邮箱 督导考核组、x@y.cn` → (group text, mailbox text); None without 邮箱/邮件."""
+    m = MAIL_WORD_RE.search(text)
+    if m is None:
+        return text.strip(), None
+    return text[:m.start()].strip(), text[m.end():].strip()
+
+
+def _mailboxes(ctx: Context, text: str) -> list[tuple[str, str]]:
+    """The org chart's mailboxes named in `text` (a work group's or key project's name, or the address
+    itself); anything else is refused with the list to choose from."""
+    known = mail_targets(ctx.session)
+    chosen, unknown = [], []
+    for word in SPLIT_RE.split(text):
+        word = word.strip()
+        if not word:
+            continue
+        hit = next((t for t in known if word in (t[0], t[1])), None) or next(
+            (t for t in known if word in t[0]), None)
+        (chosen if hit else unknown).append(hit or word)
+    if unknown or not chosen:
+        raise Bad(ctx.render("supervision/refused.txt", code="mailbox_unknown",
+                             info={"text": "、".join(unknown), "known": known}))
+    return list(dict.fromkeys(chosen))
 
 
 def _group(ctx: Context, text: str) -> ChatGroup:

@@ -13,7 +13,8 @@ from .base import Base, one_of, utcnow
 NOTICE_PENDING = "pending"
 NOTICE_SENT = "sent"
 NOTICE_FAILED = "failed"
-NOTICE_STATES = (NOTICE_PENDING, NOTICE_SENT, NOTICE_FAILED)
+NOTICE_UNKNOWN = "unknown"  # sent, never answered, not resent: maybe delivered (DingTalk; docs/reliability.md)
+NOTICE_STATES = (NOTICE_PENDING, NOTICE_SENT, NOTICE_FAILED, NOTICE_UNKNOWN)
 
 TARGET_USER = "user"  # one person (app message / DingTalk one-to-one)
 TARGET_GROUP = "group"  # a ChatGroup by code (group robot)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.delivery import outbox
 from bot.delivery.outbox import mb
-from models import WorkGroup
+from models import KeyProject, WorkGroup
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,17 @@ def save_export(settings, now: datetime, filename: str, data: bytes) -> Path:
 def group_mailbox(session: Session, code: str) -> Optional[str]:
     """The mailbox the org chart gives a work group (督导考核组: qgzwdc@126.com in the seed)."""
     return session.scalar(select(WorkGroup.mailbox).where(WorkGroup.code == code))
+
+
+def mail_targets(session: Session) -> list[tuple[str, str]]:
+    """The org chart's mailboxes as (name, address): each work group's (督导考核组: qgzwdc@126.com) and each
+    key project's report mailbox — the addresses a briefing may be mailed to."""
+    out = [(name, box) for name, box in session.execute(
+        select(WorkGroup.name, WorkGroup.mailbox).where(WorkGroup.mailbox.is_not(None)).order_by(WorkGroup.id))]
+    out += [(f"{name}（报送邮箱）", box) for name, box in session.execute(
+        select(KeyProject.name, KeyProject.report_mailbox).where(KeyProject.report_mailbox.is_not(None))
+        .order_by(KeyProject.id))]
+    return [(n, b.strip()) for n, b in out if b and b.strip()]
 
 
 def is_confidential(record) -> bool:

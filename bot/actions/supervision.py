@@ -35,6 +35,7 @@ from models import (
     ESC_DISCIPLINE,
     ESC_INTERVIEW,
     INTERVIEW_HELD,
+    INTERVIEW_SCHEDULED,
     SPOT_RECORDED,
     TASK_CLAIMED,
     TASK_CLOSED,
@@ -152,6 +153,30 @@ def do_schedule_interview(act: Act, unit: Unit, when: datetime, place: str, inte
                                                       "scheduled_at": when.isoformat(), "place": iv.place})
     notify_people(act, _unit_people(unit), act.render("supervision/interview_notice.txt", iv=iv, unit=unit, m=matter),
                   key=f"interview:{iv.id}:scheduled")
+    return iv
+
+
+def do_reschedule_interview(act: Act, iv: Interview, when: datetime, reason: str,
+                            place: Optional[str] = None) -> Interview:
+    """约谈改期: a new time (and place, when given) with a reason, audited; the unit head and liaison are
+    told. The reminder job keys its reminder by the time, so it follows the new one."""
+    lock(act.session, iv)
+    if iv.state != INTERVIEW_SCHEDULED:
+        raise Refused("interview_held")
+    reason = _text(reason, "reschedule_reason")
+    if when < act.now:
+        raise Refused("date_past")
+    place = (place or "").strip() or iv.place
+    if when == iv.scheduled_at and place == iv.place:
+        raise Refused("same_time")
+    old_at, old_place = iv.scheduled_at, iv.place
+    before = {"scheduled_at": old_at.isoformat(), "place": old_place}
+    iv.scheduled_at, iv.place = when, place[:200]
+    _audit(act, "interview", iv, "rescheduled", before, {"scheduled_at": when.isoformat(), "place": iv.place},
+           reason)
+    notify_people(act, _unit_people(iv.unit), act.render("supervision/interview_moved.txt", iv=iv, unit=iv.unit,
+                                                         old_at=old_at, old_place=old_place, reason=reason),
+                  key=f"interview:{iv.id}:moved:{when.isoformat()}:{act.now.isoformat()}")
     return iv
 
 
@@ -394,25 +419,39 @@ def do_edit_briefing(act: Act, b: Briefing, body: str) -> Briefing:
     return b
 
 
-def do_publish_briefing(act: Act, b: Briefing, group: ChatGroup) -> Briefing:
-    """Publish once to the chosen group (outbox key ``briefing:<id>``); the pending 亮点 it carries are
-    marked as carried."""
+def do_publish_briefing(act: Act, b: Briefing, group: Optional[ChatGroup],
+                        mailboxes: Iterable[str] = ()) -> Briefing:
+    """Publish once: to the chosen group (outbox key ``briefing:<id>``) and/or by mail to the chosen
+    mailboxes of the org chart (`bot.actions.forms.mail_targets`), the briefing attached as .docx
+    (bot/documents/briefing.py; keys ``mail:briefing:<id>:<address>``; queued only where a mail server is
+    configured). The pending 亮点 it carries are marked as carried."""
+    from bot.actions.forms import send_forms
+    from bot.documents.briefing import briefing_docx, briefing_filename
+
     lock(act.session, b)
     if b.state == BRIEF_PUBLISHED:
-        raise Refused("briefing_published")
-    b.state, b.group_code, b.published_at, b.published_by_id = (BRIEF_PUBLISHED, group.code, act.now,
-                                                                person_id(act.actor))
+        raise Refused("briefing_published", at=b.published_at, group=b.group_code)
+    mailboxes = list(dict.fromkeys(a.strip() for a in mailboxes if a and a.strip()))
+    if group is None and not mailboxes:
+        raise Refused("no_audience")
+    b.state, b.group_code, b.published_at, b.published_by_id = (BRIEF_PUBLISHED, group.code if group else None,
+                                                                act.now, person_id(act.actor))
     carried = [h for h in pending_highlights(act.session) if h.marked_at <= b.published_at]
     for h in carried:
         h.briefing_id = b.id
-    act.notify_group(group.code, b.body, key=f"briefing:{b.id}")
+    if group is not None:
+        act.notify_group(group.code, b.body, key=f"briefing:{b.id}")
+    saved = send_forms(act, [(briefing_filename(b), briefing_docx(b))], key=f"briefing:{b.id}", kind="briefing",
+                       mailboxes=mailboxes, mail="briefing", b=b) if mailboxes else []
     _audit(act, "briefing", b, "published", {"state": BRIEF_DRAFT},
-           {"state": b.state, "group": group.code, "highlights": [h.id for h in carried]})
+           {"state": b.state, "group": b.group_code, "mailboxes": mailboxes, "files": [p.name for p in saved],
+            "highlights": [h.id for h in carried]})
     return b
 
 
 __all__ = ["Refused", "do_plan_spot_check", "do_record_findings", "do_ask_rectification", "do_schedule_interview",
-           "do_record_interview", "do_add_promise", "do_claim_task", "do_close_task", "overdue_tasks",
+           "do_reschedule_interview", "do_record_interview", "do_add_promise", "do_claim_task", "do_close_task",
+           "overdue_tasks",
            "CaseCandidate", "case_candidates", "do_open_case", "do_decide_case", "do_refer_case",
            "do_mark_highlight", "pending_highlights", "briefing_figures", "do_draft_briefing", "do_edit_briefing",
            "do_publish_briefing"]

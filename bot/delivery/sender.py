@@ -15,6 +15,10 @@ them, and records the outcome:
 - **Failures.** Network errors, 5xx and 45009 are retried with exponential backoff (45009 waits at least a
   minute); bad keys (93000), bad users and configuration errors (40001…) fail at once; after
   OUTBOX_MAX_ATTEMPTS tries a notice is `failed` with the reason (`python -m bot outbox list`).
+- **Unknown outcomes.** A send that got no answer within the timeout may have been delivered. WeCom's
+  transport resends it later (app messages with WeCom's duplicate check); a transport whose platform has
+  no duplicate check (`resends_unknown = False`: DingTalk) parks the notice as `unknown` — never resent
+  by itself — for the operator to settle (`outbox list --state unknown`, `outbox retry`, `outbox delivered`).
 - **Long content** is split with `split_utf8` at the byte limits (app text/markdown 2048, robot markdown
   4096, robot text 2048); the number of parts already delivered is kept in the payload (`_parts_sent`),
   so a retry resumes after the last delivered part instead of repeating it.
@@ -48,6 +52,7 @@ from models import (
     NOTICE_FAILED,
     NOTICE_PENDING,
     NOTICE_SENT,
+    NOTICE_UNKNOWN,
     TARGET_GROUP,
     TARGET_USER,
     ChatGroup,
@@ -119,6 +124,7 @@ class Outcome:
     deferred: Optional[float] = None  # rate-limited: try again after this many seconds (no attempt used)
     waiting: Optional[str] = None  # why it is deferred, when it is not a rate window (shown by `outbox list`)
     unknown: bool = False  # the last part was sent and got no answer: it may have been delivered
+    resend: bool = True  # with `unknown`: may the sender resend it later (False: parked as `unknown`)
 
 
 class RateLimited(Exception):
@@ -140,6 +146,7 @@ class Transport:
     channel: str = ""
     target_kinds: tuple[str, ...] = (TARGET_USER, TARGET_GROUP)
     app_settings: tuple[str, ...] = ()  # what direct messages need (group robots have their own keys)
+    resends_unknown: bool = True  # False: a send of unknown outcome is parked (no duplicate check to lean on)
 
     def __init__(self, runtime, client=None):
         self.runtime = runtime
@@ -199,7 +206,7 @@ class Transport:
             except RateLimited as exc:
                 return Outcome(done, deferred=RATE_WINDOW / exc.per_minute)
             except UnknownOutcome as exc:  # sent, unanswered: perhaps delivered (see Sender._apply)
-                return Outcome(done, error=str(exc), unknown=True)
+                return Outcome(done, error=str(exc), unknown=True, resend=self.resends_unknown)
             except RetryableError as exc:
                 return Outcome(done, error=str(exc), retry_after=exc.retry_after)
             except PermanentError as exc:  # ConfigError included
@@ -268,11 +275,12 @@ class PassStats:
     retried: int = 0
     failed: int = 0
     deferred: int = 0
+    unknown: int = 0  # parked: sent, unanswered, not resent
     ids: list = field(default_factory=list)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed + self.deferred
+        return self.sent + self.retried + self.failed + self.deferred + self.unknown
 
 
 def backoff(attempts: int) -> float:
@@ -367,6 +375,17 @@ class Sender:
         notice.attempts += 1
         notice.last_error = (out.error or "unknown error")[:2000]
         metrics.OUTBOX_FAILURES.labels(notice.channel, metrics.error_code(out.error)).inc()
+        if out.unknown and not out.resend:
+            # Perhaps delivered, and the platform cannot drop a duplicate: a resend could deliver it twice,
+            # not resending could lose it. Neither is decided here: parked for the operator, who asks the
+            # recipient and then resends (`outbox retry`) or settles it (`outbox delivered`).
+            notice.state = NOTICE_UNKNOWN
+            notice.last_error = (f"unknown outcome, not resent (part {out.parts_sent + 1}): {notice.last_error}"
+                                 )[:2000]
+            stats.unknown += 1
+            log.warning("notice %s: outcome unknown, parked: %s", notice.id, notice.last_error,
+                        extra={"request_id": notice.request_id or "-"})
+            return
         if out.permanent or notice.attempts >= self.max_attempts:
             if not out.permanent:
                 notice.last_error = f"gave up after {notice.attempts} attempts: {notice.last_error}"[:2000]
@@ -436,7 +455,8 @@ def _rt():
 
 
 @outbox_group.command("list")
-@click.option("--state", type=click.Choice([NOTICE_PENDING, NOTICE_SENT, NOTICE_FAILED]), default=None)
+@click.option("--state", type=click.Choice([NOTICE_PENDING, NOTICE_SENT, NOTICE_FAILED, NOTICE_UNKNOWN]),
+              default=None)
 @click.option("--limit", default=50, show_default=True, type=int)
 def list_command(state: Optional[str], limit: int) -> None:
     """Newest notices first, with state, attempts and the last error."""
@@ -455,7 +475,7 @@ def list_command(state: Optional[str], limit: int) -> None:
         content = str((n.payload or {}).get("content") or (n.payload or {}).get("title")
                       or (n.payload or {}).get("subject") or "")
         waiting = n.state == NOTICE_PENDING and (n.last_error or "").startswith("waiting:")
-        tail = n.last_error if n.state == NOTICE_FAILED or waiting else " ".join(content.split())[:40]
+        tail = n.last_error if n.state in (NOTICE_FAILED, NOTICE_UNKNOWN) or waiting else " ".join(content.split())[:40]
         click.echo(f"{n.id:>6}  {n.state:<8} {n.attempts:>3}  {n.channel:<8} {n.target_kind + ':' + n.target:<24.24} "
                    f"{n.msgtype:<9} {when:%Y-%m-%d %H:%M:%S}  {tail}")
 
@@ -465,7 +485,7 @@ def send_pending_command() -> None:
     """One pass of the sender: deliver what is due now."""
     stats = Sender(_rt()).run_once(limit=10_000)
     click.echo(f"sent {stats.sent}, retry later {stats.retried}, rate-limited {stats.deferred}, "
-               f"failed {stats.failed}")
+               f"failed {stats.failed}, unknown outcome {stats.unknown}")
 
 
 @outbox_group.command("run")
@@ -484,13 +504,15 @@ def run_command() -> None:
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all-failed", is_flag=True, help="Retry every failed notice.")
 def retry_command(ids: tuple[int, ...], all_failed: bool) -> None:
-    """Make failed notices pending again (e.g. after fixing a robot key or the secret)."""
+    """Make failed notices pending again (e.g. after fixing a robot key or the secret); by ID also a
+    notice of unknown outcome that the recipient did not get."""
     from bot.infra import audit
 
     if not ids and not all_failed:
         raise click.UsageError("give notice IDs or --all-failed")
     with _rt().db.session() as s:
-        q = select(Notice).where(Notice.state == NOTICE_FAILED)
+        q = select(Notice).where(Notice.state.in_([NOTICE_FAILED] if all_failed else [NOTICE_FAILED,
+                                                                                          NOTICE_UNKNOWN]))
         if not all_failed:
             q = q.where(Notice.id.in_(ids))
         rows = s.scalars(q).all()
@@ -501,9 +523,28 @@ def retry_command(ids: tuple[int, ...], all_failed: bool) -> None:
             audit.record(s, actor="system:cli", action="outbox.retry", entity="notice", entity_id=n.id,
                          before=before, after={"state": n.state, "attempts": 0})
     for nid in sorted(missing):
-        click.echo(f"notice {nid}: not found or not failed", err=True)
+        click.echo(f"notice {nid}: not found, or neither failed nor unknown", err=True)
     click.echo(f"{len(rows)} notice(s) queued again")
     if missing:
+        raise SystemExit(1)
+
+
+@outbox_group.command("delivered")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def delivered_command(ids: tuple[int, ...]) -> None:
+    """Settle notices of unknown outcome that the recipient did get: marked sent, never resent."""
+    from bot.infra import audit
+
+    with _rt().db.session() as s:
+        rows = s.scalars(select(Notice).where(Notice.state == NOTICE_UNKNOWN, Notice.id.in_(ids))).all()
+        for n in rows:
+            n.state, n.sent_at = NOTICE_SENT, utcnow()
+            audit.record(s, actor="system:cli", action="outbox.delivered", entity="notice", entity_id=n.id,
+                         before={"state": NOTICE_UNKNOWN, "last_error": n.last_error}, after={"state": n.state})
+    for nid in sorted(set(ids) - {n.id for n in rows}):
+        click.echo(f"notice {nid}: not found or not of unknown outcome", err=True)
+    click.echo(f"{len(rows)} notice(s) marked delivered")
+    if len(rows) != len(set(ids)):
         raise SystemExit(1)
 
 

@@ -46,6 +46,7 @@ BUILTIN: dict[str, str] = {
     "calendar_check": "bot.jobs.calendar:run",
     "key_project_reminder": "bot.jobs.projects:run_weekly_reminder",
     "key_project_chase": "bot.jobs.projects:run_weekly_chase",
+    "supervision_followup": "bot.jobs.supervision:run",
 }
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 

@@ -5,7 +5,9 @@ client without a shared token cache or a notion of retryable vs. configuration e
 has a timeout, the access token is cached in a shared store (`runtime.kv`: Redis for every process), a
 rejected token is refreshed once, and failures are classified for the outbox:
 
-- `RetryableError`: network, timeout, HTTP 5xx/429, and the robot rate limits 410100 / 130101 / 90030
+- `UnknownOutcome` (a `RetryableError`): a message send unanswered within the timeout — it may have been
+  delivered, and DingTalk has no duplicate check, so the sender parks it as `unknown` instead of resending;
+- `RetryableError`: network, other timeouts, HTTP 5xx/429, and the robot rate limits 410100 / 130101 / 90030
   (20 messages a minute, then blocked for 10 minutes: `retry_after` = 600 s);
 - `ConfigError`: 310000 (security check failed: keyword, 加签 sign or IP), bad app key/secret, robot code;
 - `PermanentError`: anything else (bad user, bad payload, unknown robot token…).
@@ -26,7 +28,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from bot.channels.common import ChannelError, ConfigError, PermanentError, RetryableError, TokenClient, TokenRejected  # noqa: F401
+from bot.channels.common import (  # noqa: F401
+    ChannelError,
+    ConfigError,
+    PermanentError,
+    RetryableError,
+    TokenClient,
+    TokenRejected,
+    UnknownOutcome,
+)
 
 __all__ = [
     "DingTalkClient", "DingTalkError", "RetryableError", "PermanentError", "ConfigError", "classify",
@@ -171,27 +181,39 @@ class DingTalkClient(TokenClient):
         return "DingTalkClient(api_base=%r, app_key=%r)" % (self.api_base, self.app_key)
 
     # -- transport ------------------------------------------------------------------------------
-    def _post(self, url: str, payload: dict, *, params: Optional[dict] = None,
-              headers: Optional[dict] = None) -> tuple[int, Any]:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+    def _request(self, url: str, *, send: bool = False, **kwargs) -> requests.Response:
+        """One POST with the client's timeout; network trouble, HTTP 5xx and 429 raise `RetryableError`.
+        A `send` (a message DingTalk may deliver before it answers) left unanswered past the timeout is
+        `UnknownOutcome`: it may have been delivered, and none of DingTalk's send APIs has a duplicate
+        check, so the sender must not resend it blindly (docs/reliability.md)."""
         try:
-            resp = self.session.post(url, params=params, data=body, headers=hdrs, timeout=self.timeout)
-        except requests.Timeout as exc:
+            resp = self.session.post(url, timeout=self.timeout, **kwargs)
+        except requests.ReadTimeout as exc:
+            if send:
+                raise UnknownOutcome(None, "no answer to a send: %s" % _redact(str(exc))) from None
+            raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
+        except requests.Timeout as exc:  # connect timeout: nothing was sent
             raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
         except requests.RequestException as exc:
             raise RetryableError(None, "%s: %s" % (type(exc).__name__, _redact(str(exc)))) from None
         if resp.status_code >= 500 or resp.status_code == 429:
             raise RetryableError(None, "HTTP %d" % resp.status_code, retry_after=_retry_after(resp))
+        return resp
+
+    def _post(self, url: str, payload: dict, *, params: Optional[dict] = None,
+              headers: Optional[dict] = None, send: bool = False) -> tuple[int, Any]:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        resp = self._request(url, send=send, params=params, data=body, headers=hdrs)
         try:
             data = resp.json()
         except ValueError:
             data = None
         return resp.status_code, data
 
-    def _oapi(self, url: str, payload: dict, params: Optional[dict] = None) -> dict:
+    def _oapi(self, url: str, payload: dict, params: Optional[dict] = None, send: bool = False) -> dict:
         """A call answered with {errcode, errmsg} (custom robot, sessionWebhook)."""
-        status, data = self._post(url, payload, params=params)
+        status, data = self._post(url, payload, params=params, send=send)
         if status in (401, 403, 404):
             raise ConfigError(None, "HTTP %d (check the robot URL)" % status)
         if status != 200:
@@ -206,10 +228,10 @@ class DingTalkClient(TokenClient):
             raise classify(errcode, str(data.get("errmsg", "")), data)
         return data
 
-    def _openapi(self, path: str, payload: dict, token: Optional[str] = None) -> dict:
+    def _openapi(self, path: str, payload: dict, token: Optional[str] = None, send: bool = False) -> dict:
         """A call to the new OpenAPI (api.dingtalk.com): errors are HTTP statuses with {code, message}."""
         headers = {"x-acs-dingtalk-access-token": token} if token else None
-        status, data = self._post(self.api_base + path, payload, headers=headers)
+        status, data = self._post(self.api_base + path, payload, headers=headers, send=send)
         data = data if isinstance(data, dict) else {}
         if status == 200:
             return data
@@ -287,7 +309,8 @@ class DingTalkClient(TokenClient):
             raise ValueError("user_ids must be a non-empty list")
         payload = {"robotCode": self.robot_code, "userIds": list(user_ids), "msgKey": msg_key,
                    "msgParam": json.dumps(msg_param, ensure_ascii=False)}
-        data = self._with_token(lambda t: self._openapi("/v1.0/robot/oToMessages/batchSend", payload, t))
+        data = self._with_token(lambda t: self._openapi("/v1.0/robot/oToMessages/batchSend", payload, t,
+                                                               send=True))
         invalid = set(data.get("invalidStaffIdList") or [])
         if invalid and invalid >= set(user_ids):
             raise PermanentError("invalidStaffId", "invalid user(s) %s" % sorted(invalid), response=data)
@@ -299,16 +322,9 @@ class DingTalkClient(TokenClient):
     def media_upload(self, filename: str, data: bytes) -> str:
         """Upload a file (oapi `media/upload`, type file, ≤ 20 MB) for a robot file message; its mediaId."""
         def call(token: str) -> dict:
-            try:
-                resp = self.session.post(self.oapi_base + "/media/upload",
-                                         params={"access_token": token, "type": "file"},
-                                         files={"media": (filename, data)}, timeout=self.timeout)
-            except requests.Timeout as exc:
-                raise RetryableError(None, "timeout: %s" % _redact(str(exc))) from None
-            except requests.RequestException as exc:
-                raise RetryableError(None, "%s: %s" % (type(exc).__name__, _redact(str(exc)))) from None
-            if resp.status_code >= 500 or resp.status_code == 429:
-                raise RetryableError(None, "HTTP %d" % resp.status_code, retry_after=_retry_after(resp))
+            # an upload that may have landed is harmless to repeat: a plain retryable timeout
+            resp = self._request(self.oapi_base + "/media/upload", params={"access_token": token, "type": "file"},
+                                 files={"media": (filename, data)})
             try:
                 data_ = resp.json()
             except ValueError:
@@ -336,13 +352,13 @@ class DingTalkClient(TokenClient):
         if secret:
             ts = str(int(self.clock() * 1000))
             params.update(timestamp=ts, sign=sign(secret, ts))  # requests URL-encodes it
-        return self._oapi(self.oapi_base + "/robot/send", payload, params)
+        return self._oapi(self.oapi_base + "/robot/send", payload, params, send=True)
 
     def session_send(self, webhook: str, payload: dict) -> dict:
         """A reply through the sessionWebhook of an incoming message (valid ~90 minutes)."""
         if not session_webhook_allowed(webhook, self.oapi_base):
             raise PermanentError(None, "not a DingTalk session webhook URL")
-        return self._oapi(webhook, payload)
+        return self._oapi(webhook, payload, send=True)
 
 
 # DingTalk markdown is a wider subset of Markdown: links and images ([…](…), ![…](…)), emphasis (*, _, ~~),

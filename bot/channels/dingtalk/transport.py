@@ -25,6 +25,7 @@ class DingTalkTransport(Transport):
     channel = CHANNEL
     target_kinds = (TARGET_USER, TARGET_GROUP, TARGET_WEBHOOK)
     app_settings = ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE")
+    resends_unknown = False  # batchSend, robot/send and sendBySession have no duplicate check
 
     def __init__(self, runtime, client: Optional[DingTalkClient] = None, clock: Callable[[], float] = time.time):
         super().__init__(runtime, client)

@@ -29,10 +29,41 @@
     canvas.setAttribute("data-drawn", "1");
   }
   var login = document.getElementById("login");
-  if (login && login.getAttribute("data-dingtalk-corp") !== null && window.dd && window.dd.runtime) {
-    window.dd.runtime.permission.requestAuthCode({
-      corpId: login.getAttribute("data-dingtalk-corp"),
-      onSuccess: function (r) { window.location.replace("?authCode=" + encodeURIComponent(r.code)); }
+  if (login && login.getAttribute("data-dingtalk-corp") !== null) {
+    dingtalkLogin(login);
+  }
+
+  // DingTalk in-app 免登: the vendored dingtalk-jsapi (dingtalk-jsapi.min.js, window.dd) says by its own
+  // environment check whether the page is inside DingTalk; there it asks the client for an authCode for
+  // the corp and comes back to /board/login/dingtalk?authCode=…, which the server exchanges for the userid.
+  function dingtalkLogin(box) {
+    var corp = box.getAttribute("data-dingtalk-corp");
+    var dd = window.dd;
+    var show = function (id, text) {
+      Array.prototype.forEach.call(box.querySelectorAll(".dingtalk-state"), function (el) {
+        el.hidden = el.id !== id;
+      });
+      if (text) { document.getElementById("dingtalk-error").textContent = text; }
+      box.setAttribute("data-dingtalk-state", id);
+    };
+    if (!dd || !dd.env || !dd.runtime || dd.env.platform === "notInDingTalk") {
+      show("dingtalk-outside");
+      return;
+    }
+    if (!corp) {
+      show("dingtalk-unconfigured");
+      return;
+    }
+    var asked = dd.runtime.permission.requestAuthCode({
+      corpId: corp,
+      onSuccess: function (r) {
+        if (!r || !r.code) { show("dingtalk-failed", "未取得授权码"); return; }
+        window.location.replace(box.getAttribute("data-dingtalk-url") + "?authCode=" + encodeURIComponent(r.code));
+      },
+      onFail: function (err) {
+        show("dingtalk-failed", (err && (err.errorMessage || err.message)) || "钉钉客户端未返回授权码");
+      }
     });
+    if (asked && asked.catch) { asked.catch(function () { /* onFail has said it */ }); }
   }
 })();
