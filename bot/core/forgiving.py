@@ -25,7 +25,8 @@ _POLITE_TAIL = re.compile(r"(?:\s*(?:一下|吧|啊|呀|呢|哈|好吗|好吧|�
 _VERB_HEAD = re.compile(r"^(?:查询|查看|查|看)(?:一下|一查|一看|查|看)\s*")
 _YIXIA = re.compile(r"一下")
 
-YES_WORDS = frozenset({"是", "是的", "对", "对的", "好", "好的", "嗯", "要", "确定", "y", "yes", "ok"})
+# A yes / no to a question the bot asked (a suggested command; in a form, a single candidate to confirm).
+YES_WORDS = frozenset({"是", "是的", "对", "对的", "好", "好的", "嗯", "要", "y", "yes", "ok"})
 NO_WORDS = frozenset({"否", "不是", "不", "不对", "不要", "算了", "n", "no"})
 
 
