@@ -124,7 +124,7 @@ def a_unit(allow_self: bool = True, optional: bool = False, same_as: Optional[st
         if len(result.candidates) == 1:  # a near name: confirmed (是/否), never taken silently
             only = result.candidates[0]
             raise Choose([({"id": int(only.id), "name": only.name}, only.name)], "engine/confirm_unit.txt",
-                         text=value, name=only.name)
+                         text=value, unit=only.name)
         if result.candidates:
             raise Choose([({"id": int(r.id), "name": r.name}, r.name) for r in result.candidates],
                          "engine/choose_unit.txt", text=value)
