@@ -186,31 +186,33 @@ def wecom(db_url, tmp_path):
 
 LIAISON = "placeholder_fagaiju"  # 区发改局's liaison: 填报, 我的事项 …
 NOTHING_TO_REPORT = "2026年12月5日期无需填报"
-COMMANDS = [
-    ("天报", "您是否要「填报」？回复「是」继续，或发送「帮助」查看全部命令。"),
-    ("是", NOTHING_TO_REPORT),  # a 是 runs it
-    ("是", ("没有看懂", "!" + NOTHING_TO_REPORT)),  # only once
-    ("填 报", NOTHING_TO_REPORT),
-    ("我要填报", NOTHING_TO_REPORT),
-    ("请填报一下", NOTHING_TO_REPORT),
-    ("填報", NOTHING_TO_REPORT),
-    ("帮我查一下逾期", "没有逾期事项"),
-    ("進度", "督查台账进度"),
-    ("麻烦帮我看一下进度", "督查台账进度"),
-    ("查 看", ("与“看”相关", "!您是否要")),  # exact routing kept
-    ("进渡", "您是否要「进度」？"),
-    ("不是", "未执行"),
-    ("是", ("没有看懂", "!📊")),  # declined: nothing runs
-    ("愈期", "您是否要「逾期」？"),
-    ("今天天气", ("没有看懂", "· 填报 — ")),  # another text uses the suggestion up: the short menu
-    ("是", ("没有看懂", "!没有逾期事项")),  # never a guessed command without its 是
-    ("你好", ("没有看懂", "!您是否要")),  # nothing close: the menu as before
-]
+SUGGEST_FILL = "您是否要「填报」？回复「是」继续，或发送「帮助」查看全部命令。"
+COMMAND_CASES = {  # each through the real signed callback, on a fresh database
+    "homophone suggested, 是 runs it": [("天报", SUGGEST_FILL), ("是", NOTHING_TO_REPORT)],
+    "a 是 counts once": [("天报", SUGGEST_FILL), ("是", NOTHING_TO_REPORT),
+                        ("是", ("没有看懂", "!" + NOTHING_TO_REPORT))],
+    "near by one syllable": [("填表", SUGGEST_FILL)],
+    "with arguments": [("进渡 区发改局", "您是否要「进度 区发改局」？"), ("是", "📊")],
+    "declined": [("进渡", "您是否要「进度」？"), ("不是", "未执行"), ("是", ("没有看懂", "!📊"))],
+    "another text uses it up": [("愈期", "您是否要「逾期」？"), ("今天天气", ("没有看懂", "· 填报 — ")),
+                                ("是", ("没有看懂", "!没有逾期事项"))],
+    "spaced keyword": [("填 报", NOTHING_TO_REPORT)],
+    "polite 我要": [("我要填报", NOTHING_TO_REPORT)],
+    "polite 请…一下": [("请填报一下", NOTHING_TO_REPORT)],
+    "polite 帮我查一下": [("帮我查一下逾期", "没有逾期事项")],
+    "polite 麻烦帮我看一下": [("麻烦帮我看一下进度", "📊")],
+    "traditional": [("填報", NOTHING_TO_REPORT), ("進度", "📊")],
+    # no behaviour change (these pass on the old code too)
+    "full-width": [("ｈｅｌｐ", "您好！这里是")],
+    "exact routing kept": [("查 看", ("与“看”相关", "!您是否要"))],
+    "nothing close: the menu": [("你好", ("没有看懂", "· 填报 — ", "!您是否要"))],
+}
 
 
-def test_near_miss_commands_through_the_callback(wecom):
+@pytest.mark.parametrize("case", list(COMMAND_CASES))
+def test_near_miss_commands_through_the_callback(wecom, case):
     _app, _rt, driver = wecom
-    talk(driver(LIAISON), COMMANDS)
+    talk(driver(LIAISON), COMMAND_CASES[case])
 
 
 def test_a_suggestion_expires(wecom):
@@ -288,6 +290,59 @@ def minutes_script():
                   cn_date(spring), "2026年12月15日", "2027年6月30日")),
         ("确认", "✅"),
     ]
+
+
+TO_MEETING_DATE = [("录入纪要", "1. 杨凤翔"), ("2", "纪要编号"), ("无", "纪要名称"), ("专题调度会", "会议日期")]
+TO_UNIT = TO_MEETING_DATE + [("12月1日", "起草单位")]
+TO_DEADLINE = TO_UNIT + [("南埔镇", "调度事项的内容"), ("推进征迁扫尾", "责任单位"), ("涂岭镇", "完成时限")]
+PAST_EXAMPLES = "今天、昨天、12月3日"
+FUTURE_EXAMPLES = "12月20日、下周五、月底、下月15日、春节前"
+FIELD_CASES = {
+    # the meeting date (past)
+    "meeting: examples are past dates": (TO_MEETING_DATE, [
+        ("明天", ("还没到", PAST_EXAMPLES, "!下周五", "!月底"))]),
+    "meeting: 31号 in a month without one": (TO_MEETING_DATE, [("31号", "2026年11月没有31日")]),
+    "meeting: 2月29日 in a non-leap year": (TO_MEETING_DATE, [("2月29日", "2026年不是闰年")]),
+    "meeting: 11月31日": (TO_MEETING_DATE, [("11月31日", "11月没有31日")]),
+    "meeting: a future date asked back": (TO_MEETING_DATE, [
+        ("12月5日", ("（2026年12月5日）还没到，请确认或重新输入", "是否指2025年12月5日", "!1. 2026")),
+        ("否", ("请输入会议日期", "!起草单位"))]),
+    "meeting: 1月 asks which day": (TO_MEETING_DATE, [("1月", "是一个月份，请写明1月哪一天")]),
+    "meeting: 上个月 asks which day": (TO_MEETING_DATE, [("上个月", "是一个月份，请写明11月哪一天")]),
+    "meeting: 春节前 is not a day": (TO_MEETING_DATE, [("春节前", "不是具体的某一天")]),
+    # a unit
+    "unit: one near name confirmed": (TO_UNIT, [
+        ("南铺镇", ("您指的是「南埔镇」吗？（是/否）", "!对应多个单位")), ("是", "调度事项的内容")]),
+    "unit: 否 asks again": (TO_UNIT, [("南铺镇", "您指的是「南埔镇」吗？"),
+                                     ("否", ("请输入纪要起草单位", "!调度事项的内容"))]),
+    "unit: traditional": (TO_UNIT, [("區發改局", "调度事项的内容")]),
+    "unit: none lists similar units": (TO_UNIT, [("农业局", ("相近的单位有", "区农水局"))]),
+    "unit: several by number": (TO_UNIT, [("局", ("对应多个单位", "1. ")), ("1", "调度事项的内容")]),
+    "unit: matter's unit confirmed": (TO_DEADLINE[:-1], [("图岭镇", "您指的是「涂岭镇」吗？"), ("对", "完成时限")]),
+    # a deadline (future)
+    "deadline: examples fit": (TO_DEADLINE, [("昨天", ("已经过去了", FUTURE_EXAMPLES, "!" + PAST_EXAMPLES))]),
+    "deadline: yesterday asked back": (TO_DEADLINE, [
+        ("12月1日", ("“12月1日”（2026年12月1日）已过，请确认或重新输入", "是否指2027年12月1日", "!2. ")),
+        ("否", ("完成时限", "!牵头单位"))]),
+    "deadline: 2月29日 in 2027": (TO_DEADLINE, [("2月29日", "2027年不是闰年，没有2月29日")]),
+    "deadline: 11月31号": (TO_DEADLINE, [("11月31号", "11月没有31日")]),
+    "deadline: 下个月": (TO_DEADLINE, [("下个月", "牵头单位"), ("无", "第 2 项"), ("完成", "2027年1月31日")]),
+    "deadline: 1月": (TO_DEADLINE, [("1月", "牵头单位"), ("无", "第 2 项"), ("完成", "2027年1月31日")]),
+    "deadline: 元旦前": (TO_DEADLINE, [("元旦前", "牵头单位"), ("无", "第 2 项"), ("完成", "2026年12月31日")]),
+    "deadline: 下半年": (TO_DEADLINE, [("下半年", "牵头单位"), ("无", "第 2 项"), ("完成", "2026年12月31日")]),
+    "deadline: 月中": (TO_DEADLINE, [("月中", "牵头单位"), ("无", "第 2 项"), ("完成", "2026年12月15日")]),
+    "deadline: 上半年 passed": (TO_DEADLINE, [("上半年", ("（2026年6月30日）已过", "2027年6月30日")),
+                                             ("是", "牵头单位")]),
+}
+
+
+@pytest.mark.parametrize("case", list(FIELD_CASES))
+def test_form_fields_through_the_callback(wecom, case):
+    _app, _rt, driver = wecom
+    prefix, script = FIELD_CASES[case]
+    d = driver(OFFICE_LIAISON)
+    talk(d, prefix)
+    talk(d, script)
 
 
 def test_unit_names_and_dates_in_a_form_through_the_callback(wecom):
