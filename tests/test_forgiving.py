@@ -7,6 +7,7 @@ item; a month replayed day by day with no silent date guess.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 import pytest
 import yaml
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from bot.core import forgiving
 from bot.core.routing import Router, normalize
 from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
-from bot.domain.unitmatch import UnitRef, match_unit, similar_units
+from bot.domain.unitmatch import UnitRef, match_unit, normalise, similar_units
 from bot.domain.workdays import last_workday_before_holiday
 from bot.infra.text import cn_date
 from handlers import build_router
@@ -138,10 +139,15 @@ def test_a_suggestion_is_always_one_of_the_words(text):
 
 
 # -- 3. unit names ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def units() -> list[UnitRef]:
+@lru_cache(maxsize=1)
+def seed_units() -> list[UnitRef]:
     doc = yaml.safe_load(SEED_FILE.read_text(encoding="utf-8"))
     return [UnitRef(str(i), u["name"], tuple(u.get("aliases") or ())) for i, u in enumerate(doc["units"])]
+
+
+@pytest.fixture(scope="module")
+def units() -> list[UnitRef]:
+    return seed_units()
 
 
 @pytest.mark.parametrize("typed, exact, first", [
@@ -161,6 +167,18 @@ def test_near_unit_names(units, typed, exact, first):
     assert r.candidates and r.candidates[0].name == first
     if exact is None:
         assert len(r.candidates) == 1  # one near name: the form confirms it (是/否)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.text(alphabet="南埔铺浦镇涂图岭前钱黄区发改该局教育自然燃资源區發 ", max_size=8))
+def test_a_near_name_is_never_an_exact_match(text):
+    """Tier 4 (sound / spelling) only ever gives candidates: an exact match still needs the name or an
+    alias, or a part of one, as typed (read as simplified)."""
+    r = match_unit(text, seed_units())
+    if r.exact is not None:
+        q = normalise(text)
+        keys = [normalise(k) for k in (r.exact.name, *r.exact.aliases)]
+        assert any(q == k or q in k or (len(k) >= 2 and k in q) for k in keys), (text, r.exact)
 
 
 def test_similar_units_for_a_name_that_matches_nothing(units):

@@ -454,7 +454,7 @@ def _match(s: str, today: date, direction: str) -> Optional[DateResult]:
         return _check(_month_end(y, mo), today, direction)
     if m := _RE_REL_MMID.match(s):
         y, mo = _shift_month(today.year, today.month, _MONTH_OFFSET[m[1]])
-        return _check(date(y, mo, 15), today, direction)
+        return _check(_mk(y, mo, 15), today, direction)
     if m := _RE_M_MID.match(s):
         mo = int(m[1])
         if not 1 <= mo <= 12:

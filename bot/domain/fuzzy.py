@@ -13,10 +13,18 @@ def is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
 
 
-@lru_cache(maxsize=4096)
 def simplify(text: str) -> str:
     """Traditional → simplified (zhconv, zh-hans) and compatibility forms folded (NFKC: full-width letters,
-    digits and punctuation → half-width)."""
+    digits and punctuation → half-width). Short texts (commands, unit names) are cached."""
+    return _simplify(text) if len(text) <= 64 else _convert(text)
+
+
+@lru_cache(maxsize=4096)
+def _simplify(text: str) -> str:
+    return _convert(text)
+
+
+def _convert(text: str) -> str:
     import zhconv  # a 1 MB table: loaded on first use, not on import
 
     return zhconv.convert(unicodedata.normalize("NFKC", text), "zh-hans")
