@@ -504,3 +504,26 @@ def test_a_month_replayed_in_the_meeting_form_never_guesses(wecom):
         talk(d, [("取消", "取消")])
     with rt.db.Session() as s:
         assert s.scalars(select(Matter)).first() is None
+
+
+def test_a_month_replayed_in_the_simulator(tmp_path):
+    """`python -m bot chat` (the simulator, through the fake WeCom and the signed callback), March 2027 with
+    /now (the days around the month's end; every day is replayed in-process above): a meeting date
+    29号/30号/31号 typed before that day of March would be February's, which has none — each is asked back
+    with the reason, never moved to January or taken silently."""
+    from tests.test_simulator import chat
+
+    lines, expected = [], []
+    for day in (1, 28, 29, 30):
+        lines += [f"/now 2027-03-{day:02d}T10:00", "录入纪要", "2", "无", "会议"]
+        for n in (29, 30, 31):
+            if day < n:
+                lines.append(f"{n}号")
+                expected.append((f"{n}号", f"2027年2月没有{n}日"))
+        lines.append("取消")
+    out = chat(tmp_path, OFFICE_LIAISON, lines)
+    replies = [seg.split("\n", 1) for seg in out.split("\n> ")[1:]]
+    dated = [(said, reply) for said, reply in replies if said.endswith("号")]
+    assert len(dated) == len(expected)
+    for (said, reply), (typed, reason) in zip(dated, expected, strict=True):
+        assert said == typed and reason in reply and "起草单位" not in reply, (said, reply)
