@@ -527,3 +527,27 @@ def test_a_month_replayed_in_the_simulator(tmp_path):
     assert len(dated) == len(expected)
     for (said, reply), (typed, reason) in zip(dated, expected, strict=True):
         assert said == typed and reason in reply and "起草单位" not in reply, (said, reply)
+
+
+def test_a_planned_date_that_was_yesterday_is_asked_back_in_the_report(db_url, tmp_path):
+    """填报's planned deadline (the issue's example): 12月1日 typed on 12月2日 is asked back — only next
+    year's 12月1日 is offered, 否 asks again; 下个月 is that month's last day."""
+    from tests import factories as f
+
+    app = make_app(db_url, tmp_path, **wecom_config())
+    rt = app.extensions["bot"]
+    with rt.db.session() as s:
+        o = f.small_org(s)
+        f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31), title="推进石化科创小镇征迁")
+    rt.clock.set(at(2026, 12, 2))
+    talk(Callback(app, WeComPeer(TOKEN, AES, CORP, AGENT), "ua"), [
+        ("填报", ("M1 推进石化科创小镇征迁", "1. 已完成")),
+        ("2", "目前进展"),
+        ("征迁完成80%", "计划什么时候完成"),
+        ("12月1日", ("（2026年12月1日）已过，请确认或重新输入", "是否指2027年12月1日", "!2. ")),
+        ("否", ("计划什么时候完成", "!难点")),
+        ("昨天", ("已经过去了", FUTURE_EXAMPLES)),
+        ("下个月", "难点"),
+        ("无", ("请核对", "2027年1月31日")),
+    ])
+    rt.db.dispose()
