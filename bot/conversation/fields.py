@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.conversation.flow import Choose, FieldContext, Invalid
 from bot.domain.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
-from bot.domain.unitmatch import UnitRef, match_many, match_unit
+from bot.domain.unitmatch import UnitRef, match_many, match_unit, similar_units
 from bot.infra.text import cn_date, cn_weekday
 from models import DispatchRow, Person, Unit
 
@@ -70,13 +70,14 @@ def a_date(direction: str = "future", not_before: Optional[Callable[[FieldContex
             if not options:
                 check_floor(fc, result.candidates[0])
             raise Choose(options, "engine/choose_date.txt", text=raw, reason=result.reason, dropped=dropped,
-                         floor=not_before(fc) if not_before else None)
+                         floor=not_before(fc) if not_before else None, literal=result.literal)
         assert isinstance(result, DateInvalid)
         if result.reason == "in_past" and not_before is not None:  # say "before the meeting" when it is
             anyway = parse_date(raw, fc.today, "any")
             if isinstance(anyway, DateOk):
                 check_floor(fc, anyway.value)
-        raise Invalid("engine/err_date.txt", reason=result.reason, direction=direction, text=raw)
+        raise Invalid("engine/err_date.txt", reason=result.reason, direction=direction, text=raw,
+                      year=result.year, month=result.month, day=result.day)
 
     return parse
 
@@ -120,10 +121,14 @@ def a_unit(allow_self: bool = True, optional: bool = False, same_as: Optional[st
         result = match_unit(value, refs)
         if result.exact is not None:
             return {"id": int(result.exact.id), "name": result.exact.name}
+        if len(result.candidates) == 1:  # a near name: confirmed (是/否), never taken silently
+            only = result.candidates[0]
+            raise Choose([({"id": int(only.id), "name": only.name}, only.name)], "engine/confirm_unit.txt",
+                         text=value, unit=only.name)
         if result.candidates:
             raise Choose([({"id": int(r.id), "name": r.name}, r.name) for r in result.candidates],
                          "engine/choose_unit.txt", text=value)
-        raise Invalid("engine/err_unit.txt", text=value)
+        raise Invalid("engine/err_unit.txt", text=value, similar=[u.name for u in similar_units(value, refs)])
 
     return parse
 

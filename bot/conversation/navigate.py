@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from bot.conversation.draft import FIELDS, GROUP, RESUME, SUMMARY, Draft, Edit
 from bot.conversation.flow import Choose, Field, FieldContext, Flow, Group, Invalid, Step
+from bot.core.forgiving import NO_WORDS, YES_WORDS
 
 MAX_ATTEMPTS = 3  # invalid answers in a row before 帮助 / 取消 are offered
 MAX_HISTORY = 200
@@ -480,6 +481,10 @@ class Walk:
             if m and 1 <= int(m.group(1)) <= len(pending):
                 return self.store(step, fld, pending[int(m.group(1)) - 1][0])
             self.d.pending = None
+            if len(pending) == 1 and text.lower() in YES_WORDS:  # "您指的是「南埔镇」吗？（是/否）"
+                return self.store(step, fld, pending[0][0])
+            if len(pending) == 1 and text.lower() in NO_WORDS:
+                return Show(PROMPT)
         if (text in W_DONE and isinstance(step, Group) and not step.fixed and f == 0
                 and i >= len(items_of(self.d, step)) and self.d.edit is None):  # 完成: the list is complete
             if i < step.min_items:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
+from bot.core import forgiving
 from bot.core.messages import Context, Reply
 
 Interceptor = Callable[[Context, str], Optional[Reply]]
@@ -97,6 +98,26 @@ class Router:
             return None, text
         return best, text[len(best_word):].strip()
 
+    def find_loose(self, text: str) -> tuple[Optional[Command], str]:
+        """For a text `find` does not take: the command it names once normalised (bot.core.forgiving:
+        traditional → simplified, full-width → half-width, polite wrappers, spaces inside a keyword), or
+        (None, text). A normalised form is a command when `find` takes it, or when it starts with a keyword
+        typed with spaces between its characters (填 报) that is not glued to more of the same script."""
+        for form in forgiving.variants(text):
+            cmd, args = self.find(form)
+            if cmd is not None:
+                return cmd, args
+            best: Optional[Command] = None
+            best_word, best_rest = "", ""
+            for c in self.commands:
+                for w in c.words:
+                    rest = forgiving.spaced_prefix(form, w) if len(w) > len(best_word) else None
+                    if rest is not None and not (rest and _glued(w[-1], rest[0])):
+                        best, best_word, best_rest = c, w, rest
+            if best is not None:
+                return best, best_rest.strip()
+        return None, text
+
     def by_menu_key(self, key: str) -> Optional[Command]:
         return next((c for c in self.commands if c.menu_key == key), None)
 
@@ -112,6 +133,13 @@ class Router:
             text = cmd.words[0]
         elif inc.event and not text:
             text = inc.event_key or ""
+        pending = forgiving.take_suggestion(ctx)
+        if pending is not None and text.lower() in forgiving.YES_WORDS:
+            cmd, args = self.find(pending.word)
+            if cmd is not None:
+                return as_reply(cmd.func(ctx, pending.args))
+        if pending is not None and text in forgiving.NO_WORDS:
+            return Reply(ctx.render("core/suggest_declined.txt"))
         for _prio, func in self.interceptors:
             out = func(ctx, text)
             if out is not None:
@@ -120,8 +148,20 @@ class Router:
             return Reply(ctx.render("core/empty.txt"))
         cmd, args = self.find(text)
         if cmd is None:
-            return Reply(ctx.render("core/unknown.txt", text=text, commands=self.visible(ctx)))
+            cmd, args = self.find_loose(text)
+        if cmd is None:
+            return self.unknown(ctx, text)
         return as_reply(cmd.func(ctx, args))
+
+    def unknown(self, ctx: Context, text: str) -> Reply:
+        """A text that is no command: the nearest command the person may use, as a question that only 是
+        answers (never run without it), or the short menu when nothing is close."""
+        commands = self.visible(ctx)
+        hit = forgiving.suggest(text, [w for c in commands for w in c.words])
+        if hit is None:
+            return Reply(ctx.render("core/unknown.txt", text=text, commands=commands))
+        forgiving.remember_suggestion(ctx, hit)
+        return Reply(ctx.render("core/suggest.txt", text=text, word=hit.word, args=hit.args))
 
     def visible(self, ctx: Context) -> list[Command]:
         """The commands shown to this person: those with a summary that their roles call for."""

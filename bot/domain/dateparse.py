@@ -28,7 +28,19 @@ Rules (today = the caller's local date; the week runs Monday..Sunday):
 * A trailing "前/之前/以前/内/以内/为止" on a date is ignored ("12月5日前" = "12月5日"),
   except in durations: "3天前" is 3 days ago, "3天内" is today + 3.  "5日前" reads as
   "by the 5th" (a deadline), not "5 days ago".
-* Candidates in DateAmbiguous are ordered best guess first.
+* Candidates in DateAmbiguous are ordered best guess first and are always on the requested side of
+  today: a date the field forbids is never offered. Where the literal reading was on the wrong side
+  (year_missing_*, this_week_*), it is given as `literal` so the question can say "12月1日已过".
+* Never a silent guess of a date that does not exist: "2月29日" whose year (the next / last such day's)
+  is not a leap year is DateInvalid("not_leap", year=…); "31号" whose month (this month, or the next /
+  last one once this month's day has passed) has no 31st is DateInvalid("no_such_day", year, month);
+  "11月31日" is DateInvalid("no_such_date", month=11). Those details do not take part in equality.
+* Spans: 下个月 / 本月 / 上个月, "1月", 上半年 / 下半年 (June 30 / December 31), 月中 / 下月中 / "1月中"
+  (the 15th), 元旦前 / 春节前 / 清明前 / 五一前 / 端午前 / 中秋前 / 国庆前 (the last working day before the
+  holiday's first day, from bot.domain.workdays, i.e. the calendar). For a deadline ("future") a
+  month resolves to its last day; in "past" mode (a meeting date, which must be one day) a month or a
+  span is DateInvalid("month_only", month=…) / DateInvalid("vague"): asked back, never guessed. 月中
+  is the 15th in every mode.
 """
 
 from __future__ import annotations
@@ -36,11 +48,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Optional, Union
 
-from bot.domain.workdays import add_workdays
+from bot.domain.workdays import add_workdays, last_workday_before_holiday
 
 MAX_YEARS_AWAY = 5
 AMBIGUITY_WINDOW = timedelta(days=183)
@@ -58,11 +70,15 @@ class DateOk:
 class DateAmbiguous:
     candidates: tuple[date, ...]
     reason: str
+    literal: Optional[date] = field(default=None, compare=False)  # the wrong-side reading, if any
 
 
 @dataclass(frozen=True)
 class DateInvalid:
     reason: str
+    year: Optional[int] = field(default=None, compare=False)
+    month: Optional[int] = field(default=None, compare=False)
+    day: Optional[int] = field(default=None, compare=False)
 
 
 DateResult = Union[DateOk, DateAmbiguous, DateInvalid]
@@ -106,6 +122,13 @@ def _replace_cn_numbers(s: str) -> str:
         conv = _cn_number(m.group(0))
         return conv if conv is not None else m.group(0)
     return _CN_RUN.sub(repl, s)
+
+
+def _normalise_words(text: str) -> str:
+    """Width, spaces and edge punctuation; Chinese numerals still as typed (五一前 is a holiday, not 51)."""
+    s = unicodedata.normalize("NFKC", text).translate(_EXTRA_MAP)
+    s = "".join(s.split()).lower()
+    return _PREFIX.sub("", s.strip(_EDGE_PUNCT))
 
 
 def _normalise(text: str) -> str:
@@ -190,13 +213,29 @@ def _resolve_yearless(make: Callable[[int], Optional[date]], today: date,
         return DateInvalid("no_such_date")
     if this is not None and abs(this - today) <= AMBIGUITY_WINDOW:
         reason = "year_missing_past" if future else "year_missing_future"
-        return DateAmbiguous((other, this), reason)
+        checked = _check(other, today, direction)
+        if not isinstance(checked, DateOk):
+            return checked
+        return DateAmbiguous((other,), reason, literal=this)
     return _check(other, today, direction)
+
+
+def _leap(y: int) -> bool:
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
 
 
 def _resolve_month_day(m: int, d: int, today: date, direction: str) -> DateResult:
     if not _md_possible(m, d):
-        return DateInvalid("no_such_date")
+        return DateInvalid("no_such_date", month=m, day=d)
+    if (m, d) == (2, 29):  # the year it would be: this year's, or the next / last one once that passed
+        here = (today.month, today.day)
+        y = today.year
+        if direction == "future" and here > (2, 29):
+            y += 1
+        elif direction == "past" and here < (2, 29):
+            y -= 1
+        if not _leap(y):
+            return DateInvalid("not_leap", year=y, month=2, day=29)
     return _resolve_yearless(lambda y: _mk(y, m, d), today, direction)
 
 
@@ -205,30 +244,28 @@ def _resolve_day(day: int, today: date, direction: str) -> DateResult:
     if not 1 <= day <= 31:
         return DateInvalid("no_such_date")
 
-    def in_month(k: int) -> Optional[date]:
-        y, m = _shift_month(today.year, today.month, k)
-        return _mk(y, m, day)
-
-    if direction == "any":
-        this = in_month(0)
-        if this is not None:
-            return _check(this, today, direction)
-        options = [(abs((x - today).days), x) for k in (-1, 1) if (x := in_month(k))]
-        return _check(min(options)[1], today, direction)
-    future = direction == "future"
-    for k in range(0, 13):
-        x = in_month(k if future else -k)
-        if x is not None and (x >= today if future else x <= today):
-            return _check(x, today, direction)
-    return DateInvalid("too_far")  # pragma: no cover - a 31st occurs within 12 months
+    # the month it would be in: this month, or (once this month's day has passed, or is still ahead in
+    # "past" mode) the next / last month. A month without that day is said, never skipped.
+    k = 0
+    if direction == "future" and day < today.day:
+        k = 1
+    elif direction == "past" and day > today.day:
+        k = -1
+    y, m = _shift_month(today.year, today.month, k)
+    value = _mk(y, m, day)
+    if value is None:
+        return DateInvalid("no_such_day", year=y, month=m, day=day)
+    return _check(value, today, direction)
 
 
 def _explicit(y: int, m: int, d: int, today: date, direction: str) -> DateResult:
     if not _md_possible(m, d):
-        return DateInvalid("no_such_date")
+        return DateInvalid("no_such_date", month=m, day=d)
     value = _mk(y, m, d)
     if value is None:
-        return DateInvalid("no_such_date")
+        if (m, d) == (2, 29):
+            return DateInvalid("not_leap", year=y, month=2, day=29)
+        return DateInvalid("no_such_date", month=m, day=d)
     return _check(value, today, direction)
 
 
@@ -261,6 +298,34 @@ _RE_DURATION = re.compile(
     r"^(\d+)(天|日|个工作日|工作日|周|个星期|星期|个礼拜|礼拜|个月|年)"
     r"(后|以后|之后|内|以内|之内|前|以前|之前)$")
 _RE_DIGITS = re.compile(r"^\d+$")
+_RE_MONTH_ONLY = re.compile(r"^(\d{1,2})月份?$")
+_RE_REL_MONTH = re.compile(r"^(本|这个|这|下下个|下下|下个|下|上个|上)月份?$")
+_RE_REL_MMID = re.compile(r"^(本|这个|这|下下个|下下|下个|下|上个|上)?月(?:中|中旬)$")
+_RE_M_MID = re.compile(r"^(\d{1,2})月份?(?:中|中旬)$")
+_RE_HALF = re.compile(r"^(?:(今|本|明|去)年)?(上|下)半年$")
+_HOLIDAYS = {"元旦": "元旦", "春节": "春节", "过年": "春节", "清明": "清明", "五一": "劳动节", "劳动": "劳动节",
+             "端午": "端午", "中秋": "中秋", "国庆": "国庆", "十一": "国庆"}
+_RE_HOLIDAY = re.compile(r"^(元旦|春节|过年|清明|五一|劳动|端午|中秋|国庆|十一)节?(?:前|之前|以前)$")
+
+
+def _span_end(make: Callable[[int], Optional[date]], today: date, direction: str,
+              month: Optional[int] = None) -> DateResult:
+    """A span ("1月", "上半年") is a deadline at its end; a past date must be one day: asked back."""
+    if direction == "past":
+        return DateInvalid("month_only", month=month) if month else DateInvalid("vague")
+    return _resolve_yearless(make, today, direction)
+
+
+def _holiday(name: str, today: date, direction: str) -> DateResult:
+    """元旦前 / 春节前 …: the last working day before the holiday's first day (bot.domain.workdays). For a
+    deadline, the next one not yet passed; a past date must be one day: asked back."""
+    if direction == "past":
+        return DateInvalid("vague")
+    for y in (today.year, today.year + 1):
+        d = last_workday_before_holiday(name, y)
+        if d is not None and (direction == "any" or d >= today):
+            return _check(d, today, direction)
+    return DateInvalid("unrecognised")
 
 
 def _duration(n: int, unit: str, suffix: str, today: date,
@@ -304,9 +369,9 @@ def _weekday(prefix: Optional[str], token: str, today: date, direction: str) -> 
         return _check(monday + timedelta(days=target), today, direction)
     value = monday + timedelta(weeks=offset, days=target)
     if offset == 0 and direction == "future" and value < today:
-        return DateAmbiguous((value + timedelta(weeks=1), value), "this_week_past")
+        return DateAmbiguous((value + timedelta(weeks=1),), "this_week_past", literal=value)
     if offset == 0 and direction == "past" and value > today:
-        return DateAmbiguous((value - timedelta(weeks=1), value), "this_week_future")
+        return DateAmbiguous((value - timedelta(weeks=1),), "this_week_future", literal=value)
     return _check(value, today, direction)
 
 
@@ -372,9 +437,36 @@ def _match(s: str, today: date, direction: str) -> Optional[DateResult]:
         if not 1 <= day <= 31:
             return DateInvalid("no_such_date")
         value = _mk(y, mo, day)
-        return DateInvalid("no_such_date") if value is None else _check(value, today, direction)
+        if value is None:
+            return DateInvalid("no_such_day", year=y, month=mo, day=day)
+        return _check(value, today, direction)
     if m := _RE_DAY.match(s):
         return _resolve_day(int(m[1]), today, direction)
+    if m := _RE_MONTH_ONLY.match(s):
+        mo = int(m[1])
+        if not 1 <= mo <= 12:
+            return DateInvalid("no_such_date", month=mo)
+        return _span_end(lambda y: _month_end(y, mo), today, direction, month=mo)
+    if m := _RE_REL_MONTH.match(s):
+        y, mo = _shift_month(today.year, today.month, _MONTH_OFFSET[m[1]])
+        if direction == "past":
+            return DateInvalid("month_only", year=y, month=mo)
+        return _check(_month_end(y, mo), today, direction)
+    if m := _RE_REL_MMID.match(s):
+        y, mo = _shift_month(today.year, today.month, _MONTH_OFFSET[m[1]])
+        return _check(_mk(y, mo, 15), today, direction)
+    if m := _RE_M_MID.match(s):
+        mo = int(m[1])
+        if not 1 <= mo <= 12:
+            return DateInvalid("no_such_date", month=mo)
+        return _resolve_yearless(lambda y: _mk(y, mo, 15), today, direction)
+    if m := _RE_HALF.match(s):
+        mo, d = (6, 30) if m[2] == "上" else (12, 31)
+        if m[1]:
+            if direction == "past":
+                return DateInvalid("vague")
+            return _check(_mk(today.year + _YEAR_WORD[m[1]], mo, d), today, direction)
+        return _span_end(lambda y: _mk(y, mo, d), today, direction)
     if m := _RE_DURATION.match(s):
         if len(m[1]) > 6:
             return DateInvalid("too_far")
@@ -392,6 +484,8 @@ def parse_date(text: str, today: date, direction: str = "future") -> DateResult:
         s = _normalise(text)
         if not s:
             return DateInvalid("empty")
+        if m := _RE_HOLIDAY.match(_normalise_words(text)):
+            return _holiday(_HOLIDAYS[m[1]], today, direction)
         result = _match(s, today, direction)
         if result is None:
             stripped = _SUFFIX.sub("", s).strip(_EDGE_PUNCT)

@@ -4,7 +4,11 @@ Matching works on normalised keys (see normalise()).  Tiers, best first:
   1. equal key (name or alias)            -> exact if exactly one unit has it
   2. substring either way (>= 2 chars)    -> exact if exactly one unit (and tier 1 empty)
   3. query chars in order in a key        -> candidates only, never exact
-Candidates are ranked by tier, then by length difference, then input order.
+  4. near by sound or spelling (only when tiers 1-3 found nothing): the same toneless pinyin (南铺镇 /
+     南埔镇, an IME homophone) or a similarity (bot.domain.fuzzy.similarity) of at least NEAR_SIMILARITY
+     -> candidates only, never exact (the caller confirms a single one: "您指的是「南埔镇」吗？")
+Candidates are ranked by tier, then by length difference (tier 4: by similarity), then input order.
+Traditional characters are read as simplified (區發改局 = 区发改局).
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
+from bot.domain.fuzzy import similarity, simplify
+
 _PREFIXES = ("泉港区", "泉港", "区")
 _TOWN_SUFFIXES = ("人民政府", "政府")
 _TOWN_ENDINGS = ("镇", "乡", "街道")
 _STREET_OFFICE = ("街道办事处", "街道办")
 _MIN_PARTIAL = 2
+NEAR_SIMILARITY = 0.8  # tier 4: how close a misspelt name must be to a unit's name or alias
+HINT_SIMILARITY = 0.55 # similar_units(): names shown as "相近的单位" when nothing matched
 
 _HARD_SEP = re.compile(r"[、，,；;/\s]+")
 _SOFT_SEP = re.compile(r"[和及与]")
@@ -48,7 +56,7 @@ class MatchResult:
 
 def normalise(text: str) -> str:
     """Canonical key: halfwidth, no spaces/punctuation, no 泉港区/区 prefix, town suffix cut."""
-    s = unicodedata.normalize("NFKC", text or "").lower()
+    s = simplify(unicodedata.normalize("NFKC", text or "")).lower()
     s = "".join(ch for ch in s
                 if not unicodedata.category(ch).startswith(("P", "S", "Z", "C")))
     for prefix in _PREFIXES:
@@ -100,6 +108,8 @@ def match_unit(text: str, units: Sequence[UnitRef]) -> MatchResult:
             rank = (tier, abs(len(key) - len(query)), order)
             if unit.id not in best or rank < best[unit.id][0]:
                 best[unit.id] = (rank, len(key), unit)
+    if not best:
+        return MatchResult(None, [u for _score, u in _near(query, units, NEAR_SIMILARITY)])
     ranked = sorted(best.values(), key=lambda r: r[0])
     tier1 = [r for r in ranked if r[0][0] == 1]
     tier2 = [r for r in ranked if r[0][0] == 2]
@@ -109,6 +119,25 @@ def match_unit(text: str, units: Sequence[UnitRef]) -> MatchResult:
     elif not tier1 and len(tier2) == 1 and min(len(query), tier2[0][1]) >= _MIN_PARTIAL:
         exact = tier2[0][2]
     return MatchResult(exact, [r[2] for r in ranked])
+
+
+def _near(query: str, units: Sequence[UnitRef], floor: float) -> list[tuple[float, UnitRef]]:
+    """Units whose best key is at least `floor` similar to `query`, most similar first (input order on ties)."""
+    scored = []
+    for order, unit in enumerate(units):
+        score = max((similarity(query, key) for key in _keys(unit)), default=0.0)
+        if score >= floor:
+            scored.append((-score, order, unit))
+    return [(-neg, unit) for neg, _order, unit in sorted(scored, key=lambda t: (t[0], t[1]))]
+
+
+def similar_units(text: str, units: Sequence[UnitRef], limit: int = 5) -> list[UnitRef]:
+    """For a name that matched nothing: the units that look most like it (at least HINT_SIMILARITY), to
+    show as a hint; [] when none is even that close."""
+    query = normalise(text)
+    if not query:
+        return []
+    return [u for _score, u in _near(query, units, HINT_SIMILARITY)[:limit]]
 
 
 def _split_hard(text: str) -> list[str]:

@@ -227,3 +227,56 @@ def add_workdays(d: date, n: int) -> date:
         if is_workday(d):
             remaining -= 1
     return d
+
+
+# -- holidays by name (元旦前, 春节前 …) -------------------------------------------------------------------
+# The Chinese word → the holiday's name in chinese-calendar (`chinese_calendar.Holiday`) and the words of
+# its name in the `holidays` package (English). Names only: the dates come from the calendars.
+HOLIDAY_NAMES = {
+    "元旦": ("New Year's Day", ("new year's day",)),
+    "春节": ("Spring Festival", ("spring festival",)),
+    "清明": ("Tomb-sweeping Day", ("tomb-sweeping",)),
+    "劳动节": ("Labour Day", ("labour day", "labor day")),
+    "端午": ("Dragon Boat Festival", ("dragon boat",)),
+    "中秋": ("Mid-autumn Festival", ("mid-autumn",)),
+    "国庆": ("National Day", ("national day",)),
+}
+
+
+@lru_cache(maxsize=128)
+def holiday_days(name: str, year: int) -> tuple[date, ...]:
+    """The days named after holiday `name` (a key of HOLIDAY_NAMES) in `year`, from chinese-calendar for
+    the years it knows, else from the `holidays` package; () when neither knows it. The office's override
+    file has no names: its lists decide the working days around these (see holiday_start)."""
+    cc_name, words = HOLIDAY_NAMES[name]
+    if _chinese_calendar_knows(year):
+        out = []
+        d = date(year, 1, 1)
+        while d.year == year:
+            on, label = chinese_calendar.get_holiday_detail(d)
+            if on and label == cc_name:
+                out.append(d)
+            d += timedelta(days=1)
+        return tuple(out)
+    import holidays as holidays_lib
+
+    cn = holidays_lib.China(years=year)
+    return tuple(sorted(d for d, label in cn.items() if any(w in label.lower() for w in words)))
+
+
+def holiday_start(name: str, year: int) -> Optional[date]:
+    """The first day off of the break around holiday `name` in `year`: its first named day, moved back over
+    the days off just before it (a weekend, 除夕) — by is_workday, so the override file counts."""
+    days = holiday_days(name, year)
+    if not days:
+        return None
+    d = days[0]
+    while not is_workday(d - timedelta(days=1)):
+        d -= timedelta(days=1)
+    return d
+
+
+def last_workday_before_holiday(name: str, year: int) -> Optional[date]:
+    """元旦前 / 春节前 …: the last working day before the break of holiday `name` in `year` (None: unknown)."""
+    start = holiday_start(name, year)
+    return None if start is None else previous_workday(start, include_self=False)
