@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.actions.base import Act, Actor, lock, notify_people
 from bot.domain import ledger
-from bot.domain.scope import office_liaisons_of, unit_liaison_of
+from bot.domain.scope import office_liaisons_of, unit_liaisons_of
 from bot.infra import audit
 from models import (
     EXT_PENDING,
@@ -88,9 +88,8 @@ def do_withdraw_claim(act: Act, matter: Matter, note: Optional[str] = None) -> b
 
 
 def _tell_unit(act: Act, matter: Matter, confirm: bool, reason: str) -> None:
-    liaison = unit_liaison_of(matter)
     key = f"closeout:{matter.id}:{'closed' if confirm else 'returned'}:{act.now.isoformat()}"
-    notify_people(act, [liaison], act.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=reason,
+    notify_people(act, unit_liaisons_of(matter), act.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=reason,
                                              by=act.actor), key=key)
 
 
@@ -136,8 +135,7 @@ def do_reopen(act: Act, matter: Matter, reason: Optional[str]) -> None:
     matter.closed_at = None
     matter.claimed_at = None
     audit_matter(s, matter, before, act.actor, "reopened", act.now, text)
-    liaison = unit_liaison_of(matter)
-    notify_people(act, [liaison], act.render("closeout/reopened_to_unit.txt", m=matter, reason=text, by=act.actor),
+    notify_people(act, unit_liaisons_of(matter), act.render("closeout/reopened_to_unit.txt", m=matter, reason=text, by=act.actor),
                   key=f"closeout:{matter.id}:reopened:{act.now.isoformat()}")
 
 

@@ -20,6 +20,7 @@ import re
 from datetime import date, timedelta
 from typing import Optional
 
+from bot.domain.responsibility import format_unit_roles
 from bot.conversation import navigate as nav
 from bot.conversation.draft import GROUP, SUMMARY, Draft, Unreadable
 from bot.conversation.flow import MAX_OPTIONS, Choose, Field, FieldContext, Flow, Group, Invalid, Parser, Step  # noqa: F401
@@ -54,6 +55,8 @@ def display(value) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):
+        if value.get("assist"):  # several responsible units (fields.a_units)
+            return format_unit_roles(value["name"], [u["name"] for u in value["assist"]])
         return str(value.get("name") or value.get("label") or "")
     if isinstance(value, str) and RE_ISO_DATE.fullmatch(value):
         try:
