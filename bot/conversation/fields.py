@@ -146,7 +146,7 @@ def a_units(optional: bool = False, same_as: Optional[str] = None) -> Callable:
         except UnitRolesError as exc:
             if exc.code == "empty":
                 return one(fc, raw)
-            raise Invalid("engine/err_unit_roles.txt", code=exc.code, name=exc.name) from None
+            raise Invalid("engine/err_unit_roles.txt", code=exc.code, unit=exc.name) from None
         if not roles.assist:
             return one(fc, roles.host)
         refs = unit_refs(fc.ctx.session)
@@ -163,7 +163,7 @@ def a_units(optional: bool = False, same_as: Optional[str] = None) -> Callable:
         ids = [u["id"] for u in found]
         if len(set(ids)) != len(ids):
             raise Invalid("engine/err_unit_roles.txt", code="duplicate",
-                          name=next(u["name"] for u in found if ids.count(u["id"]) > 1))
+                          unit=next(u["name"] for u in found if ids.count(u["id"]) > 1))
         return {**found[0], "assist": found[1:]}
 
     return parse
