@@ -23,8 +23,9 @@ def may_acknowledge(ctx: Context, matter: Matter) -> bool:
     return any(role_of(matter, uid) is not None for uid in _units(ctx))
 
 
-@commands.command("认领", "签收", summary="认领交办的事项：认领 编号（不带编号列出待认领事项）", order=16,
-                roles=("unit_liaison",))
+# Not listed in the menu (a unit liaison's menu is at its size limit): every assignment notice, 我的事项
+# and the chase name the command.
+@commands.command("认领", "签收", order=16, roles=("unit_liaison",))
 def acknowledge(ctx: Context, args: str) -> Reply:
     units = _units(ctx)
     if not units:

@@ -99,6 +99,9 @@ def do_close(act: Act, matter: Matter, note: Optional[str] = None) -> None:
     s = act.session
     lock(s, matter)
     ledger.check("close", matter)
+    open_subs = [c.code for c in matter.children if ledger.is_open(c)]
+    if open_subs:  # 分解督办: the parent is closed after its sub-items
+        raise ledger.TransitionError("sub_items_open", item=matter.code, open=open_subs)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_CLOSED
     matter.closed_at = act.now

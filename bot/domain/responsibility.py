@@ -128,7 +128,8 @@ def sql_responsible_for(unit_ids: Iterable[int], roles: Iterable[str] = (UNIT_HO
 def units_of(matter: Matter) -> list[tuple[Unit, str]]:
     """(unit, role) for one loaded matter: the 主办 first, then the 协办 units in the order they were added."""
     out = [(matter.responsible_unit, UNIT_HOST)] if matter.responsible_unit is not None else []
-    out += [(link.unit, UNIT_ASSIST) for link in matter.unit_links
+    # a lightweight row (bot.actions.status) without the relationship: its 主办 only
+    out += [(link.unit, UNIT_ASSIST) for link in getattr(matter, "unit_links", ())
             if link.role == UNIT_ASSIST and link.unit_id != matter.responsible_unit_id]
     return out
 
