@@ -152,3 +152,4 @@ def units_label(matter: Matter) -> str:
 
 
 env.filters.setdefault("units", units_label)  # {{ m | units }} in every template
+env.filters.setdefault("unit_list", lambda m: [u for u, _role in units_of(m)])  # {{ m | unit_list }}: Units

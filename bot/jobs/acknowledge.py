@@ -18,8 +18,8 @@ from bot.domain.ledger import sql_active
 from bot.domain.scope import followers
 from bot.domain.workdays import add_workdays, is_workday
 from bot.infra.text import render
-from bot.jobs.base import JobResult, Notices, people
-from models import ROLE_OFFICE_LIAISON, AssignmentSlip, Matter, MatterUnit, Minutes, Unit
+from bot.jobs.base import CHUNK, JobResult, Notices, people
+from models import ROLE_OFFICE_LIAISON, AssignmentSlip, Matter, MatterUnit, Minutes, Notice, Unit
 
 
 def run(runtime, as_of: datetime, chase_days: int | None = None, escalate_days: int | None = None) -> JobResult:
@@ -67,10 +67,16 @@ def run(runtime, as_of: datetime, chase_days: int | None = None, escalate_days: 
             if m.id in lead and lead[m.id].id != row.unit_id and lead[m.id].liaison_id:
                 wanted.append(lead[m.id].liaison_id)
         who = people(s, wanted)
+        keys = [f"ack_chase:{r.id}" for r, _m in chase] + [
+            f"ack_escalate:{r.id}:p{pid}" for r, m in escalate for pid in set(office.get(m.id, [])) | (
+                {lead[m.id].liaison_id} if m.id in lead else set())]
+        done = set()
+        for start in range(0, len(keys), CHUNK):  # those sent already are not rendered again
+            done.update(s.scalars(select(Notice.key).where(Notice.key.in_(keys[start:start + CHUNK]))))
         out = Notices(runtime, "acknowledge_chase")
         for row, m in chase:
             liaison = who.get(row.unit.liaison_id)
-            if liaison is None:
+            if liaison is None or f"ack_chase:{row.id}" in done:
                 continue
             text = render("jobs/ack_chase.txt", m=m, row=row, unit=row.unit)
             if out.to_person(liaison, text, key=f"ack_chase:{row.id}", kind="acknowledge"):
@@ -82,7 +88,7 @@ def run(runtime, as_of: datetime, chase_days: int | None = None, escalate_days: 
                 targets.append(lead_unit.liaison_id)
             text = render("jobs/ack_escalate.txt", m=m, row=row, unit=row.unit, days=escalate_days)
             for pid in dict.fromkeys(targets):
-                if pid in who and out.to_person(who[pid], text, key=f"ack_escalate:{row.id}:p{pid}",
+                if pid in who and f"ack_escalate:{row.id}:p{pid}" not in done and out.to_person(who[pid], text, key=f"ack_escalate:{row.id}:p{pid}",
                                                 kind="acknowledge"):
                     n_escalate += 1
         result.notices = out.flush(s, count_only=True)
