@@ -180,6 +180,14 @@ def test_three_units_acknowledge_split_report_and_close_through_the_callback(tri
         assert set(fg_items) == {"M1", "M1-1", "M1-2"}  # the lead unit files all of them
         assert fg_items["M1-2"]["theirs"]["unit"] == "区自然资源局" and fg_items["M1-2"]["theirs"]["status"] == "done"
         assert fg_items["M1"]["theirs"]["progress"] == "配合完成地类核查"  # the 协办's report, pre-filled
+        # 附件3 prints 责任单位 as the offices do: the 主办 first and marked
+        from bot.documents.problems import rows_from_problem_list
+        from models import Minutes
+
+        mn = s.scalar(select(Minutes))
+        row = rows_from_problem_list(s, mn, list(mn.matters), period_by_key("2026-12-05"))
+        assert any("区住建局（主办）、区自然资源局、南埔镇" in x for x in row.matters)
+        assert any("M1" not in x and "区住建局（主办）、南埔镇" in x for x in row.matters)  # M1-1
 
     # -- closing: the parent waits for its sub-items ---------------------------------------------------
     talk(ol, [("销号 M1-2", "已销号")])
@@ -276,3 +284,21 @@ def test_units_of_and_sql_units_agree(runtime):
         s.flush()
         fol = followers(Matter.id == shared.id, roles=(ROLE_UNIT_LIAISON,))
         assert o.ol2.id in set(s.scalars(select(fol.c.person_id)))
+
+
+def test_the_slip_form_prints_the_units_of_a_draft_row(runtime):
+    """附件4 of a slip not yet signed: the row's units as entered, 主办 first and marked."""
+    from bot.documents.slip import slip_sheet
+    from models import AssignmentSlip
+    from tests import factories as f
+
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        slip = AssignmentSlip(leader_id=o.leader1.id, dispatched_on=date(2026, 11, 20), drafted_by_id=o.ol1.id,
+                              draft={"rows": [{"title": "用地报批", "obstacles": "材料多", "measures": "专人专办",
+                                               "deadline": "2026-12-30",
+                                               "responsible_unit": {"id": o.fagai.id, "name": "区发改局",
+                                                                    "assist": [{"id": o.keji.id, "name": "区科技局"}]}}]})
+        s.add(slip)
+        s.flush()
+        assert slip_sheet(s, slip).rows[0][4] == "区发改局（主办）、区科技局"
