@@ -16,10 +16,10 @@ from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
-from bot.domain.responsibility import sql_responsible_for, sql_units, units_label
 from bot.domain import ledger, reporting
 from bot.domain.clock import tz
 from bot.domain.periods import period_by_key, period_for_report
+from bot.domain.responsibility import sql_responsible_for, sql_units, units_label
 from bot.domain.unitmatch import UnitRef, match_unit
 from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_RETURNED, Matter, ReportItem, ReportSubmission, Unit
 

@@ -8,14 +8,14 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from bot.actions.closeout import claim_and_decision
+from bot.actions.matterunits import not_acknowledged
 from bot.actions.status import LIGHT_ORDER, progress_summary, unreported_summary
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
-from bot.actions.matterunits import not_acknowledged
 from bot.domain import codes, ledger
-from bot.domain.responsibility import sql_responsible_for
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
+from bot.domain.responsibility import sql_responsible_for
 from bot.domain.scope import can_see_record, sees_all
 from bot.domain.unitmatch import UnitRef, match_unit
 from handlers.common import keep_pages, kept_pages, load_item, paged, scoped

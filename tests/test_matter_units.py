@@ -199,7 +199,8 @@ def test_three_units_acknowledge_split_report_and_close_through_the_callback(tri
     talk(ol, [("销号 M1-1", "已销号"), ("销号 M1", "已销号")])
     with rt.db.session() as s:
         assert set(s.scalars(select(Matter.state))) == {"closed"}
-    closed_told = {t for k, t, _c in notices(rt, "closeout:") if k.startswith(f"closeout:{_id(rt, Matter, code='M1')}:closed:")}
+    m1_id = _id(rt, Matter, code="M1")
+    closed_told = {t for k, t, _c in notices(rt, "closeout:") if k.startswith(f"closeout:{m1_id}:closed:")}
     assert closed_told == {ZJ, ZR, NP}  # the 协办 units are told too
 
 
@@ -297,8 +298,9 @@ def test_the_slip_form_prints_the_units_of_a_draft_row(runtime):
         slip = AssignmentSlip(leader_id=o.leader1.id, dispatched_on=date(2026, 11, 20), drafted_by_id=o.ol1.id,
                               draft={"rows": [{"title": "用地报批", "obstacles": "材料多", "measures": "专人专办",
                                                "deadline": "2026-12-30",
-                                               "responsible_unit": {"id": o.fagai.id, "name": "区发改局",
-                                                                    "assist": [{"id": o.keji.id, "name": "区科技局"}]}}]})
+                                               "responsible_unit": {
+                                                   "id": o.fagai.id, "name": "区发改局",
+                                                   "assist": [{"id": o.keji.id, "name": "区科技局"}]}}]})
         s.add(slip)
         s.flush()
         assert slip_sheet(s, slip).rows[0][4] == "区发改局（主办）、区科技局"

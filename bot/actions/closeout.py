@@ -89,8 +89,8 @@ def do_withdraw_claim(act: Act, matter: Matter, note: Optional[str] = None) -> b
 
 def _tell_unit(act: Act, matter: Matter, confirm: bool, reason: str) -> None:
     key = f"closeout:{matter.id}:{'closed' if confirm else 'returned'}:{act.now.isoformat()}"
-    notify_people(act, unit_liaisons_of(matter), act.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=reason,
-                                             by=act.actor), key=key)
+    text = act.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=reason, by=act.actor)
+    notify_people(act, unit_liaisons_of(matter), text, key=key)
 
 
 def do_close(act: Act, matter: Matter, note: Optional[str] = None) -> None:
@@ -138,8 +138,8 @@ def do_reopen(act: Act, matter: Matter, reason: Optional[str]) -> None:
     matter.closed_at = None
     matter.claimed_at = None
     audit_matter(s, matter, before, act.actor, "reopened", act.now, text)
-    notify_people(act, unit_liaisons_of(matter), act.render("closeout/reopened_to_unit.txt", m=matter, reason=text, by=act.actor),
-                  key=f"closeout:{matter.id}:reopened:{act.now.isoformat()}")
+    notice = act.render("closeout/reopened_to_unit.txt", m=matter, reason=text, by=act.actor)
+    notify_people(act, unit_liaisons_of(matter), notice, key=f"closeout:{matter.id}:reopened:{act.now.isoformat()}")
 
 
 CLAIMS = ("completion_claimed",)

@@ -15,14 +15,14 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from bot.actions.matterunits import assign, attach_units, move_host
 from bot.actions.base import Act, lock, notify_people, person_id
+from bot.actions.matterunits import assign, attach_units, move_host
 from bot.delivery.addressing import group_channel
 from bot.domain.codes import add_matter
 from bot.domain.leadunit import minutes_lead_unit
-from bot.domain.responsibility import units_of
 from bot.domain.ledger import TransitionError
 from bot.domain.meetings import copied_to_supervision, draft_due
+from bot.domain.responsibility import units_of
 from bot.infra import audit
 from models import (
     KIND_MINUTES,

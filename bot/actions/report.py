@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import do_claim_completion, do_withdraw_claim
 from bot.delivery import outbox
-from bot.domain.responsibility import unit_ids_of
 from bot.domain import ledger, reporting
 from bot.domain.periods import Period
+from bot.domain.responsibility import unit_ids_of
 from bot.domain.scope import followers
 from bot.infra import audit
 from models import (

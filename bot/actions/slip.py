@@ -11,9 +11,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bot.actions.matterunits import attach_units
 from bot.actions.base import Act, lock, person_id
 from bot.actions.forms import SUPERVISION, group_mailbox, is_confidential, send_forms
+from bot.actions.matterunits import attach_units
 from bot.actions.minutes import notify_units, supervision_channel
 from bot.documents.slip import annex4_docx, annex4_filename
 from bot.domain.codes import add_matter, add_slip

@@ -20,7 +20,6 @@ import re
 from datetime import date, timedelta
 from typing import Optional
 
-from bot.domain.responsibility import format_unit_roles
 from bot.conversation import navigate as nav
 from bot.conversation.draft import GROUP, SUMMARY, Draft, Unreadable
 from bot.conversation.flow import MAX_OPTIONS, Choose, Field, FieldContext, Flow, Group, Invalid, Parser, Step  # noqa: F401
@@ -28,6 +27,7 @@ from bot.conversation.navigate import MAX_ATTEMPTS, Env, Msg, Show  # noqa: F401
 from bot.conversation.store import Conflict, Lost, Stored, finish, store_for  # noqa: F401
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
+from bot.domain.responsibility import format_unit_roles
 from bot.infra import metrics
 from bot.infra.text import cn_date, env
 

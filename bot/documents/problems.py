@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.documents.forms import Column, Form, numbered, write_xlsx
 from bot.documents.texts import lines, part
-from bot.domain.responsibility import units_label
 from bot.domain.periods import Period
+from bot.domain.responsibility import units_label
 from bot.domain.scope import matter_filter
 from models import ITEM_DONE, MATTER_CLOSED, Matter, Minutes, ReportItem, ReportSubmission, Unit
 

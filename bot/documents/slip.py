@@ -13,8 +13,8 @@ from docx.shared import Pt
 from bot.documents import docx as D
 from bot.documents.forms import Column, Form, write_xlsx
 from bot.documents.texts import lines, part
-from bot.domain.responsibility import format_unit_roles, units_label
 from bot.domain.ledger import is_open
+from bot.domain.responsibility import format_unit_roles, units_label
 from bot.infra.text import cn_date
 from models import SLIP_ISSUED, AssignmentSlip, Unit
 

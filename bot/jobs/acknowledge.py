@@ -88,8 +88,8 @@ def run(runtime, as_of: datetime, chase_days: int | None = None, escalate_days: 
                 targets.append(lead_unit.liaison_id)
             text = render("jobs/ack_escalate.txt", m=m, row=row, unit=row.unit, days=escalate_days)
             for pid in dict.fromkeys(targets):
-                if pid in who and f"ack_escalate:{row.id}:p{pid}" not in done and out.to_person(who[pid], text, key=f"ack_escalate:{row.id}:p{pid}",
-                                                kind="acknowledge"):
+                key = f"ack_escalate:{row.id}:p{pid}"
+                if pid in who and key not in done and out.to_person(who[pid], text, key=key, kind="acknowledge"):
                     n_escalate += 1
         result.notices = out.flush(s, count_only=True)
     result.details = {"unacknowledged": len(rows), "chased": n_chase, "escalated": n_escalate}
