@@ -304,3 +304,30 @@ def test_the_slip_form_prints_the_units_of_a_draft_row(runtime):
         s.add(slip)
         s.flush()
         assert slip_sheet(s, slip).rows[0][4] == "区发改局（主办）、区科技局"
+
+
+def test_correcting_the_host_unit_moves_its_row_to_be_acknowledged_afresh(runtime):
+    """更正 … 责任单位: the 主办 row follows the new 主办 (a former 协办 becomes the 主办); the old 主办 leaves."""
+    from bot.actions.base import Acting
+    from bot.actions.matterunits import assign, attach_units, do_acknowledge
+    from bot.actions.minutes import do_correct_matter
+    from tests import factories as f
+    from tests.dialog import at as when
+
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        m = f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31))
+        attach_units(s, m, [o.keji.id])
+        s.refresh(m)
+        act = Acting(s, o.admin, when(2026, 11, 24))
+        assign(s, [m], act.now)
+        do_acknowledge(act, m, [o.fagai.id])
+        do_correct_matter(Acting(s, o.admin, when(2026, 11, 25)), m, "responsible_unit_id", o.keji.id, "录入笔误")
+        s.refresh(m)
+        assert [(r.unit_id, r.role) for r in m.unit_links] == [(o.keji.id, UNIT_HOST)]
+        assert R.units_of(m) == [(o.keji, UNIT_HOST)]
+        do_correct_matter(Acting(s, o.admin, when(2026, 11, 26)), m, "responsible_unit_id", o.jiaoyu.id, "再次更正")
+        s.refresh(m)
+        [row] = m.unit_links
+        assert (row.unit_id, row.role, row.assigned_at, row.acknowledged_at) == (
+            o.jiaoyu.id, UNIT_HOST, when(2026, 11, 26), None)
