@@ -130,6 +130,7 @@ def test_three_units_acknowledge_split_report_and_close_through_the_callback(tri
     assert run_ack(rt, at(2026, 11, 27, 16)).notices == 0
     rt.clock.set(at(2026, 11, 27, 16))
     talk(ol, [("查 M1", ("区住建局已认领（吴文锋", "南埔镇未认领"))])
+    talk(fg, [("查 M1", ("区自然资源局已认领（陈国显", "南埔镇未认领"))])  # the lead unit sees who has not
 
     # -- 提请督办 by the lead unit; 立项督办 with 分解: two sub-items with 主办 / 协办 ---------------------------
     talk(fg, [("提请督办 M1 涉及征迁与用地报批，需跨部门协调", "提请督导考核组分解督办")])
