@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     OUTBOX_POLL_SECONDS: float = 1.0
     HTTP_TIMEOUT_SECONDS: float = 5.0
     OVERDUE_INTERVIEW_DAYS: int = 30  # 久拖不办: overdue this many days → 督查约谈 alert
+    ACK_CHASE_WORKDAYS: int = 1  # 认领: a unit that has not acknowledged a new item this many working days on is chased
+    ACK_ESCALATE_WORKDAYS: int = 3  # … and after this many the lead unit and the office liaisons are told
     SUPERVISION_REMIND_WORKDAYS: int = 2  # 整改 / 约谈承诺 reminded this many working days before
     JOBS_FILE: str = str(PROJECT_ROOT / "config" / "jobs.yaml")
     SEED_FILE: str = str(PROJECT_ROOT / "config" / "seed" / "quangang.yaml")

@@ -11,13 +11,13 @@ from collections.abc import Callable, Mapping
 from typing import Optional
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from bot.core.messages import Context, Reply
 from bot.delivery.textsplit import split_utf8, utf8_len
 from bot.domain import codes, ledger
 from bot.domain.scope import can_see, matter_filter
-from models import Matter
+from models import Matter, MatterUnit
 
 PAGE_BYTES = 2048
 FOOTER_RESERVE = 160  # bytes kept free on each page for the page footer
@@ -35,7 +35,8 @@ def first_word(args: str) -> tuple[str, str]:
 def scoped(ctx: Context, *conds):
     """A select of the Matters ctx.person may see, with extra conditions."""
     return (select(Matter).where(matter_filter(ctx.roles), *conds)
-            .options(joinedload(Matter.responsible_unit), joinedload(Matter.leader)))
+            .options(joinedload(Matter.responsible_unit), joinedload(Matter.leader),
+                     selectinload(Matter.unit_links).joinedload(MatterUnit.unit)))
 
 
 def load_item(ctx: Context, code: str) -> tuple[Optional[Matter], Optional[Reply]]:

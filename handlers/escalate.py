@@ -4,6 +4,9 @@ lead unit to, which is told — that spans departments
 and can't be settled; the supervision group gets the item with its history and answers 立项督办 <编号>
 <期限> (takes it on) or 退回督办 <编号> <原因>. The changes and their notices are bot.actions.escalation's
 (which also runs the automatic levels).
+
+分解督办 <编号> (or 立项督办 <编号> <期限> 分解): the supervision group splits an item it took on into
+sub-items — content, 主办/协办 units, deadline each, until 完成 — bot.actions.split.
 """
 from __future__ import annotations
 
@@ -14,6 +17,10 @@ from bot.actions.escalation import (
     escalation_of,
     lead_unit_of,
 )
+from bot.actions.split import SubItem, do_split_matter, may_split
+from bot.conversation import engine
+from bot.conversation import fields as F
+from bot.conversation.engine import Field, Flow, Group
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
@@ -68,8 +75,14 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
             if not isinstance(result, DateOk):
                 return Reply(ctx.render("escalate/need_deadline.txt", m=matter, text=when))
             deadline = result.value
+        split = accept and note.strip().startswith(SPLIT_WORDS)
+        if split:
+            note = note.strip()[2:].strip()
         do_decide_escalation(ctx, esc, accept, deadline=deadline, note=note)
-        return Reply(ctx.render("escalate/decided.txt", m=matter, esc=esc, accept=accept))
+        decided = ctx.render("escalate/decided.txt", m=matter, esc=esc, accept=accept)
+        if split:
+            return Reply(decided + "\n\n" + _start_split(ctx, matter).text)
+        return Reply(decided)
 
     return item_command(ctx, args, usage="escalate/usage.txt", run=run,
                         errors={"reason_required": "escalate/need_reason_return.txt"})
@@ -85,3 +98,44 @@ def accept(ctx: Context, args: str) -> Reply:
                 roles=("supervision_member", "admin"))
 def refuse(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, False)
+
+
+# -- 分解督办 -------------------------------------------------------------------------------------------
+SPLIT_WORDS = ("分解",)
+
+
+def save_split(ctx: Context, data: dict, meta: dict) -> Reply:
+    parent = ctx.session.get(Matter, meta["parent_id"])
+    subs = [SubItem(x["title"], x["units"]["id"], F.parse_iso(x["deadline"]), F.assist_ids(x["units"]))
+            for x in data["subs"]]
+    created = do_split_matter(ctx, parent, subs)
+    return Reply(ctx.render("split/saved.txt", m=parent, subs=created))
+
+
+SPLIT_FLOW = commands.flow(Flow(
+    name="split",
+    steps=[
+        Group("subs", [
+            Field("title", "split/ask_title.txt", F.text(1000, min_len=2)),
+            Field("units", "split/ask_units.txt", F.a_units()),
+            Field("deadline", "split/ask_deadline.txt", F.a_date("future")),
+        ]),
+    ],
+    save=save_split,
+))
+
+
+def _start_split(ctx: Context, matter: Matter) -> Reply:
+    why = may_split(ctx.session, matter)
+    if why is not None:
+        return Reply(ctx.render("status/transition_error.txt", code=why, info={"item": matter.code}))
+    return engine.start(ctx, SPLIT_FLOW, meta={"parent_id": matter.id, "parent_code": matter.code,
+                                               "parent_title": matter.title})
+
+
+@commands.command("分解督办", "分解", summary="督导考核组分解督办：分解督办 编号（逐项录入子项、主办/协办单位、时限）",
+                order=59, roles=("supervision_member", "admin"))
+def split(ctx: Context, args: str) -> Reply:
+    if not ctx.roles.has(ROLE_SUPERVISION, ROLE_ADMIN):
+        return Reply(ctx.render("escalate/not_supervision.txt"))
+    return item_command(ctx, args, usage="split/usage.txt", run=lambda matter, _rest: _start_split(ctx, matter))

@@ -65,7 +65,8 @@ def check(ctx: Context, data: dict, meta: dict) -> None:
 def save(ctx: Context, data: dict, meta: dict) -> Reply:
     s = ctx.session
     items = [MatterInput(item["title"], item["responsible_unit"]["id"], F.parse_iso(item["deadline"]),
-                         item["lead_unit"]["id"] if item.get("lead_unit") else None) for item in data["matters"]]
+                         item["lead_unit"]["id"] if item.get("lead_unit") else None,
+                         F.assist_ids(item["responsible_unit"])) for item in data["matters"]]
     minutes, matters = do_record_minutes(ctx, leader=s.get(Person, data["leader"]["id"]), number=data.get("number"),
                                          title=data["title"], meeting_date=F.parse_iso(data["meeting_date"]),
                                          drafting_unit=s.get(Unit, data["drafting_unit"]["id"]), matters=items)
@@ -82,7 +83,7 @@ FLOW = commands.flow(Flow(
         Field("drafting_unit", "minutes/ask_drafting_unit.txt", F.a_unit()),
         Group("matters", [
             Field("title", "minutes/ask_matter_title.txt", F.text(1000, min_len=2)),
-            Field("responsible_unit", "minutes/ask_matter_unit.txt", F.a_unit()),
+            Field("responsible_unit", "minutes/ask_matter_unit.txt", F.a_units()),
             Field("deadline", "minutes/ask_matter_deadline.txt",
                   F.a_date("future", not_before=meeting_date,
                            not_before_template="minutes/err_deadline_floor.txt")),

@@ -19,6 +19,7 @@ from bot.core.routing import Commands
 from bot.domain import ledger, reporting
 from bot.domain.clock import tz
 from bot.domain.periods import period_by_key, period_for_report
+from bot.domain.responsibility import sql_responsible_for, sql_units, units_label
 from bot.domain.unitmatch import UnitRef, match_unit
 from models import ITEM_DONE, ITEM_OPEN, MATTER_CLAIMED, MATTER_RETURNED, Matter, ReportItem, ReportSubmission, Unit
 
@@ -45,8 +46,9 @@ def items_to_report(session, unit_id: int, period) -> list[dict]:
     """The unit's problem list for `period`: the open matters and slip rows it is responsible for, and those
     of the minutes and slips it leads (牵头单位, seed 000 附件3 note 2), soonest deadline first; plus those
     claimed done since the period opened or in this period's current report (so it can revise them). For a
-    led item another unit is responsible for, that unit's own report of the period is shown pre-filled."""
-    mine = or_(Matter.responsible_unit_id == unit_id, reporting.sql_led_by([unit_id]))
+    led item other units are responsible for (主办 or 协办, bot.domain.responsibility), their own reports of the
+    period are shown pre-filled, the 主办's first."""
+    mine = or_(sql_responsible_for([unit_id]), reporting.sql_led_by([unit_id]))
     ids = set(session.scalars(select(Matter.id).where(mine, or_(
         Matter.state.in_(REPORTABLE), and_(Matter.state == MATTER_CLAIMED, Matter.claimed_at > period.opens)))))
     sub = current_submission(session, unit_id, period.key)
@@ -59,29 +61,35 @@ def items_to_report(session, unit_id: int, period) -> list[dict]:
     if not ids:
         return []
     matters = list(session.scalars(select(Matter).where(Matter.id.in_(ids)).order_by(Matter.deadline, Matter.id)))
-    theirs = {}  # matter id -> (unit name, submitted_at, item): the responsible unit's own report
-    others = [m.id for m in matters if m.responsible_unit_id != unit_id]
+    theirs: dict[int, list] = {}  # matter id -> [(unit name, submitted_at, status, progress)]: their reports
+    others = [m.id for m in matters if m.responsible_unit_id != unit_id or len(m.unit_links) > 1]
     if others:
-        for item, at, name in session.execute(
-                select(ReportItem, ReportSubmission.submitted_at, Unit.name)
+        units = sql_units(Matter.id.in_(others)).subquery()
+        for item, at, name, _role in session.execute(
+                select(ReportItem, ReportSubmission.submitted_at, Unit.name, units.c.role)
                 .join(ReportSubmission, ReportSubmission.id == ReportItem.submission_id)
                 .join(Unit, Unit.id == ReportSubmission.unit_id)
-                .join(Matter, Matter.id == ReportItem.matter_id)
-                .where(ReportItem.matter_id.in_(others), ReportSubmission.period_key == period.key,
-                       ReportSubmission.current.is_(True), ReportSubmission.unit_id == Matter.responsible_unit_id)):
-            theirs[item.matter_id] = (name, at, item.status, item.progress)
+                .join(units, and_(units.c.matter_id == ReportItem.matter_id,
+                                  units.c.unit_id == ReportSubmission.unit_id))
+                .where(ReportSubmission.period_key == period.key, ReportSubmission.current.is_(True),
+                       ReportSubmission.unit_id != unit_id)
+                .order_by(units.c.role.desc(), ReportSubmission.unit_id)):  # host before assist
+            theirs.setdefault(item.matter_id, []).append((name, at, item.status, item.progress))
     out = []
     for m in matters:
         prev = earlier.get(m.id)
-        pre = theirs.get(m.id)
+        pres = theirs.get(m.id, [])
+        pre = pres[0] if pres else None
         decision = claim_and_decision(session, m)[1] if m.state == MATTER_RETURNED else None
         out.append({"id": m.id, "code": m.code, "kind": m.kind, "title": m.title, "deadline": m.deadline.isoformat(),
                     "planned": m.planned_deadline.isoformat() if m.planned_deadline else None,
                     "last": m.last_progress, "state": m.state,
                     "earlier": prev.status if prev else None,
-                    "unit": m.responsible_unit.name if m.responsible_unit_id != unit_id else None,
+                    "unit": units_label(m) if m.responsible_unit_id != unit_id or len(m.unit_links) > 1 else None,
                     "theirs": None if pre is None else dict(
                         unit=pre[0], at=pre[1].astimezone(tz()).date().isoformat(), status=pre[2], progress=pre[3]),
+                    "also": [dict(unit=p[0], at=p[1].astimezone(tz()).date().isoformat(), status=p[2], progress=p[3])
+                             for p in pres[1:]],
                     # why it was sent back (退回重办 / 重新打开): the unit sees it before reporting again
                     "returned": {"action": decision.action, "reason": decision.reason, "by": decision.actor}
                     if decision is not None else None})

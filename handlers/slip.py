@@ -75,7 +75,7 @@ FLOW = commands.flow(Flow(
             Field("title", "slip/ask_title.txt", F.text(300, min_len=2)),
             Field("obstacles", "slip/ask_obstacles.txt", F.text(1000, min_len=2)),
             Field("measures", "slip/ask_measures.txt", F.text(1000, min_len=2)),
-            Field("responsible_unit", "slip/ask_unit.txt", F.a_unit()),
+            Field("responsible_unit", "slip/ask_unit.txt", F.a_units()),
             Field("deadline", "slip/ask_deadline.txt",
                   F.a_date("future", not_before=dispatched_on, not_before_template="slip/err_deadline_floor.txt")),
         ]),

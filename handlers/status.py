@@ -8,12 +8,14 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from bot.actions.closeout import claim_and_decision
+from bot.actions.matterunits import not_acknowledged
 from bot.actions.status import LIGHT_ORDER, progress_summary, unreported_summary
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain import codes, ledger
 from bot.domain.ledger import history_rows, item_view
 from bot.domain.periods import period_at, previous_period
+from bot.domain.responsibility import sql_responsible_for
 from bot.domain.scope import can_see_record, sees_all
 from bot.domain.unitmatch import UnitRef, match_unit
 from handlers.common import keep_pages, kept_pages, load_item, paged, scoped
@@ -97,7 +99,7 @@ def search(ctx: Context, query: str) -> tuple[str, str, list[Matter]]:
     s = ctx.session
     hit = match_unit(query, _unit_refs(s))
     if hit.exact is not None:
-        items = s.scalars(scoped(ctx, Matter.responsible_unit_id == int(hit.exact.id)).order_by(Matter.code))
+        items = s.scalars(scoped(ctx, sql_responsible_for([int(hit.exact.id)])).order_by(Matter.code))
         return "unit", hit.exact.name, list(items)
     leader = s.scalar(select(Person).where(Person.name == query, Person.id.in_(
         select(Matter.leader_id).where(Matter.leader_id.is_not(None)))))
@@ -120,7 +122,9 @@ def item_detail(ctx: Context, m: Matter) -> str:
     esc = list(s.scalars(select(Escalation).where(Escalation.matter_id == m.id).order_by(Escalation.level)))
     claim, decision = claim_and_decision(s, m)
     return ctx.render("status/item.txt", v=item_view(m, ctx.now), m=m, ext=ext, escalations=esc,
-                      raised=ESC_RAISED, minutes=m.minutes, claim=claim, decision=decision)
+                      raised=ESC_RAISED, minutes=m.minutes, claim=claim, decision=decision,
+                      acks=m.unit_links if len(m.unit_links) > 1 or not_acknowledged(m) else [],
+                      children=[item_view(c, ctx.now) for c in m.children])
 
 
 def slip_detail(ctx: Context, code: str) -> Reply:

@@ -192,7 +192,9 @@ class Matter(Base):
     __table_args__ = (one_of("state", MATTER_STATES), one_of("kind", MATTER_KINDS),
                       CheckConstraint(MATTER_SOURCE, name="kind_source"),
                       CheckConstraint("escalation_level BETWEEN 0 AND 5", name="escalation_level"),
-                      Index("uq_matter_slip_row", "slip_id", "seq", unique=True))  # a slip is issued once
+                      # a slip is issued once (its sub-items, 分解督办, are numbered under their parent)
+                      Index("uq_matter_slip_row", "slip_id", "seq", unique=True,
+                            postgresql_where=text("parent_id IS NULL"), sqlite_where=text("parent_id IS NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # what users type: M12, J3, T2
@@ -221,12 +223,47 @@ class Matter(Base):
     # when the item went to 待销号; it owes no report in a period it was already awaiting 销号 when it
     # opened (bot.domain.reporting.sql_expected_in); cleared when the claim is withdrawn or returned
     claimed_at: Mapped[Optional[datetime]]
+    # 分解督办: a sub-item of the item the supervision group split (same source; code M3-1)
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("matter.id"), index=True)
 
     minutes: Mapped[Optional[Minutes]] = relationship(back_populates="matters")
     slip: Mapped[Optional[AssignmentSlip]] = relationship(back_populates="rows")
     responsible_unit: Mapped[Unit] = relationship(foreign_keys=[responsible_unit_id])
     lead_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[lead_unit_id])
     leader: Mapped[Optional[Person]] = relationship(foreign_keys=[leader_id])
+    parent: Mapped[Optional[Matter]] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Matter]] = relationship(back_populates="parent", order_by="Matter.seq")
+    unit_links: Mapped[list[MatterUnit]] = relationship(back_populates="matter", order_by="MatterUnit.id",
+                                                        cascade="all, delete-orphan")
+
+
+# A responsible unit's role on a matter (bot.domain.responsibility): 主办 (the matter's responsible_unit_id)
+# or 协办 / 配合 (seed 000 §三(二) "分解督办"; the offices write "区住建局（主办）、区发改局")
+UNIT_HOST = "host"  # 主办
+UNIT_ASSIST = "assist"  # 协办 / 配合
+UNIT_ROLES = (UNIT_HOST, UNIT_ASSIST)
+
+
+class MatterUnit(Base):
+    """One responsible unit of a matter, in its role, with its 认领 (acknowledgement): `assigned_at` is when
+    the unit was told it has the item (issue of the minutes or slip, a sub-item, a unit added), from which
+    the acknowledge_chase job counts working days."""
+
+    __tablename__ = "matter_unit"
+    __table_args__ = (UniqueConstraint("matter_id", "unit_id"), one_of("role", UNIT_ROLES))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    role: Mapped[str] = mapped_column(String(8), default=UNIT_HOST)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_at: Mapped[Optional[datetime]]
+    acknowledged_at: Mapped[Optional[datetime]]
+    acknowledged_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"))
+
+    matter: Mapped[Matter] = relationship(back_populates="unit_links")
+    unit: Mapped[Unit] = relationship()
+    acknowledged_by: Mapped[Optional[Person]] = relationship()
 
 
 class ReportSubmission(Base):

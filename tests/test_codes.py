@@ -30,7 +30,7 @@ def typed(draw, code: Code) -> str:
     return draw(st.sampled_from(["", " ", "\u3000"])) + text + draw(st.sampled_from(["", " ", "\n"]))
 
 
-@given(st.builds(Code, KINDS, IDS).flatmap(lambda c: st.tuples(st.just(c), typed(c))))
+@given(st.builds(Code, KINDS, IDS, st.just(0)).flatmap(lambda c: st.tuples(st.just(c), typed(c))))
 def test_every_typed_form_parses_to_its_code(case):
     code, text = case
     assert parse_code(text) == code
@@ -38,7 +38,7 @@ def test_every_typed_form_parses_to_its_code(case):
     assert str(code) == code.prefix + str(code.id) and re.fullmatch(r"(JB|[MJT])[1-9][0-9]*", str(code))
 
 
-@given(st.builds(Code, KINDS, IDS), st.text(min_size=1).filter(lambda t: t.strip() and not t[0].isalnum()))
+@given(st.builds(Code, KINDS, IDS, st.just(0)), st.text(min_size=1).filter(lambda t: t.strip() and not t[0].isalnum()))
 def test_split_code_keeps_the_rest_as_typed(code, rest):
     found, tail = split_code(f"{code} {rest}")
     assert found == code and tail == rest.strip()
@@ -53,8 +53,18 @@ def test_a_parse_is_the_text_itself_or_none(text):
     if got is None:
         return
     folded = text.translate(codes._FOLD).strip().upper()
-    m = re.fullmatch(r"(JB|[MJT])[ \t-]?0*([0-9]+)", folded)
-    assert m is not None and got == Code(codes.KIND_OF_PREFIX[m[1]], int(m[2]))
+    m = re.fullmatch(r"(JB|[MJT])[ \t-]?0*([0-9]+)(?:-0*([0-9]+))?", folded)
+    assert m is not None and got == Code(codes.KIND_OF_PREFIX[m[1]], int(m[2]), int(m[3] or 0))
+
+
+@given(st.sampled_from(["minutes", "slip", "topic"]), IDS, st.integers(1, 9999), st.sampled_from(["", " ", "\n"]))
+def test_sub_item_codes_parse_under_their_parent(kind, ident, n, pad):
+    """分解督办: M3-1 is the first sub-item of M3; the hyphen and number follow the digits directly."""
+    code = Code(kind, ident, n)
+    assert str(code) == f"{code.prefix}{ident}-{n}"
+    assert parse_code(pad + str(code).lower() + pad) == code
+    assert split_code(f"{code} 完成") == (code, "完成")
+    assert parse_code(f"JB{ident}-{n}") is None and parse_code(f"{code.prefix}{ident}-0") is None
 
 
 @given(st.sampled_from(["", "M", "JB", "X12", "M0", "M00", "MJ3", "J B5", "M12a", "M1.5", "m１２x", "M" + "1" * 10,

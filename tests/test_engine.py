@@ -281,7 +281,7 @@ def test_flows_are_known_through_the_router_not_an_import():
     from handlers import build_router
 
     assert sorted(build_router().flows) == ["extension", "extra_meeting", "joint_minutes", "meeting", "milestone",
-                                            "minutes", "projects", "report", "slip", "topic"]
+                                            "minutes", "projects", "report", "slip", "split", "topic"]
     one, two = Commands(), Commands()
     flow = one.flow(Flow("x", [Field("a", "x/a.txt")], save=lambda *a: None))
     two.flow(Flow("x", [Field("b", "x/b.txt")], save=lambda *a: None))

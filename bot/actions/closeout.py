@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.actions.base import Act, Actor, lock, notify_people
 from bot.domain import ledger
-from bot.domain.scope import office_liaisons_of, unit_liaison_of
+from bot.domain.scope import office_liaisons_of, unit_liaisons_of
 from bot.infra import audit
 from models import (
     EXT_PENDING,
@@ -88,10 +88,9 @@ def do_withdraw_claim(act: Act, matter: Matter, note: Optional[str] = None) -> b
 
 
 def _tell_unit(act: Act, matter: Matter, confirm: bool, reason: str) -> None:
-    liaison = unit_liaison_of(matter)
     key = f"closeout:{matter.id}:{'closed' if confirm else 'returned'}:{act.now.isoformat()}"
-    notify_people(act, [liaison], act.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=reason,
-                                             by=act.actor), key=key)
+    text = act.render("closeout/to_unit.txt", m=matter, confirm=confirm, reason=reason, by=act.actor)
+    notify_people(act, unit_liaisons_of(matter), text, key=key)
 
 
 def do_close(act: Act, matter: Matter, note: Optional[str] = None) -> None:
@@ -100,6 +99,9 @@ def do_close(act: Act, matter: Matter, note: Optional[str] = None) -> None:
     s = act.session
     lock(s, matter)
     ledger.check("close", matter)
+    open_subs = [c.code for c in matter.children if ledger.is_open(c)]
+    if open_subs:  # 分解督办: the parent is closed after its sub-items
+        raise ledger.TransitionError("sub_items_open", item=matter.code, open=open_subs)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_CLOSED
     matter.closed_at = act.now
@@ -136,9 +138,8 @@ def do_reopen(act: Act, matter: Matter, reason: Optional[str]) -> None:
     matter.closed_at = None
     matter.claimed_at = None
     audit_matter(s, matter, before, act.actor, "reopened", act.now, text)
-    liaison = unit_liaison_of(matter)
-    notify_people(act, [liaison], act.render("closeout/reopened_to_unit.txt", m=matter, reason=text, by=act.actor),
-                  key=f"closeout:{matter.id}:reopened:{act.now.isoformat()}")
+    notice = act.render("closeout/reopened_to_unit.txt", m=matter, reason=text, by=act.actor)
+    notify_people(act, unit_liaisons_of(matter), notice, key=f"closeout:{matter.id}:reopened:{act.now.isoformat()}")
 
 
 CLAIMS = ("completion_claimed",)

@@ -50,7 +50,7 @@ from bot.actions.closeout import WATCHED, audit_matter
 from bot.delivery.outbox import Notices, people
 from bot.domain import ledger, reporting
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
-from bot.domain.scope import followers, office_liaisons_of, unit_liaison_of
+from bot.domain.scope import followers, office_liaisons_of, unit_liaisons_of
 from bot.infra.audit import snapshot
 from bot.infra.db import dialect_insert
 from bot.infra.text import render
@@ -368,7 +368,7 @@ def do_decide_escalation(act: Act, escalation: Escalation, accept: bool, *, dead
         matter.escalation_level = max(levels, default=0)
     audit_matter(s, matter, before, act.actor, "escalation_accepted" if accept else "escalation_returned", act.now,
                  note, level=escalation.level, supervision_deadline=deadline)
-    people_told = [unit_liaison_of(matter), *office_liaisons_of(s, matter)]
+    people_told = [*unit_liaisons_of(matter), *office_liaisons_of(s, matter)]
     notify_people(act, people_told, act.render("escalate/decided_notice.txt", m=matter, esc=escalation,
                                                accept=accept, by=act.actor),
                   key=f"escalation:{ESC_SUPERVISION_REQUEST}:{matter.id}:decided")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import WATCHED, audit_matter
 from bot.domain import ledger
-from bot.domain.scope import office_supervisors_of, unit_liaison_of
+from bot.domain.scope import office_supervisors_of, unit_liaisons_of
 from bot.infra import audit
 from models import (
     EXT_APPROVED,
@@ -92,7 +92,7 @@ def do_decide_extension(act: Act, request: ExtensionRequest, approve: bool,
         matter.state = MATTER_OPEN
     audit_matter(s, matter, before, act.actor, "extension_approved" if approve else "extension_refused", act.now,
                  note, request_id=request.id)
-    told = [s.get(Person, request.requested_by_id) if request.requested_by_id else None, unit_liaison_of(matter)]
+    told = [s.get(Person, request.requested_by_id) if request.requested_by_id else None, *unit_liaisons_of(matter)]
     told = list({p.id: p for p in told if p is not None}.values())
     notify_people(act, told, act.render("extension/to_applicant.txt", m=matter, req=request, approve=approve),
                   key=f"extension:{request.id}:decided")

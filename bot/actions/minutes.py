@@ -16,11 +16,13 @@ from typing import Optional
 from sqlalchemy import func, select
 
 from bot.actions.base import Act, lock, notify_people, person_id
+from bot.actions.matterunits import assign, attach_units, move_host
 from bot.delivery.addressing import group_channel
 from bot.domain.codes import add_matter
 from bot.domain.leadunit import minutes_lead_unit
 from bot.domain.ledger import TransitionError
 from bot.domain.meetings import copied_to_supervision, draft_due
+from bot.domain.responsibility import units_of
 from bot.infra import audit
 from models import (
     KIND_MINUTES,
@@ -47,6 +49,7 @@ class MatterInput:
     responsible_unit_id: int
     deadline: date
     lead_unit_id: Optional[int] = None
+    assist_unit_ids: Sequence[int] = ()  # 协办 / 配合 units (the responsible unit is the 主办)
 
 
 def reachable(unit: Unit) -> Optional[Person]:
@@ -59,11 +62,17 @@ def reachable(unit: Unit) -> Optional[Person]:
 
 def notify_units(act: Act, matters: Sequence[Matter], *, key: str, what,
                  template: str = "minutes/unit_notice.txt") -> list[Unit]:
-    """Tell each responsible unit's liaison what it owes and by when (one message per unit). Returns the
-    units that could not be told (no named liaison yet), so the sender can be told exactly who."""
+    """Tell each responsible unit's liaison — 主办 and 协办 alike (bot.domain.responsibility) — what it owes,
+    in which role and by when, and to 认领 it (one message per unit); the 认领 clock starts
+    (bot.actions.matterunits.assign). Returns the units that could not be told (no named liaison yet), so
+    the sender can be told exactly who."""
+    assign(act.session, matters, act.now)
     by_unit: dict[int, list[Matter]] = {}
+    roles: dict[tuple[int, int], str] = {}
     for m in matters:
-        by_unit.setdefault(m.responsible_unit_id, []).append(m)
+        for unit, role in units_of(m):
+            by_unit.setdefault(unit.id, []).append(m)
+            roles[(unit.id, m.id)] = role
     unreached = []
     for unit_id, items in by_unit.items():
         unit = act.session.get(Unit, unit_id)
@@ -71,7 +80,8 @@ def notify_units(act: Act, matters: Sequence[Matter], *, key: str, what,
         if liaison is None:
             unreached.append(unit)
             continue
-        act.notify_person(liaison, act.render(template, unit=unit, matters=items, source=what),
+        act.notify_person(liaison, act.render(template, unit=unit, matters=items, source=what,
+                                              roles={m.id: roles[(unit_id, m.id)] for m in items}),
                           key=f"{key}:{unit_id}", kind="assignment")
     return unreached
 
@@ -137,6 +147,7 @@ def do_record_minutes(act: Act, *, leader: Person, number: Optional[str], title:
                                  lead_unit_id=item.lead_unit_id, deadline=item.deadline,
                                  original_deadline=item.deadline, created_by_id=person_id(act.actor),
                                  created_at=act.now))
+        attach_units(s, m, item.assist_unit_ids, act.now)
         audit.record(s, actor=act.actor, action="create", entity="matter", entity_id=m.id,
                      after=audit.snapshot(m), at=act.now)
         created.append(m)
@@ -259,6 +270,8 @@ def do_correct_matter(act: Act, matter: Matter, field: str, value, reason: Optio
     else:
         setattr(matter, field, value)
     s.flush()
+    if field == "responsible_unit_id" and old_unit is not None and old_unit.id != value:
+        move_host(s, matter, act.now)
     s.refresh(matter)
     b, a = audit.diff(before, audit.snapshot(matter, ("title", "deadline", "original_deadline",
                                                        "responsible_unit_id")))

@@ -19,6 +19,7 @@ from bot.actions.closeout import do_claim_completion, do_withdraw_claim
 from bot.delivery import outbox
 from bot.domain import ledger, reporting
 from bot.domain.periods import Period
+from bot.domain.responsibility import unit_ids_of
 from bot.domain.scope import followers
 from bot.infra import audit
 from models import (
@@ -76,7 +77,7 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
     lock(s, unit)  # one version at a time per unit: the version number and the current flag
     matters = [s.get(Matter, answer.matter_id) for answer in items]
     for answer, matter in zip(items, matters, strict=False):
-        if matter is None or unit.id not in (matter.responsible_unit_id, reporting.reporting_unit_id(matter)) or \
+        if matter is None or unit.id not in (*unit_ids_of(matter), reporting.reporting_unit_id(matter)) or \
                 matter.state not in REPORTABLE + (MATTER_CLAIMED,):
             raise ledger.TransitionError("changed", item=answer.code)
     prev_versions = list(s.scalars(select(ReportSubmission).where(
@@ -109,7 +110,9 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
         b, a = audit.diff(before, audit.snapshot(matter, PROGRESS_FIELDS))
         audit.record(s, actor=act.actor, action="report", entity="matter", entity_id=matter.id, before=b,
                      after=a, at=act.now)
-        if answer.status == ITEM_DONE:
+        if unit.id not in (matter.responsible_unit_id, reporting.reporting_unit_id(matter)):
+            pass  # a 协办 unit reports its part; only the 主办 or the lead unit reports the item done
+        elif answer.status == ITEM_DONE:
             do_claim_completion(act, matter, answer.progress)
         else:  # a later report of the same period may revise an earlier 已完成
             do_withdraw_claim(act, matter, answer.progress)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.actions.base import Act, lock, person_id
 from bot.actions.forms import SUPERVISION, group_mailbox, is_confidential, send_forms
+from bot.actions.matterunits import attach_units
 from bot.actions.minutes import notify_units, supervision_channel
 from bot.documents.slip import annex4_docx, annex4_filename
 from bot.domain.codes import add_matter, add_slip
@@ -77,6 +78,7 @@ def do_sign_slip(act: Act, slip: AssignmentSlip) -> list[Matter]:
                                  obstacles=row["obstacles"], measures=row["measures"], leader_id=slip.leader_id,
                                  responsible_unit_id=row["responsible_unit"]["id"], deadline=due,
                                  original_deadline=due, created_by_id=slip.drafted_by_id, created_at=act.now))
+        attach_units(s, m, [u["id"] for u in row["responsible_unit"].get("assist", [])], act.now)
         audit.record(s, actor=act.actor, action="create", entity="matter", entity_id=m.id,
                      after=audit.snapshot(m), at=act.now)
         rows.append(m)

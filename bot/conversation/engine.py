@@ -27,6 +27,7 @@ from bot.conversation.navigate import MAX_ATTEMPTS, Env, Msg, Show  # noqa: F401
 from bot.conversation.store import Conflict, Lost, Stored, finish, store_for  # noqa: F401
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
+from bot.domain.responsibility import format_unit_roles
 from bot.infra import metrics
 from bot.infra.text import cn_date, env
 
@@ -54,6 +55,8 @@ def display(value) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):
+        if value.get("assist"):  # several responsible units (fields.a_units)
+            return format_unit_roles(value["name"], [u["name"] for u in value["assist"]])
         return str(value.get("name") or value.get("label") or "")
     if isinstance(value, str) and RE_ISO_DATE.fullmatch(value):
         try:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.conversation.flow import Choose, FieldContext, Invalid
 from bot.domain.dateparse import DateAmbiguous, DateInvalid, DateOk, parse_date
+from bot.domain.responsibility import UnitRolesError, parse_unit_roles
 from bot.domain.unitmatch import UnitRef, match_many, match_unit, similar_units
 from bot.infra.text import cn_date, cn_weekday
 from models import DispatchRow, Person, Unit
@@ -131,6 +132,51 @@ def a_unit(allow_self: bool = True, optional: bool = False, same_as: Optional[st
         raise Invalid("engine/err_unit.txt", text=value, similar=[u.name for u in similar_units(value, refs)])
 
     return parse
+
+
+def a_units(optional: bool = False, same_as: Optional[str] = None) -> Callable:
+    """The responsible units of a matter: one unit (as `a_unit`), or several with their roles —
+    "区住建局（主办）、区发改局、南埔镇" or "主办：区住建局；配合：区发改局" (bot.domain.responsibility; an
+    unmarked list's first unit is the 主办). Each name is matched to the org chart; a name that matches
+    several units is asked back. Stored as the 主办's {"id", "name"} with "assist": [{"id", "name"}…]
+    when there are 协办 units."""
+    one = a_unit(optional=optional, same_as=same_as)
+
+    def parse(fc: FieldContext, raw: str):
+        value = raw.strip()
+        if len(value) > 500:
+            raise Invalid("engine/err_too_long.txt", max=500, got=len(value))
+        try:
+            roles = parse_unit_roles(value)
+        except UnitRolesError as exc:
+            if exc.code == "empty":
+                return one(fc, raw)
+            raise Invalid("engine/err_unit_roles.txt", code=exc.code, unit=exc.name) from None
+        if not roles.assist:
+            return one(fc, roles.host)
+        refs = unit_refs(fc.ctx.session)
+        found = []
+        for name in roles.names:
+            if name in SELF_UNIT_WORDS and fc.ctx.person.unit is not None:
+                found.append(unit_value(fc.ctx.person.unit))
+                continue
+            result = match_unit(name, refs)
+            if result.exact is None:
+                raise Invalid("engine/err_unit_in_list.txt", text=name,
+                              candidates=[r.name for r in result.candidates[:5]])
+            found.append({"id": int(result.exact.id), "name": result.exact.name})
+        ids = [u["id"] for u in found]
+        if len(set(ids)) != len(ids):
+            raise Invalid("engine/err_unit_roles.txt", code="duplicate",
+                          unit=next(u["name"] for u in found if ids.count(u["id"]) > 1))
+        return {**found[0], "assist": found[1:]}
+
+    return parse
+
+
+def assist_ids(value: Optional[dict]) -> list[int]:
+    """The 协办 unit ids of a stored `a_units` value."""
+    return [u["id"] for u in (value or {}).get("assist", [])]
 
 
 # -- people --------------------------------------------------------------------------------------------

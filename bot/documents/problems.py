@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from bot.documents.forms import Column, Form, numbered, write_xlsx
 from bot.documents.texts import lines, part
 from bot.domain.periods import Period
+from bot.domain.responsibility import units_label
 from bot.domain.scope import matter_filter
 from models import ITEM_DONE, MATTER_CLOSED, Matter, Minutes, ReportItem, ReportSubmission, Unit
 
@@ -55,7 +56,7 @@ def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Mat
     done, open_, planned, leads = [], [], [], []
     for m in matters:
         item = items.get(m.id)
-        unit = m.responsible_unit.name if m.responsible_unit else ""
+        unit = units_label(m)  # "区住建局（主办）、区发改局"
         lead = minutes.lead_unit or m.lead_unit or minutes.drafting_unit
         if lead is not None and lead.name not in leads:
             leads.append(lead.name)
@@ -71,7 +72,7 @@ def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Mat
         leader=minutes.leader.name, drafting_unit=minutes.drafting_unit.name,
         meeting_date=cn_date(minutes.meeting_date),
         minutes_name=part("annex3", "minutes_name", title=minutes.title, number=minutes.number),
-        matters=[part("annex3", "matter", title=m.title, unit=m.responsible_unit.name if m.responsible_unit else "",
+        matters=[part("annex3", "matter", title=m.title, unit=units_label(m),
                       deadline=m.deadline) for m in matters],
         lead_units=" ".join(leads), done=done, open=open_, planned=planned)
 
@@ -102,7 +103,8 @@ def minutes_in_scope(session: Session, roles, period: Period, lead_unit: Optiona
     out = []
     for mn in session.scalars(q.order_by(Minutes.meeting_date, Minutes.id)):
         matters = list(session.scalars(select(Matter).where(Matter.minutes_id == mn.id, *visible)
-                                       .options(selectinload(Matter.responsible_unit), selectinload(Matter.lead_unit))
+                                       .options(selectinload(Matter.responsible_unit), selectinload(Matter.lead_unit),
+                                                selectinload(Matter.unit_links))
                                        .order_by(Matter.seq, Matter.id)))
         live = [m for m in matters if m.state != MATTER_CLOSED or m.closed_at is None or m.closed_at > period.opens]
         if minutes_id is not None or live:

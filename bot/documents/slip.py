@@ -14,6 +14,7 @@ from bot.documents import docx as D
 from bot.documents.forms import Column, Form, write_xlsx
 from bot.documents.texts import lines, part
 from bot.domain.ledger import is_open
+from bot.domain.responsibility import format_unit_roles, units_label
 from bot.infra.text import cn_date
 from models import SLIP_ISSUED, AssignmentSlip, Unit
 
@@ -41,11 +42,12 @@ def slip_sheet(session, slip: AssignmentSlip) -> SlipSheet:
             if not is_open(m):
                 status = part("ledger", "state", state=m.state) + (f"：{m.last_progress}" if m.last_progress else "")
             rows.append([m.seq, m.title, m.obstacles or "", m.measures or "",
-                         m.responsible_unit.name if m.responsible_unit else "", status, cn_date(m.deadline)])
+                         units_label(m), status, cn_date(m.deadline)])
     else:
         for seq, r in enumerate((slip.draft or {}).get("rows", []), 1):
             unit = r.get("responsible_unit") or {}
             name = unit.get("name") or (session.get(Unit, unit["id"]).name if unit.get("id") else "")
+            name = format_unit_roles(name, [u["name"] for u in unit.get("assist", [])]) if name else name
             rows.append([seq, r.get("title", ""), r.get("obstacles") or "", r.get("measures") or "", name, "",
                          cn_date(date.fromisoformat(r["deadline"])) if r.get("deadline") else ""])
     signed = (part("annex4", "signed", leader=slip.leader.name, at=slip.signed_at)

@@ -2,6 +2,9 @@
 decisions; JB<id> for assignment slips. ONE parser (`parse_code` / `split_code`) and one look-up each
 (`find_matter`, `find_slip`), so every flow and command agrees.
 
+A sub-item of 分解督办 is numbered under the item it was split from: M3-1, M3-2 (`sub_code`); the hyphen
+and its number directly follow the parent's digits.
+
 What is typed is tolerated in full-width (Ｍ１２), in lower case (m12) and with a space or a hyphen
 between the letters and the number (J 3, M-12). Anything else is not a code: None, never a guess.
 """
@@ -25,7 +28,7 @@ MAX_DIGITS = 9
 # Full-width ASCII (U+FF01…U+FF5E) and the ideographic space to their ASCII forms: one character for
 # one, so a position in the folded text is the same position in what was typed.
 _FOLD = {0x3000: " ", **{c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}}
-_CODE = re.compile(rf"\s*(JB|M|J|T)[ \t-]?([0-9]{{1,{MAX_DIGITS}}})(?![0-9A-Z])", re.IGNORECASE)
+_CODE = re.compile(rf"\s*(JB|M|J|T)[ \t-]?([0-9]{{1,{MAX_DIGITS}}})(?:-([0-9]{{1,4}}))?(?![0-9A-Z])", re.IGNORECASE)
 # What someone meant as a code: JB…, or M / J / T followed by a hyphen or a digit ("JB-x", "J1a", "M0").
 _CODE_LIKE = re.compile(r"\s*(?:JB|[MJT](?:-|\s*[0-9]))", re.IGNORECASE)
 
@@ -35,6 +38,7 @@ class Code(NamedTuple):
 
     kind: str
     id: int
+    sub: int = 0  # a 分解督办 sub-item's number under the item `id` (0: not a sub-item)
 
     @property
     def prefix(self) -> str:
@@ -45,7 +49,7 @@ class Code(NamedTuple):
         return self.kind != KIND_ASSIGNMENT_SLIP
 
     def __str__(self) -> str:
-        return f"{self.prefix}{self.id}"
+        return f"{self.prefix}{self.id}" + (f"-{self.sub}" if self.sub else "")
 
 
 def split_code(text: Optional[str]) -> tuple[Optional[Code], str]:
@@ -54,7 +58,10 @@ def split_code(text: Optional[str]) -> tuple[Optional[Code], str]:
     m = _CODE.match(text.translate(_FOLD))
     if m is None or int(m[2]) == 0:
         return None, text
-    return Code(KIND_OF_PREFIX[m[1].upper()], int(m[2])), text[m.end():].strip()
+    kind = KIND_OF_PREFIX[m[1].upper()]
+    if m[3] is not None and (int(m[3]) == 0 or kind == KIND_ASSIGNMENT_SLIP):  # JB3-1, M3-0: not codes
+        return None, text
+    return Code(kind, int(m[2]), int(m[3] or 0)), text[m.end():].strip()
 
 
 def split_code_strict(text: Optional[str]) -> tuple[Optional[Code], str, bool]:
@@ -85,6 +92,21 @@ def add_matter(session: Session, matter: Matter) -> Matter:
 def assign_code(matter: Matter) -> str:
     matter.code = str(Code(matter.kind, matter.id))
     return matter.code
+
+
+def sub_code(parent: Matter, n: int) -> str:
+    """The code of the n-th sub-item (分解督办) of `parent`: M3-1 (a sub-item is not split again)."""
+    assert parent.parent_id is None and n >= 1
+    base = parse_code(parent.code)
+    return str(Code(parent.kind, base.id, n))
+
+
+def add_sub_matter(session: Session, parent: Matter, sub: Matter, n: int) -> Matter:
+    """Add the n-th sub-item of `parent` with its code M3-n."""
+    sub.code, sub.parent_id = sub_code(parent, n), parent.id
+    session.add(sub)
+    session.flush()
+    return sub
 
 
 def add_slip(session: Session, slip: AssignmentSlip) -> AssignmentSlip:

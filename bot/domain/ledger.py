@@ -260,7 +260,9 @@ class ItemView:
 def item_view(m: Matter, as_of: datetime) -> ItemView:
     """The item at a moment: light, overdue days and the fields every list shows."""
     lt = light_at(m, as_of)
-    return ItemView(m.code, m.title, m.responsible_unit.name if m.responsible_unit else "",
+    from bot.domain.responsibility import units_label
+
+    return ItemView(m.code, m.title, units_label(m),
                     m.leader.name if m.leader else "", m.state, lt, LIGHT_ICONS[lt], m.deadline,
                     m.original_deadline, overdue_days(m, as_of.date()), m.escalation_level or 0,
                     m.last_progress, m.last_progress_at)

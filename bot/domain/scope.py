@@ -6,14 +6,16 @@ The rule (seed 000 附件2: a leader's row lists its office supervisor and offic
 belongs to the dispatch row of its minutes if it has one, else to every row of its leader. Its
 followers are the office liaisons and the office supervisor of those rows, and its leader; and the
 liaison of the lead unit (牵头单位) of its minutes or slip, who "细化分解分发并跟踪落实" (§三(一)) — role
-`lead_unit_liaison`, asked for by name (the office roles are the default).
+`lead_unit_liaison`, asked for by name (the office roles are the default); and the liaisons of its
+responsible units, 主办 and 协办 (`unit_liaison`, by name too).
 
 Who sees what:
 - supervision group members, admins and the coordination group (the task-force office): everything
   except what is 保密;
 - a leader, an office liaison, an office supervisor: the items they follow;
-- a unit liaison / unit head: the items their unit is responsible for, and every item of the minutes and
-  slips their unit leads — never another unit's otherwise;
+- a unit liaison / unit head: the items their unit is responsible for — as 主办 or as 协办 (配合), ONE
+  answer: bot.domain.responsibility — and every item of the minutes and slips their unit leads — never
+  another unit's otherwise;
 - the drafter of minutes or a slip: its items;
 - a convener of seed 001's joint meeting (总召集人、召集人): every joint-meeting decision (T items), which
   they sign and answer for (§三(三)).
@@ -29,6 +31,7 @@ from sqlalchemy import String, false, func, literal, or_, select, union, union_a
 from sqlalchemy.orm import Session
 
 from bot.domain.reporting import sql_led_by
+from bot.domain.responsibility import sql_responsible_for, sql_units, unit_ids_of
 from bot.domain.roles import Roles
 from models import (
     KIND_TOPIC,
@@ -47,6 +50,7 @@ from models import (
 )
 
 ROLE_LEAD_UNIT_LIAISON = "lead_unit_liaison"  # not a PersonRole: the liaison of the item's lead unit
+ROLE_UNIT_LIAISON = "unit_liaison"  # not a PersonRole: the liaison of one of its responsible units
 FOLLOWER_ROLES = (ROLE_OFFICE_LIAISON, ROLE_OFFICE_SUPERVISOR, ROLE_LEADER)
 
 
@@ -102,6 +106,12 @@ def followers(*where, person_id: Optional[int] = None, roles: Iterable[str] = FO
                     literal(ROLE_LEAD_UNIT_LIAISON, String).label("role"))
              .join(Unit, Unit.id == led.c.unit_id).where(Unit.liaison_id.is_not(None)))
         parts.append(q if person_id is None else q.where(Unit.liaison_id == person_id))
+    if ROLE_UNIT_LIAISON in roles:
+        units = sql_units(*where).subquery()
+        q = (select(units.c.matter_id, Unit.liaison_id.label("person_id"),
+                    literal(ROLE_UNIT_LIAISON, String).label("role"))
+             .join(Unit, Unit.id == units.c.unit_id).where(Unit.liaison_id.is_not(None)))
+        parts.append(q if person_id is None else q.where(Unit.liaison_id == person_id))
     sel = union(*parts) if len(parts) > 1 else parts[0]
     return sel.subquery("followers")
 
@@ -133,7 +143,7 @@ def _role_conds(roles: Roles) -> list:
         conds.append(Matter.id.in_(select(fol.c.matter_id)))
     units = roles.liaison_unit_ids | roles.head_unit_ids
     if units:
-        conds.append(Matter.responsible_unit_id.in_(units))
+        conds.append(sql_responsible_for(units))
         conds.append(sql_led_by(units))
     if roles.has(ROLE_CONVENER):
         conds.append(Matter.kind == KIND_TOPIC)
@@ -170,7 +180,7 @@ def can_see_record(roles: Roles, record) -> bool:
     if getattr(record, "lead_unit_id", None) in units:  # the lead unit files its problem list
         return True
     items = record.matters if isinstance(record, Minutes) else record.rows
-    return any(m.responsible_unit_id in units for m in items)
+    return any(set(unit_ids_of(m)) & units for m in items)
 
 
 def _rows_of_leader(record) -> list[DispatchRow]:
@@ -201,4 +211,17 @@ def office_liaisons_of(session: Session, matter: Matter) -> list[Person]:
 
 
 def unit_liaison_of(matter: Matter) -> Optional[Person]:
+    """The liaison of the item's 主办 unit."""
     return matter.responsible_unit.liaison if matter.responsible_unit is not None else None
+
+
+def unit_liaisons_of(matter: Matter) -> list[Person]:
+    """The liaisons of all the item's responsible units, 主办 first, then the 协办 units (they get its
+    notices too)."""
+    from bot.domain.responsibility import units_of
+
+    out = []
+    for unit, _role in units_of(matter):
+        if unit.liaison is not None and unit.liaison not in out:
+            out.append(unit.liaison)
+    return out

@@ -41,6 +41,7 @@ BUILTIN: dict[str, str] = {
     "minutes_draft": "bot.jobs.minutes:run_draft",
     "leader_meeting": "bot.jobs.minutes:run_leader_meeting",
     "matter_deadlines": "bot.jobs.deadlines:run",
+    "acknowledge_chase": "bot.jobs.acknowledge:run",
     "monthly_report": "bot.jobs.monthly:run",
     "housekeeping": "bot.jobs.housekeeping:run",
     "calendar_check": "bot.jobs.calendar:run",
