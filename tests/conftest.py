@@ -10,10 +10,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from bot.infra.db import upgrade
 from tests.support import REQUIRE, SEED_FILE, make_app
+
+# Hypothesis' per-example deadline measures the machine, not the code: a first call that warms a table
+# (pypinyin, the holiday calendar) on a loaded CI machine would fail a correct property. Speed is
+# measured in bench/, never in tests.
+hypothesis_settings.register_profile("project", deadline=None)
+hypothesis_settings.load_profile("project")
 
 
 def _need(var: str) -> str:
