@@ -100,14 +100,14 @@ def tapped(ctx: Context, kind: str, record_id: int, button_name: str) -> Reply:
     try:
         D.check(d, record, ctx.person)
     except D.Refused:
-        return Reply(ctx.render("decision/not_yours.txt", name=name))
+        return Reply(ctx.render("decision/not_yours.txt", what=name))
     except D.Closed as c:
-        return Reply(ctx.render("decision/already.txt", name=name, closed=c))
+        return Reply(ctx.render("decision/already.txt", what=name, closed=c))
     tap = {"channel": ctx.channel, "task_id": inc.extra.get("task_id"),
            "response_code": inc.extra.get("response_code")}
     if button.reason:
         wait_for(ctx, {"step": "reason", "kind": kind, "id": record.id, "button": button.name, "tap": tap})
-        return Reply(ctx.render("decision/ask_reason.txt", name=name, button=button))
+        return Reply(ctx.render("decision/ask_reason.txt", what=name, button=button))
     forget(ctx)
     return run_one(ctx, kind, record, button.name, None, tap)
 
@@ -117,9 +117,9 @@ def run_one(ctx: Context, kind: str, record, button: str, reason: Optional[str],
     try:
         return Reply(D.decide(ctx, kind, record, button, reason, tap=tap))
     except D.Refused:
-        return Reply(ctx.render("decision/not_yours.txt", name=name))
+        return Reply(ctx.render("decision/not_yours.txt", what=name))
     except D.Closed as c:
-        return Reply(ctx.render("decision/already.txt", name=name, closed=c))
+        return Reply(ctx.render("decision/already.txt", what=name, closed=c))
 
 
 # -- what the next message answers ---------------------------------------------------------------
@@ -130,12 +130,12 @@ def reason_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
     found = records_of(ctx, [[doc["kind"], doc["id"]]])
     if text in NO or not found:
         forget(ctx)
-        return Reply(ctx.render("decision/cancelled.txt", name=name_of(ctx, *found[0]) if found else ""))
+        return Reply(ctx.render("decision/cancelled.txt", what=name_of(ctx, *found[0]) if found else ""))
     kind, record = found[0]
     if len(text) > REASON_MAX:
         return Reply(ctx.render("engine/err_too_long.txt", max=REASON_MAX, got=len(text)))
     if not any(ch.isalnum() for ch in text):
-        return Reply(ctx.render("decision/ask_reason.txt", name=name_of(ctx, kind, record),
+        return Reply(ctx.render("decision/ask_reason.txt", what=name_of(ctx, kind, record),
                                 button=D.get(kind).button(doc["button"])))
     forget(ctx)
     return run_one(ctx, kind, record, doc["button"], text, doc.get("tap"))
@@ -144,7 +144,7 @@ def reason_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
 def confirm_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
     if text in NO:
         forget(ctx)
-        return Reply(ctx.render("decision/cancelled.txt", name=""))
+        return Reply(ctx.render("decision/cancelled.txt", what=""))
     if text not in YES:
         forget(ctx)  # something else: the confirmation lapses and the message is handled as usual
         return None
@@ -158,7 +158,7 @@ def choose_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
     items = doc["items"]
     if text in NO:
         forget(ctx)
-        return Reply(ctx.render("decision/cancelled.txt", name=""))
+        return Reply(ctx.render("decision/cancelled.txt", what=""))
     if text in ALL:
         picked = items
     else:
