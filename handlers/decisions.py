@@ -21,6 +21,8 @@ from bot.actions import decisions as D
 from bot.conversation.store import Conflict, Stored, store_for
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
+from bot.domain.ledger import TransitionError
+from handlers.common import transition_error
 
 commands = Commands()
 
@@ -116,6 +118,8 @@ def run_one(ctx: Context, kind: str, record, button: str, reason: Optional[str],
     name = name_of(ctx, kind, record)
     try:
         return Reply(D.decide(ctx, kind, record, button, reason, tap=tap))
+    except TransitionError as exc:  # refused by the action itself (a reason it needs…)
+        return transition_error(ctx, exc)
     except D.Refused:
         return Reply(ctx.render("decision/not_yours.txt", what=name))
     except D.Closed as c:
@@ -149,7 +153,7 @@ def confirm_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
         forget(ctx)  # something else: the confirmation lapses and the message is handled as usual
         return None
     forget(ctx)
-    parts = [run_one(ctx, kind, record, doc["button"], None, None).text
+    parts = [run_one(ctx, kind, record, doc["button"], doc.get("reason"), None).text
              for kind, record in records_of(ctx, doc["items"])]
     return Reply("\n\n".join(parts) if parts else ctx.render("decision/missing.txt"))
 
@@ -197,13 +201,15 @@ def intercept(ctx: Context, text: str) -> Optional[Reply]:
 
 # -- typed decisions (called by the commands that take them, e.g. handlers/slip.py 同意) -----------
 
-def ask_confirm(ctx: Context, found: list, button: str, problems: list[str]) -> Reply:
+def ask_confirm(ctx: Context, found: list, button: str, problems: list[str], reason: Optional[str] = None
+                ) -> Reply:
     """Show what `button` will do to each (kind, record) and wait for 确认; `problems`: what was named
-    and cannot be decided, and why (rendered lines)."""
+    and cannot be decided, and why (rendered lines); `reason`: the note typed with the command."""
     if not found:
         forget(ctx)
         return Reply("\n".join(problems) or ctx.render("decision/missing.txt"))
-    wait_for(ctx, {"step": "confirm", "button": button, "items": [[k, r.id] for k, r in found]})
+    wait_for(ctx, {"step": "confirm", "button": button, "items": [[k, r.id] for k, r in found],
+                   "reason": (reason or "").strip() or None})
     labels = {D.get(k).button(button).label for k, _r in found}
     return Reply(ctx.render("decision/confirm.txt", found=found, problems=problems, label="、".join(sorted(labels))))
 

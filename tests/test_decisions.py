@@ -234,3 +234,45 @@ def test_keys_and_task_ids_round_trip():
     assert D.parse_task(D.task_id("minutes", 3, 2)) == ("minutes", 3, 2)
     for bad in ("", "dc:slip:x:sign", "dc:slip:1:", "confirm_done", "dc:Slip:1:sign", "dc:slip:1:sign:extra"):
         assert D.parse_key(bad) is None
+
+
+# -- the same registry for another decision: an extension request (批准 / 不批准 with a reason) -----------
+
+@pytest.fixture
+def ext_card(bot, peer, fake):
+    from datetime import date
+
+    from models import Person, Unit
+
+    with bot.rt.db.session() as s:
+        fagai = s.scalar(select(Unit).where(Unit.name == "区发改局"))
+        leader = s.scalar(select(Person).where(Person.name == "陈剑锋"))
+        f.matter(s, "M1", fagai, leader, date(2026, 12, 20), title="石化园区道路征迁")
+    talk(Callback(bot, peer, "ua"), [("延期申请 M1 2027-01-15 征迁协议未签订", "申请号 1")])
+    Sender(bot.rt).run_once()
+    [sent] = [x for x in fake.sent if x["kind"] == "app" and x["msgtype"] == "template_card"]
+    assert sent["touser"] == ["zengyongshun"]  # the office supervisor of the item's row
+    return sent["payload"]["template_card"]
+
+
+def test_an_extension_card_refused_with_a_reason(bot, peer, fake, ext_card):
+    assert ext_card["task_id"] == "dc-ext-1-1" and ext_card["main_title"]["title"] == "延期申请 1 待您审批"
+    fields = {x["keyname"]: x["value"] for x in ext_card["horizontal_content_list"]}
+    assert fields["原时限"] == "2026年12月20日" and fields["申请时限"] == "2027年1月15日"
+    assert "须由" in tap(bot, peer, fake, "xiaojiansong", ext_card, "approve")  # the other row's supervisor
+    assert "不批准原因" in tap(bot, peer, fake, "zengyongshun", ext_card, "refuse")
+    talk(Callback(bot, peer, "zengyongshun"), [("请按原时限完成", "仍为2026年12月20日")])
+    Sender(bot.rt).run_once()
+    [update] = fake.card_updates
+    assert update["payload"]["button"]["replace_name"] == "未批准 · 11月23日 10:02"
+    assert "由曾永顺不批准" in tap(bot, peer, fake, "zengyongshun", ext_card, "approve")
+
+
+def test_a_typed_approval_confirms_and_updates_the_card(bot, peer, fake, ext_card):
+    talk(Callback(bot, peer, "zengyongshun"), [
+        ("批准 1 抓紧推进", ("【延期申请 1】M1", "2026年12月20日 → 2027年1月15日", "确认")),
+        ("确认", ("已批准延期申请 1", "2027年1月15日")),
+        ("批准 1", "已处理过"),
+    ])
+    Sender(bot.rt).run_once()
+    assert [u["payload"]["button"]["replace_name"] for u in fake.card_updates] == ["已批准 · 11月23日 10:02"]

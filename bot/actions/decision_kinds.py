@@ -6,9 +6,20 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from bot.actions.decisions import Button, Decision, register
+from bot.actions.decisions import Button, Closed, Decision, register, utc
 from bot.infra.text import cn_date, truncate_chars
-from models import MINUTES_DRAFTED, SLIP_PENDING, AssignmentSlip, AuditLog, Minutes
+from models import (
+    EXT_APPROVED,
+    EXT_PENDING,
+    EXT_REFUSED,
+    MINUTES_DRAFTED,
+    SLIP_PENDING,
+    AssignmentSlip,
+    AuditLog,
+    ExtensionRequest,
+    Minutes,
+    Person,
+)
 
 # -- 交办单: the leader signs (同意) or returns it (退回, with a reason) ------------------------------
 
@@ -87,4 +98,52 @@ MINUTES = register(Decision(
     buttons=(Button("sign", "同意印发", "已签发", "签发", primary=True, run=_issue_minutes),
              Button("return", "退回修改", "已退回", "退回", reason=True, run=_return_minutes)),
     ask="decision/name_minutes.txt",
+))
+
+
+# -- 延期申请: the office supervisor of the item's row (admins if none) approves or refuses -------------
+
+def _ext_deciders(req: ExtensionRequest) -> list:
+    from sqlalchemy.orm import object_session
+
+    from bot.actions.extension import deciders
+
+    return [p.id for p in deciders(object_session(req), req.matter)]
+
+
+def _decide_ext(approve: bool):
+    def run(act, req: ExtensionRequest, reason: Optional[str]) -> str:
+        from bot.actions.extension import do_decide_extension
+
+        do_decide_extension(act, req, approve, reason)
+        return act.render("extension/decided.txt", m=req.matter, req=req, approve=approve)
+    return run
+
+
+def _ext_content(act, req: ExtensionRequest) -> dict:
+    m = req.matter
+    return {"title": f"延期申请 {req.id} 待您审批", "desc": f"{m.code} {truncate_chars(m.title, 24)}",
+            "fields": [("事项", m.code), ("责任单位", m.responsible_unit.name), ("原时限", cn_date(req.old_deadline)),
+                       ("申请时限", cn_date(req.new_deadline)), ("理由", truncate_chars(req.reason, 24))]}
+
+
+def _ext_decided(req: ExtensionRequest) -> Closed:
+    from sqlalchemy.orm import object_session
+
+    who = object_session(req).get(Person, req.decided_by_id) if req.decided_by_id else None
+    verb = {EXT_APPROVED: "批准", EXT_REFUSED: "不批准"}.get(req.state, "撤回")
+    return Closed(verb, who.name if who else "", utc(req.decided_at))
+
+
+EXTENSION = register(Decision(
+    kind="ext", entity="extension_request",
+    load=lambda s, i: s.get(ExtensionRequest, i),
+    deciders=_ext_deciders,
+    is_open=lambda req: req.state == EXT_PENDING,
+    rev=lambda s, req: 1,
+    content=_ext_content,
+    buttons=(Button("approve", "批准延期", "已批准", "批准", primary=True, run=_decide_ext(True)),
+             Button("refuse", "不批准", "未批准", "不批准", reason=True, run=_decide_ext(False))),
+    ask="decision/name_ext.txt",
+    decided=_ext_decided,
 ))

@@ -61,6 +61,8 @@ class Decision:
     content: Callable[[Act, Any], dict]  # {"title", "desc", "fields": [[k, v]…]} of the card
     buttons: tuple[Button, ...]
     ask: str  # the template that names the record in confirmations ("交办单 JB3")
+    show: str = ""  # the template that shows the record in full before a typed decision is confirmed
+    decided: Optional[Callable[[Any], Closed]] = None  # who decided and when, if not from the audit trail
 
     def button(self, name: str) -> Optional[Button]:
         return next((b for b in self.buttons if b.name == name), None)
@@ -175,32 +177,39 @@ def check(d: Decision, record, person: Person) -> None:
 VERBS = {"sign": "签发", "issue": "签发", "return": "退回", "withdraw": "撤回"}  # audit action -> verb
 
 
+def utc(at: Optional[datetime]) -> Optional[datetime]:
+    """A stored time as an aware one (SQLite gives naive UTC back)."""
+    return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def closed(d: Decision, record) -> Closed:
-    """Who decided `record` and when: the last row of its audit trail."""
+    """Who decided `record` and when: the kind's own answer, or the last row of its audit trail."""
+    if d.decided is not None:
+        return d.decided(record)
     row = object_session(record).scalars(select(AuditLog).where(
         AuditLog.entity == d.entity, AuditLog.entity_id == str(record.id)).order_by(AuditLog.id.desc())).first()
     if row is None:
         return Closed("处理", "", None)
-    at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-    return Closed(VERBS.get(row.action, "处理"), row.actor, at)
+    return Closed(VERBS.get(row.action, "处理"), row.actor, utc(row.at))
 
 
 def decide(act, kind: str, record, button_name: str, reason: Optional[str] = None, *,
            tap: Optional[dict] = None) -> str:
     """Run `button_name` on `record` for `act.actor`; the reply text. Raises Refused / Closed (nothing
-    changed) or ValueError (no such button, or a reason is needed and missing). `tap`: the card callback's
+    changed), ValueError (no such button) or the action's TransitionError (e.g. a reason is missing). The
+    action locks and re-reads the record, so two decisions at once give one, and Closed. `tap`: the card callback's
     {"channel", "task_id", "response_code"}, whose code updates the card that was tapped."""
     d = get(kind)
     button = d.button(button_name)
     if button is None:
         raise ValueError(button_name)
-    if button.reason and not (reason or "").strip():
-        raise ValueError("reason")
     check(d, record, act.actor)
     rev = d.rev(act.session, record)  # before the action: a return makes the next sending a new card
     try:
         text = button.run(act, record, reason)
     except TransitionError:
+        if d.is_open(record):  # refused for another reason (a reason missing…): the caller says why
+            raise
         raise closed(d, record) from None
     card_done(act, d, record, button, rev, tap)
     return text
