@@ -276,3 +276,26 @@ def test_a_typed_approval_confirms_and_updates_the_card(bot, peer, fake, ext_car
     ])
     Sender(bot.rt).run_once()
     assert [u["payload"]["button"]["replace_name"] for u in fake.card_updates] == ["已批准 · 11月23日 10:02"]
+
+
+def test_a_completion_claim_card_closed_by_the_office_liaison(bot, peer, fake):
+    from datetime import date
+
+    from models import Person, Unit
+
+    with bot.rt.db.session() as s:
+        fagai = s.scalar(select(Unit).where(Unit.name == "区发改局"))
+        leader = s.scalar(select(Person).where(Person.name == "陈剑锋"))
+        f.matter(s, "M1", fagai, leader, date(2026, 12, 20), title="石化园区道路征迁")
+    talk(Callback(bot, peer, "ua"), [("申请销号 M1 已完成路面施工", "M1")])
+    Sender(bot.rt).run_once()
+    [sent] = [x for x in fake.sent if x["kind"] == "app" and x["msgtype"] == "template_card"]
+    card = sent["payload"]["template_card"]
+    assert sent["touser"] == [DRAFTER] and card["main_title"]["title"] == "M1 申请销号，请确认"  # the row's liaison
+    assert "须由" in tap(bot, peer, fake, "subingjiao", card, "close")  # the other row's liaison
+    assert "已销号" in tap(bot, peer, fake, DRAFTER, card, "close")
+    Sender(bot.rt).run_once()
+    assert [u["payload"]["button"]["replace_name"] for u in fake.card_updates] == ["已销号 · 11月23日 10:02"]
+    assert "由林勇勇销号" in tap(bot, peer, fake, DRAFTER, card, "redo")
+    with bot.rt.db.session() as s:
+        assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "closed"

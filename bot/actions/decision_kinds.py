@@ -12,11 +12,13 @@ from models import (
     EXT_APPROVED,
     EXT_PENDING,
     EXT_REFUSED,
+    MATTER_CLAIMED,
     MINUTES_DRAFTED,
     SLIP_PENDING,
     AssignmentSlip,
     AuditLog,
     ExtensionRequest,
+    Matter,
     Minutes,
     Person,
 )
@@ -146,4 +148,64 @@ EXTENSION = register(Decision(
              Button("refuse", "不批准", "未批准", "不批准", reason=True, run=_decide_ext(False))),
     ask="decision/name_ext.txt",
     decided=_ext_decided,
+))
+
+
+# -- 申请销号: the office liaison of the item's row confirms (销号) or returns it (退回重办, with a reason) ----
+
+def _closers(matter: Matter) -> list:
+    from sqlalchemy.orm import object_session
+
+    from bot.actions.closeout import closers
+
+    return [p.id for p in closers(object_session(matter), matter)]
+
+
+def _may_close(matter: Matter, person: Person) -> bool:
+    from sqlalchemy.orm import object_session
+
+    from bot.domain.roles import roles_of
+    from models import ROLE_ADMIN
+
+    return person.id in _closers(matter) or roles_of(object_session(matter), person).has(ROLE_ADMIN)
+
+
+def _close(confirm: bool):
+    def run(act, matter: Matter, reason: Optional[str]) -> str:
+        from bot.actions.closeout import do_close, do_return_for_redo
+
+        if confirm:
+            do_close(act, matter, reason)
+        else:
+            do_return_for_redo(act, matter, reason)
+        return act.render("closeout/decided.txt", m=matter, confirm=confirm, reason=reason or "")
+    return run
+
+
+def _claims(session, matter: Matter) -> int:
+    """Which claim of the item this is (the same count `announce_claim` keys its notice with)."""
+    from bot.domain import ledger
+
+    return int(session.scalar(select(func.count()).select_from(AuditLog).where(
+        ledger.sql_audit_of(matter), AuditLog.action.in_(("completion_claimed", "report")))) or 0)
+
+
+def _close_content(act, matter: Matter) -> dict:
+    return {"title": f"{matter.code} 申请销号，请确认", "desc": truncate_chars(matter.title, 30),
+            "fields": [("事项", matter.code), ("责任单位", matter.responsible_unit.name),
+                       ("完成时限", cn_date(matter.deadline)),
+                       ("报告时间", cn_date(matter.claimed_at) if matter.claimed_at else "—")]}
+
+
+CLOSEOUT = register(Decision(
+    kind="close", entity="matter",
+    load=lambda s, i: s.get(Matter, i),
+    deciders=_closers,
+    is_open=lambda m: m.state == MATTER_CLAIMED,
+    rev=_claims,
+    content=_close_content,
+    buttons=(Button("close", "确认销号", "已销号", "销号", primary=True, run=_close(True)),
+             Button("redo", "退回重办", "已退回重办", "退回重办", reason=True, run=_close(False))),
+    ask="decision/name_close.txt",
+    may=_may_close,
 ))

@@ -63,6 +63,7 @@ class Decision:
     ask: str  # the template that names the record in confirmations ("交办单 JB3")
     show: str = ""  # the template that shows the record in full before a typed decision is confirmed
     decided: Optional[Callable[[Any], Closed]] = None  # who decided and when, if not from the audit trail
+    may: Optional[Callable[[Any, Person], bool]] = None  # who may decide, if more than `deciders` (admins)
 
     def button(self, name: str) -> Optional[Button]:
         return next((b for b in self.buttons if b.name == name), None)
@@ -81,11 +82,6 @@ def register(decision: Decision) -> Decision:
 def get(kind: str) -> Decision:
     _load_kinds()
     return REGISTRY[kind]
-
-
-def kind_of(record) -> Optional[Decision]:
-    _load_kinds()
-    return next((d for d in REGISTRY.values() if d.entity == getattr(record, "__tablename__", None)), None)
 
 
 def _load_kinds() -> None:
@@ -168,13 +164,15 @@ def load(session: Session, kind: str, record_id: int):
 
 def check(d: Decision, record, person: Person) -> None:
     """Refused unless `person` decides `record`; Closed when it is decided already."""
-    if person.id not in d.deciders(record):
+    allowed = d.may(record, person) if d.may is not None else person.id in d.deciders(record)
+    if not allowed:
         raise Refused(d.kind)
     if not d.is_open(record):
         raise closed(d, record)
 
 
-VERBS = {"sign": "签发", "issue": "签发", "return": "退回", "withdraw": "撤回"}  # audit action -> verb
+VERBS = {"sign": "签发", "issue": "签发", "return": "退回", "withdraw": "撤回", "closed": "销号",
+         "returned": "退回重办"}  # audit action -> verb
 
 
 def utc(at: Optional[datetime]) -> Optional[datetime]:
