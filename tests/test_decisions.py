@@ -3,7 +3,11 @@ card (button_interaction) tapped through the real signed callback, the card upda
 WeCom's update_template_card; taps twice, by the wrong person, with a reason; typed 同意 with 确认."""
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.actions import decisions as D
@@ -229,10 +233,20 @@ def test_several_pending_asks_which_by_number_and_signs_both_when_both_are_named
         assert [x.state for x in s.scalars(select(AssignmentSlip).order_by(AssignmentSlip.id))] == ["issued"] * 3
 
 
-def test_keys_and_task_ids_round_trip():
-    assert D.parse_key(D.button_key("slip", 12, "sign")) == ("slip", 12, "sign")
-    assert D.parse_task(D.task_id("minutes", 3, 2)) == ("minutes", 3, 2)
-    for bad in ("", "dc:slip:x:sign", "dc:slip:1:", "confirm_done", "dc:Slip:1:sign", "dc:slip:1:sign:extra"):
+@given(kind=st.from_regex(r"[a-z]{1,12}", fullmatch=True), rid=st.integers(1, 10**12 - 1),
+       button=st.from_regex(r"[a-z_]{1,16}", fullmatch=True), rev=st.integers(1, 999_999))
+def test_keys_and_task_ids_round_trip(kind, rid, button, rev):
+    assert D.parse_key(D.button_key(kind, rid, button)) == (kind, rid, button)
+    assert D.parse_task(D.task_id(kind, rid, rev)) == (kind, rid, rev)
+    assert re.fullmatch(r"[A-Za-z0-9_\-@]{1,128}", D.task_id(kind, rid, rev))  # WeCom's task_id alphabet
+
+
+@given(st.text(max_size=80))
+def test_any_event_key_parses_or_is_ignored(text):
+    parsed = D.parse_key(text)
+    assert parsed is None or D.button_key(*parsed) == text
+    for bad in ("", "dc:slip:x:sign", "dc:slip:1:", "confirm_done", "dc:Slip:1:sign", "dc:slip:1:sign:extra",
+                "dc:slip:1:sign\n"):
         assert D.parse_key(bad) is None
 
 

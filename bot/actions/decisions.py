@@ -32,8 +32,8 @@ from bot.infra.text import cn_short_date
 from models import AuditLog, Person
 
 KEY_PREFIX = "dc"  # button keys "dc:<kind>:<id>:<button>"; task ids "dc-<kind>-<id>-<rev>"
-_KEY_RE = re.compile(r"^dc:([a-z]+):(\d{1,12}):([a-z_]+)$")
-_TASK_RE = re.compile(r"^dc-([a-z]+)-(\d{1,12})-(\d{1,6})$")
+_KEY_RE = re.compile(r"dc:([a-z]+):(\d{1,12}):([a-z_]+)")
+_TASK_RE = re.compile(r"dc-([a-z]+)-(\d{1,12})-(\d{1,6})")
 CARD_UPDATE = "card_update"  # msgtype of the notice that turns a card into its result
 CARD = "card"  # msgtype of a decision card (text fallback in payload["content"])
 
@@ -97,7 +97,7 @@ def button_key(kind: str, record_id: int, button: str) -> str:
 
 def parse_key(key: Optional[str]) -> Optional[tuple[str, int, str]]:
     """(kind, record id, button) of a button key, or None for anything else."""
-    m = _KEY_RE.match(key or "")
+    m = _KEY_RE.fullmatch(key or "")
     return (m.group(1), int(m.group(2)), m.group(3)) if m else None
 
 
@@ -107,7 +107,7 @@ def task_id(kind: str, record_id: int, rev: int) -> str:
 
 
 def parse_task(task: Optional[str]) -> Optional[tuple[str, int, int]]:
-    m = _TASK_RE.match(task or "")
+    m = _TASK_RE.fullmatch(task or "")
     return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
 
 
