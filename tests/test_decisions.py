@@ -313,3 +313,13 @@ def test_a_completion_claim_card_closed_by_the_office_liaison(bot, peer, fake):
     assert "由林勇勇销号" in tap(bot, peer, fake, DRAFTER, card, "redo")
     with bot.rt.db.session() as s:
         assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "closed"
+
+
+def test_the_simulator_shows_a_card_with_its_tap_keys():
+    from bot.channels.wecom.api import template_card_body
+    from bot.tools.simulator import card_text
+
+    card = {"task_id": "dc-slip-1-1", "title": "交办单 JB1 待您签发", "desc": "", "fields": [["编号", "JB1"]],
+            "buttons": [{"key": "dc:slip:1:sign", "text": "同意签发", "primary": True}]}
+    assert card_text(template_card_body(card)) == "交办单 JB1 待您签发\n编号：JB1\n[同意签发] /tap dc:slip:1:sign"
+    assert card_text({"content": "x"}) == ""

@@ -435,8 +435,8 @@ class FakeWeCom:
                 if not has_button and not isinstance(data.get("template_card"), dict):
                     return fake._err(40035, "button.replace_name or template_card missing")
                 known["used"] = True
-                fake._record({"kind": "update_card", "task_id": known["task_id"], "userids": users,
-                              "payload": data})
+                fake._record({"kind": "update_card", "msgtype": "update_card", "task_id": known["task_id"],
+                              "userids": users, "payload": data})
                 return fake._err(0, "ok", invaliduser="")
 
         @app.post("/cgi-bin/webhook/send")
