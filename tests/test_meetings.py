@@ -126,7 +126,8 @@ def test_a_month_of_seed_000_section_3_1_through_the_callback(trial):
     # -- a 保密 slip: signed, never copied; its item tracked, seen only by who has a role on it ----------
     rt.clock.set(at(2026, 11, 25, 10))
     talk(ol, SLIP + [("保密 JB1", "已标记为保密")])
-    talk(leader, [("同意 JB1", ("已签发交办单 JB1", "保密，不抄送督导考核组", "已通知：区住建局"))])
+    talk(leader, [("同意 JB1", ("以下 1 份将同意签发", "【交办单 JB1】", "（保密）")),
+                  ("确认", ("已签发交办单 JB1", "保密，不抄送督导考核组", "已通知：区住建局"))])
     assert notices(rt, "slip-copy:") == []
     with rt.db.session() as s:
         slip = s.scalar(select(AssignmentSlip))
