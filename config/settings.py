@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     DINGTALK_ROBOT_CODE: str = ""
     DINGTALK_API_BASE: str = "https://api.dingtalk.com"
     DINGTALK_OAPI_BASE: str = "https://oapi.dingtalk.com"
+    # Interactive decision cards (docs/dingtalk.md "Decision cards"): the template built in DingTalk's card
+    # platform (empty: decisions go as text), the route key and secret its HTTP callback was registered with.
+    DINGTALK_CARD_TEMPLATE_ID: str = ""
+    DINGTALK_CARD_ROUTE_KEY: str = "ddb-decision"
+    DINGTALK_CARD_SECRET: str = ""  # empty: the app secret
     # E-mail (SMTP), a delivery channel of the outbox: docs/mail.md
     MAIL_HOST: str = ""  # unset: nothing is sent by mail
     MAIL_PORT: int = 587

@@ -10,8 +10,9 @@ import importlib
 from bot.core.routing import Router
 
 # Every capability, in no particular order (the menu is ordered by each command's `order`).
-MODULES = ("acknowledge", "board", "circular", "closeout", "escalate", "export", "extension", "menu", "minutes",
-           "my_items", "orgchart", "projects", "report", "rollup", "slip", "status", "supervision", "topics")
+MODULES = ("acknowledge", "board", "circular", "closeout", "decisions", "escalate", "export", "extension",
+           "menu", "minutes", "my_items", "orgchart", "projects", "report", "rollup", "slip", "status",
+           "supervision", "topics")
 
 
 def build_router() -> Router:

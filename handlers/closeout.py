@@ -5,6 +5,7 @@ Only then is the item closed. The changes and their notices are bot.actions.clos
 from __future__ import annotations
 
 from bot.actions import closeout as actions
+from bot.actions import decisions as D
 from bot.actions.closeout import closers
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
@@ -34,6 +35,8 @@ def claim(ctx: Context, args: str) -> Reply:
 
 def _decide(ctx: Context, args: str, confirm: bool) -> Reply:
     def run(matter: Matter, text: str) -> Reply:
+        if matter.state == MATTER_CLAIMED:  # the decision a card asks for: one path, the card updated
+            return Reply(D.decide(ctx, "close", matter, "close" if confirm else "redo", text))
         if confirm:
             actions.do_close(ctx, matter, text)
         else:

@@ -13,7 +13,7 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from bot.actions.extension import deciders, do_decide_extension, do_request_extension
+from bot.actions.extension import deciders, do_request_extension
 from bot.conversation import engine
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, Flow
@@ -21,6 +21,7 @@ from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain import ledger
 from bot.domain.dateparse import DateAmbiguous, DateOk, parse_date
+from handlers import decisions
 from handlers.common import first_word, is_unit_liaison, item_command, transition_error
 from models import EXT_PENDING, ExtensionRequest, Matter
 
@@ -90,14 +91,16 @@ def _load_request(ctx: Context, args: str) -> tuple[Optional[ExtensionRequest], 
 
 
 def decide(ctx: Context, args: str, approve: bool) -> Reply:
+    """批准 shows the request and takes a 确认; 不批准 (with its reason) decides at once. Either way through
+    bot.actions.decisions, so a card sent for the request shows the result."""
     req, note, err = _load_request(ctx, args)
     if err:
         return err
-    try:
-        do_decide_extension(ctx, req, approve, note)
-    except ledger.TransitionError as exc:
-        return transition_error(ctx, exc)
-    return Reply(ctx.render("extension/decided.txt", m=req.matter, req=req, approve=approve))
+    if req.state != EXT_PENDING:
+        return transition_error(ctx, ledger.TransitionError("already_decided", request_id=req.id, state=req.state))
+    if approve:
+        return decisions.ask_confirm(ctx, [("ext", req)], "approve", [], reason=note)
+    return decisions.run_one(ctx, "ext", req, "refuse", note, None)
 
 
 @commands.command("批准延期", "批准", "同意延期", summary="批准延期申请：批准 申请号", order=51,

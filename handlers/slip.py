@@ -8,16 +8,16 @@ and resubmit.
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from bot.actions.minutes import (
-    do_issue_minutes,
     do_resubmit_minutes,
-    do_return_minutes,
     do_set_confidential,
     do_withdraw_minutes,
 )
-from bot.actions.slip import do_return_slip, do_sign_slip, do_submit_slip, do_withdraw_slip
+from bot.actions.slip import do_submit_slip, do_withdraw_slip
 from bot.conversation import engine
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, FieldContext, Flow, Group, Invalid
@@ -26,7 +26,7 @@ from bot.core.routing import Commands
 from bot.domain.codes import find_slip, split_code, split_code_strict, split_minutes_ref
 from bot.domain.ledger import TransitionError
 from bot.domain.scope import can_see_record
-from handlers import projects
+from handlers import decisions, projects
 from handlers.closeout import return_for_redo
 from handlers.common import paged
 from handlers.minutes import may_dispatch
@@ -158,25 +158,34 @@ def to_sign(ctx: Context, args: str):
 @commands.command("同意", "签发", summary="签发交办单或会议纪要：同意 编号（退回：退回 编号 原因）", order=32,
                 roles=("leader",))
 def sign(ctx: Context, args: str):
-    """The leader signs: a slip is issued and its rows enter the ledger; minutes are issued (印发). Seed 001's
-    forms, topics and meeting minutes share the word (their codes)."""
+    """The leader signs: a slip is issued and its rows enter the ledger; minutes are issued (印发). What will
+    be signed is shown first and takes a 确认 (handlers/decisions.py); with several pending and none named,
+    the leader picks by number; `同意 JB3 JB4` confirms both, or says which cannot be signed and why. Seed
+    001's forms, topics and meeting minutes share the word (their codes)."""
     out = projects.approval_hook(ctx, args, approve=True)
     if out is not None:
         return out
-    record, _rest, error = pending_for(ctx, args)
-    if error:
-        return error
-    if isinstance(record, Minutes):
-        try:
-            unreached = do_issue_minutes(ctx, record)
-        except TransitionError:
-            return ctx.render("slip/not_pending.txt", slip=record, minutes=True)
-        return ctx.render("minutes/issued.txt", minutes=record, matters=record.matters, unreached=unreached)
-    try:
-        rows = do_sign_slip(ctx, record)
-    except TransitionError:
-        return ctx.render("slip/not_pending.txt", slip=record)
-    return ctx.render("slip/signed.txt", slip=record, rows=rows)
+    if not (args or "").strip():
+        pending = awaiting(ctx)
+        if not pending:
+            return ctx.render("slip/which.txt", slips=[], minutes=[], returning=False)
+        found = [(kind_of(r), r) for r in pending]
+        if len(found) == 1:
+            return decisions.ask_confirm(ctx, found, "sign", [])
+        return decisions.ask_which(ctx, found, "sign")
+    found, problems = [], []
+    named = re.sub(r"(纪要|JB|jb)\s+(?=\d)", r"\1", args.strip())  # "纪要 2" is one name
+    for token in re.split(r"[\s,，、]+", named):
+        record, _rest, error = pending_for(ctx, token)
+        if error:
+            problems.append(error)
+        elif all(r is not record for _k, r in found):
+            found.append((kind_of(record), record))
+    return decisions.ask_confirm(ctx, found, "sign", problems)
+
+
+def kind_of(record) -> str:
+    return "minutes" if isinstance(record, Minutes) else "slip"
 
 
 @commands.command("退回", order=33)
@@ -198,16 +207,7 @@ def return_slip(ctx: Context, args: str):
         return ctx.render("slip/need_reason.txt", slip=record, minutes=is_minutes)
     if len(reason) > 1000:
         return ctx.render("engine/err_too_long.txt", max=1000, got=len(reason))
-    try:
-        if is_minutes:
-            do_return_minutes(ctx, record, reason)
-        else:
-            do_return_slip(ctx, record, reason)
-    except TransitionError:
-        return ctx.render("slip/not_pending.txt", slip=record, minutes=is_minutes)
-    if is_minutes:
-        return ctx.render("minutes/returned.txt", minutes=record, reason=reason)
-    return ctx.render("slip/returned.txt", slip=record, reason=reason)
+    return decisions.run_one(ctx, kind_of(record), record, "return", reason, None)
 
 
 def record_of(ctx: Context, args: str):

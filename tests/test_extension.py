@@ -49,7 +49,10 @@ def test_request_and_approve_end_to_end(rt):
     assert "无权审批" in say(rt, "xiaojiansong", "批准 1")  # the other row's supervisor
     assert "无权审批" in say(rt, "ua", "批准 1")
     rt.clock.set(at(2026, 12, 11, 9, 30))
-    out = say(rt, "zengyongshun", "批准 1 同意，抓紧推进")
+    out = say(rt, "zengyongshun", "批准 1 同意，抓紧推进")  # shown first, then 确认
+    assert "【延期申请 1】M1" in out and "2026年12月20日 → 2027年1月15日" in out and "确认" in out
+    assert state(rt)[0] == "extension_requested"
+    out = say(rt, "zengyongshun", "确认")
     assert "2027年1月15日" in out and "原时限2026年12月20日" in out
     assert state(rt) == ("open", date(2027, 1, 15), date(2026, 12, 20))
     told = notices(rt, "ua")

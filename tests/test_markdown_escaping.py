@@ -72,7 +72,7 @@ def test_the_supervision_copy_of_a_signed_slip_is_escaped_for_its_channel(runtim
     runtime.clock.set(at(2026, 11, 23))
     script = [(HOSTILE if says == "石化科创小镇一期征迁扫尾" else says, expect) for says, expect in DRAFT]
     talk(Direct(runtime, "linyongyong"), script)
-    talk(Direct(runtime, "chenjianfeng"), [("同意 JB1", "已签发交办单 JB1")])
+    talk(Direct(runtime, "chenjianfeng"), [("同意 JB1", "交办单 JB1"), ("确认", "已签发交办单 JB1")])
     with runtime.db.session() as s:
         copy = s.scalar(select(Notice).where(Notice.key == "slip-copy:1"))
         assert copy.channel == channel and copy.msgtype == "markdown"

@@ -112,7 +112,8 @@ def test_a_month_of_seed_000_section_3_1_through_the_callback(trial):
     # -- the leader's 待签, 同意: 印发, copied, sent out; the unit without a liaison named ------------------
     talk(leader, [("待签", ("待您签发（1 份）", "【纪要1】石化科创小镇征迁调度会议纪要", "M1 推进石化科创小镇征迁扫尾",
                           "同意 纪要1")),
-                  ("同意 纪要1", ("已签发印发", "已抄送督导考核组", "已通知：区住建局",
+                  ("同意 纪要1", ("以下 1 份将同意印发", "【纪要1】")),
+                  ("确认", ("已签发印发", "已抄送督导考核组", "已通知：区住建局",
                                 "区自然资源局尚未指定联络员，未能通知")),
                   ("同意 纪要1", "不在待签发状态")])
     keyed = {k: (t, c) for k, t, c in notices(rt, "minutes-")}
@@ -125,7 +126,8 @@ def test_a_month_of_seed_000_section_3_1_through_the_callback(trial):
     # -- a 保密 slip: signed, never copied; its item tracked, seen only by who has a role on it ----------
     rt.clock.set(at(2026, 11, 25, 10))
     talk(ol, SLIP + [("保密 JB1", "已标记为保密")])
-    talk(leader, [("同意 JB1", ("已签发交办单 JB1", "保密，不抄送督导考核组", "已通知：区住建局"))])
+    talk(leader, [("同意 JB1", ("以下 1 份将同意签发", "【交办单 JB1】", "（保密）")),
+                  ("确认", ("已签发交办单 JB1", "保密，不抄送督导考核组", "已通知：区住建局"))])
     assert notices(rt, "slip-copy:") == []
     with rt.db.session() as s:
         slip = s.scalar(select(AssignmentSlip))

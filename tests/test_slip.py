@@ -39,7 +39,8 @@ def test_slip_signed_is_issued_to_units_and_supervision(runtime, org):
     assert (key, target) == ("slip-sign:1:1", "chenjianfeng") and "同意 JB1" in text and "项目立项审批" in text
     talk(Direct(runtime, "guoyating"), [("同意 JB1", "只有签发人本人")])
     talk(Direct(runtime, "linyongyong"), [("同意 JB1", "只有签发人本人")])
-    talk(Direct(runtime, "chenjianfeng"), [("同意", ("已签发交办单 JB1", "J1", "J2"))])
+    talk(Direct(runtime, "chenjianfeng"), [("同意", ("以下 1 份将同意签发", "【交办单 JB1】", "项目立项审批", "!J1 ")),
+                                           ("确认", ("已签发交办单 JB1", "J1", "J2"))])
     slip, matters, notices, audits = state(runtime)
     assert slip[1] == "issued"
     assert matters == [
@@ -66,7 +67,8 @@ def test_slip_returned_edited_and_resubmitted(runtime, org):
     ])
     slip, matters, notices, audits = state(runtime)
     assert slip == ("JB1", "returned", "措施不够具体，请补充时间节点") and matters == []
-    assert notices[-1][:2] == ("slip-returned:1:1", "linyongyong") and "修改交办单 JB1" in notices[-1][2]
+    assert notices[-2][:2] == ("slip-returned:1:1", "linyongyong") and "修改交办单 JB1" in notices[-2][2]
+    assert notices[-1][:2] == ("card-done:dc-slip-1-1:p1", "chenjianfeng")  # the leader's card shows 已退回
     assert ("陈剑锋", "assignment_slip", "return", "措施不够具体，请补充时间节点") in audits
     talk(Direct(runtime, "ol2_is_not_registered"), [("修改交办单 JB1", "尚未登记")])
     talk(Direct(runtime, "subingjiao"), [("修改交办单 JB1", "只有起草人可以修改")])
@@ -81,7 +83,7 @@ def test_slip_returned_edited_and_resubmitted(runtime, org):
     slip, _m, notices, _a = state(runtime)
     assert slip[1] == "pending_signature"
     assert notices[-1][:2] == ("slip-sign:1:2", "chenjianfeng") and "重新提交" in notices[-1][2]
-    talk(Direct(runtime, "chenjianfeng"), [("签发 jb1", "已签发交办单 JB1")])
+    talk(Direct(runtime, "chenjianfeng"), [("签发 jb1", "交办单 JB1"), ("确认", "已签发交办单 JB1")])
     _s, matters, _n, _a = state(runtime)
     assert [m[6] for m in matters] == ["镇村联动逐户攻坚，12月10日前完成签约", "专人代办"]
 

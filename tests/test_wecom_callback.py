@@ -259,7 +259,7 @@ def test_template_card_event_accepts_both_spellings(peer, spelling):
     assert (inc.event, inc.event_key) == ("card", "confirm_done")
     assert inc.extra == {"task_id": "task-9", "response_code": "rc-1", "card_type": "vote_interaction",
                          "selected": {"q1": ["a", "b"]}}
-    assert inc.msg_id.startswith("ev:")
+    assert inc.msg_id == "card:task-9:rc-1"  # a tap is deduplicated on TaskId + its ResponseCode
 
 
 # -- quick, long, markdown and slow replies ----------------------------------------------------

@@ -76,13 +76,16 @@ def lock(session: Session, obj) -> None:
     session.refresh(obj, with_for_update=True)
 
 
-def notify_people(act: Act, people: Iterable[Optional[Person]], text: str, key: Optional[str] = None) -> int:
-    """One direct message per person except the actor (each with its own key when `key` is given)."""
+def notify_people(act: Act, people: Iterable[Optional[Person]], text: str, key: Optional[str] = None, *,
+                  card: Optional[dict] = None) -> int:
+    """One direct message per person except the actor (each with its own key when `key` is given); with
+    `card`, a decision card (bot.actions.decisions.card) whose text is `text`."""
     me = person_id(act.actor)
     n = 0
+    extra = {"card": card} if card is not None else {}
     for p in people:
         if p is None or p.id == me:
             continue
-        if act.notify_person(p, text, key=f"{key}:p{p.id}" if key else None) is not None:
+        if act.notify_person(p, text, key=f"{key}:p{p.id}" if key else None, **extra) is not None:
             n += 1
     return n

@@ -49,9 +49,11 @@ def announce_claim(act: Act, matter: Matter, note: str = "") -> int:
     """Ask the office liaisons to confirm a completion claim (once per claim)."""
     n_claims = act.session.scalar(select(func.count()).select_from(AuditLog).where(
         ledger.sql_audit_of(matter), AuditLog.action.in_(("completion_claimed", "report"))))
+    from bot.actions import decisions
+
     return notify_people(act, closers(act.session, matter),
                          act.render("closeout/to_office_liaison.txt", m=matter, note=note),
-                         key=f"closeout:{matter.id}:claim{n_claims}")
+                         key=f"closeout:{matter.id}:claim{n_claims}", card=decisions.card(act, "close", matter))
 
 
 def do_claim_completion(act: Act, matter: Matter, note: Optional[str] = None, need_note: bool = False) -> bool:

@@ -62,8 +62,10 @@ def do_request_extension(act: Act, matter: Matter, new_deadline: date, reason: O
     s.flush()
     audit_matter(s, matter, before, act.actor, "extension_requested", act.now, reason,
                  request_id=req.id, new_deadline=new_deadline)
+    from bot.actions import decisions
+
     notify_people(act, deciders(s, matter), act.render("extension/to_supervisor.txt", m=matter, req=req),
-                  key=f"extension:{req.id}:asked")
+                  key=f"extension:{req.id}:asked", card=decisions.card(act, "ext", req))
     return req
 
 

@@ -15,6 +15,7 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
+from bot.actions import decisions
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.matterunits import assign, attach_units, move_host
 from bot.delivery.addressing import group_channel
@@ -160,7 +161,8 @@ def _to_leader(act: Act, minutes: Minutes) -> None:
     n = act.session.scalar(select(func.count()).select_from(AuditLog).where(
         AuditLog.entity == "minutes", AuditLog.entity_id == str(minutes.id)))
     act.notify_person(minutes.leader, act.render("minutes/to_leader.txt", minutes=minutes, matters=minutes.matters),
-                      key=f"minutes-sign:{minutes.id}:{n}", kind="minutes")
+                      key=f"minutes-sign:{minutes.id}:{n}", kind="minutes",
+                      card=decisions.card(act, "minutes", minutes))
 
 
 def _need(act: Act, minutes: Minutes, *states: str) -> None:

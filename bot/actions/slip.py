@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from bot.actions import decisions
 from bot.actions.base import Act, lock, person_id
 from bot.actions.forms import SUPERVISION, group_mailbox, is_confidential, send_forms
 from bot.actions.matterunits import attach_units
@@ -54,7 +55,7 @@ def do_submit_slip(act: Act, *, leader: Person, dispatched_on: date, draft: dict
         audit.record(s, actor=act.actor, action="create", entity="assignment_slip", entity_id=slip.id,
                      after=audit.snapshot(slip), at=act.now)
     act.notify_person(leader, act.render("slip/to_leader.txt", slip=slip, draft=draft, drafter=act.actor, rev=rev),
-                      key=f"slip-sign:{slip.id}:{rev}", kind="slip")
+                      key=f"slip-sign:{slip.id}:{rev}", kind="slip", card=decisions.card(act, "slip", slip))
     return slip, rev
 
 

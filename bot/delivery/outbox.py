@@ -127,13 +127,25 @@ class Notices:
         return True
 
     def to_person(self, person: Union[Person, Who], text: str, key: Optional[str] = None, *,
-                  markdown: bool = False, kind: Optional[str] = None, channel: Optional[str] = None) -> bool:
-        """A direct message; False if the person cannot be reached (or the key is in this batch)."""
+                  markdown: bool = False, kind: Optional[str] = None, channel: Optional[str] = None,
+                  card: Optional[dict] = None) -> bool:
+        """A direct message; False if the person cannot be reached (or the key is in this batch). With
+        `card` (bot.actions.decisions.card) it is a decision card, `text` what a channel without cards shows."""
+        if card is not None:
+            return self.message_to_person(person, "card", {"content": text, "card": card}, key, kind=kind,
+                                          channel=channel)
+        return self.message_to_person(person, "markdown" if markdown else "text", {"content": text}, key,
+                                      kind=kind, channel=channel)
+
+    def message_to_person(self, person: Union[Person, Who], msgtype: str, payload: dict,
+                          key: Optional[str] = None, *, kind: Optional[str] = None,
+                          channel: Optional[str] = None) -> bool:
+        """A direct message of any msgtype the person's channel delivers (a card update…)."""
         address = self._address(person, channel)
         if address is None:
             return False
         return self.add(channel=address.channel, target_kind=address.target_kind, target=address.target,
-                        msgtype="markdown" if markdown else "text", payload={"content": text}, key=key, kind=kind)
+                        msgtype=msgtype, payload=payload, key=key, kind=kind)
 
     def file_to_person(self, person: Union[Person, Who], path: str, filename: str, key: Optional[str] = None, *,
                        kind: Optional[str] = None) -> bool:
@@ -223,10 +235,20 @@ def enqueue(session: Session, *, target_kind: str, target: str, msgtype: str, pa
 
 def to_person(session: Session, person: Union[Person, Who], text: str, *, settings=None,
               channel: Optional[str] = None, markdown: bool = False, key: Optional[str] = None,
-              kind: str = "notice") -> Optional[Queued]:
-    """A direct message to one person; None if they cannot be reached or `key` was used before."""
+              kind: str = "notice", card: Optional[dict] = None) -> Optional[Queued]:
+    """A direct message to one person (a decision card with `card`); None if they cannot be reached or
+    `key` was used before."""
     batch = Notices(settings, kind)
-    batch.to_person(person, text, key, markdown=markdown, channel=channel)
+    batch.to_person(person, text, key, markdown=markdown, channel=channel, card=card)
+    return _one(session, batch)
+
+
+def message_to_person(session: Session, person: Union[Person, Who], msgtype: str, payload: dict, *,
+                      settings=None, channel: Optional[str] = None, key: Optional[str] = None,
+                      kind: str = "notice") -> Optional[Queued]:
+    """A direct message of `msgtype` as is (a card update); None if unreachable or `key` was used."""
+    batch = Notices(settings, kind)
+    batch.message_to_person(person, msgtype, payload, key, channel=channel)
     return _one(session, batch)
 
 

@@ -42,6 +42,17 @@ SETTLE_SECONDS = 0.4  # after a reply, how long pushed messages may take to show
 WAIT_SECONDS = 8.0  # a slow reply (empty 200) is waited for this long in the outbox
 
 
+def card_text(body: dict) -> str:
+    """A template card as the simulator shows it: its title, fields and buttons (the button keys can be
+    sent as taps with /tap KEY)."""
+    title = (body.get("main_title") or {}).get("title")
+    if not title:
+        return ""
+    lines = [title] + ["%s：%s" % (x.get("keyname"), x.get("value")) for x in body.get("horizontal_content_list") or []]
+    lines += ["[%s] /tap %s" % (b.get("text"), b.get("key")) for b in body.get("button_list") or []]
+    return "\n".join(lines)
+
+
 class Simulator:
     """WeCom's side of the conversation for one user: encrypt, sign, post, decrypt, show pushes."""
 
@@ -100,6 +111,13 @@ class Simulator:
                                     CreateTime=int(time.time()) + next(self._ids) % 1000, MsgType="event",
                                     Event=event, EventKey=key, AgentID=int(DEMO_AGENT_ID)))
 
+    def send_tap(self, key: str) -> Optional[str]:
+        """A tap on a template-card button (`/tap KEY`, the key shown under a card)."""
+        return self._post(self._xml(ToUserName=self.corp_id, FromUserName=self.user,
+                                    CreateTime=int(time.time()), MsgType="event", Event="template_card_event",
+                                    EventKey=key, TaskId="sim-tap", CardType="button_interaction",
+                                    ResponseCode="sim-%d" % next(self._ids), AgentID=int(DEMO_AGENT_ID)))
+
     # -- what the bot pushed --------------------------------------------------------------------
     def private_messages(self, user: Optional[str] = None) -> list[str]:
         """Every app message the fake received so far (for `user`, or for anyone, each with its recipient)."""
@@ -110,7 +128,8 @@ class Simulator:
             if item["kind"] != "app" or (user is not None and user not in item["touser"]):
                 continue
             body = item["payload"].get(item["msgtype"]) or {}
-            content = body.get("content") or body.get("description") or body.get("title") or item["msgtype"]
+            content = body.get("content") or body.get("description") or body.get("title") or card_text(body) \
+                or item["msgtype"]
             out.append(render("wecom/sim_outbox.txt", to=",".join(item["touser"]), content=content))
         return out
 
@@ -130,7 +149,8 @@ class Simulator:
                 content = render("wecom/sim_attachment.txt", kind=item["msgtype"],
                                  filename=files.get(body.get("media_id"), ""))
             else:
-                content = body.get("content") or body.get("description") or body.get("title") or item["msgtype"]
+                content = (body.get("content") or body.get("description") or body.get("title") or card_text(body)
+                           or item["msgtype"])
             if item["kind"] == "robot":
                 out.append(render("wecom/sim_group.txt", group=keys.get(item["key"], "?"), content=content))
             elif item["kind"] == "app" and self.user in item["touser"]:
@@ -170,6 +190,8 @@ class Simulator:
             reply = self.send_event("enter_agent")
         elif line.strip().startswith("/click "):
             reply = self.send_event("click", line.strip()[7:].strip())
+        elif line.strip().startswith("/tap "):
+            reply = self.send_tap(line.strip()[5:].strip())
         else:
             reply = self.send_text(line)
         if reply:

@@ -181,13 +181,16 @@ class DingTalkClient(TokenClient):
         return "DingTalkClient(api_base=%r, app_key=%r)" % (self.api_base, self.app_key)
 
     # -- transport ------------------------------------------------------------------------------
-    def _request(self, url: str, *, send: bool = False, **kwargs) -> requests.Response:
+    def _request(self, url: str, *, send: bool = False, method: str = "POST", **kwargs) -> requests.Response:
         """One POST with the client's timeout; network trouble, HTTP 5xx and 429 raise `RetryableError`.
         A `send` (a message DingTalk may deliver before it answers) left unanswered past the timeout is
         `UnknownOutcome`: it may have been delivered, and none of DingTalk's send APIs has a duplicate
         check, so the sender must not resend it blindly (docs/reliability.md)."""
         try:
-            resp = self.session.post(url, timeout=self.timeout, **kwargs)
+            if method == "POST":
+                resp = self.session.post(url, timeout=self.timeout, **kwargs)
+            else:
+                resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ReadTimeout as exc:
             if send:
                 raise UnknownOutcome(None, "no answer to a send: %s" % _redact(str(exc))) from None
@@ -201,10 +204,10 @@ class DingTalkClient(TokenClient):
         return resp
 
     def _post(self, url: str, payload: dict, *, params: Optional[dict] = None,
-              headers: Optional[dict] = None, send: bool = False) -> tuple[int, Any]:
+              headers: Optional[dict] = None, send: bool = False, method: str = "POST") -> tuple[int, Any]:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
-        resp = self._request(url, send=send, params=params, data=body, headers=hdrs)
+        resp = self._request(url, send=send, method=method, params=params, data=body, headers=hdrs)
         try:
             data = resp.json()
         except ValueError:
@@ -228,10 +231,11 @@ class DingTalkClient(TokenClient):
             raise classify(errcode, str(data.get("errmsg", "")), data)
         return data
 
-    def _openapi(self, path: str, payload: dict, token: Optional[str] = None, send: bool = False) -> dict:
+    def _openapi(self, path: str, payload: dict, token: Optional[str] = None, send: bool = False,
+                 method: str = "POST") -> dict:
         """A call to the new OpenAPI (api.dingtalk.com): errors are HTTP statuses with {code, message}."""
         headers = {"x-acs-dingtalk-access-token": token} if token else None
-        status, data = self._post(self.api_base + path, payload, headers=headers, send=send)
+        status, data = self._post(self.api_base + path, payload, headers=headers, send=send, method=method)
         data = data if isinstance(data, dict) else {}
         if status == 200:
             return data
@@ -318,6 +322,35 @@ class DingTalkClient(TokenClient):
         if limited and limited >= set(user_ids):
             raise RetryableError("flowControlled", "flow controlled", retry_after=60.0, response=data)
         return data
+
+    # -- interactive cards (互动卡片, the card instance API) ----------------------------------------
+    def card_create_and_deliver(self, out_track_id: str, template_id: str, user_id: str, params: dict,
+                                route_key: str) -> dict:
+        """Create a card from `template_id` with `params` (cardParamMap: strings only) and deliver it to
+        `user_id`'s one-to-one chat with the robot (`POST /v1.0/card/instances/createAndDeliver`, openSpaceId
+        `dtv1.card//IM_ROBOT.<userId>`); taps call back the HTTP route registered under `route_key`."""
+        payload = {"cardTemplateId": template_id, "outTrackId": out_track_id, "callbackType": "HTTP",
+                   "callbackRouteKey": route_key,
+                   "cardData": {"cardParamMap": {k: str(v) for k, v in params.items()}},
+                   "openSpaceId": "dtv1.card//IM_ROBOT.%s" % user_id,
+                   "imRobotOpenSpaceModel": {"supportForward": False},
+                   "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT", "robotCode": self.robot_code},
+                   "userIdType": 1}
+        data = self._with_token(lambda t: self._openapi("/v1.0/card/instances/createAndDeliver", payload, t))
+        result = data.get("result") if isinstance(data.get("result"), dict) else {}
+        failed = [d for d in result.get("deliverResults") or [] if d.get("success") is False]
+        if failed and len(failed) == len(result.get("deliverResults") or []):
+            raise PermanentError("deliverFailed", "card not delivered: %s" % failed[0].get("errorMsg", ""),
+                                 response=data)
+        return data
+
+    def card_update(self, out_track_id: str, params: dict) -> dict:
+        """Change a delivered card's variables (`PUT /v1.0/card/instances`, updateCardDataByKey: only the
+        keys given)."""
+        payload = {"outTrackId": out_track_id,
+                   "cardData": {"cardParamMap": {k: str(v) for k, v in params.items()}},
+                   "cardUpdateOptions": {"updateCardDataByKey": True}}
+        return self._with_token(lambda t: self._openapi("/v1.0/card/instances", payload, t, method="PUT"))
 
     def media_upload(self, filename: str, data: bytes) -> str:
         """Upload a file (oapi `media/upload`, type file, ≤ 20 MB) for a robot file message; its mediaId."""

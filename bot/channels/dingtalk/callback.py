@@ -16,6 +16,9 @@
    the handler's transaction* as a notice to the message's sessionWebhook (or, without a usable one, a
    one-to-one batchSend), so a change and its answer are committed together; answer `{}` at once.
 
+`POST /dingtalk/card` takes a tap on an interactive decision card (`card_callback`), signed and
+deduplicated the same way, and dispatched as an `Incoming` with `event="card"`.
+
 DingTalk never takes the answer in the HTTP response: every reply is delivered by the sender through
 `bot.channels.dingtalk.transport`.
 """
@@ -25,6 +28,7 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Optional
 
@@ -210,5 +214,63 @@ def receive():
     return jsonify({})
 
 
-__all__ = ["bp", "verify", "bind", "claim_sign", "parse_body", "to_incoming", "queue_reply", "handle", "ConfigError",
-           "Refused"]
+# -- interactive-card taps (POST /dingtalk/card) ---------------------------------------------------
+
+def card_incoming(body: dict, tz, corp_id: str = "") -> Incoming:
+    """The `Incoming` of a card callback: `outTrackId` (our task id, bot.actions.decisions.task_id),
+    `userId` (the staff id who tapped), `content` — a JSON string whose `cardPrivateData` holds the tapped
+    button's `actionIds` and `params` (the template's buttons send `{"action": "<button>"}`, see
+    docs/dingtalk.md). Refused(400) for anything else, 403 for another corp's."""
+    from bot.actions.decisions import button_key, parse_task
+
+    if corp_id and body.get("corpId") not in (None, "", corp_id):
+        raise Refused(403, "corpId is not ours")
+    task, user = body.get("outTrackId"), body.get("userId")
+    parsed = parse_task(task if isinstance(task, str) else None)
+    if parsed is None or not isinstance(user, str) or not user or len(user) > 64:
+        raise Refused(400, "not a decision card callback")
+    content = body.get("content")
+    try:
+        content = json.loads(content) if isinstance(content, str) else content
+    except (ValueError, RecursionError):
+        raise Refused(400, "malformed card content") from None
+    private = content.get("cardPrivateData") if isinstance(content, dict) else None
+    private = private if isinstance(private, dict) else {}
+    params = private.get("params") if isinstance(private.get("params"), dict) else {}
+    ids = private.get("actionIds") if isinstance(private.get("actionIds"), list) else []
+    action = params.get("action") or (ids[0] if ids else None)
+    if not isinstance(action, str) or not action.isascii() or not action.replace("_", "").isalpha():
+        raise Refused(400, "no button in the card callback")
+    kind, record_id, _rev = parsed
+    return Incoming(channel=CHANNEL, user_id=user, msg_id="card:%s:%s:%s" % (task, user, action),
+                    created_at=datetime.now(tz), event="card", event_key=button_key(kind, record_id, action),
+                    extra={"task_id": task, "msgtype": "card"})
+
+
+@bp.post("/card")
+def card_callback():
+    """A tap on a decision card: signed like the robot's callback (headers `timestamp`, `sign`, keyed with
+    DINGTALK_CARD_SECRET or the app secret), each (timestamp, sign) accepted once; the answer goes
+    one-to-one through the outbox and the card is updated through it (bot.actions.decisions)."""
+    runtime = current_app.extensions["bot"]
+    settings = runtime.settings
+    try:
+        if not settings.dingtalk_enabled:
+            raise Refused(404, "dingtalk not configured")
+        data = read_body(settings.MAX_BODY_BYTES)
+        timestamp, signature = request.headers.get("timestamp", ""), request.headers.get("sign", "")
+        verify(settings.DINGTALK_CARD_SECRET or settings.DINGTALK_APP_SECRET, timestamp, signature)
+        incoming = card_incoming(parse_body(data), runtime.tz, settings.DINGTALK_CORP_ID)
+        claim_sign(runtime, timestamp, signature, incoming.msg_id + ":" + timestamp)
+        incoming = replace(incoming, msg_id="%s:%s" % (incoming.msg_id, timestamp))
+    except Refused as exc:
+        return refusal(exc, log, "dingtalk")
+    try:
+        handle(runtime, incoming)
+    except replies.NotAccepted:
+        return Response("retry later", status=503, mimetype="text/plain")
+    return jsonify({})
+
+
+__all__ = ["bp", "verify", "bind", "claim_sign", "parse_body", "to_incoming", "queue_reply", "handle", "card_incoming",
+           "ConfigError", "Refused"]

@@ -21,6 +21,20 @@ CHANNEL = "dingtalk"
 WEBHOOK_MARGIN_MS = 60_000  # do not start on a sessionWebhook that expires within a minute
 
 
+def card_params(card: dict) -> dict:
+    """The cardParamMap of a decision card (bot.actions.decisions.card) for the template described in
+    docs/dingtalk.md: title, content (markdown), task_id, two buttons (text and the action name a tap
+    sends back), status ("open" until decided, then "done" with `result`)."""
+    lines = [dingtalk_api.escape_markdown(card.get("desc") or "")] if card.get("desc") else []
+    lines += ["**%s**：%s" % (dingtalk_api.escape_markdown(k), dingtalk_api.escape_markdown(v))
+              for k, v in card.get("fields") or []]
+    params = {"title": card["title"], "content": "\n\n".join(lines), "task_id": card["task_id"],
+              "status": "open", "result": ""}
+    for n, b in enumerate(card["buttons"][:2], 1):
+        params[f"btn{n}_text"], params[f"btn{n}_action"] = b["text"], b["name"]
+    return params
+
+
 class DingTalkTransport(Transport):
     channel = CHANNEL
     target_kinds = (TARGET_USER, TARGET_GROUP, TARGET_WEBHOOK)
@@ -49,6 +63,13 @@ class DingTalkTransport(Transport):
     def parts(self, job: Job) -> list[Callable[[], object]]:
         """One callable per API call, in order (content split at TEXT_MAX_BYTES)."""
         p, mt = job.payload, job.msgtype
+        if mt in ("card", "card_update") and job.target_kind == TARGET_USER:
+            template = self.runtime.settings.DINGTALK_CARD_TEMPLATE_ID
+            if mt == "card_update":  # nothing to update where the decision went as text
+                return [self._card_update(p["task_id"], p["result"])] if template else []
+            if template:
+                return [self._card(job.target, template, p["card"])]
+            mt = "text"  # no card template configured: the text the card stands for
         if mt == "file" and job.target_kind == TARGET_USER:  # media/upload, then a sampleFile message
             path = Path(p["path"])
             return [self._file_to_user(job.target, p.get("filename") or path.name, path)]
@@ -77,6 +98,19 @@ class DingTalkTransport(Transport):
         def call():
             key, param = dingtalk_api.robot_message(msgtype, content, title)
             self.client.batch_send([user], key, param)
+        return call
+
+    def _card(self, user: str, template: str, card: dict):
+        params = card_params(card)
+        route = self.runtime.settings.DINGTALK_CARD_ROUTE_KEY
+
+        def call():
+            self.client.card_create_and_deliver(card["task_id"], template, user, params, route)
+        return call
+
+    def _card_update(self, task_id: str, result: str):
+        def call():
+            self.client.card_update(task_id, {"status": "done", "result": result})
         return call
 
     def _file_to_user(self, user: str, filename: str, path: Path):

@@ -191,6 +191,31 @@ def file_payload(media_id: str) -> dict:
     return {"msgtype": "file", "file": {"media_id": media_id}}
 
 
+CARD_SOURCE = "大调度·大督查"  # the small line at the top of a template card
+
+
+def _clip(text: object, n: int) -> str:
+    text = str(text or "")
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def template_card_body(card: dict) -> dict:
+    """A decision card (bot.actions.decisions.card) as a `button_interaction` template card, after WeCom's
+    message/send document (developer.work.weixin.qq.com/document/path/90236, 按钮交互型): main_title, up to
+    six horizontal_content_list rows (keyname ≤ 5 characters suggested, value ≤ 26), a task_id unique in
+    the app, and up to six buttons whose `key` comes back as the tap's EventKey."""
+    return {
+        "card_type": "button_interaction",
+        "source": {"desc": CARD_SOURCE},
+        "main_title": {"title": _clip(card["title"], 26), "desc": _clip(card.get("desc"), 30)},
+        "horizontal_content_list": [{"keyname": _clip(k, 5), "value": _clip(v, 26)}
+                                    for k, v in (card.get("fields") or [])[:6]],
+        "task_id": card["task_id"],
+        "button_list": [{"text": _clip(b["text"], 10), "style": 1 if b.get("primary") else 2, "key": b["key"]}
+                        for b in card["buttons"][:6]],
+    }
+
+
 def invalid_users(result: dict) -> list[str]:
     """User ids WeCom rejected in a send_app result (`invaliduser` "a|b")."""
     raw = result.get("invaliduser") or ""
@@ -369,6 +394,20 @@ class WeComClient(TokenClient):
         return self._with_token(
             lambda token: self._post_json(
                 "/cgi-bin/message/send", {"access_token": token}, payload, send=True
+            )
+        )
+
+    def update_template_card(self, userids: list[str], response_code: str, replace_name: str) -> dict:
+        """Turn a sent button card's buttons into one greyed-out label (`message/update_template_card`,
+        document path/94888, 更新按钮为不可点击状态). A response_code — from the send's answer or from a
+        tap's callback — works once, within 72 hours."""
+        if not response_code:
+            raise ValueError("response_code is empty")
+        payload = {"userids": list(userids), "agentid": self.agent_id, "response_code": response_code,
+                   "button": {"replace_name": _clip(replace_name, 20)}}
+        return self._with_token(
+            lambda token: self._post_json(
+                "/cgi-bin/message/update_template_card", {"access_token": token}, payload
             )
         )
 

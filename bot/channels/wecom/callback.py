@@ -7,7 +7,8 @@
 2. check the signature and the CorpID and decrypt (wechatpy's `WeChatCrypto`): forged → 403,
    undecryptable (wrong AES key…) → 400; a signed `timestamp` further than WECOM_TIMESTAMP_WINDOW_SECONDS
    from now → 403 (a capture replayed after its dedup entry expired). Nothing is stored before this point;
-3. build a platform-neutral `Incoming` (dedup id = MsgId, or FromUserName + CreateTime for events);
+3. build a platform-neutral `Incoming` (dedup id = MsgId, TaskId + ResponseCode for a card tap, or
+   FromUserName + CreateTime for other events);
 4. answer quick or late (`bot.core.replies`, with a time budget of PASSIVE_REPLY_SECONDS): a quick answer
    becomes an encrypted passive reply (text over 2048 bytes: the first part passive, the rest through the
    outbox); a slow one gets an empty 200 now and is queued in the outbox as an app message to the user —
@@ -148,6 +149,9 @@ def passive_reply(crypto: WeChatCrypto, corp_id: str, user_id: str, content: str
 def _dedup_id(fields: dict) -> str:
     if fields.get("MsgId"):
         return fields["MsgId"]
+    if fields.get("Event", "").lower() == "template_card_event" and fields.get("TaskId") and fields.get("ResponseCode"):
+        raw = f"{fields['TaskId']}:{fields['ResponseCode']}"  # each tap has its own ResponseCode
+        return "card:" + (raw if len(raw) <= 150 else hashlib.sha256(raw.encode()).hexdigest())
     raw = ":".join(fields.get(k, "") for k in ("FromUserName", "CreateTime", "Event", "EventKey"))
     return "ev:" + (raw if len(raw) <= 150 else hashlib.sha256(raw.encode()).hexdigest())
 

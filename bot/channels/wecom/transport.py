@@ -15,6 +15,11 @@ from config.settings import robot_credential
 from models import TARGET_USER, ChatGroup
 
 CHANNEL = "wecom"
+CARD_CODE_TTL = 72 * 3600  # a response_code can update its card within 72 hours
+
+
+def card_code_key(task_id: str, user: str) -> str:
+    return f"wecom:card-code:{task_id}:{user}"
 
 
 def unknown_for(job: Job) -> Optional[int]:
@@ -46,6 +51,10 @@ class WeComTransport(Transport):
             if mt == "textcard":
                 body = wecom_api.textcard_body(p["title"], p["description"], p["url"], p.get("btntxt", ""))
                 return [self._app(job, mt, body)]
+            if mt == "card":  # a decision card (bot.actions.decisions)
+                return [self._card(job, p["card"])]
+            if mt == "card_update":
+                return [self._card_update(job)]
             if mt == "template_card":
                 return [self._app(job, mt, {k: v for k, v in p.items() if k not in (PROGRESS, UNKNOWN_SINCE)})]
             if mt == "file":  # media/upload, then an app file message
@@ -78,6 +87,37 @@ class WeComTransport(Transport):
             if user in wecom_api.invalid_users(result):
                 raise PermanentError(None, f"invalid user {user!r}")
         call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
+        return call
+
+    def _card(self, job: Job, card: dict):
+        """Send the template card and keep the send's response_code (72 h) for the update after a decision
+        taken elsewhere (typed, or on DingTalk); a tap brings its own code."""
+        user = job.target
+        body = wecom_api.template_card_body(card)
+
+        def call():
+            check = unknown_for(job)
+            result = (self.client.send_app([user], "template_card", body, duplicate_check=check) if check
+                      else self.client.send_app([user], "template_card", body))
+            if user in wecom_api.invalid_users(result):
+                raise PermanentError(None, f"invalid user {user!r}")
+            if result.get("response_code"):
+                self.runtime.kv.set(card_code_key(card["task_id"], user), str(result["response_code"]),
+                                    ttl=CARD_CODE_TTL)
+        call.rate = (f"member:{user}", wecom_api.MEMBER_PER_MINUTE)
+        return call
+
+    def _card_update(self, job: Job):
+        user, p = job.target, job.payload
+        stored = card_code_key(p["task_id"], user)
+
+        def call():
+            code = p.get("response_code") or self.runtime.kv.get(stored)
+            if not code:
+                raise PermanentError(None, f"no response_code for card {p['task_id']} (sent over 72 hours ago, "
+                                           "or not as a card): it cannot be updated")
+            self.client.update_template_card([user], code, p["result"])
+            self.runtime.kv.delete(stored)  # consumed either way: a code works once
         return call
 
     def _app_file(self, user: str, filename: str, path: Path):

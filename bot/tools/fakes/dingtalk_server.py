@@ -3,6 +3,8 @@
 Serves, on one port, both hosts the bot talks to (DINGTALK_API_BASE and DINGTALK_OAPI_BASE):
 
 - `POST /v1.0/oauth2/accessToken` (appKey/appSecret → accessToken, expireIn 7200);
+- `POST /v1.0/card/instances/createAndDeliver` and `PUT /v1.0/card/instances` (interactive cards to a
+  user's robot chat; the card's variables are kept in `cards` by outTrackId);
 - `POST /v1.0/robot/oToMessages/batchSend` and `/v1.0/robot/groupMessages/send` (header
   `x-acs-dingtalk-access-token`; robotCode, msgKey sampleText/sampleMarkdown, msgParam a JSON string);
 - `POST /robot/send?access_token&timestamp&sign` — custom group robots, the 加签 signature checked
@@ -51,6 +53,8 @@ _HIT_NAMES = {
     "/robot/send": "robot_send",
     "/robot/sendBySession": "session_send",
     "/media/upload": "media_upload",
+    "/v1.0/card/instances/createAndDeliver": "card_deliver",
+    "/v1.0/card/instances": "card_update",
 }
 
 
@@ -95,6 +99,7 @@ class FakeDingTalk:
         self.media: dict[str, tuple[str, bytes]] = {}
         self._sessions: dict[str, dict] = {}
         self._sent: list[dict] = []
+        self.cards: dict[str, dict] = {}  # outTrackId -> {"template", "user", "params", "route"}
         self._rules: list[_FailRule] = []
         self._robot_hits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._blocked_until: dict[str, float] = {}
@@ -167,6 +172,7 @@ class FakeDingTalk:
     def reset(self) -> None:
         """Forget records, windows, blocks, rules and counters (tokens and sessions stay valid)."""
         with self._lock:
+            self.cards.clear()
             self._sent.clear()
             self._rules.clear()
             self._robot_hits.clear()
@@ -314,6 +320,54 @@ class FakeDingTalk:
                                   "param": param})
                 return jsonify({"processQueryKey": secrets.token_hex(8), "invalidStaffIdList": invalid,
                                 "flowControlledStaffIdList": []})
+
+        @app.post("/v1.0/card/instances/createAndDeliver")
+        def card_deliver():
+            with fake._lock:
+                bad = fake._token_error()
+                if bad is not None:
+                    return bad
+                data = fake._json() or {}
+                track, space = data.get("outTrackId"), str(data.get("openSpaceId") or "")
+                params = (data.get("cardData") or {}).get("cardParamMap")
+                if not track or not data.get("cardTemplateId") or not isinstance(params, dict):
+                    return fake._openapi_error(400, "invalidParameter", "outTrackId, cardTemplateId, cardData")
+                if not all(isinstance(v, str) for v in params.values()):
+                    return fake._openapi_error(400, "invalidParameter.cardParamMap", "values must be strings")
+                if not space.startswith("dtv1.card//IM_ROBOT."):
+                    return fake._openapi_error(400, "invalidParameter.openSpaceId", "IM_ROBOT space expected")
+                deliver = data.get("imRobotOpenDeliverModel") or {}
+                if deliver.get("robotCode") != fake.robot_code:
+                    return fake._openapi_error(400, "resource.not.found", "robot not found")
+                if track in fake.cards:
+                    return fake._openapi_error(400, "card.outTrackId.exists", "outTrackId already used")
+                user = space.removeprefix("dtv1.card//IM_ROBOT.")
+                fake.cards[track] = {"template": data["cardTemplateId"], "user": user, "params": dict(params),
+                                     "route": data.get("callbackRouteKey")}
+                fake._record({"kind": "card", "outTrackId": track, "user": user, "params": dict(params),
+                              "route": data.get("callbackRouteKey")})
+                return jsonify({"success": True, "result": {"outTrackId": track, "deliverResults": [
+                    {"spaceType": "IM_ROBOT", "spaceId": user, "success": True}]}})
+
+        @app.put("/v1.0/card/instances")
+        def card_update():
+            with fake._lock:
+                bad = fake._token_error()
+                if bad is not None:
+                    return bad
+                data = fake._json() or {}
+                card = fake.cards.get(data.get("outTrackId"))
+                params = (data.get("cardData") or {}).get("cardParamMap")
+                if card is None:
+                    return fake._openapi_error(400, "card.not.found", "no card with this outTrackId")
+                if not isinstance(params, dict):
+                    return fake._openapi_error(400, "invalidParameter", "cardData.cardParamMap")
+                if (data.get("cardUpdateOptions") or {}).get("updateCardDataByKey"):
+                    card["params"].update(params)
+                else:
+                    card["params"] = dict(params)
+                fake._record({"kind": "card_update", "outTrackId": data["outTrackId"], "params": dict(params)})
+                return jsonify({"success": True, "result": True})
 
         @app.post("/v1.0/robot/groupMessages/send")
         def group_send():

@@ -1,6 +1,7 @@
 """A fake WeCom API server on loopback, for tests and the local chat simulator.
 
-Implements gettoken, message/send, webhook/send and webhook/upload_media with
+Implements gettoken, message/send (a template_card answers with a response_code),
+message/update_template_card (a code works once, within 72 hours), webhook/send and webhook/upload_media with
 the limits the bot depends on (byte limits, 20/min per robot -> 45009,
 30/min per member -> silently dropped), records what was sent, and can inject
 failures (errcodes, HTTP statuses, hangs). Control endpoints under /_fake/
@@ -45,7 +46,9 @@ _HIT_NAMES = {
     "/cgi-bin/webhook/send": "webhook_send",
     "/cgi-bin/webhook/upload_media": "upload",
     "/cgi-bin/media/upload": "media_upload",
+    "/cgi-bin/message/update_template_card": "update_card",
 }
+CARD_CODE_TTL = 72 * 3600  # a response_code updates its card within 72 hours, once
 
 APP_MSGTYPES = frozenset(
     {"text", "markdown", "textcard", "template_card", "file", "image", "voice", "video",
@@ -111,6 +114,7 @@ class FakeWeCom:
         self._media: dict[str, dict] = {}
         self._sent: list[dict] = []
         self._dropped: list[dict] = []
+        self._codes: dict[str, dict] = {}  # response_code -> {"task_id", "users", "at", "used"}
         self._rules: list[_FailRule] = []
         self._robot_hits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._member_hits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
@@ -200,6 +204,19 @@ class FakeWeCom:
         with self._lock:
             self._rules.append(_FailRule(until=self.clock() + float(seconds), errcode=errcode,
                                          http_status=http_status, hang=hang, path=path))
+
+    def issue_code(self, task_id: str, users: list[str]) -> str:
+        """A response_code for the card `task_id` of `users`, as WeCom hands one out with a send's answer
+        and with each tap's callback (tests put it in the template_card_event they post)."""
+        code = "rc-" + secrets.token_hex(12)
+        with self._lock:
+            self._codes[code] = {"task_id": task_id, "users": list(users), "at": self.clock(), "used": False}
+        return code
+
+    @property
+    def card_updates(self) -> list[dict]:
+        """The update_template_card calls accepted, in order."""
+        return [item for item in self.sent if item["kind"] == "update_card"]
 
     def reset(self) -> None:
         """Forget records, rate windows, failure rules and counters (tokens stay valid)."""
@@ -388,9 +405,39 @@ class FakeWeCom:
                 if delivered:
                     fake._record({"kind": "app", "touser": delivered, "agentid": agentid,
                                   "msgtype": msgtype, "payload": data})
+                code = ""
+                if msgtype == "template_card" and delivered:
+                    card = data["template_card"] if isinstance(data["template_card"], dict) else {}
+                    code = fake.issue_code(str(card.get("task_id", "")), delivered)
                 return fake._err(0, "ok", invaliduser="|".join(invalid), invalidparty="",
                                  invalidtag="", unlicenseduser="",
-                                 msgid=secrets.token_hex(16), response_code="")
+                                 msgid=secrets.token_hex(16), response_code=code)
+
+        @app.post("/cgi-bin/message/update_template_card")
+        def update_template_card():
+            with fake._lock:
+                bad = fake._check_token()
+                if bad is not None:
+                    return bad
+                data = fake._json_body()
+                if data is None:
+                    return fake._err(40035, "invalid json")
+                code = data.get("response_code")
+                known = fake._codes.get(code) if isinstance(code, str) else None
+                if known is None or known["used"] or fake.clock() - known["at"] > CARD_CODE_TTL:
+                    return fake._err(40035, "invalid response_code")  # unknown, used, over 72 h (errcode: ours)
+                if fake.agent_id is not None and str(data.get("agentid")) != str(fake.agent_id):
+                    return fake._err(40056, "invalid agentid")
+                users = data.get("userids") or []
+                if not isinstance(users, list) or not set(users) <= set(known["users"]):
+                    return fake._err(40031, "invalid userid list")
+                has_button = isinstance(data.get("button"), dict) and data["button"].get("replace_name")
+                if not has_button and not isinstance(data.get("template_card"), dict):
+                    return fake._err(40035, "button.replace_name or template_card missing")
+                known["used"] = True
+                fake._record({"kind": "update_card", "msgtype": "update_card", "task_id": known["task_id"],
+                              "userids": users, "payload": data})
+                return fake._err(0, "ok", invaliduser="")
 
         @app.post("/cgi-bin/webhook/send")
         def webhook_send():
