@@ -89,7 +89,7 @@ def test_three_units_acknowledge_split_report_and_close_through_the_callback(tri
         assert [(r.unit_id, r.role, r.assigned_at) for r in m1.unit_links] == [
             (zj_id, UNIT_HOST, None), (zr_id, UNIT_ASSIST, None), (np_id, UNIT_ASSIST, None)]  # not told yet
     assert notices(rt, "minutes-unit:") == []
-    talk(leader, [("同意 纪要1", ("已签发印发", "区住建局", "区自然资源局", "南埔镇"))])
+    talk(leader, [("同意 纪要1", ("请核对", "纪要1")), ("确认", ("已签发印发", "区住建局", "区自然资源局", "南埔镇"))])
     told = {t: c for _k, t, c in notices(rt, "minutes-unit:")}
     assert set(told) == {ZJ, ZR, NP}
     assert "贵单位主办" in told[ZJ] and "贵单位配合" in told[ZR] and "贵单位配合" in told[NP]
