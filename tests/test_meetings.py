@@ -252,3 +252,19 @@ def test_the_draft_reminder_goes_to_a_named_lead_unit_liaison_too(seeded):
     assert by_key["minutes_draft"][0] == ZHUJIAN and by_key["minutes_chase"][0] == OFFICE_LIAISON
     assert "已提醒区住建局联络员" in by_key["minutes_chase"][1]
 
+
+
+def test_the_monthly_meeting_check_leaves_out_retired_rows(trial):
+    """A retired 附件2 row (DispatchRow.active=False: "持续滚动更新") owes no meeting any more: its leader's
+    office liaisons are not reminded for it."""
+    from models import DispatchRow
+    rt = trial
+    with rt.db.session() as s:
+        yang = s.scalar(select(Person.id).where(Person.name == "杨凤翔"))
+        rows = s.scalars(select(DispatchRow).where(DispatchRow.leader_id == yang)).all()
+        assert rows
+        for r in rows:
+            r.active = False
+    run_leader_meeting(rt, at(2026, 12, 25, 9))
+    texts = [c for _k, _t, c in notices(rt, "leader_meeting:")]
+    assert texts and not any("杨凤翔" in c for c in texts)
