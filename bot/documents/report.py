@@ -35,6 +35,8 @@ from models import (
 NUMERALS = "零一二三四五六七八九十"
 UNIT_HEADERS = ["责任单位", "事项总数", "已销号", "未销号", "逾期", "本月新增", "本月销号", "按时报送率(%)",
                 "迟报/未报"]
+PROJECT_HEADERS = ["重点项目", "牵头单位", "应报周报", "已审核", "按时审核", "到期节点", "按期完成", "逾期完成",
+                   "逾期未完成"]
 LEDGER_COLUMNS = (1, 3, 4, 5, 7, 8, 10, 12, 13, 14)  # of bot.documents.ledger's columns: the ones a page can hold
 ACCOUNTABILITY_LIMIT = 20
 SEES_ALL = Roles(person_id=0, names=frozenset({ROLE_SUPERVISION}))  # the report is the supervision group's
@@ -176,6 +178,22 @@ def report_docx(session, report, year: int, month: int, *, previous=None, chart:
     rows = ledger_rows(session, ledger_roles or SEES_ALL, end, conds=(Matter.created_at < end,))
     D.table(doc, [columns[i] for i in LEDGER_COLUMNS], [[r[i] for i in LEDGER_COLUMNS] for r in rows],
             [1.6, 5.2, 1.8, 3.0, 2.0, 1.6, 2.6, 1.4, 3.2, 5.0], size=9)
+    if report.projects or report.cooperation:  # seed 001: the key projects, as the workbook's sheet has them
+        from bot.jobs.monthly import HEADERS, workbook_sheets
+
+        doc.add_page_break()
+        head, title = lines("report", "appendix3", **ctx)
+        D.para(doc, head, name=D.HEADING_FONT)
+        D.para(doc, title, name=D.TITLE_FONT, size=18, align=D.CENTER, space_after=6)
+        keys = ("forms_due", "forms_reviewed", "forms_on_time", "milestones_due", "milestones_on_time",
+                "milestones_late", "milestones_overdue")
+        D.table(doc, PROJECT_HEADERS, [[p["project"], p["lead_units"]] + [p[k] for k in keys]
+                                       for p in report.projects], [6.0, 4.4] + [2.0] * 7)
+        cooperation = dict(workbook_sheets(report)).get("重点项目配合")
+        if cooperation:
+            D.para(doc, "")
+            D.para(doc, lines("report", "appendix3_units", **ctx)[0], name=D.SUBHEADING_FONT, align=D.CENTER)
+            D.table(doc, HEADERS["重点项目配合"], cooperation[1:], [6.0] + [2.1] * 9)
     return D.to_bytes(doc)
 
 

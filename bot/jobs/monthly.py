@@ -58,6 +58,7 @@ class Report:
     totals: dict
     overdue_total: int = 0
     cooperation: list = field(default_factory=list)  # seed 001 §四(一): each unit's part in the key projects
+    projects: list = field(default_factory=list)  # seed 001: each key project's forms and milestones of the month
 
 
 def previous_month(as_of: datetime, tz) -> tuple[int, int]:
@@ -166,11 +167,14 @@ def compute(session, year: int, month: int) -> Report:
     units.sort(key=lambda d: (-d["overdue"], -d["open"], d["name"]))
     totals = {k: sum(u[k] for u in units) for k in COUNTS + ("expected", "on_time", "late", "escalations")}
     _rate(totals)
-    from bot.actions.projects import cooperation_table
+    from bot.actions.projects import cooperation_table, project_table
 
-    cooperation = [asdict(c) for c in cooperation_table(session, start.date(), (end - timedelta(days=1)).date(), today)
+    last = (end - timedelta(days=1)).date()
+    cooperation = [asdict(c) for c in cooperation_table(session, start.date(), last, today)
                    if c.forms_due or c.decisions or c.problems]
-    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals, overdue_total, cooperation)
+    projects = [asdict(p) for p in project_table(session, start.date(), last, today)]
+    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals, overdue_total, cooperation,
+                  projects)
 
 
 # -- files ------------------------------------------------------------------------------------------
