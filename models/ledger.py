@@ -173,7 +173,9 @@ MATTER_EXTENSION = "extension_requested"
 MATTER_CLAIMED = "completion_claimed"
 MATTER_CLOSED = "closed"  # 销号
 MATTER_RETURNED = "returned"  # 退回重办 (open again, flagged)
-MATTER_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_CLOSED, MATTER_RETURNED)
+MATTER_WITHDRAWN = "withdrawn"  # its issued minutes / slip were withdrawn (撤销印发): terminal
+MATTER_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_CLOSED, MATTER_RETURNED,
+                 MATTER_WITHDRAWN)
 KIND_MINUTES = "minutes"
 KIND_SLIP = "slip"
 KIND_TOPIC = "topic"
@@ -221,6 +223,8 @@ class Matter(Base):
     # when the item went to 待销号; it owes no report in a period it was already awaiting 销号 when it
     # opened (bot.domain.reporting.sql_expected_in); cleared when the claim is withdrawn or returned
     claimed_at: Mapped[Optional[datetime]]
+    # when its issued minutes / slip were withdrawn (state withdrawn): it owes nothing from the next period on
+    withdrawn_at: Mapped[Optional[datetime]]
 
     minutes: Mapped[Optional[Minutes]] = relationship(back_populates="matters")
     slip: Mapped[Optional[AssignmentSlip]] = relationship(back_populates="rows")

@@ -268,3 +268,52 @@ def test_the_monthly_meeting_check_leaves_out_retired_rows(trial):
     run_leader_meeting(rt, at(2026, 12, 25, 9))
     texts = [c for _k, _t, c in notices(rt, "leader_meeting:")]
     assert texts and not any("杨凤翔" in c for c in texts)
+
+
+def test_withdrawing_issued_minutes_and_a_confidential_slip(trial):
+    """撤销印发: only the drafter / the row's office liaison / an admin, with a reason; the open items are
+    withdrawn (no longer owed); the responsible unit, the leader and — not for 保密 — the supervision group
+    are told why."""
+    from bot.domain import reporting
+    from bot.domain.periods import period_by_key
+
+    rt = trial
+    ol, leader, zj = (rt.say(u) for u in (OFFICE_LIAISON, LEADER, ZHUJIAN))
+    rt.clock.set(at(2026, 11, 24, 10))
+    talk(ol, MINUTES)
+    talk(leader, [("同意 纪要1", "已签发印发")])
+    rt.clock.set(at(2026, 11, 26, 10))
+    talk(zj, [("撤销印发 纪要1 错发", "只有起草人可以修改")])
+    talk(ol, [("撤销印发 纪要1", "请写明撤回原因"),
+              ("撤销印发 纪要1 纪要内容有误，另行印发", ("已撤销印发纪要1", "纪要内容有误，另行印发", "M1、M2",
+                                                  "陈剑锋副区长和督导考核组"))])
+    with rt.db.session() as s:
+        mn = s.scalar(select(Minutes))
+        items = {m.code: m for m in s.scalars(select(Matter))}
+        assert mn.state == "withdrawn"
+        assert {c: m.state for c, m in items.items()} == {"M1": "withdrawn", "M2": "withdrawn"}
+        assert all(m.withdrawn_at == at(2026, 11, 26, 10) for m in items.values())
+        # owed nothing from the next period on
+        assert reporting.report_status(s, [period_by_key("2026-12-05")]) == {}
+    why = "纪要内容有误，另行印发"
+    assert [a for a in audits(rt, "matter") if a[1] == "withdrawn"] == [("林勇勇", "withdrawn", why)] * 2
+    assert ("林勇勇", "withdraw_issued", "纪要内容有误，另行印发") in audits(rt, "minutes")
+    sent = {k: (t, c) for k, t, c in notices(rt, "minutes-revoked:")}
+    zj_id = _unit_id(rt, "区住建局")
+    to_unit = f"minutes-revoked:1:u{zj_id}:p{_pid(rt, ZHUJIAN)}"
+    assert set(sent) == {to_unit, f"minutes-revoked:1:p{_pid(rt, LEADER)}", "minutes-revoked:1:supervision"}
+    assert sent[to_unit][0] == ZHUJIAN and "M1" in sent[to_unit][1] and "M2" not in sent[to_unit][1]
+    assert all("纪要内容有误，另行印发" in c for _t, c in sent.values())
+    assert sent["minutes-revoked:1:supervision"][0] == "supervision"
+    talk(zj, [("查 M1", "已撤销")])
+    talk(ol, [("撤销印发 纪要1 再撤", "已签发或已撤回")])
+
+    # a 保密 slip: the unit and the leader are told, the supervision group never
+    talk(ol, SLIP + [("保密 JB1", "已标记为保密")])
+    talk(leader, [("同意 JB1", "已签发交办单 JB1")])
+    talk(ol, [("撤回 JB1 事项已另行交办", ("已撤销印发交办单 JB1", "J3"))])
+    with rt.db.session() as s:
+        assert s.scalar(select(AssignmentSlip.state)) == "withdrawn"
+        assert s.scalar(select(Matter.state).where(Matter.code == "J3")) == "withdrawn"
+    targets = {t for _k, t, _c in notices(rt, "slip-revoked:")}
+    assert targets == {ZHUJIAN, LEADER}

@@ -70,15 +70,18 @@ def owes_report(matter: Matter, period: Period) -> bool:
     """`sql_expected_in` for one loaded Matter."""
     return (matter.created_at <= period.deadline
             and (matter.closed_at is None or matter.closed_at > period.opens)
-            and (matter.claimed_at is None or matter.claimed_at > period.opens))
+            and (matter.claimed_at is None or matter.claimed_at > period.opens)
+            and (matter.withdrawn_at is None or matter.withdrawn_at > period.deadline))
 
 
 def sql_expected_in(period: Period):
-    """Matters that owe a report for `period`: created by its deadline, not closed before it opened and
-    not awaiting 销号 since before it opened (nothing left to report: "无需填报")."""
+    """Matters that owe a report for `period`: created by its deadline, not closed before it opened, not
+    awaiting 销号 since before it opened (nothing left to report: "无需填报") and not withdrawn (撤销印发 of
+    its minutes / slip) by its deadline: a withdrawn item is void, owed only in periods already due."""
     return and_(Matter.created_at <= period.deadline,
                 or_(Matter.closed_at.is_(None), Matter.closed_at > period.opens),
-                or_(Matter.claimed_at.is_(None), Matter.claimed_at > period.opens))
+                or_(Matter.claimed_at.is_(None), Matter.claimed_at > period.opens),
+                or_(Matter.withdrawn_at.is_(None), Matter.withdrawn_at > period.deadline))
 
 
 def sql_first_submissions(period_key: str, as_of: Optional[datetime] = None):
