@@ -8,13 +8,14 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from bot.delivery import outbox
 from bot.delivery.textsplit import split_utf8
 from bot.domain import ledger, reporting
 from bot.domain.periods import Period, period_at, periods_in_month, previous_period
+from bot.domain.scope import sql_confidential
 from bot.infra.text import render
 from models import Matter, Unit
 
@@ -65,14 +66,17 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
         u["missed_year"] = missed.get(uid, 0)
     lagging = sorted(by_unit.values(), key=lambda u: (-(len(u["late"]) + len(u["missing"])), u["unit"]))
     overdue = defaultdict(list)
-    for m in session.scalars(select(Matter).where(cond, ledger.sql_overdue(as_of.date()))
+    # a circular goes to a group chat: items of 保密 minutes / slips are counted, never listed
+    secret = session.scalar(select(func.count(Matter.id)).where(cond, ledger.sql_overdue(as_of.date()),
+                                                                sql_confidential())) or 0
+    for m in session.scalars(select(Matter).where(cond, ledger.sql_overdue(as_of.date()), ~sql_confidential())
                              .order_by(Matter.deadline, Matter.code)):
         overdue[m.responsible_unit.name].append(ledger.item_view(m, as_of))
     overdue_units = sorted(({"unit": k, "matters": v} for k, v in overdue.items()),
                            key=lambda u: (-len(u["matters"]), u["unit"]))
     return {"as_of": as_of, "month": month or ((periods[0].year, periods[0].month) if periods else None),
             "periods": per_period, "lagging": lagging, "overdue_units": overdue_units,
-            "overdue_total": sum(len(u["matters"]) for u in overdue_units),
+            "overdue_total": sum(len(u["matters"]) for u in overdue_units) + secret, "secret": secret,
             "expected": len(status), "on_time": sum(1 for s in status.values() if s == reporting.ON_TIME)}
 
 

@@ -50,7 +50,7 @@ from bot.actions.closeout import WATCHED, audit_matter
 from bot.delivery.outbox import Notices, people
 from bot.domain import ledger, reporting
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
-from bot.domain.scope import followers, office_liaisons_of, unit_liaison_of
+from bot.domain.scope import confidential_ids, followers, office_liaisons_of, unit_liaison_of
 from bot.infra.audit import snapshot
 from bot.infra.db import dialect_insert
 from bot.infra.text import render
@@ -248,10 +248,11 @@ def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Raised]:
         mine = _consulted(session, new2.keys())
         who = people(session, mine)
         everyone = [who[p] for p in mine if p in who]
-        shown = _first(session, new2.keys())
+        secret = confidential_ids(session, new2.keys())  # counted in the group, listed to who follows them
+        shown = _first(session, new2.keys() - secret)
         detail = _details(session, shown + [i for _, ids in mine.values() for i in ids], today)
         out.to_group("supervision", render("escalate/auto_stalled_group.txt", items=[detail[i] for i in shown],
-                                           total=len(new2), people=everyone, now=as_of),
+                                           total=len(new2), people=everyone, now=as_of, secret=len(secret)),
                      mention=everyone, key=f"escalation:{ESC_STALLED}:batch:{batch}")
         for pid, (total, ids) in mine.items():
             if pid in who:
@@ -261,10 +262,11 @@ def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Raised]:
 
     # level 3 — 久拖不办 (the one place this alert is sent)
     if new3:
-        shown = _first(session, new3.keys())
+        secret = confidential_ids(session, new3.keys())
+        shown = _first(session, new3.keys() - secret)
         detail = _details(session, shown, today)
         out.to_group("supervision", render("escalate/auto_interview.txt", items=[detail[i] for i in shown],
-                                           total=len(new3), days=days, now=as_of),
+                                           total=len(new3), days=days, now=as_of, secret=len(secret)),
                      key=f"escalation:{ESC_INTERVIEW}:batch:{min(new3.values())}")
 
     out.flush(session)

@@ -18,6 +18,7 @@ from bot.documents.texts import level_name, lines, part
 from bot.domain.ledger import sql_open
 from bot.domain.periods import month_bounds
 from bot.domain.roles import Roles
+from bot.domain.scope import sql_confidential
 from bot.infra.text import render
 from models import (
     ESC_ACCOUNTABILITY,
@@ -61,6 +62,7 @@ class Analysis:
     escalations: list[tuple[str, int]] = field(default_factory=list)  # (ladder step, count raised in the month)
     escalations_total: int = 0
     accountability: list[dict] = field(default_factory=list)  # 效能问责 candidates
+    accountability_secret: int = 0  # of them, items of 保密 minutes / slips: counted, never listed
     interview_days: int = 30
     spot_checks: int = 0  # 现场抽查 planned in the month
     rectifications: int = 0  # 整改要求 asked in the month
@@ -89,12 +91,12 @@ def analyse(session, report, year: int, month: int, interview_days: int = 30) ->
     a.escalations = [(level_name(lv), n) for lv, n in sorted(by_level.items())]
     a.escalations_total = sum(by_level.values())
     # the rung before 效能问责 reached (督查约谈) or 效能问责 itself, and still not done
+    hard = (sql_open(), Matter.created_at < end, Matter.escalation_level.in_((ESC_INTERVIEW, ESC_ACCOUNTABILITY)))
     for code, title, unit in session.execute(
             select(Matter.code, Matter.title, Unit.name).join(Unit, Unit.id == Matter.responsible_unit_id)
-            .where(sql_open(), Matter.created_at < end,
-                   Matter.escalation_level.in_((ESC_INTERVIEW, ESC_ACCOUNTABILITY)))
-            .order_by(Matter.deadline, Matter.id).limit(ACCOUNTABILITY_LIMIT)):
+            .where(*hard, ~sql_confidential()).order_by(Matter.deadline, Matter.id).limit(ACCOUNTABILITY_LIMIT)):
         a.accountability.append({"code": code, "title": title, "unit": unit})
+    a.accountability_secret = session.scalar(select(func.count(Matter.id)).where(*hard, sql_confidential())) or 0
     _supervision(session, a, start, end)
     return a
 
