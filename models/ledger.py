@@ -241,6 +241,10 @@ class ReportSubmission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     period_key: Mapped[str] = mapped_column(String(10), index=True)  # deadline date, e.g. 2026-12-05
+    # the problem list it is: of ONE minutes (附件3) or slip (附件4) — bot.domain.reporting.sql_source:
+    # "minutes:12", "slip:3", "" (items of neither); "*" (the default) a report of every source at once, as
+    # every report made before 0014 was
+    source: Mapped[str] = mapped_column(String(40), default="*", server_default="*")
     version: Mapped[int] = mapped_column(Integer, default=1)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
@@ -252,7 +256,7 @@ class ReportSubmission(Base):
     submitted_by: Mapped[Person] = relationship()
     items: Mapped[list[ReportItem]] = relationship(back_populates="submission", cascade="all, delete-orphan")
 
-    __table_args__ = (UniqueConstraint("unit_id", "period_key", "version"),)
+    __table_args__ = (UniqueConstraint("unit_id", "period_key", "source", "version"),)
 
 
 class MissedDeadline(Base):
@@ -260,11 +264,12 @@ class MissedDeadline(Base):
     report_overdue job, and counted from here (the year's tally in notices and the circular)."""
 
     __tablename__ = "missed_deadline"
-    __table_args__ = (UniqueConstraint("unit_id", "period_key"),)
+    __table_args__ = (UniqueConstraint("unit_id", "period_key", "source"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # indexed by uq (unit_id, period_key)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # indexed by uq (unit_id, period_key, source)
     period_key: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(40), default="*", server_default="*")  # as ReportSubmission.source
     deadline: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 

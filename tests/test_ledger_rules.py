@@ -212,11 +212,12 @@ def test_report_status(org_session):
     f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 5, 17), [(m1, "open", "推进中")])
     f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 5, 19), [(m1, "open", "修订")], version=2)
     p = period_by_key("2026-12-05")
+    src = reporting.source_of(m1)  # the problem list of the minutes both items come from
     st_ = reporting.report_status(s, [p], NOW)
-    assert st_ == {(o.fagai.id, p.key): reporting.ON_TIME, (o.keji.id, p.key): reporting.MISSING}
+    assert st_ == {(o.fagai.id, src, p.key): reporting.ON_TIME, (o.keji.id, src, p.key): reporting.MISSING}
     f.report(s, o.keji, o.uk, "2026-12-05", at(2026, 12, 6, 9))
-    assert reporting.report_status(s, [p], NOW)[(o.keji.id, p.key)] == reporting.LATE
-    assert reporting.report_status(s, [p], at(2026, 12, 6, 8))[(o.keji.id, p.key)] == reporting.MISSING
+    assert reporting.report_status(s, [p], NOW)[(o.keji.id, src, p.key)] == reporting.LATE
+    assert reporting.report_status(s, [p], at(2026, 12, 6, 8))[(o.keji.id, src, p.key)] == reporting.MISSING
 
 
 def test_sql_lights_match_python(org_session):

@@ -157,7 +157,10 @@ def test_a_month_of_seed_000_section_3_1_through_the_callback(trial):
         assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "returned"
     assert "复查发现仍有1户未腾空" in notices(rt, "closeout:")[-1][2] and notices(rt, "closeout:")[-1][1] == ZHUJIAN
     talk(zj, [("查 M1", ("申请销号：吴文锋", "征迁扫尾已完成", "重新打开：林勇勇", "仍有1户未腾空"))])
-    talk(zj, [("填报", ("M1", "已被林勇勇重新打开，原因：复查发现仍有1户未腾空"))])
+    # one problem list per minutes / slip: 区住建局 has M1 (minutes) and J3 (slip JB1)
+    talk(zj, [("填报", ("2份问题清单", "1. 《石化科创小镇征迁调度会议纪要（2026-11-20）》问题清单",
+                         "2. 事项交办单JB1")),
+              ("填报 1", ("M1", "!J3", "已被林勇勇重新打开，原因：复查发现仍有1户未腾空"))])
 
 
 def test_the_monthly_meeting_check_counts_meetings_without_minutes(trial):

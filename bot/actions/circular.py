@@ -38,24 +38,28 @@ def circular_data(session: Session, as_of: datetime, scope=None, *,
     cond = true() if scope is None else scope
     periods = circular_periods(as_of, month)
     unit_ids = set(session.scalars(select(reporting.sql_reporting_unit()).where(cond).distinct()))
-    status = reporting.report_status(session, periods, as_of, unit_ids=unit_ids)
+    status = reporting.report_status(session, periods, as_of, unit_ids=unit_ids)  # one per problem list
     names = {u.id: u.name for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids or {-1})))}
+    labels = reporting.source_labels(session, {src for _u, src, _k in status}, public=True)  # a group post
     per_period = []
     for p in periods:
         row = {"period": p, "expected": 0, "on_time": 0, "late": [], "missing": []}
-        for (uid, key), st in status.items():
+        lists = defaultdict(int)
+        for (uid, _src, key) in status:
+            lists[(uid, key)] += 1
+        for (uid, src, key), st in status.items():
             if key != p.key:
                 continue
             row["expected"] += 1
             if st == reporting.ON_TIME:
                 row["on_time"] += 1
-            else:
-                row[st].append(names[uid])
+            else:  # the unit, and which list when it owes several
+                row[st].append(names[uid] + (labels[src] if lists[(uid, key)] > 1 else ""))
         row["late"].sort()
         row["missing"].sort()
         per_period.append(row)
     by_unit: dict[int, dict] = {}
-    for (uid, key), st in sorted(status.items(), key=lambda kv: kv[0][1]):
+    for (uid, key), st in sorted(reporting.by_unit(status).items(), key=lambda kv: kv[0][1]):
         if st == reporting.ON_TIME:
             continue
         u = by_unit.setdefault(uid, {"unit": names[uid], "late": [], "missing": []})

@@ -418,7 +418,7 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     while len(periods) < lookback_periods:
         periods.insert(0, previous_period(periods[0]))
     periods = periods[-lookback_periods:] if lookback_periods else []
-    status = reporting.report_status(session, periods, as_of)
+    status = reporting.by_unit(reporting.report_status(session, periods, as_of))  # a period late if one list was
     found: dict[int, Candidate] = {}
     units = {}
 

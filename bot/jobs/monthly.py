@@ -107,7 +107,7 @@ def compute(session, year: int, month: int) -> Report:
     # report compliance for the month's two deadlines
     status = report_status(session, periods_in_month(year, month), as_of=end)
     per_unit = defaultdict(lambda: {"expected": 0, "on_time": 0, "late": 0})
-    for (uid, _key), st in status.items():
+    for (uid, _src, _key), st in status.items():  # one per problem list (lead unit, minutes / slip, period)
         per_unit[uid]["expected"] += 1
         per_unit[uid]["on_time"] += st == ON_TIME
         per_unit[uid]["late"] += st in (LATE, MISSING)
