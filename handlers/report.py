@@ -30,10 +30,14 @@ STATUS_CHOICES = [(ITEM_DONE, "已完成"), (ITEM_OPEN, "未完成")]
 
 
 def reported(session, unit_id: int):
-    """already_reported(period) for bot.domain.periods.period_for_report."""
+    """already_reported(period) for bot.domain.periods.period_for_report: the unit reported for the period
+    and no problem list it owes for it is still missing."""
     def check(period) -> bool:
-        return bool(session.scalar(select(exists().where(ReportSubmission.unit_id == unit_id,
-                                                         ReportSubmission.period_key == period.key))))
+        if not session.scalar(select(exists().where(ReportSubmission.unit_id == unit_id,
+                                                    ReportSubmission.period_key == period.key))):
+            return False
+        owed = reporting.report_status(session, [period], unit_ids=[unit_id])
+        return all(st != reporting.MISSING for st in owed.values())
     return check
 
 

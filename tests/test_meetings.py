@@ -320,3 +320,67 @@ def test_withdrawing_issued_minutes_and_a_confidential_slip(trial):
         assert s.scalar(select(Matter.state).where(Matter.code == "J3")) == "withdrawn"
     targets = {t for _k, t, _c in notices(rt, "slip-revoked:")}
     assert targets == {ZHUJIAN, LEADER}
+
+
+def _second_minutes():
+    """MINUTES for another meeting (its own title and date)."""
+    swap = {"〔2026〕12号": "〔2026〕13号", "石化科创小镇征迁调度会议纪要": "区长专题调度会议纪要",
+            "11月20日": "11月21日"}
+    return ([(swap.get(says, says), expect) for says, expect in MINUTES[:-1]]
+            + [("确认", ("纪要初稿已提交", "M3", "M4"))])
+
+
+def test_one_problem_list_per_lead_unit_and_minutes(trial):
+    """Seed 000 附件3: the unit of reporting is the problem list of ONE minutes. 区住建局 leads two minutes: its
+    填报 asks which; what is owed, reminded, named in 超期未报 and recorded as missed is per list; the 18:00 rule
+    is decided by each list's first submission."""
+    from bot.domain import reporting
+    from bot.domain.periods import period_by_key
+    from bot.jobs import overdue, reminders
+    from models import MissedDeadline, ReportSubmission
+
+    rt = trial
+    ol, leader, zj, sup = (rt.say(u) for u in (OFFICE_LIAISON, LEADER, ZHUJIAN, SUPERVISION))
+    rt.clock.set(at(2026, 11, 24, 10))
+    talk(ol, MINUTES)
+    talk(leader, [("同意 纪要1", "已签发印发")])
+    talk(ol, _second_minutes())
+    talk(leader, [("同意 纪要2", "已签发印发")])
+    zj_id = _unit_id(rt, "区住建局")
+    with rt.db.session() as s:
+        for mn in s.scalars(select(Minutes)):
+            mn.lead_unit_id = zj_id  # 区住建局 leads both (its liaison is named)
+    first = "《石化科创小镇征迁调度会议纪要（2026-11-20）》问题清单"
+    second = "《区长专题调度会议纪要（2026-11-21）》问题清单"
+    p = period_by_key("2026-12-05")
+
+    rt.clock.set(at(2026, 12, 3, 10))
+    answers = [("2", None), ("征迁扫尾推进中", None), ("12月18日", None), ("无", None),
+               ("2", None), ("用地报批材料已报送", None), ("12月18日", None), ("无", "请核对")]
+    talk(zj, [("填报", ("2份问题清单", "1. " + first + "（2项）", "2. " + second + "（2项）", "填报 序号")),
+              ("填报 1", (first, "共有 2 项", "M2", "!M3"))] + answers
+         + [("确认", ("第 1 版", first, "本期还有1份问题清单未报送：" + second))])
+    talk(sup, [("未报 本期", ("应报问题清单 2 份", "已报 1 份", "区住建局：" + second, "!区住建局：" + first))])
+
+    # the reminder on the deadline day names the list still owed; 超期未报 names and records it alone
+    reminders.run(rt, at(2026, 12, 5, 9))
+    [(_k, target, text)] = [n for n in notices(rt, "report_reminder:u")]
+    assert target == ZHUJIAN and second in text and first not in text
+    overdue.run(rt, p.deadline)
+    group = [c for _k, t, c in notices(rt, "report_overdue:group:supervision:")]
+    assert group and "区住建局（联络员：吴文锋）：" + second + "未报" in group[0] and first not in group[0]
+    with rt.db.session() as s:
+        assert [(m.unit_id, m.source) for m in s.scalars(select(MissedDeadline))] == [(zj_id, "minutes:2")]
+
+    # Dec 6: a revision of the first list stays on time (its first version decides); the second comes late
+    rt.clock.set(at(2026, 12, 6, 10))
+    talk(zj, [("填报 1", (first, "12月5日期", "这次提交将替换之前的报送", "!本期报送已过截止时间"))] + answers
+         + [("确认", ("第 2 版", "!记为迟报"))])
+    talk(zj, [("填报 2", (second, "12月5日期", "本期报送已过截止时间", "M4", "!M1"))] + answers
+         + [("确认", ("第 1 版", "记为迟报"))])
+    with rt.db.session() as s:
+        assert reporting.report_status(s, [p], at(2026, 12, 7)) == {
+            (zj_id, "minutes:1", p.key): reporting.ON_TIME, (zj_id, "minutes:2", p.key): reporting.LATE}
+        subs = [(r.source, r.version, r.current, r.is_late) for r in s.scalars(
+            select(ReportSubmission).order_by(ReportSubmission.id))]
+        assert subs == [("minutes:1", 1, False, False), ("minutes:1", 2, True, False), ("minutes:2", 1, True, True)]
