@@ -283,8 +283,8 @@ def may_withdraw(ctx: Context, record) -> bool:
     return bool(rows & ctx.roles.liaison_row_ids)
 
 
-@commands.command("撤回", "撤销印发", summary="撤回纪要或交办单（已印发的即撤销印发）：撤回 纪要编号/JB编号 原因",
-                  order=36, roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
+@commands.command("撤回", "撤销印发", summary="撤回纪要或交办单：撤回 纪要编号/JB编号 原因", order=36,
+                  roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
 def withdraw(ctx: Context, args: str):
     record, reason = record_of(ctx, args)
     if record is None:

@@ -149,14 +149,18 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
                     case((Matter.state == MATTER_CLOSED, 1), else_=0).label("closed"),
                     case((Matter.state == MATTER_CLAIMED, 1), else_=0).label("claimed"),
                     case((sql_active(), 1), else_=0).label("active"),
-                    case((and_(sql_active(), sql_overdue(today)), 1), else_=0).label("overdue"))
+                    case((and_(sql_active(), sql_overdue(today)), 1), else_=0).label("overdue"),
+                    case((and_(sql_active(), sql_confidential()), 1), else_=0).label("secret"))
              .join(belongs, belongs.c.matter_id == Matter.id)).subquery()
     stats: dict[int, dict[int, dict]] = defaultdict(dict)
-    for row_id, unit_id, total, closed, claimed, active, overdue in session.execute(
+    secret: dict[int, int] = defaultdict(int)  # per row: its items of 保密 minutes / slips still to do
+    for row_id, unit_id, total, closed, claimed, active, overdue, n_secret in session.execute(
             select(flags.c.row_id, flags.c.unit_id, func.count(), func.sum(flags.c.closed), func.sum(flags.c.claimed),
-                   func.sum(flags.c.active), func.sum(flags.c.overdue)).group_by(flags.c.row_id, flags.c.unit_id)):
+                   func.sum(flags.c.active), func.sum(flags.c.overdue), func.sum(flags.c.secret))
+            .group_by(flags.c.row_id, flags.c.unit_id)):
         stats[row_id][unit_id] = dict(total=total, closed=int(closed or 0), claimed=int(claimed or 0),
                                       active=int(active or 0), overdue=int(overdue or 0))
+        secret[row_id] += int(n_secret or 0)
     unit_ids = {u for d in stats.values() for u in d}
     names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(unit_ids)))).all())
     # each unit's current version (shown) and first submission (decides lateness: bot.domain.reporting), in one query
@@ -167,8 +171,6 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
     # hardest items per leader: this period's reported obstacle, else the slip row's 难点痛点堵点
     # the roll-up goes to the supervision group: items of 保密 minutes / slips counted, never listed
     hardest: dict[int, list[dict]] = defaultdict(list)
-    secret = dict(session.execute(select(Matter.leader_id, func.count(Matter.id)).where(
-        Matter.leader_id.in_(leader_ids), sql_active(), sql_confidential()).group_by(Matter.leader_id)).all())
     for h in hardest_items(session, period.key, where=(Matter.leader_id.in_(leader_ids), ~sql_confidential()),
                            order=(Matter.deadline, Matter.id), key=lambda h: (h["deadline"], h["id"]),
                            per_leader=HARDEST_PER_ROW):
@@ -195,7 +197,7 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
                    late=sum(1 for x in lines if x["submitted_at"] and x["late"]),
                    missing=[x["name"] for x in lines if not x["submitted_at"]])
         hard_text = render("jobs/rollup_hardest.txt", items=hardest.get(r.leader_id, []),
-                           secret=secret.get(r.leader_id, 0))
+                           secret=secret.get(r.id, 0))
         out[r.id] = Compiled(r.id, r.seq, r.leader_id, leader, liaisons[r.id],
                              render("jobs/rollup_content.txt", **ctx), hard_text, len(lines), ctx["reported"],
                              totals)
