@@ -115,3 +115,16 @@ def test_the_problem_list_file_sent_to_a_group_leaves_confidential_minutes_out(r
         shared = text(annex3_xlsx(s, roles_of(s, liaison), period, public=True))
     assert SECRET_TITLE in own
     assert SECRET_TITLE not in shared and COUNTED in shared
+
+
+def test_a_confidential_item_raised_to_the_supervision_group_is_counted_not_shown(rt):
+    from bot.actions.base import Acting
+    from bot.actions.escalation import do_raise_escalation
+    from models import Person
+
+    with rt.db.session() as s:
+        ua = s.scalar(select(Person).where(Person.wecom_userid == "ua"))
+        m9 = s.scalar(select(Matter).where(Matter.code == "M9"))
+        do_raise_escalation(Acting(s, ua, at(2026, 12, 10, 10)), m9, 1, "跨部门难协调")
+    [n] = [n for n in notices(rt, "escalation:1:") if n.target == "supervision"]
+    assert SECRET_TITLE not in n.payload["content"] and "另有涉密事项1项，未列明细" in n.payload["content"]

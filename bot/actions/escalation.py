@@ -306,9 +306,12 @@ def do_raise_escalation(act: Act, matter: Matter, level: int, reason: Optional[s
     s.flush()
     audit_matter(s, matter, before, act.actor, "escalated", act.now, reason, level=level)
     if level == ESC_SUPERVISION_REQUEST:
-        rows = ledger.history_rows(s, matter)[-HISTORY_LINES:]
-        text = act.render("escalate/to_supervision.txt", m=matter, v=ledger.item_view(matter, act.now), esc=esc,
-                          rows=rows, by=act.actor)
+        if confidential_ids(s, [matter.id]):  # a group chat: a 保密 item counted, never shown
+            text = act.render("escalate/to_supervision_secret.txt", m=matter, by=act.actor, secret=1)
+        else:
+            rows = ledger.history_rows(s, matter)[-HISTORY_LINES:]
+            text = act.render("escalate/to_supervision.txt", m=matter, v=ledger.item_view(matter, act.now),
+                              esc=esc, rows=rows, by=act.actor)
         act.notify_group("supervision", text, key=alert_key(matter, ESC_SUPERVISION_REQUEST))
     return esc
 
