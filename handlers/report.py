@@ -7,6 +7,8 @@ bot.actions.report.do_submit_report.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from sqlalchemy import and_, exists, or_, select
 
 from bot.actions.closeout import claim_and_decision
@@ -29,20 +31,28 @@ STATUS_CHOICES = [(ITEM_DONE, "已完成"), (ITEM_OPEN, "未完成")]
 
 
 def reported(session, unit_id: int):
-    """already_reported(period) for bot.domain.periods.period_for_report."""
+    """already_reported(period) for bot.domain.periods.period_for_report: the unit reported for the period
+    and no problem list it owes for it is still missing."""
     def check(period) -> bool:
-        return bool(session.scalar(select(exists().where(ReportSubmission.unit_id == unit_id,
-                                                         ReportSubmission.period_key == period.key))))
+        if not session.scalar(select(exists().where(ReportSubmission.unit_id == unit_id,
+                                                    ReportSubmission.period_key == period.key))):
+            return False
+        owed = reporting.report_status(session, [period], unit_ids=[unit_id])
+        return all(st != reporting.MISSING for st in owed.values())
     return check
 
 
-def current_submission(session, unit_id: int, period_key: str):
-    return session.scalar(select(ReportSubmission).where(
+def current_submission(session, unit_id: int, period_key: str, source: Optional[str] = None):
+    """The unit's current report of the period (of `source` or one of every source, when given; the latest)."""
+    q = select(ReportSubmission).where(
         ReportSubmission.unit_id == unit_id, ReportSubmission.period_key == period_key,
-        ReportSubmission.current.is_(True)))
+        ReportSubmission.current.is_(True))
+    if source is not None:
+        q = q.where(ReportSubmission.source.in_((source, reporting.ALL_SOURCES)))
+    return session.scalars(q.order_by(ReportSubmission.submitted_at.desc(), ReportSubmission.id.desc())).first()
 
 
-def items_to_report(session, unit_id: int, period) -> list[dict]:
+def items_to_report(session, unit_id: int, period, source: Optional[str] = None) -> list[dict]:
     """The unit's problem list for `period`: the open matters and slip rows it is responsible for, and those
     of the minutes and slips it leads (牵头单位, seed 000 附件3 note 2), soonest deadline first; plus those
     claimed done since the period opened or in this period's current report (so it can revise them). For a
@@ -51,12 +61,15 @@ def items_to_report(session, unit_id: int, period) -> list[dict]:
     mine = or_(sql_responsible_for([unit_id]), reporting.sql_led_by([unit_id]))
     ids = set(session.scalars(select(Matter.id).where(mine, or_(
         Matter.state.in_(REPORTABLE), and_(Matter.state == MATTER_CLAIMED, Matter.claimed_at > period.opens)))))
-    sub = current_submission(session, unit_id, period.key)
+    if source is not None:
+        ids = set(session.scalars(select(Matter.id).where(Matter.id.in_(ids or {-1}),
+                                                          reporting.sql_source() == source)))
+    sub = current_submission(session, unit_id, period.key, source)
     earlier = {}
     if sub is not None:
         for it in sub.items:
             earlier[it.matter_id] = it
-            if it.matter.state == MATTER_CLAIMED:
+            if it.matter.state == MATTER_CLAIMED and source in (None, reporting.source_of(it.matter)):
                 ids.add(it.matter_id)
     if not ids:
         return []
@@ -81,7 +94,8 @@ def items_to_report(session, unit_id: int, period) -> list[dict]:
         pres = theirs.get(m.id, [])
         pre = pres[0] if pres else None
         decision = claim_and_decision(session, m)[1] if m.state == MATTER_RETURNED else None
-        out.append({"id": m.id, "code": m.code, "kind": m.kind, "title": m.title, "deadline": m.deadline.isoformat(),
+        out.append({"id": m.id, "code": m.code, "kind": m.kind, "source": reporting.source_of(m), "title": m.title,
+                    "deadline": m.deadline.isoformat(),
                     "planned": m.planned_deadline.isoformat() if m.planned_deadline else None,
                     "last": m.last_progress, "state": m.state,
                     "earlier": prev.status if prev else None,
@@ -108,11 +122,26 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
                         answer.get("obstacle"))
              for fixed, answer in zip(meta["_items_items"], data["items"], strict=False)]
     try:
-        out = do_submit_report(ctx, unit, period, items)
+        out = do_submit_report(ctx, unit, period, items, meta.get("source"))
     except ledger.TransitionError as exc:
         raise Invalid("report/err_changed.txt", code=exc.info.get("item")) from exc
+    label = reporting.source_labels(ctx.session, [out.submission.source])[out.submission.source]
+    rest = [x for x in sources_to_report(ctx.session, unit.id, period) if x[0] != out.submission.source]
     return Reply(ctx.render("report/saved.txt", sub=out.submission, unit=unit, period=period, replaced=out.replaced,
-                            done=out.done, open=out.open, beyond=out.beyond_deadline))
+                            done=out.done, open=out.open, beyond=out.beyond_deadline, label=label,
+                            rest=rest))
+
+
+def sources_to_report(session, unit_id: int, period) -> list[tuple[str, str, int, bool]]:
+    """The problem lists the unit has items to report on for `period`: (source, label, items, reported
+    already this period), the minutes / slips it leads first (by their first item), then the others."""
+    counts: dict[str, int] = {}
+    for it in items_to_report(session, unit_id, period):
+        counts[it["source"]] = counts.get(it["source"], 0) + 1
+    labels = reporting.source_labels(session, counts)
+    done = set(session.scalars(select(ReportSubmission.source).where(
+        ReportSubmission.unit_id == unit_id, ReportSubmission.period_key == period.key)))
+    return [(src, labels[src], n, src in done or reporting.ALL_SOURCES in done) for src, n in counts.items()]
 
 
 FLOW = commands.flow(Flow(
@@ -152,12 +181,20 @@ def report(ctx: Context, args: str):
         units = [ctx.session.get(Unit, uid) for uid in sorted(ctx.roles.liaison_unit_ids)]
         return ctx.render("report/which_unit.txt", units=units)
     period = period_for_report(ctx.now, reported(ctx.session, unit.id))
-    matters = items_to_report(ctx.session, unit.id, period)
-    if not matters:
+    # one problem list per minutes / slip (seed 000 附件3 / 附件4): with several, the unit picks one
+    sources = sources_to_report(ctx.session, unit.id, period)
+    if not sources:
         return ctx.render("report/nothing.txt", unit=unit, period=period)
-    prev = current_submission(ctx.session, unit.id, period.key)
-    intro = ctx.render("report/intro.txt", unit=unit, period=period, count=len(matters), prev=prev,
-                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now))
+    pick = (args or "").split()[-1:] or [""]
+    pick = pick[0].translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if len(sources) > 1 and not (pick.isdigit() and 1 <= int(pick) <= len(sources)):
+        return ctx.render("report/which_source.txt", unit=unit, period=period, sources=sources,
+                          many_units=len(ctx.roles.liaison_unit_ids) > 1)
+    source, label, _n, _done = sources[int(pick) - 1 if len(sources) > 1 else 0]
+    matters = items_to_report(ctx.session, unit.id, period, source)
+    prev = current_submission(ctx.session, unit.id, period.key, source)
+    intro = ctx.render("report/intro.txt", unit=unit, period=period, count=len(matters), prev=prev, label=label,
+                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now, source))
     reply = engine.start(ctx, FLOW, meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key,
-                                          "matters": matters})
+                                          "matters": matters, "source": source})
     return Reply(intro + "\n\n" + reply.text)

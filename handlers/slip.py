@@ -30,7 +30,16 @@ from handlers import decisions, projects
 from handlers.closeout import return_for_redo
 from handlers.common import paged
 from handlers.minutes import may_dispatch
-from models import MINUTES_DRAFTED, SLIP_PENDING, SLIP_RETURNED, AssignmentSlip, Minutes, Person
+from models import (
+    MINUTES_DRAFTED,
+    MINUTES_ISSUED,
+    SLIP_ISSUED,
+    SLIP_PENDING,
+    SLIP_RETURNED,
+    AssignmentSlip,
+    Minutes,
+    Person,
+)
 
 commands = Commands()
 
@@ -259,15 +268,31 @@ def resubmit_minutes(ctx: Context, args: str):
     return ctx.render("minutes/resubmitted.txt", minutes=record)
 
 
-@commands.command("撤回", summary="撤回未签发的纪要或交办单：撤回 纪要编号/JB编号 原因", order=36,
-                roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
+def may_withdraw(ctx: Context, record) -> bool:
+    """Who may withdraw minutes or a slip (a draft, or 撤销印发 of an issued one): its drafter, the office
+    liaison of its 附件2 row (who may draft it: the row of the minutes, else a row of its leader), or an
+    admin."""
+    if is_drafter(ctx, record) or ctx.roles.has("admin"):
+        return True
+    row_id = getattr(record, "dispatch_row_id", None)
+    if row_id is not None:
+        return row_id in ctx.roles.liaison_row_ids
+    from models import DispatchRow
+
+    rows = set(ctx.session.scalars(select(DispatchRow.id).where(DispatchRow.leader_id == record.leader_id)))
+    return bool(rows & ctx.roles.liaison_row_ids)
+
+
+@commands.command("撤回", "撤销印发", summary="撤回纪要或交办单：撤回 纪要编号/JB编号 原因", order=36,
+                  roles=("unit_liaison", "office_liaison", "liaison_group_member", "admin"))
 def withdraw(ctx: Context, args: str):
     record, reason = record_of(ctx, args)
     if record is None:
         return ctx.render("slip/record_usage.txt", args=args)
     is_minutes = isinstance(record, Minutes)
-    if not is_drafter(ctx, record):
+    if not may_withdraw(ctx, record):
         return ctx.render("slip/not_drafter.txt", slip=record, minutes=is_minutes)
+    issued = record.state in (MINUTES_ISSUED, SLIP_ISSUED)
     try:
         if is_minutes:
             do_withdraw_minutes(ctx, record, reason)
@@ -275,4 +300,9 @@ def withdraw(ctx: Context, args: str):
             do_withdraw_slip(ctx, record, reason)
     except TransitionError as exc:
         return ctx.render("slip/withdraw_refused.txt", slip=record, minutes=is_minutes, code=exc.code)
+    if issued:
+        matters = list(record.matters if is_minutes else record.rows)
+        return ctx.render("slip/revoked.txt", slip=record, minutes=is_minutes, reason=reason.strip(),
+                          withdrawn=[m for m in matters if m.state == "withdrawn"],
+                          kept=[m for m in matters if m.state != "withdrawn"])
     return ctx.render("slip/withdrawn.txt", slip=record, minutes=is_minutes, reason=reason)

@@ -173,7 +173,9 @@ MATTER_EXTENSION = "extension_requested"
 MATTER_CLAIMED = "completion_claimed"
 MATTER_CLOSED = "closed"  # 销号
 MATTER_RETURNED = "returned"  # 退回重办 (open again, flagged)
-MATTER_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_CLOSED, MATTER_RETURNED)
+MATTER_WITHDRAWN = "withdrawn"  # its issued minutes / slip were withdrawn (撤销印发): terminal
+MATTER_STATES = (MATTER_OPEN, MATTER_EXTENSION, MATTER_CLAIMED, MATTER_CLOSED, MATTER_RETURNED,
+                 MATTER_WITHDRAWN)
 KIND_MINUTES = "minutes"
 KIND_SLIP = "slip"
 KIND_TOPIC = "topic"
@@ -225,6 +227,8 @@ class Matter(Base):
     claimed_at: Mapped[Optional[datetime]]
     # 分解督办: a sub-item of the item the supervision group split (same source; code M3-1)
     parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("matter.id"), index=True)
+    # when its issued minutes / slip were withdrawn (state withdrawn): it owes nothing from the next period on
+    withdrawn_at: Mapped[Optional[datetime]]
 
     minutes: Mapped[Optional[Minutes]] = relationship(back_populates="matters")
     slip: Mapped[Optional[AssignmentSlip]] = relationship(back_populates="rows")
@@ -274,6 +278,10 @@ class ReportSubmission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     period_key: Mapped[str] = mapped_column(String(10), index=True)  # deadline date, e.g. 2026-12-05
+    # the problem list it is: of ONE minutes (附件3) or slip (附件4) — bot.domain.reporting.sql_source:
+    # "minutes:12", "slip:3", "" (items of neither); "*" (the default) a report of every source at once, as
+    # every report made before 0014 was
+    source: Mapped[str] = mapped_column(String(40), default="*", server_default="*")
     version: Mapped[int] = mapped_column(Integer, default=1)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
@@ -285,7 +293,7 @@ class ReportSubmission(Base):
     submitted_by: Mapped[Person] = relationship()
     items: Mapped[list[ReportItem]] = relationship(back_populates="submission", cascade="all, delete-orphan")
 
-    __table_args__ = (UniqueConstraint("unit_id", "period_key", "version"),)
+    __table_args__ = (UniqueConstraint("unit_id", "period_key", "source", "version"),)
 
 
 class MissedDeadline(Base):
@@ -293,11 +301,12 @@ class MissedDeadline(Base):
     report_overdue job, and counted from here (the year's tally in notices and the circular)."""
 
     __tablename__ = "missed_deadline"
-    __table_args__ = (UniqueConstraint("unit_id", "period_key"),)
+    __table_args__ = (UniqueConstraint("unit_id", "period_key", "source"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # indexed by uq (unit_id, period_key)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # indexed by uq (unit_id, period_key, source)
     period_key: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(40), default="*", server_default="*")  # as ReportSubmission.source
     deadline: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 

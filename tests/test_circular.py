@@ -39,7 +39,7 @@ def test_circular_lists_late_missing_and_overdue(rt):
     with rt.db.session() as s:
         text = build_circular(s, NOW)
     assert "（2026年12月）" in text
-    assert "按时报送 1 个单位；逾期报送 1 个：区教育局；未报送 1 个：区科技局" in text
+    assert "应报送问题清单 3 份，按时报送 1 份；逾期报送 1 份：区教育局；未报送 1 份：区科技局" in text
     assert "- 区科技局：未报 1 次（12月5日）" in text
     assert "- 区教育局：逾期报送 1 次（12月5日）" in text
     assert "区发改局：" not in text  # on time

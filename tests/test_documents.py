@@ -312,13 +312,53 @@ def test_monthly_report_docx_reads_as_an_office_document(seeded, tmp_path):
     assert "M5 科技企业培育专项（区科技局）" in body  # 效能问责 level, still open
     assert "（一）落实调度频次" in body and "逾期超过30天" in body
     assert len(doc.inline_shapes) == 1  # the chart
-    units, ledger = doc.tables
+    units, ledger = doc.tables[:2]  # then the key projects (seed 001)
     assert [c.text for c in units.rows[0].cells][:5] == ["责任单位", "事项总数", "已销号", "未销号", "逾期"]
     assert sorted(r.cells[0].text for r in ledger.rows[1:]) == ["J6", "J7", "M1", "M2", "M3", "M4", "M5"]
     assert ledger.rows[0]._tr.trPr.xpath("./w:tblHeader")
     s0, s1 = doc.sections
     assert (round(s0.page_width.cm, 1), round(s0.top_margin.cm, 1), round(s0.left_margin.cm, 1)) == (21.0, 3.7, 2.8)
     assert s1.orientation == 1  # appendices landscape
+
+
+def test_monthly_report_docx_carries_the_key_project_table(seeded):
+    """Seed 001 in the analysis report as in the workbook: per key project its weekly forms (due, reviewed,
+    on time) and its milestones due in the month (met on time, met late, not met); and each unit's part —
+    read back from the .docx."""
+    from bot.jobs import monthly
+    from models import KeyProject, Milestone, WeeklyProjectReport
+    from tests.documents_data import build_month
+    from tests.jobs_helpers import notices
+
+    with seeded.db.session() as s:
+        build_month(s)
+        project = s.scalar(select(KeyProject).where(KeyProject.seq == 1))
+        someone = s.scalar(select(Person).where(Person.wecom_userid == "guoyating"))
+        for week, reviewed in ((date(2026, 11, 2), datetime(2026, 11, 2, 1, tzinfo=UTC)),
+                               (date(2026, 11, 9), datetime(2026, 11, 11, 1, tzinfo=UTC))):
+            s.add(WeeklyProjectReport(project_id=project.id, week_start=week, submitted_by_id=someone.id,
+                                      submitted_at=reviewed, state="reviewed", reviewed_by_id=someone.id,
+                                      reviewed_at=reviewed, filled_unit_id=project.lead_units[0].id))
+        top = max([m.seq for m in project.milestones] or [0])
+        for i, (deadline, done) in enumerate(((date(2026, 11, 10), date(2026, 11, 9)),
+                                              (date(2026, 11, 15), date(2026, 11, 20)),
+                                              (date(2026, 11, 25), None), (date(2027, 1, 5), None)), 1):
+            s.add(Milestone(project_id=project.id, seq=top + i, target=f"节点{i}", deadline=deadline, done_on=done))
+        name, leads = project.name, "、".join(u.name for u in project.lead_units)
+    monthly.run(seeded, datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
+    path = [n for n in notices(seeded, "monthly_report:2026-11:docx")][0].payload["path"]
+    doc = Document(path)
+    texts = [p.text for p in doc.paragraphs if p.text]
+    assert "3. 重点项目推进情况表" in texts and "重点项目推进情况表" in texts
+    tables = {t.rows[0].cells[0].text: t for t in doc.tables}
+    table = tables["重点项目"]
+    assert [c.text for c in table.rows[0].cells] == ["重点项目", "牵头单位", "应报周报", "已审核", "按时审核",
+                                                     "到期节点", "按期完成", "逾期完成", "逾期未完成"]
+    rows = {r.cells[0].text: [c.text for c in r.cells[1:]] for r in table.rows[1:]}
+    # November 2026 has five Mondays; two forms reviewed, one of them on its Monday
+    assert rows[name] == [leads, "5", "2", "1", "3", "1", "1", "1"]
+    units = {r.cells[0].text: [c.text for c in r.cells[1:5]] for r in tables["单位"].rows[1:]}
+    assert units[leads.split("、")[0]] == ["5", "1", "1", "3"]
 
 
 def test_a_month_before_any_data_sends_no_report(seeded):

@@ -37,10 +37,10 @@ def test_a_unit_told_no_report_is_needed_is_not_counted_reminded_named_or_record
     with runtime.db.session() as s:
         o = _claimed_before_the_period(s)
         keji, fagai = o.keji.id, o.fagai.id
-        status = reporting.report_status(s, [p], at(2026, 12, 21))
+        status = reporting.by_unit(reporting.report_status(s, [p], at(2026, 12, 21)))
         assert status == {(fagai, p.key): reporting.MISSING}
         # it still owed the 5th: the item was open when that period opened
-        assert reporting.report_status(s, [period_by_key("2026-12-05")], at(2026, 12, 21))[
+        assert reporting.by_unit(reporting.report_status(s, [period_by_key("2026-12-05")], at(2026, 12, 21)))[
             (keji, "2026-12-05")] == reporting.MISSING
         circ = circular_data(s, at(2026, 12, 21), month=(2026, 12))
         assert [row["missing"] for row in circ["periods"]] == [["区发改局", "区科技局"], ["区发改局"]]
@@ -75,13 +75,19 @@ def test_the_lead_unit_files_the_problem_list_with_the_responsible_units_progres
         o = _led_minutes(s)
         fagai, keji, ol1 = o.fagai.id, o.keji.id, o.ol1.id
     runtime.clock.set(at(2026, 12, 3, 9))
-    # 科技局 reports on its own items; it is not what counts for M5
-    talk(Direct(runtime, "uk"), [("填报", "共有 2 项"), ("2", None), ("平台主体封顶", None), ("12月20日", None),
-                                 ("无", None), ("2", None), ("进行中", None), ("12月25日", None), ("无", "请核对"),
-                                 ("确认", "第 1 版")])
+    # 科技局 reports on its own items, one list (minutes) at a time; M5's is not what counts for M5
+    talk(Direct(runtime, "uk"), [("填报", ("2份问题清单", "1. 《经济运行调度会（2026-11-02）》问题清单（1项）")),
+                                 ("填报 1", ("共有 1 项", "M5")), ("2", None), ("平台主体封顶", None),
+                                 ("12月20日", None), ("无", "请核对"),
+                                 ("确认", ("第 1 版", "本期还有1份问题清单未报送：《测试用调度会"))])
     with runtime.db.session() as s:
-        st = reporting.report_status(s, [p], at(2026, 12, 4))
-    assert st == {(fagai, p.key): reporting.MISSING, (keji, p.key): reporting.ON_TIME}  # 科技局 still owes M6
+        st = reporting.by_unit(reporting.report_status(s, [p], at(2026, 12, 4)))
+    assert st == {(fagai, p.key): reporting.MISSING, (keji, p.key): reporting.MISSING}  # 科技局 still owes M6's
+    talk(Direct(runtime, "uk"), [("填报 2", ("共有 1 项", "M6")), ("2", None), ("进行中", None), ("12月25日", None),
+                                 ("无", "请核对"), ("确认", "第 1 版")])
+    with runtime.db.session() as s:
+        st = reporting.by_unit(reporting.report_status(s, [p], at(2026, 12, 4)))
+    assert st == {(fagai, p.key): reporting.MISSING, (keji, p.key): reporting.ON_TIME}
     runtime.clock.set(at(2026, 12, 4, 9))
     text = talk(Direct(runtime, "ua"), [
         ("查 M5", ("M5", "科创平台建设")),  # the lead unit's liaison sees the items it leads
@@ -91,7 +97,7 @@ def test_the_lead_unit_files_the_problem_list_with_the_responsible_units_progres
         ("1", "完成情况"), ("已建成投用", "请核对"), ("确认", "第 1 版")])
     assert "M6" not in text
     with runtime.db.session() as s:
-        st = reporting.report_status(s, [p], at(2026, 12, 6))
+        st = reporting.by_unit(reporting.report_status(s, [p], at(2026, 12, 6)))
         assert st[(fagai, p.key)] == reporting.ON_TIME
         sub = s.scalar(select(ReportSubmission).where(ReportSubmission.unit_id == fagai))
         assert sorted(i.matter.code for i in s.scalars(select(ReportItem).where(ReportItem.submission_id == sub.id))) \
@@ -181,7 +187,7 @@ def test_the_circular_takes_a_month_and_never_says_all_on_time_when_nobody_owed(
     assert "2026年11月" in november and "按时报送 0 个单位" not in november and "均按时报送" not in november
     assert "无应报送问题清单的单位" in november and "通报 2026年11月 发布" in november
     december = say("通报 本月")
-    assert "2026年12月" in december and "逾期报送 1 个：区发改局" in december and "均按时报送" not in december
+    assert "2026年12月" in december and "逾期报送 1 份：区发改局" in december and "均按时报送" not in december
     assert say("通报 12月") == december
     assert "不是月份" in say("通报 十三月")
     assert "✅ 通报已发送" in say("通报 11月 发布")

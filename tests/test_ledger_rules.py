@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from bot.actions.base import Acting
-from bot.actions.closeout import do_claim_completion, do_close, do_reopen, do_return_for_redo
+from bot.actions.closeout import do_claim_completion, do_close, do_reopen, do_return_for_redo, do_withdraw_item
 from bot.actions.escalation import do_decide_escalation, do_raise_escalation
 from bot.actions.extension import do_decide_extension, do_request_extension
 from bot.domain import ledger, reporting
@@ -25,6 +25,7 @@ from models import (
     MATTER_OPEN,
     MATTER_RETURNED,
     MATTER_STATES,
+    MATTER_WITHDRAWN,
     AuditLog,
     Base,
     Escalation,
@@ -211,11 +212,12 @@ def test_report_status(org_session):
     f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 5, 17), [(m1, "open", "推进中")])
     f.report(s, o.fagai, o.ua, "2026-12-05", at(2026, 12, 5, 19), [(m1, "open", "修订")], version=2)
     p = period_by_key("2026-12-05")
+    src = reporting.source_of(m1)  # the problem list of the minutes both items come from
     st_ = reporting.report_status(s, [p], NOW)
-    assert st_ == {(o.fagai.id, p.key): reporting.ON_TIME, (o.keji.id, p.key): reporting.MISSING}
+    assert st_ == {(o.fagai.id, src, p.key): reporting.ON_TIME, (o.keji.id, src, p.key): reporting.MISSING}
     f.report(s, o.keji, o.uk, "2026-12-05", at(2026, 12, 6, 9))
-    assert reporting.report_status(s, [p], NOW)[(o.keji.id, p.key)] == reporting.LATE
-    assert reporting.report_status(s, [p], at(2026, 12, 6, 8))[(o.keji.id, p.key)] == reporting.MISSING
+    assert reporting.report_status(s, [p], NOW)[(o.keji.id, src, p.key)] == reporting.LATE
+    assert reporting.report_status(s, [p], at(2026, 12, 6, 8))[(o.keji.id, src, p.key)] == reporting.MISSING
 
 
 def test_sql_lights_match_python(org_session):
@@ -337,11 +339,21 @@ class ItemMachine(RuleBasedStateMachine):
             if not accept:
                 self.returned_levels.add(esc.level)
 
+    @rule(reason=st.sampled_from(["", "纪要已撤销印发"]))
+    def withdraw(self, reason):
+        changes = ledger.TRANSITIONS["withdraw"].changes(self.m.state)
+        result = self.attempt("withdraw", lambda: do_withdraw_item(self.act(self.o.admin), self.m, reason),
+                              bool(reason))
+        if result is not None:
+            assert result is changes  # False for a closed item: it keeps its 销号
+            self.changes += changes
+
     @invariant()
     def valid(self):
         m, s = self.m, self.s
         assert m.state in MATTER_STATES
         assert (m.state == MATTER_CLOSED) == (m.closed_at is not None)
+        assert (m.state == MATTER_WITHDRAWN) == (m.withdrawn_at is not None)
         pending = s.scalar(select(func.count()).select_from(ExtensionRequest)
                            .where(ExtensionRequest.state == EXT_PENDING))
         assert pending <= 1
@@ -361,6 +373,20 @@ class ItemMachine(RuleBasedStateMachine):
             with pytest.raises(TransitionError):
                 fn()
         assert self.m.state == MATTER_CLOSED
+
+    @precondition(lambda self: self.m.state == MATTER_WITHDRAWN)
+    @rule()
+    def withdrawn_is_terminal(self):
+        for fn in (lambda: do_claim_completion(Acting(self.s, self.o.ua, self.now), self.m),
+                   lambda: do_close(Acting(self.s, self.o.ol1, self.now), self.m),
+                   lambda: do_reopen(Acting(self.s, self.o.admin, self.now), self.m, "x"),
+                   lambda: do_request_extension(Acting(self.s, self.o.ua, self.now), self.m, date(2030, 1, 1), "x"),
+                   lambda: do_raise_escalation(Acting(self.s, self.o.ua, self.now), self.m, 5, "x"),
+                   lambda: do_withdraw_item(Acting(self.s, self.o.admin, self.now), self.m, "x")):
+            with pytest.raises(TransitionError) as exc:
+                fn()
+            assert exc.value.code == "withdrawn"
+        assert self.m.state == MATTER_WITHDRAWN
 
 
 ItemMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None,

@@ -159,7 +159,10 @@ def test_a_month_of_seed_000_section_3_1_through_the_callback(trial):
         assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "returned"
     assert "复查发现仍有1户未腾空" in notices(rt, "closeout:")[-1][2] and notices(rt, "closeout:")[-1][1] == ZHUJIAN
     talk(zj, [("查 M1", ("申请销号：吴文锋", "征迁扫尾已完成", "重新打开：林勇勇", "仍有1户未腾空"))])
-    talk(zj, [("填报", ("M1", "已被林勇勇重新打开，原因：复查发现仍有1户未腾空"))])
+    # one problem list per minutes / slip: 区住建局 has M1 (minutes) and J3 (slip JB1)
+    talk(zj, [("填报", ("2份问题清单", "1. 《石化科创小镇征迁调度会议纪要（2026-11-20）》问题清单",
+                         "2. 事项交办单JB1")),
+              ("填报 1", ("M1", "!J3", "已被林勇勇重新打开，原因：复查发现仍有1户未腾空"))])
 
 
 def test_the_monthly_meeting_check_counts_meetings_without_minutes(trial):
@@ -254,3 +257,132 @@ def test_the_draft_reminder_goes_to_a_named_lead_unit_liaison_too(seeded):
     assert by_key["minutes_draft"][0] == ZHUJIAN and by_key["minutes_chase"][0] == OFFICE_LIAISON
     assert "已提醒区住建局联络员" in by_key["minutes_chase"][1]
 
+
+
+def test_the_monthly_meeting_check_leaves_out_retired_rows(trial):
+    """A retired 附件2 row (DispatchRow.active=False: "持续滚动更新") owes no meeting any more: its leader's
+    office liaisons are not reminded for it."""
+    from models import DispatchRow
+    rt = trial
+    with rt.db.session() as s:
+        yang = s.scalar(select(Person.id).where(Person.name == "杨凤翔"))
+        rows = s.scalars(select(DispatchRow).where(DispatchRow.leader_id == yang)).all()
+        assert rows
+        for r in rows:
+            r.active = False
+    run_leader_meeting(rt, at(2026, 12, 25, 9))
+    texts = [c for _k, _t, c in notices(rt, "leader_meeting:")]
+    assert texts and not any("杨凤翔" in c for c in texts)
+
+
+def test_withdrawing_issued_minutes_and_a_confidential_slip(trial):
+    """撤销印发: only the drafter / the row's office liaison / an admin, with a reason; the open items are
+    withdrawn (no longer owed); the responsible unit, the leader and — not for 保密 — the supervision group
+    are told why."""
+    from bot.domain import reporting
+    from bot.domain.periods import period_by_key
+
+    rt = trial
+    ol, leader, zj = (rt.say(u) for u in (OFFICE_LIAISON, LEADER, ZHUJIAN))
+    rt.clock.set(at(2026, 11, 24, 10))
+    talk(ol, MINUTES)
+    talk(leader, [("同意 纪要1", "已签发印发")])
+    rt.clock.set(at(2026, 11, 26, 10))
+    talk(zj, [("撤销印发 纪要1 错发", "只有起草人可以修改")])
+    talk(ol, [("撤销印发 纪要1", "请写明撤回原因"),
+              ("撤销印发 纪要1 纪要内容有误，另行印发", ("已撤销印发纪要1", "纪要内容有误，另行印发", "M1、M2",
+                                                  "陈剑锋副区长和督导考核组"))])
+    with rt.db.session() as s:
+        mn = s.scalar(select(Minutes))
+        items = {m.code: m for m in s.scalars(select(Matter))}
+        assert mn.state == "withdrawn"
+        assert {c: m.state for c, m in items.items()} == {"M1": "withdrawn", "M2": "withdrawn"}
+        assert all(m.withdrawn_at == at(2026, 11, 26, 10) for m in items.values())
+        # owed nothing from the next period on
+        assert reporting.report_status(s, [period_by_key("2026-12-05")]) == {}
+    why = "纪要内容有误，另行印发"
+    assert [a for a in audits(rt, "matter") if a[1] == "withdrawn"] == [("林勇勇", "withdrawn", why)] * 2
+    assert ("林勇勇", "withdraw_issued", "纪要内容有误，另行印发") in audits(rt, "minutes")
+    sent = {k: (t, c) for k, t, c in notices(rt, "minutes-revoked:")}
+    zj_id = _unit_id(rt, "区住建局")
+    to_unit = f"minutes-revoked:1:u{zj_id}:p{_pid(rt, ZHUJIAN)}"
+    assert set(sent) == {to_unit, f"minutes-revoked:1:p{_pid(rt, LEADER)}", "minutes-revoked:1:supervision"}
+    assert sent[to_unit][0] == ZHUJIAN and "M1" in sent[to_unit][1] and "M2" not in sent[to_unit][1]
+    assert all("纪要内容有误，另行印发" in c for _t, c in sent.values())
+    assert sent["minutes-revoked:1:supervision"][0] == "supervision"
+    talk(zj, [("查 M1", "已撤销")])
+    talk(ol, [("撤销印发 纪要1 再撤", "已签发或已撤回")])
+
+    # a 保密 slip: the unit and the leader are told, the supervision group never
+    talk(ol, SLIP + [("保密 JB1", "已标记为保密")])
+    talk(leader, [("同意 JB1", "已签发交办单 JB1")])
+    talk(ol, [("撤回 JB1 事项已另行交办", ("已撤销印发交办单 JB1", "J3"))])
+    with rt.db.session() as s:
+        assert s.scalar(select(AssignmentSlip.state)) == "withdrawn"
+        assert s.scalar(select(Matter.state).where(Matter.code == "J3")) == "withdrawn"
+    targets = {t for _k, t, _c in notices(rt, "slip-revoked:")}
+    assert targets == {ZHUJIAN, LEADER}
+
+
+def _second_minutes():
+    """MINUTES for another meeting (its own title and date)."""
+    swap = {"〔2026〕12号": "〔2026〕13号", "石化科创小镇征迁调度会议纪要": "区长专题调度会议纪要",
+            "11月20日": "11月21日"}
+    return ([(swap.get(says, says), expect) for says, expect in MINUTES[:-1]]
+            + [("确认", ("纪要初稿已提交", "M3", "M4"))])
+
+
+def test_one_problem_list_per_lead_unit_and_minutes(trial):
+    """Seed 000 附件3: the unit of reporting is the problem list of ONE minutes. 区住建局 leads two minutes: its
+    填报 asks which; what is owed, reminded, named in 超期未报 and recorded as missed is per list; the 18:00 rule
+    is decided by each list's first submission."""
+    from bot.domain import reporting
+    from bot.domain.periods import period_by_key
+    from bot.jobs import overdue, reminders
+    from models import MissedDeadline, ReportSubmission
+
+    rt = trial
+    ol, leader, zj, sup = (rt.say(u) for u in (OFFICE_LIAISON, LEADER, ZHUJIAN, SUPERVISION))
+    rt.clock.set(at(2026, 11, 24, 10))
+    talk(ol, MINUTES)
+    talk(leader, [("同意 纪要1", "已签发印发")])
+    talk(ol, _second_minutes())
+    talk(leader, [("同意 纪要2", "已签发印发")])
+    zj_id = _unit_id(rt, "区住建局")
+    with rt.db.session() as s:
+        for mn in s.scalars(select(Minutes)):
+            mn.lead_unit_id = zj_id  # 区住建局 leads both (its liaison is named)
+    first = "《石化科创小镇征迁调度会议纪要（2026-11-20）》问题清单"
+    second = "《区长专题调度会议纪要（2026-11-21）》问题清单"
+    p = period_by_key("2026-12-05")
+
+    rt.clock.set(at(2026, 12, 3, 10))
+    answers = [("2", None), ("征迁扫尾推进中", None), ("12月18日", None), ("无", None),
+               ("2", None), ("用地报批材料已报送", None), ("12月18日", None), ("无", "请核对")]
+    talk(zj, [("填报", ("2份问题清单", "1. " + first + "（2项）", "2. " + second + "（2项）", "填报 序号")),
+              ("填报 1", (first, "共有 2 项", "M2", "!M3"))] + answers
+         + [("确认", ("第 1 版", first, "本期还有1份问题清单未报送：" + second))])
+    talk(sup, [("未报 本期", ("应报问题清单 2 份", "已报 1 份", "区住建局：" + second, "!区住建局：" + first))])
+
+    # the reminder on the deadline day names the list still owed; 超期未报 names and records it alone
+    reminders.run(rt, at(2026, 12, 5, 9))
+    [(_k, target, text)] = [n for n in notices(rt, "report_reminder:u")]
+    assert target == ZHUJIAN and second in text and first not in text
+    overdue.run(rt, p.deadline)
+    group = [c for _k, t, c in notices(rt, "report_overdue:group:supervision:")]
+    assert group and "区住建局（联络员：吴文锋）：" + second + "未报" in group[0] and first not in group[0]
+    with rt.db.session() as s:
+        assert [(m.unit_id, m.source) for m in s.scalars(select(MissedDeadline))] == [(zj_id, "minutes:2")]
+
+    # Dec 6: a revision of the first list stays on time (its first version decides); the second comes late
+    rt.clock.set(at(2026, 12, 6, 10))
+    talk(zj, [("填报 1", (first, "12月5日期", "这次提交将替换之前的报送", "!本期报送已过截止时间"))] + answers
+         + [("确认", ("第 2 版", "!记为迟报"))])
+    talk(zj, [("填报 2", (second, "12月5日期", "本期报送已过截止时间", "M4", "!M1"))] + answers
+         + [("确认", ("第 1 版", "记为迟报"))])
+    with rt.db.session() as s:
+        assert reporting.report_status(s, [p], at(2026, 12, 7)) == {
+            (zj_id, "minutes:1", p.key): reporting.ON_TIME, (zj_id, "minutes:2", p.key): reporting.LATE}
+        subs = [(r.source, r.version, r.current, r.is_late) for r in s.scalars(
+            select(ReportSubmission).order_by(ReportSubmission.id))]
+        assert subs == [("minutes:1", 1, False, False), ("minutes:1", 2, True, False), ("minutes:2", 1, True, True)]

@@ -155,3 +155,46 @@ def test_0005_refuses_a_database_with_rows_that_break_a_constraint_and_changes_n
     with engine.connect() as conn:
         assert conn.execute(text("SELECT entity_id FROM audit_log WHERE action = 'sign'")).scalar() == "JB1"
     engine.dispose()
+
+
+def test_0014_a_report_made_before_it_counts_for_each_minutes_and_slip_its_unit_leads(empty_url):
+    """Before 0014 one report per (unit, period) covered every minutes and slip the unit leads: migrated, it
+    becomes source '*' and counts for each list (seed 000 附件3: one problem list per minutes); a withdrawn
+    item survives the way down as closed."""
+    from alembic import command
+
+    from bot.domain import reporting
+    from bot.domain.periods import period_by_key
+    from bot.infra.db import alembic_config
+    from models import ReportSubmission
+
+    url = empty_url
+    upgrade(url)
+    ids = populate(url)
+    db = Database(url)
+    with db.session() as s:
+        leader = s.scalar(select(Person).where(Person.wecom_userid == "yangfengxiang"))
+        s.execute(Minutes.__table__.update().values(lead_unit_id=ids["unit"]))
+        s.execute(AssignmentSlip.__table__.update().values(lead_unit_id=ids["unit"]))
+        s.execute(Matter.__table__.update().where(Matter.code == "J2").values(state="open", closed_at=None))
+        s.add(ReportSubmission(unit_id=ids["unit"], period_key="2026-12-05", source="minutes:1", version=1,
+                               current=True, submitted_by_id=leader.id, submitted_at=T0, is_late=False))
+    db.dispose()
+    command.downgrade(alembic_config(url), "0012")
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.session() as s:
+            assert s.scalars(select(ReportSubmission.source)).all() == ["*"]
+            p = period_by_key("2026-12-05")
+            assert reporting.report_status(s, [p], T0) == {
+                (ids["unit"], f"minutes:{ids['minutes']}", p.key): reporting.ON_TIME,
+                (ids["unit"], f"slip:{ids['slip']}", p.key): reporting.ON_TIME}
+            s.execute(Matter.__table__.update().where(Matter.code == "M1").values(state="withdrawn",
+                                                                                  withdrawn_at=T0))
+        command.downgrade(alembic_config(url), "0012")
+        with create_engine(url).connect() as conn:
+            assert conn.execute(text("SELECT state FROM matter WHERE code = 'M1'")).scalar() == "closed"
+        upgrade(url)
+    finally:
+        db.dispose()

@@ -49,13 +49,13 @@ def test_every_use_agrees_on_the_revised_report(runtime):
     p = period_by_key("2026-12-05")
     with runtime.db.session() as s:
         o = _reported_then_revised(s)
-        status = reporting.report_status(s, [p], at(2026, 12, 10))
+        status = reporting.by_unit(reporting.report_status(s, [p], at(2026, 12, 10)))
         assert status == {(o.fagai.id, p.key): reporting.ON_TIME, (o.keji.id, p.key): reporting.LATE,
                           (o.jiaoyu.id, p.key): reporting.MISSING}
         assert reporting.status_of(s, o.fagai.id, p, at(2026, 12, 10)) == reporting.ON_TIME
         assert reporting.status_of(s, o.jiaoyu.id, p, at(2026, 12, 10)) == reporting.MISSING
         # as of the deadline, nobody but 发改局 had reported
-        assert reporting.report_status(s, [p], p.deadline)[(o.keji.id, p.key)] == reporting.MISSING
+        assert reporting.by_unit(reporting.report_status(s, [p], p.deadline))[(o.keji.id, p.key)] == reporting.MISSING
         circ = circular_data(s, at(2026, 12, 10), month=(2026, 12))
         row = circ["periods"][0]
         assert row["on_time"] == 1 and row["late"] == ["区科技局"] and row["missing"] == ["区教育局"]
@@ -111,8 +111,8 @@ def test_missed_deadlines_are_recorded_once_and_counted_in_the_circular(runtime)
     with runtime.db.session() as s:
         o = _reported_then_revised(s)
         nov, dec = period_by_key("2026-11-20"), period_by_key("2026-12-05")
-        assert reporting.record_missed(s, nov, [o.keji.id]) == [o.keji.id]
-        assert sorted(reporting.record_missed(s, dec, [o.keji.id, o.jiaoyu.id])) == sorted([o.keji.id, o.jiaoyu.id])
+        assert reporting.record_missed(s, nov, [o.keji.id]) == [(o.keji.id, "")]
+        assert sorted(reporting.record_missed(s, dec, [o.keji.id, o.jiaoyu.id])) == [(o.keji.id, ""), (o.jiaoyu.id, "")]
         assert reporting.record_missed(s, dec, [o.keji.id]) == []  # once per unit and deadline
         assert reporting.missed_counts(s, 2026) == {o.keji.id: 2, o.jiaoyu.id: 1}
         assert reporting.missed_counts(s, 2027) == {}

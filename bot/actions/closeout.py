@@ -115,6 +115,27 @@ def do_close(act: Act, matter: Matter, note: Optional[str] = None) -> None:
     _tell_unit(act, matter, True, note or "")
 
 
+def do_withdraw_item(act: Act, matter: Matter, reason: Optional[str]) -> bool:
+    """The item's issued minutes / slip were withdrawn (撤销印发): the item leaves the ledger's work — state
+    withdrawn (terminal), `withdrawn_at` set, a pending extension lapses; audited with the reason. A closed
+    item keeps its 销号 (returns False: nothing to withdraw); an item already withdrawn is refused."""
+    s = act.session
+    lock(s, matter)
+    changes = ledger.check("withdraw", matter)
+    text = ledger.need_reason(reason)
+    if not changes:
+        return False
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = ledger.MATTER_WITHDRAWN
+    matter.withdrawn_at = act.now
+    for req in s.scalars(select(ExtensionRequest).where(ExtensionRequest.matter_id == matter.id,
+                                                        ExtensionRequest.state == EXT_PENDING)):
+        req.state = ledger.EXT_WITHDRAWN
+        req.decided_at = act.now
+    audit_matter(s, matter, before, act.actor, "withdrawn", act.now, text)
+    return True
+
+
 def do_return_for_redo(act: Act, matter: Matter, reason: Optional[str]) -> None:
     """退回重办: the claimed completion is not accepted; the item is open again (flagged returned) and the
     unit liaison is told why."""

@@ -50,7 +50,7 @@ from bot.actions.closeout import WATCHED, audit_matter
 from bot.delivery.outbox import Notices, people
 from bot.domain import ledger, reporting
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
-from bot.domain.scope import followers, office_liaisons_of, unit_liaisons_of
+from bot.domain.scope import confidential_ids, followers, office_liaisons_of, unit_liaisons_of
 from bot.infra.audit import snapshot
 from bot.infra.db import dialect_insert
 from bot.infra.text import render
@@ -248,10 +248,11 @@ def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Raised]:
         mine = _consulted(session, new2.keys())
         who = people(session, mine)
         everyone = [who[p] for p in mine if p in who]
-        shown = _first(session, new2.keys())
+        secret = confidential_ids(session, new2.keys())  # counted in the group, listed to who follows them
+        shown = _first(session, new2.keys() - secret)
         detail = _details(session, shown + [i for _, ids in mine.values() for i in ids], today)
         out.to_group("supervision", render("escalate/auto_stalled_group.txt", items=[detail[i] for i in shown],
-                                           total=len(new2), people=everyone, now=as_of),
+                                           total=len(new2), people=everyone, now=as_of, secret=len(secret)),
                      mention=everyone, key=f"escalation:{ESC_STALLED}:batch:{batch}")
         for pid, (total, ids) in mine.items():
             if pid in who:
@@ -261,10 +262,11 @@ def auto_escalate(session: Session, runtime, as_of: datetime) -> list[Raised]:
 
     # level 3 — 久拖不办 (the one place this alert is sent)
     if new3:
-        shown = _first(session, new3.keys())
+        secret = confidential_ids(session, new3.keys())
+        shown = _first(session, new3.keys() - secret)
         detail = _details(session, shown, today)
         out.to_group("supervision", render("escalate/auto_interview.txt", items=[detail[i] for i in shown],
-                                           total=len(new3), days=days, now=as_of),
+                                           total=len(new3), days=days, now=as_of, secret=len(secret)),
                      key=f"escalation:{ESC_INTERVIEW}:batch:{min(new3.values())}")
 
     out.flush(session)
@@ -304,9 +306,12 @@ def do_raise_escalation(act: Act, matter: Matter, level: int, reason: Optional[s
     s.flush()
     audit_matter(s, matter, before, act.actor, "escalated", act.now, reason, level=level)
     if level == ESC_SUPERVISION_REQUEST:
-        rows = ledger.history_rows(s, matter)[-HISTORY_LINES:]
-        text = act.render("escalate/to_supervision.txt", m=matter, v=ledger.item_view(matter, act.now), esc=esc,
-                          rows=rows, by=act.actor)
+        if confidential_ids(s, [matter.id]):  # a group chat: a 保密 item counted, never shown
+            text = act.render("escalate/to_supervision_secret.txt", m=matter, by=act.actor, secret=1)
+        else:
+            rows = ledger.history_rows(s, matter)[-HISTORY_LINES:]
+            text = act.render("escalate/to_supervision.txt", m=matter, v=ledger.item_view(matter, act.now),
+                              esc=esc, rows=rows, by=act.actor)
         act.notify_group("supervision", text, key=alert_key(matter, ESC_SUPERVISION_REQUEST))
     return esc
 
@@ -416,7 +421,7 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     while len(periods) < lookback_periods:
         periods.insert(0, previous_period(periods[0]))
     periods = periods[-lookback_periods:] if lookback_periods else []
-    status = reporting.report_status(session, periods, as_of)
+    status = reporting.by_unit(reporting.report_status(session, periods, as_of))  # a period late if one list was
     found: dict[int, Candidate] = {}
     units = {}
 

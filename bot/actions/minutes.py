@@ -295,16 +295,17 @@ def _deletable(session, matter: Matter) -> bool:
 
 
 def do_withdraw_minutes(act: Act, minutes: Minutes, reason: Optional[str]) -> None:
-    """Minutes not yet issued withdrawn by their drafter with a reason: the draft's items leave the ledger
-    (each audited with what it was); the leader is told. Issued minutes are not withdrawn (their items are
-    corrected one by one): TransitionError "already_issued"; items already reported on: "in_use"."""
+    """Minutes withdrawn by their drafter with a reason. Not yet issued: the draft's items leave the ledger
+    (each audited with what it was; items already reported on: "in_use"); the leader is told. Issued
+    (撤销印发): `withdraw_issued`."""
     from bot.domain import ledger
 
     s = act.session
     text = ledger.need_reason(reason)
     lock(s, minutes)
     if minutes.state == MINUTES_ISSUED:
-        raise TransitionError("already_issued", minutes=minutes.id)
+        withdraw_issued(act, minutes, list(minutes.matters), text)
+        return
     if minutes.state == MINUTES_WITHDRAWN:
         raise TransitionError("not_pending", minutes=minutes.id, state=minutes.state)
     matters = list(minutes.matters)
@@ -320,6 +321,50 @@ def do_withdraw_minutes(act: Act, minutes: Minutes, reason: Optional[str]) -> No
     _audit(act, minutes, before, "withdraw", text)
     notify_people(act, [minutes.leader], act.render("minutes/withdrawn_notice.txt", minutes=minutes, reason=text,
                                                     by=act.actor), key=f"minutes-withdrawn:{minutes.id}")
+
+
+def withdraw_issued(act: Act, record, matters: Sequence[Matter], reason: str) -> list[Matter]:
+    """撤销印发 of issued minutes or a slip (the caller has locked it and checked who may): the record becomes
+    withdrawn, each of its items not yet closed is withdrawn (`closeout.do_withdraw_item`: no longer owed,
+    reminded or escalated), audited with the reason; everyone who was told at issue is told it was withdrawn
+    and why — each responsible unit's liaison (its items), the lead unit's liaison, the leader, the drafter,
+    and the supervision group when it got the copy (never for 保密). Returns the items withdrawn."""
+    from bot.actions.closeout import do_withdraw_item
+    from models import SLIP_WITHDRAWN
+
+    s = act.session
+    is_minutes = isinstance(record, Minutes)
+    copied = copied_to_supervision(record.state, record.confidential)
+    withdrawn = [m for m in matters if do_withdraw_item(act, m, reason)]
+    before = audit.snapshot(record)
+    record.state = MINUTES_WITHDRAWN if is_minutes else SLIP_WITHDRAWN
+    s.flush()
+    b, a = audit.diff(before, audit.snapshot(record))
+    audit.record(s, actor=act.actor, action="withdraw_issued", entity=record.__tablename__, entity_id=record.id,
+                 before=b, after=a, reason=reason, at=act.now,)
+    kind = "minutes" if is_minutes else "slip"
+    key = f"{kind}-revoked:{record.id}"
+    told: set[int] = set()
+    by_unit: dict[int, list[Matter]] = {}
+    for m in matters:
+        by_unit.setdefault(m.responsible_unit_id, []).append(m)
+    for unit_id, items in by_unit.items():
+        unit = s.get(Unit, unit_id)
+        liaison = reachable(unit)
+        if liaison is not None and liaison.id not in told:
+            told.add(liaison.id)
+            notify_people(act, [liaison], act.render("minutes/revoked_unit_notice.txt", record=record,
+                                                     minutes=is_minutes, unit=unit, matters=items, reason=reason,
+                                                     by=act.actor), key=f"{key}:u{unit_id}")
+    lead = s.get(Unit, record.lead_unit_id) if record.lead_unit_id is not None else None
+    others = [reachable(lead) if lead is not None else None, record.leader,
+              record.created_by if is_minutes else record.drafted_by]
+    text = act.render("minutes/revoked_notice.txt", record=record, minutes=is_minutes, matters=matters,
+                      reason=reason, by=act.actor)
+    notify_people(act, [p for p in others if p is not None and p.id not in told], text, key=key)
+    if copied:
+        act.notify_group("supervision", text, key=f"{key}:supervision", kind=kind)
+    return withdrawn
 
 
 def _mail_copy(act: Act, minutes: Minutes, matters: list[Matter]) -> None:

@@ -734,6 +734,56 @@ def cooperation_table(session: Session, start: date, end: date, today: date) -> 
     return sorted(rows.values(), key=lambda c: c.unit)
 
 
+@dataclass
+class ProjectProgress:
+    """One key project over a month (seed 001): its weekly forms (due / reviewed / on time, as
+    `cooperation_table` counts them) and its milestones due in the month (met by the deadline, met after it,
+    still not met past it)."""
+
+    project: str
+    lead_units: str
+    forms_due: int = 0
+    forms_reviewed: int = 0
+    forms_on_time: int = 0
+    milestones_due: int = 0
+    milestones_on_time: int = 0
+    milestones_late: int = 0
+    milestones_overdue: int = 0
+
+
+def project_table(session: Session, start: date, end: date, today: date) -> list[ProjectProgress]:
+    """Each key project over [start, end]: the weeks whose Monday falls in it (up to `today`), and the
+    milestones whose 完成时限 falls in it."""
+    weeks = []
+    d = K.week_start(start) if K.week_start(start) >= start else K.week_start(start) + timedelta(days=7)
+    while d <= end and d <= today:
+        weeks.append(d)
+        d += timedelta(days=7)
+    out = []
+    for project in all_projects(session):
+        r = ProjectProgress(project.name, "、".join(u.name for u in project.lead_units))
+        for week in weeks:
+            rep = weekly_report(session, project.id, week)
+            r.forms_due += 1
+            if rep is not None and rep.state == WEEKLY_REVIEWED:
+                r.forms_reviewed += 1
+                r.forms_on_time += K.on_time(week, rep.reviewed_at.astimezone(TZ).date())
+        for ms in project.milestones:
+            if not start <= ms.deadline <= end:
+                continue
+            r.milestones_due += 1
+            if ms.done_on is not None:
+                if ms.done_on <= ms.deadline:
+                    r.milestones_on_time += 1
+                else:
+                    r.milestones_late += 1
+            elif K.milestone_state(ms.deadline, None, today).state == K.OVERDUE:
+                r.milestones_overdue += 1
+        if r.forms_due or r.milestones_due:
+            out.append(r)
+    return out
+
+
 # -- codes --------------------------------------------------------------------------------------------------
 RE_CODE = re.compile(r"^\s*(ZH|YT|HY|ZB|LC|WT)\s*(\d{1,9})\s*(.*)$", re.IGNORECASE | re.DOTALL)
 CODE_MODELS = {"ZH": WeeklyProjectReport, "YT": MeetingTopic, "HY": JointMeeting, "ZB": DecisionTransfer,

@@ -70,18 +70,32 @@ class Submitted:
     beyond_deadline: list = field(default_factory=list)
 
 
-def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemReport]) -> Submitted:
-    """Save the unit's report of `period`. An item no longer the unit's, or no longer reportable, refuses
-    the whole report before anything is written (TransitionError "changed" with the item's code)."""
+def report_source(matters: Sequence[Matter]) -> str:
+    """The source of a report on these items: the one minutes / slip they all come from, else (several)
+    ALL_SOURCES — a report covering several problem lists counts for each."""
+    sources = {reporting.source_of(m) for m in matters}
+    return sources.pop() if len(sources) == 1 else reporting.ALL_SOURCES
+
+
+def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemReport],
+                     source: Optional[str] = None) -> Submitted:
+    """Save the unit's report of `period` for one problem list — `source`, by default the one of its items
+    (`report_source`): a new version of (unit, period, source). An item no longer the unit's, or no longer
+    reportable, or of another source refuses the whole report before anything is written
+    (TransitionError "changed" with the item's code)."""
     s = act.session
     lock(s, unit)  # one version at a time per unit: the version number and the current flag
     matters = [s.get(Matter, answer.matter_id) for answer in items]
     for answer, matter in zip(items, matters, strict=False):
         if matter is None or unit.id not in (*unit_ids_of(matter), reporting.reporting_unit_id(matter)) or \
-                matter.state not in REPORTABLE + (MATTER_CLAIMED,):
+                matter.state not in REPORTABLE + (MATTER_CLAIMED,) or \
+                source not in (None, reporting.ALL_SOURCES, reporting.source_of(matter)):
             raise ledger.TransitionError("changed", item=answer.code)
+    if source is None:
+        source = report_source([m for m in matters if m is not None])
     prev_versions = list(s.scalars(select(ReportSubmission).where(
-        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)))
+        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key,
+        ReportSubmission.source == source)))
     replaced = None
     for old in prev_versions:
         if old.current:
@@ -90,11 +104,12 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
             audit.record(s, actor=act.actor, action="supersede", entity="report_submission", entity_id=old.id,
                          before={"current": True}, after={"current": False}, at=act.now)
     version = (s.scalar(select(func.max(ReportSubmission.version)).where(
-        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key)) or 0) + 1
+        ReportSubmission.unit_id == unit.id, ReportSubmission.period_key == period.key,
+        ReportSubmission.source == source)) or 0) + 1
     s.flush()
-    sub = ReportSubmission(unit_id=unit.id, period_key=period.key, version=version, current=True,
+    sub = ReportSubmission(unit_id=unit.id, period_key=period.key, source=source, version=version, current=True,
                            submitted_by_id=person_id(act.actor), submitted_at=act.now,
-                           is_late=reporting.late_if_submitted(s, unit.id, period, act.now))
+                           is_late=reporting.late_if_submitted(s, unit.id, period, act.now, source))
     s.add(sub)
     s.flush()
     for answer, matter in zip(items, matters, strict=False):

@@ -26,7 +26,7 @@ from bot.domain.ledger import TransitionError, sql_active, sql_overdue
 from bot.domain.periods import Period, period_by_key
 from bot.domain.reporting import sql_expected_in
 from bot.domain.roles import Roles
-from bot.domain.scope import item_rows
+from bot.domain.scope import item_rows, sql_confidential
 from bot.infra import audit
 from bot.infra.db import insert_ignore
 from bot.infra.text import render
@@ -149,14 +149,18 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
                     case((Matter.state == MATTER_CLOSED, 1), else_=0).label("closed"),
                     case((Matter.state == MATTER_CLAIMED, 1), else_=0).label("claimed"),
                     case((sql_active(), 1), else_=0).label("active"),
-                    case((and_(sql_active(), sql_overdue(today)), 1), else_=0).label("overdue"))
+                    case((and_(sql_active(), sql_overdue(today)), 1), else_=0).label("overdue"),
+                    case((and_(sql_active(), sql_confidential()), 1), else_=0).label("secret"))
              .join(belongs, belongs.c.matter_id == Matter.id)).subquery()
     stats: dict[int, dict[int, dict]] = defaultdict(dict)
-    for row_id, unit_id, total, closed, claimed, active, overdue in session.execute(
+    secret: dict[int, int] = defaultdict(int)  # per row: its items of 保密 minutes / slips still to do
+    for row_id, unit_id, total, closed, claimed, active, overdue, n_secret in session.execute(
             select(flags.c.row_id, flags.c.unit_id, func.count(), func.sum(flags.c.closed), func.sum(flags.c.claimed),
-                   func.sum(flags.c.active), func.sum(flags.c.overdue)).group_by(flags.c.row_id, flags.c.unit_id)):
+                   func.sum(flags.c.active), func.sum(flags.c.overdue), func.sum(flags.c.secret))
+            .group_by(flags.c.row_id, flags.c.unit_id)):
         stats[row_id][unit_id] = dict(total=total, closed=int(closed or 0), claimed=int(claimed or 0),
                                       active=int(active or 0), overdue=int(overdue or 0))
+        secret[row_id] += int(n_secret or 0)
     unit_ids = {u for d in stats.values() for u in d}
     names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(sorted(unit_ids)))).all())
     # each unit's current version (shown) and first submission (decides lateness: bot.domain.reporting), in one query
@@ -165,8 +169,9 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
     subs = {uid: (at, reporting.classify(first_at, period) == reporting.LATE)
             for uid, first_at, at in session.execute(first) if at is not None}
     # hardest items per leader: this period's reported obstacle, else the slip row's 难点痛点堵点
+    # the roll-up goes to the supervision group: items of 保密 minutes / slips counted, never listed
     hardest: dict[int, list[dict]] = defaultdict(list)
-    for h in hardest_items(session, period.key, where=(Matter.leader_id.in_(leader_ids),),
+    for h in hardest_items(session, period.key, where=(Matter.leader_id.in_(leader_ids), ~sql_confidential()),
                            order=(Matter.deadline, Matter.id), key=lambda h: (h["deadline"], h["id"]),
                            per_leader=HARDEST_PER_ROW):
         hardest[h["leader_id"]].append(dict(h, unit=names.get(h["responsible_unit_id"], ""),
@@ -191,7 +196,8 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
                    reported=sum(1 for x in lines if x["submitted_at"]),
                    late=sum(1 for x in lines if x["submitted_at"] and x["late"]),
                    missing=[x["name"] for x in lines if not x["submitted_at"]])
-        hard_text = render("jobs/rollup_hardest.txt", items=hardest.get(r.leader_id, []))
+        hard_text = render("jobs/rollup_hardest.txt", items=hardest.get(r.leader_id, []),
+                           secret=secret.get(r.id, 0))
         out[r.id] = Compiled(r.id, r.seq, r.leader_id, leader, liaisons[r.id],
                              render("jobs/rollup_content.txt", **ctx), hard_text, len(lines), ctx["reported"],
                              totals)
@@ -275,5 +281,5 @@ def do_submit_rollup(act: Act, rollup: RollUp, row: DispatchRow) -> None:
     if person_id(act.actor) is not None:  # the consolidated 附件3 of the liaison's rows rides along
         scope = Roles(person_id=person_id(act.actor), names=frozenset({ROLE_OFFICE_LIAISON}),
                       liaison_row_ids=frozenset({row.id}))
-        send_forms(act, [(annex3_filename(period, row.leader.name), annex3_xlsx(s, scope, period))],
+        send_forms(act, [(annex3_filename(period, row.leader.name), annex3_xlsx(s, scope, period, public=True))],
                    key=f"rollup:r{row.id}:{rollup.period_key}", kind="rollup_submitted", group=SUPERVISION)

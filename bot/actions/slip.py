@@ -127,14 +127,18 @@ def do_return_slip(act: Act, slip: AssignmentSlip, reason: str) -> None:
 
 def do_withdraw_slip(act: Act, slip: AssignmentSlip, reason: str) -> None:
     """The drafter withdraws a slip not yet signed, with a reason (no item was created); the leader is told.
-    A signed slip's items are corrected one by one instead: TransitionError "not_pending"."""
+    A signed slip: 撤销印发 (`minutes.withdraw_issued`: its open items withdrawn, everyone told)."""
     from bot.actions.base import notify_people
+    from bot.actions.minutes import withdraw_issued
     from bot.domain.ledger import need_reason
     from models import SLIP_WITHDRAWN
 
     s = act.session
     text = need_reason(reason)
     lock(s, slip)
+    if slip.state == SLIP_ISSUED:
+        withdraw_issued(act, slip, list(slip.rows), text)
+        return
     if slip.state not in (SLIP_PENDING, SLIP_RETURNED):
         raise TransitionError("not_pending", slip=slip.code, state=slip.state)
     before = audit.snapshot(slip)

@@ -96,13 +96,38 @@ class Unreported:
     on_time: list
 
 
-def unreported_summary(session: Session, roles: Roles, period: Period, as_of: Optional[datetime] = None) -> Unreported:
-    """未报 for the units whose matters `roles` may see: the rule of bot.domain.reporting."""
-    status = reporting.report_status(session, [period], as_of, scope=matter_filter(roles))
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({uid for uid, _k in status} or {-1})))}
+@dataclass
+class OwedList:
+    """One problem list owed for a period — (unit, minutes or slip): `id` / `name` / `liaison` are its
+    unit's, `label` names the list ("《…（2026-12-03）》问题清单")."""
 
-    def by_status(wanted: str) -> list[Unit]:
-        return sorted((units[uid] for (uid, _k), st in status.items() if st == wanted), key=lambda u: u.name)
+    unit: Unit
+    source: str
+    label: str
+
+    @property
+    def id(self) -> int:
+        return self.unit.id
+
+    @property
+    def name(self) -> str:
+        return self.unit.name
+
+    @property
+    def liaison(self):
+        return self.unit.liaison
+
+
+def unreported_summary(session: Session, roles: Roles, period: Period, as_of: Optional[datetime] = None) -> Unreported:
+    """未报 for the problem lists of the matters `roles` may see — one per (lead unit, minutes or slip): the
+    rule of bot.domain.reporting. `expected` / `reported` count lists; missing, late, on_time are OwedLists."""
+    status = reporting.report_status(session, [period], as_of, scope=matter_filter(roles))
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({k[0] for k in status} or {-1})))}
+    labels = reporting.source_labels(session, {k[1] for k in status})
+
+    def by_status(wanted: str) -> list[OwedList]:
+        return sorted((OwedList(units[uid], src, labels[src]) for (uid, src, _k), st in status.items()
+                       if st == wanted), key=lambda o: (o.name, o.label))
 
     missing = by_status(reporting.MISSING)
     return Unreported(period, len(status), len(status) - len(missing), missing, by_status(reporting.LATE),

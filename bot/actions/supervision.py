@@ -389,7 +389,7 @@ def briefing_figures(session: Session, as_of: datetime, limit: int = 5) -> dict:
                                                                                            Unit.name))]
     due = [p for p in periods_in_month(year, month) if p.deadline <= as_of]
     status = reporting.report_status(session, due, as_of)
-    lagging_ids = sorted({uid for (uid, _k), st in status.items() if st != reporting.ON_TIME})
+    lagging_ids = sorted({uid for (uid, _src, _k), st in status.items() if st != reporting.ON_TIME})
     names = dict(session.execute(select(Unit.id, Unit.name)).all())
     return dict(year=year, month=month, as_of=as_of, total=total, closed=closed, overdue_total=overdue_n,
                 hardest=overdue, overdue_units=overdue_units, lagging=[names[i] for i in lagging_ids],

@@ -18,7 +18,8 @@ from bot.documents.forms import Column, Form, numbered, write_xlsx
 from bot.documents.texts import lines, part
 from bot.domain.periods import Period
 from bot.domain.responsibility import units_label
-from bot.domain.scope import matter_filter
+from bot.domain.scope import matter_filter, sql_confidential
+from bot.infra.text import render
 from models import ITEM_DONE, MATTER_CLOSED, Matter, Minutes, ReportItem, ReportSubmission, Unit
 
 WIDTHS = (10, 14, 12, 22, 40, 14, 30, 30, 14)
@@ -87,10 +88,11 @@ ROW_SOURCE: Callable[[Session, Minutes, list[Matter], Period], ProblemRow] = row
 
 
 def minutes_in_scope(session: Session, roles, period: Period, lead_unit: Optional[Unit] = None,
-                     minutes_id: Optional[int] = None) -> list[tuple[Minutes, list[Matter]]]:
+                     minutes_id: Optional[int] = None, public: bool = False) -> list[tuple[Minutes, list[Matter]]]:
     """The minutes of the list with the matters `roles` may see: held by the period's deadline, and with a
-    matter still open or closed after the period opened (a list rolls on until everything is done)."""
-    visible = [matter_filter(roles), Matter.minutes_id.is_not(None)]
+    matter still open or closed after the period opened (a list rolls on until everything is done).
+    `public`: the file goes to a group chat or mailbox — no item of 保密 minutes (`sql_confidential`)."""
+    visible = [matter_filter(roles), Matter.minutes_id.is_not(None)] + ([~sql_confidential()] if public else [])
     q = select(Minutes).where(Minutes.id.in_(select(Matter.minutes_id).where(*visible))) \
         .options(selectinload(Minutes.leader), selectinload(Minutes.drafting_unit))
     if minutes_id is not None:
@@ -113,16 +115,22 @@ def minutes_in_scope(session: Session, roles, period: Period, lead_unit: Optiona
 
 
 def annex3_form(session: Session, roles, period: Period, lead_unit: Optional[Unit] = None,
-                minutes_id: Optional[int] = None) -> Form:
-    rows = [ROW_SOURCE(session, mn, matters, period).cells()
-            for mn, matters in minutes_in_scope(session, roles, period, lead_unit, minutes_id)]
+                minutes_id: Optional[int] = None, public: bool = False) -> Form:
+    listed = minutes_in_scope(session, roles, period, lead_unit, minutes_id, public)
+    rows = [ROW_SOURCE(session, mn, matters, period).cells() for mn, matters in listed]
+    notes = lines("annex3", "notes")
+    if public:  # the items left out, counted
+        secret = (sum(len(ms) for _mn, ms in minutes_in_scope(session, roles, period, lead_unit, minutes_id))
+                  - sum(len(ms) for _mn, ms in listed))
+        if secret:
+            notes.append(render("core/_secret.txt", secret=secret).strip())
     liaison = lead_unit.liaison if lead_unit is not None else None
     columns = [Column(t, w, i in CENTERED)
                for i, (t, w) in enumerate(zip(lines("annex3", "columns"), WIDTHS, strict=False))]
     return Form(sheet=part("annex3", "sheet"), label=part("annex3", "label"), title=part("annex3", "title"),
                 header_lines=[part("annex3", "unit_line", unit=lead_unit.name if lead_unit else ""),
                               part("annex3", "period_line", period=period_label(period))],
-                columns=columns, rows=rows, notes=lines("annex3", "notes"),
+                columns=columns, rows=rows, notes=notes,
                 footer=lines("annex3", "footer", liaison=_real_name(liaison),
                              phone=liaison.mobile if liaison is not None and not liaison.placeholder else None))
 
@@ -136,8 +144,8 @@ def _real_name(person) -> Optional[str]:
 
 
 def annex3_xlsx(session: Session, roles, period: Period, lead_unit: Optional[Unit] = None,
-                minutes_id: Optional[int] = None) -> bytes:
-    return write_xlsx([annex3_form(session, roles, period, lead_unit, minutes_id)])
+                minutes_id: Optional[int] = None, public: bool = False) -> bytes:
+    return write_xlsx([annex3_form(session, roles, period, lead_unit, minutes_id, public)])
 
 
 def annex3_filename(period: Period, who: str) -> str:

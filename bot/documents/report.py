@@ -18,6 +18,7 @@ from bot.documents.texts import level_name, lines, part
 from bot.domain.ledger import sql_open
 from bot.domain.periods import month_bounds
 from bot.domain.roles import Roles
+from bot.domain.scope import sql_confidential
 from bot.infra.text import render
 from models import (
     ESC_ACCOUNTABILITY,
@@ -35,6 +36,8 @@ from models import (
 NUMERALS = "零一二三四五六七八九十"
 UNIT_HEADERS = ["责任单位", "事项总数", "已销号", "未销号", "逾期", "本月新增", "本月销号", "按时报送率(%)",
                 "迟报/未报"]
+PROJECT_HEADERS = ["重点项目", "牵头单位", "应报周报", "已审核", "按时审核", "到期节点", "按期完成", "逾期完成",
+                   "逾期未完成"]
 LEDGER_COLUMNS = (1, 3, 4, 5, 7, 8, 10, 12, 13, 14)  # of bot.documents.ledger's columns: the ones a page can hold
 ACCOUNTABILITY_LIMIT = 20
 SEES_ALL = Roles(person_id=0, names=frozenset({ROLE_SUPERVISION}))  # the report is the supervision group's
@@ -59,6 +62,7 @@ class Analysis:
     escalations: list[tuple[str, int]] = field(default_factory=list)  # (ladder step, count raised in the month)
     escalations_total: int = 0
     accountability: list[dict] = field(default_factory=list)  # 效能问责 candidates
+    accountability_secret: int = 0  # of them, items of 保密 minutes / slips: counted, never listed
     interview_days: int = 30
     spot_checks: int = 0  # 现场抽查 planned in the month
     rectifications: int = 0  # 整改要求 asked in the month
@@ -87,12 +91,12 @@ def analyse(session, report, year: int, month: int, interview_days: int = 30) ->
     a.escalations = [(level_name(lv), n) for lv, n in sorted(by_level.items())]
     a.escalations_total = sum(by_level.values())
     # the rung before 效能问责 reached (督查约谈) or 效能问责 itself, and still not done
+    hard = (sql_open(), Matter.created_at < end, Matter.escalation_level.in_((ESC_INTERVIEW, ESC_ACCOUNTABILITY)))
     for code, title, unit in session.execute(
             select(Matter.code, Matter.title, Unit.name).join(Unit, Unit.id == Matter.responsible_unit_id)
-            .where(sql_open(), Matter.created_at < end,
-                   Matter.escalation_level.in_((ESC_INTERVIEW, ESC_ACCOUNTABILITY)))
-            .order_by(Matter.deadline, Matter.id).limit(ACCOUNTABILITY_LIMIT)):
+            .where(*hard, ~sql_confidential()).order_by(Matter.deadline, Matter.id).limit(ACCOUNTABILITY_LIMIT)):
         a.accountability.append({"code": code, "title": title, "unit": unit})
+    a.accountability_secret = session.scalar(select(func.count(Matter.id)).where(*hard, sql_confidential())) or 0
     _supervision(session, a, start, end)
     return a
 
@@ -176,6 +180,22 @@ def report_docx(session, report, year: int, month: int, *, previous=None, chart:
     rows = ledger_rows(session, ledger_roles or SEES_ALL, end, conds=(Matter.created_at < end,))
     D.table(doc, [columns[i] for i in LEDGER_COLUMNS], [[r[i] for i in LEDGER_COLUMNS] for r in rows],
             [1.6, 5.2, 1.8, 3.0, 2.0, 1.6, 2.6, 1.4, 3.2, 5.0], size=9)
+    if report.projects or report.cooperation:  # seed 001: the key projects, as the workbook's sheet has them
+        from bot.jobs.monthly import HEADERS, workbook_sheets
+
+        doc.add_page_break()
+        head, title = lines("report", "appendix3", **ctx)
+        D.para(doc, head, name=D.HEADING_FONT)
+        D.para(doc, title, name=D.TITLE_FONT, size=18, align=D.CENTER, space_after=6)
+        keys = ("forms_due", "forms_reviewed", "forms_on_time", "milestones_due", "milestones_on_time",
+                "milestones_late", "milestones_overdue")
+        D.table(doc, PROJECT_HEADERS, [[p["project"], p["lead_units"]] + [p[k] for k in keys]
+                                       for p in report.projects], [6.0, 4.4] + [2.0] * 7)
+        cooperation = dict(workbook_sheets(report)).get("重点项目配合")
+        if cooperation:
+            D.para(doc, "")
+            D.para(doc, lines("report", "appendix3_units", **ctx)[0], name=D.SUBHEADING_FONT, align=D.CENTER)
+            D.table(doc, HEADERS["重点项目配合"], cooperation[1:], [6.0] + [2.1] * 9)
     return D.to_bytes(doc)
 
 

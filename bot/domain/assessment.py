@@ -56,7 +56,7 @@ def assessment(session: Session, year: int, as_of: datetime, rules: supervision.
     periods = [p for m in range(1, 13) for p in periods_in_month(year, m) if p.deadline <= as_of]
     column = {reporting.ON_TIME: "reports_on_time", reporting.LATE: "reports_late",
               reporting.MISSING: "reports_missing"}
-    for (uid, _key), st in reporting.report_status(session, periods, as_of).items():
+    for (uid, _src, _key), st in reporting.report_status(session, periods, as_of).items():  # one per list
         if (r := row(uid)) is not None:
             r.counts[column[st]] += 1
     for uid, n in reporting.missed_counts(session, year).items():

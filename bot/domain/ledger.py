@@ -11,6 +11,7 @@ State machine of a ledger item (Matter), `TRANSITIONS`::
     open / returned / extension_requested ──claim_completion──▶ completion_claimed
     completion_claimed ──close──▶ closed (销号)      completion_claimed ──return_for_redo──▶ returned
     completion_claimed ──withdraw_claim──▶ open      closed ──reopen──▶ returned (explicit, with a reason)
+    any state not yet closed ──withdraw──▶ withdrawn (its issued minutes / slip withdrawn: 撤销印发; terminal)
 
 Escalation is a flag beside the state (`Matter.escalation_level`, one `Escalation` row per level); raising
 and deciding one needs an item not yet closed. A transition refused in a state raises `TransitionError`
@@ -34,6 +35,7 @@ from models import (  # noqa: F401
     MATTER_EXTENSION,
     MATTER_OPEN,
     MATTER_RETURNED,
+    MATTER_WITHDRAWN,
     AuditLog,
     Matter,
 )
@@ -191,6 +193,8 @@ class Transition:
     def refusal_code(self, state: str) -> str:
         if state == MATTER_CLOSED and MATTER_CLOSED not in self.sources:
             return "closed"
+        if state == MATTER_WITHDRAWN and MATTER_WITHDRAWN not in self.sources:
+            return "withdrawn"
         return dict(self.refusals).get(state, self.refusal)
 
 
@@ -209,6 +213,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     Transition("reopen", (MATTER_CLOSED,), MATTER_RETURNED, refusal="not_closed"),
     Transition("escalate", OPEN_STATES, None),
     Transition("decide_escalation", OPEN_STATES, None),
+    # its minutes / slip withdrawn after issue; a closed item keeps its 销号; nothing leaves withdrawn
+    Transition("withdraw", OPEN_STATES, MATTER_WITHDRAWN, unchanged=(MATTER_CLOSED,), refusal="withdrawn"),
 )}
 
 

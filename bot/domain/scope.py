@@ -133,6 +133,19 @@ def sql_confidential():
                    select(AssignmentSlip.id).where(AssignmentSlip.confidential.is_(True))))
 
 
+def confidential_ids(session, ids) -> set[int]:
+    """Of these item ids, those of 保密 minutes or slips (`sql_confidential`). Group chats, mail and the files
+    sent there count them and never show their content ("另有涉密事项2项，未列明细": templates/core/_secret.txt):
+    only people with a role on an item see it."""
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return set()
+    out: set[int] = set()
+    for i in range(0, len(ids), 5000):
+        out.update(session.scalars(select(Matter.id).where(Matter.id.in_(ids[i:i + 5000]), sql_confidential())))
+    return out
+
+
 def _role_conds(roles: Roles) -> list:
     """Conditions on Matter for the items `roles` has a role on (follows, is responsible for, drafted)."""
     conds = []

@@ -74,8 +74,8 @@ def meeting_reminder_day(year: int, month: int, day: int = 25) -> date:
 
 def run_leader_meeting(runtime, as_of: datetime, day: int = 25) -> JobResult:
     """leader_meeting: from the `day`th (moved to the previous working day) until the month ends, a
-    leader of 附件2 with no meeting (会议、调研、一线调度, minutes typed in or not) this month, on a row whose
-    cycle owes one this month → their office liaisons, once a month."""
+    leader of 附件2 with no meeting (会议、调研、一线调度, minutes typed in or not) this month, on an active
+    row (a retired one owes nothing) whose cycle owes one this month → their office liaisons, once a month."""
     result = JobResult("leader_meeting", as_of)
     local = as_of.astimezone(runtime.tz)
     if local.date() < meeting_reminder_day(local.year, local.month, day):
@@ -89,7 +89,7 @@ def run_leader_meeting(runtime, as_of: datetime, day: int = 25) -> JobResult:
             select(DispatchRow.id, DispatchRow.seq, DispatchRow.leader_id, DispatchRow.cycle,
                    dispatch_row_liaison.c.person_id)
             .join(dispatch_row_liaison, dispatch_row_liaison.c.dispatch_row_id == DispatchRow.id)
-            .where(DispatchRow.leader_id.not_in(met))
+            .where(DispatchRow.active.is_(True), DispatchRow.leader_id.not_in(met))
             .order_by(DispatchRow.seq)).all() if meeting_owed(r.cycle, local.year, local.month)]
         seqs: dict[int, list[int]] = defaultdict(list)
         targets: dict[int, list[int]] = defaultdict(list)

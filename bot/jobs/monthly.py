@@ -33,6 +33,7 @@ from bot.domain.clock import tz
 from bot.domain.ledger import sql_open, sql_overdue
 from bot.domain.periods import month_bounds, periods_in_month
 from bot.domain.reporting import LATE, MISSING, ON_TIME, report_status, sql_reporting_unit
+from bot.domain.scope import sql_confidential
 from bot.infra import audit
 from bot.infra.db import dialect_insert
 from bot.infra.text import render
@@ -58,6 +59,8 @@ class Report:
     totals: dict
     overdue_total: int = 0
     cooperation: list = field(default_factory=list)  # seed 001 §四(一): each unit's part in the key projects
+    projects: list = field(default_factory=list)  # seed 001: each key project's forms and milestones of the month
+    secret: int = 0  # overdue items of 保密 minutes / slips: in overdue_total, never listed
 
 
 def previous_month(as_of: datetime, tz) -> tuple[int, int]:
@@ -104,7 +107,7 @@ def compute(session, year: int, month: int) -> Report:
     # report compliance for the month's two deadlines
     status = report_status(session, periods_in_month(year, month), as_of=end)
     per_unit = defaultdict(lambda: {"expected": 0, "on_time": 0, "late": 0})
-    for (uid, _key), st in status.items():
+    for (uid, _src, _key), st in status.items():  # one per problem list (lead unit, minutes / slip, period)
         per_unit[uid]["expected"] += 1
         per_unit[uid]["on_time"] += st == ON_TIME
         per_unit[uid]["late"] += st in (LATE, MISSING)
@@ -129,14 +132,17 @@ def compute(session, year: int, month: int) -> Report:
         select(DispatchRow.leader_id, func.count(RollUp.id)).join(DispatchRow, DispatchRow.id == RollUp.dispatch_row_id)
         .where(RollUp.period_key.in_(keys), RollUp.is_late.is_(True)).group_by(DispatchRow.leader_id)).all())
     # the hardest open items: escalated first, then the most overdue; obstacle from the month's last report
-    hard_rows = hardest_items(session, keys[-1], where=(created,),
+    # the report goes to a group chat and a mailbox: items of 保密 minutes / slips counted, never listed
+    hard_rows = hardest_items(session, keys[-1], where=(created, ~sql_confidential()),
                               order=(Matter.escalation_level.desc(), Matter.deadline, Matter.id),
                               key=lambda h: (-h["escalation_level"], h["deadline"], h["id"]), limit=HARDEST_LIMIT)
     overdue_rows = session.execute(
         select(Matter.code, Matter.title, Matter.deadline, Matter.escalation_level, Matter.leader_id,
                Matter.responsible_unit_id, Matter.last_progress, Matter.last_progress_at)
-        .where(created, sql_overdue(today)).order_by(Matter.deadline, Matter.id).limit(OVERDUE_SHEET_LIMIT)).all()
+        .where(created, sql_overdue(today), ~sql_confidential()).order_by(Matter.deadline, Matter.id)
+        .limit(OVERDUE_SHEET_LIMIT)).all()
     overdue_total = session.scalar(select(func.count(Matter.id)).where(created, sql_overdue(today)))
+    secret = session.scalar(select(func.count(Matter.id)).where(created, sql_overdue(today), sql_confidential()))
     # every unit's name in one plain query: cheaper than IN lists of thousands of bound ids
     names = dict(session.execute(select(Unit.id, Unit.name)).all())
     leader_ids = [k[1] for k in by if k[0] == "leader" and k[1] is not None]
@@ -166,11 +172,14 @@ def compute(session, year: int, month: int) -> Report:
     units.sort(key=lambda d: (-d["overdue"], -d["open"], d["name"]))
     totals = {k: sum(u[k] for u in units) for k in COUNTS + ("expected", "on_time", "late", "escalations")}
     _rate(totals)
-    from bot.actions.projects import cooperation_table
+    from bot.actions.projects import cooperation_table, project_table
 
-    cooperation = [asdict(c) for c in cooperation_table(session, start.date(), (end - timedelta(days=1)).date(), today)
+    last = (end - timedelta(days=1)).date()
+    cooperation = [asdict(c) for c in cooperation_table(session, start.date(), last, today)
                    if c.forms_due or c.decisions or c.problems]
-    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals, overdue_total, cooperation)
+    projects = [asdict(p) for p in project_table(session, start.date(), last, today)]
+    return Report(f"{year:04d}-{month:02d}", leaders, units, hardest, overdue, totals, overdue_total, cooperation,
+                  projects, secret or 0)
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -243,8 +252,10 @@ def workbook_forms(report: Report) -> list[Form]:
                           or t in ("编号", "完成时限", "逾期天数", "最近报送"))
                    for i, (t, w) in enumerate(zip(rows[0], WIDTHS[name], strict=False))]
         notes = []
-        if name == "逾期事项" and report.overdue_total > len(report.overdue):
+        if name == "逾期事项" and report.overdue_total > len(report.overdue) + report.secret:
             notes.append(render("jobs/overdue_sheet_note.txt", shown=len(report.overdue), total=report.overdue_total))
+        if name == "逾期事项" and report.secret:
+            notes.append(render("core/_secret.txt", secret=report.secret).strip())
         forms.append(Form(sheet=name, title=render("jobs/workbook_title.txt", month=report.month, sheet=name),
                           columns=columns, rows=rows[1:], notes=notes))
     return forms

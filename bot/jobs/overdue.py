@@ -38,16 +38,20 @@ def run(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
             result.skipped = f"no unit owed a report for {period.key}"
             result.details = {"period": period.key, "owing": 0, "missed": 0}
             return result
-        missed_ids = sorted(uid for (uid, _k), st in status.items() if st != reporting.ON_TIME)
+        # one line per problem list not sent by the deadline (lead unit, minutes or slip)
+        missed = sorted((uid, src) for (uid, src, _k), st in status.items() if st != reporting.ON_TIME)
+        missed_ids = sorted({uid for uid, _src in missed})
         units = s.execute(select(Unit.id, Unit.name, Unit.liaison_id)
                           .where(Unit.id.in_(missed_ids), Unit.active.is_(True)).order_by(Unit.id)).all() \
             if missed_ids else []
         who = people(s, [u.liaison_id for u in units])
         counts = reporting.missed_counts(s, period.year, [u.id for u in units])
+        labels = reporting.source_labels(s, {src for _u, src in missed}, public=True)  # group posts
+        lists = {u.id: [labels[src] for uid, src in missed if uid == u.id] for u in units}
         listed = [{"id": u.id, "name": u.name, "liaison": who[u.liaison_id].name if u.liaison_id in who else None,
-                   "count": counts.get(u.id, 0) + 1} for u in units]
-        ctx = dict(units=listed, deadline=period.deadline, owing=len({uid for uid, _k in status}),
-                   year=period.year)
+                   "lists": lists[u.id], "count": counts.get(u.id, 0) + len(lists[u.id])} for u in units]
+        ctx = dict(units=listed, deadline=period.deadline, owing=len({uid for uid, _s, _k in status}),
+                   lists=len(status), missed=sum(len(v) for v in lists.values()), year=period.year)
         out = Notices(runtime, KIND)
         mention = list({u.liaison_id: who[u.liaison_id] for u in units if u.liaison_id in who}.values())
         group_key = f"{KIND}:group:liaisons:{period.key}"
@@ -56,7 +60,7 @@ def run(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
                      key=f"{KIND}:group:supervision:{period.key}")
         inserted = out.flush(s)
         if group_key in {q.key for q in inserted}:  # first run for this deadline: record the misses once
-            reporting.record_missed(s, period, [u.id for u in units])
+            reporting.record_missed(s, period, [(uid, src) for uid, src in missed if uid in lists])
         result.notices = len(inserted)
     result.details = {"period": period.key, "owing": ctx["owing"], "missed": len(units)}
     return result

@@ -10,11 +10,12 @@ A run late in the window sends only the latest reminder that is due (a catch-up,
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
 from bot.domain.periods import Period, period_at, reminder_dates
-from bot.domain.reporting import MISSING, sql_status
+from bot.domain.reporting import MISSING, source_labels, sql_status
 from bot.domain.workdays import shift_to_workday_before
 from bot.infra.text import render
 from bot.jobs.base import JobResult, Notices, people
@@ -31,13 +32,22 @@ def reminder_days(period: Period, days_before=(2, 0)) -> list[date]:
 
 
 def missing_units(session, period: Period):
-    """Active units that owe a report for `period` and have none (made at any time: a catch-up run as of
-    an earlier moment does not remind a unit that has reported since): (id, name, liaison_id) rows."""
+    """Active units that owe a problem list for `period` (one per minutes or slip they lead) and have not
+    sent it (at any time: a catch-up run as of an earlier moment does not remind a unit that has reported
+    since): (id, name, liaison_id, lists) rows, `lists` naming each list still missing."""
     status = sql_status(period).subquery()
-    return session.execute(
-        select(Unit.id, Unit.name, Unit.liaison_id).join(status, status.c.unit_id == Unit.id)
+    rows = session.execute(
+        select(Unit.id, Unit.name, Unit.liaison_id, status.c.source).join(status, status.c.unit_id == Unit.id)
         .where(status.c.status == MISSING, Unit.active.is_(True))
-        .order_by(Unit.id)).all()
+        .order_by(Unit.id, status.c.source)).all()
+    labels = source_labels(session, {r.source for r in rows})
+    public = source_labels(session, {r.source for r in rows}, public=True)  # the group post: no 保密 title
+    out: dict[int, dict] = {}
+    for r in rows:
+        u = out.setdefault(r.id, dict(id=r.id, name=r.name, liaison_id=r.liaison_id, lists=[], public=[]))
+        u["lists"].append(labels[r.source])
+        u["public"].append(public[r.source])
+    return [SimpleNamespace(**u) for u in out.values()]
 
 
 def run(runtime, as_of: datetime, days_before=(2, 0)) -> JobResult:
@@ -57,10 +67,10 @@ def run(runtime, as_of: datetime, days_before=(2, 0)) -> JobResult:
         listed = []
         for u in units:
             liaison = who.get(u.liaison_id)
-            listed.append({"name": u.name, "liaison": liaison.name if liaison else None})
+            listed.append({"name": u.name, "liaison": liaison.name if liaison else None, "lists": u.public})
             if liaison is not None:
                 text = render("jobs/report_reminder_dm.txt", unit=u.name, deadline=period.deadline,
-                              days_left=days_left)
+                              days_left=days_left, lists=u.lists)
                 out.to_person(liaison, text, key=f"{KIND}:u{u.id}:{period.key}:{stage.isoformat()}")
         if units:
             mention = [who[u.liaison_id] for u in units if u.liaison_id in who]
