@@ -286,7 +286,7 @@ def test_withdrawing_issued_minutes_and_a_confidential_slip(trial):
     ol, leader, zj = (rt.say(u) for u in (OFFICE_LIAISON, LEADER, ZHUJIAN))
     rt.clock.set(at(2026, 11, 24, 10))
     talk(ol, MINUTES)
-    talk(leader, [("同意 纪要1", "已签发印发")])
+    talk(leader, [("同意 纪要1", "以下 1 份将同意印发"), ("确认", "已签发印发")])
     rt.clock.set(at(2026, 11, 26, 10))
     talk(zj, [("撤销印发 纪要1 错发", "只有起草人可以修改")])
     talk(ol, [("撤销印发 纪要1", "请写明撤回原因"),
@@ -315,7 +315,7 @@ def test_withdrawing_issued_minutes_and_a_confidential_slip(trial):
 
     # a 保密 slip: the unit and the leader are told, the supervision group never
     talk(ol, SLIP + [("保密 JB1", "已标记为保密")])
-    talk(leader, [("同意 JB1", "已签发交办单 JB1")])
+    talk(leader, [("同意 JB1", "以下 1 份将同意签发"), ("确认", "已签发交办单 JB1")])
     talk(ol, [("撤回 JB1 事项已另行交办", ("已撤销印发交办单 JB1", "J3"))])
     with rt.db.session() as s:
         assert s.scalar(select(AssignmentSlip.state)) == "withdrawn"
@@ -345,9 +345,9 @@ def test_one_problem_list_per_lead_unit_and_minutes(trial):
     ol, leader, zj, sup = (rt.say(u) for u in (OFFICE_LIAISON, LEADER, ZHUJIAN, SUPERVISION))
     rt.clock.set(at(2026, 11, 24, 10))
     talk(ol, MINUTES)
-    talk(leader, [("同意 纪要1", "已签发印发")])
+    talk(leader, [("同意 纪要1", "以下 1 份将同意印发"), ("确认", "已签发印发")])
     talk(ol, _second_minutes())
-    talk(leader, [("同意 纪要2", "已签发印发")])
+    talk(leader, [("同意 纪要2", "以下 1 份将同意印发"), ("确认", "已签发印发")])
     zj_id = _unit_id(rt, "区住建局")
     with rt.db.session() as s:
         for mn in s.scalars(select(Minutes)):

@@ -58,9 +58,18 @@ def downgrade() -> None:
     op.create_index('uq_matter_slip_row', 'matter', ['slip_id', 'seq'], unique=True)
     op.drop_index(op.f('ix_matter_parent_id'), table_name='matter')
     conn = op.get_bind()
-    if conn.dialect.name == "sqlite":  # SQLite >= 3.35 drops a plain column in place (no table rebuild)
+    if conn.dialect.name == "sqlite":
+        # A later migration may have rebuilt `matter` (0014 does), which turns the column's REFERENCES into a
+        # table-level foreign key that SQLite's DROP COLUMN refuses: rebuild the table, keeping its triggers.
         op.execute("DELETE FROM matter WHERE parent_id IS NOT NULL")
-        op.execute("ALTER TABLE matter DROP COLUMN parent_id")
+        triggers = conn.execute(sa.text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'matter'")).all()
+        for name, _sql in triggers:
+            op.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+        with op.batch_alter_table('matter', recreate="always") as batch_op:
+            batch_op.drop_column('parent_id')
+        for _name, sql in triggers:
+            op.execute(sql)
     else:
         op.execute("DELETE FROM matter WHERE parent_id IS NOT NULL")
         op.drop_constraint(op.f('fk_matter_parent_id_matter'), 'matter', type_='foreignkey')
