@@ -190,9 +190,10 @@ def test_similar_units_for_a_name_that_matches_nothing(units):
 # -- dialogs through the real signed callback -------------------------------------------------------------
 @pytest.fixture
 def wecom(db_url, tmp_path):
+    # a loaded test machine must not turn a slow passive reply into an outbox message: timing is not tested here
     from bot.actions.seed import load_seed
 
-    app = make_app(db_url, tmp_path, **wecom_config())
+    app = make_app(db_url, tmp_path, **wecom_config(PASSIVE_REPLY_SECONDS=20))
     rt = app.extensions["bot"]
     with rt.db.session() as s:
         load_seed(s, SEED_FILE)
@@ -534,7 +535,7 @@ def test_a_planned_date_that_was_yesterday_is_asked_back_in_the_report(db_url, t
     year's 12月1日 is offered, 否 asks again; 下个月 is that month's last day."""
     from tests import factories as f
 
-    app = make_app(db_url, tmp_path, **wecom_config())
+    app = make_app(db_url, tmp_path, **wecom_config(PASSIVE_REPLY_SECONDS=20))
     rt = app.extensions["bot"]
     with rt.db.session() as s:
         o = f.small_org(s)
