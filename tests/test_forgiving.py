@@ -6,6 +6,9 @@ item; a month replayed day by day with no silent date guess.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -24,7 +27,7 @@ from bot.infra.text import cn_date
 from handlers import build_router
 from models import Matter
 from tests.dialog import Callback, Direct, at, talk
-from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, wecom_config
+from tests.support import AES, AGENT, CORP, ROOT, SEED_FILE, TOKEN, make_app, wecom_config
 from tests.wecom_peer import WeComPeer
 
 
@@ -190,9 +193,10 @@ def test_similar_units_for_a_name_that_matches_nothing(units):
 # -- dialogs through the real signed callback -------------------------------------------------------------
 @pytest.fixture
 def wecom(db_url, tmp_path):
+    # a loaded test machine must not turn a slow passive reply into an outbox message: timing is not tested here
     from bot.actions.seed import load_seed
 
-    app = make_app(db_url, tmp_path, **wecom_config())
+    app = make_app(db_url, tmp_path, **wecom_config(PASSIVE_REPLY_SECONDS=20))
     rt = app.extensions["bot"]
     with rt.db.session() as s:
         load_seed(s, SEED_FILE)
@@ -506,13 +510,23 @@ def test_a_month_replayed_in_the_meeting_form_never_guesses(wecom):
         assert s.scalars(select(Matter)).first() is None
 
 
+def chat(tmp_path, user, lines):
+    """`python -m bot chat --user USER` with `lines` piped in (as tests/test_simulator.py drives it)."""
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("WECOM_", "REDIS_URL", "DATABASE_URL", "PASSIVE_REPLY"))}
+    environ.update(DATABASE_URL=f"sqlite:///{tmp_path / 'chat.sqlite3'}", INSTANCE_DIR=str(tmp_path / "instance"),
+                   PASSIVE_REPLY_SECONDS="20")
+    proc = subprocess.run([sys.executable, "-m", "bot", "chat", "--user", user], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, cwd=ROOT, env=environ, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
 def test_a_month_replayed_in_the_simulator(tmp_path):
     """`python -m bot chat` (the simulator, through the fake WeCom and the signed callback), March 2027 with
     /now (the days around the month's end; every day is replayed in-process above): a meeting date
     29号/30号/31号 typed before that day of March would be February's, which has none — each is asked back
     with the reason, never moved to January or taken silently."""
-    from tests.test_simulator import chat
-
     lines, expected = [], []
     for day in (1, 28, 29, 30):
         lines += [f"/now 2027-03-{day:02d}T10:00", "录入纪要", "2", "无", "会议"]
@@ -534,7 +548,7 @@ def test_a_planned_date_that_was_yesterday_is_asked_back_in_the_report(db_url, t
     year's 12月1日 is offered, 否 asks again; 下个月 is that month's last day."""
     from tests import factories as f
 
-    app = make_app(db_url, tmp_path, **wecom_config())
+    app = make_app(db_url, tmp_path, **wecom_config(PASSIVE_REPLY_SECONDS=20))
     rt = app.extensions["bot"]
     with rt.db.session() as s:
         o = f.small_org(s)

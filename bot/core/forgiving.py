@@ -8,7 +8,9 @@ before still routes the same way (`查 看` stays 查 + 看).
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +18,8 @@ from typing import Optional
 
 from bot.domain.fuzzy import is_cjk as _is_cjk
 from bot.domain.fuzzy import similarity, simplify
+
+log = logging.getLogger(__name__)
 
 # Polite wrappers around a command (我要填报, 帮我查一下逾期, 请填报, 麻烦…一下). Stripped only when what
 # remains is a command (`Router.find_loose`).
@@ -149,3 +153,31 @@ def take_suggestion(ctx) -> Optional[Suggestion]:
         return Suggestion(str(doc["word"]), str(doc.get("args") or ""), float(doc.get("score") or 0))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+_warmed = threading.Event()
+
+
+def warm_up(today=None) -> None:
+    """Load the tables the first near-miss would otherwise load inside a callback's reply window (zhconv,
+    pypinyin, rapidfuzz; this and next year's holiday names for 春节前 …, without touching the working-day
+    warnings). `start_warm_up` runs it once per process in a daemon thread."""
+    from datetime import date
+
+    from bot.domain import fuzzy, workdays
+
+    try:
+        fuzzy.similarity(fuzzy.simplify("天報"), "填报")
+        year = (today or date.today()).year
+        for name in workdays.HOLIDAY_NAMES:
+            workdays.holiday_days(name, year)
+            workdays.holiday_days(name, year + 1)
+    except Exception:  # noqa: BLE001 - a warm-up must never break the start; the first use loads it then
+        log.warning("warming up forgiving input failed", exc_info=True)
+
+
+def start_warm_up() -> None:
+    """Warm up in the background, once per process (the runtime calls it when it is built)."""
+    if not _warmed.is_set():
+        _warmed.set()
+        threading.Thread(target=warm_up, name="forgiving-warm-up", daemon=True).start()

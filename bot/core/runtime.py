@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from bot.core import forgiving
 from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
 from bot.core.routing import Router
 from bot.delivery import addressing
@@ -66,6 +67,7 @@ class Runtime:
         self.kv = make_kv(settings.REDIS_URL)
         self.clock = Clock(self.tz)
         self.router = router
+        forgiving.start_warm_up()  # the pinyin / conversion tables, off the first message's reply window
 
     @property
     def shared_state(self) -> bool:

@@ -250,14 +250,9 @@ def holiday_days(name: str, year: int) -> tuple[date, ...]:
     file has no names: its lists decide the working days around these (see holiday_start)."""
     cc_name, words = HOLIDAY_NAMES[name]
     if _chinese_calendar_knows(year):
-        out = []
-        d = date(year, 1, 1)
-        while d.year == year:
-            on, label = chinese_calendar.get_holiday_detail(d)
-            if on and label == cc_name:
-                out.append(d)
-            d += timedelta(days=1)
-        return tuple(out)
+        from chinese_calendar.constants import holidays as known  # {date: name} of the days off
+
+        return tuple(sorted(d for d, label in known.items() if d.year == year and label == cc_name))
     import holidays as holidays_lib
 
     cn = holidays_lib.China(years=year)
