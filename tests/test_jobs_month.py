@@ -78,7 +78,7 @@ def test_december(seeded, runner):
     for msg in (liaisons_msg, sup_msg):
         text = msg.payload["content"]
         assert "区教育局" in text and "区住建局" in text and "区发改局" not in text and "区农水局" not in text
-        assert "累计超期 1 次" in text
+        assert "累计超期1次" in text
     assert sorted(mention_fields(rt, liaisons_msg.payload)["mentioned_mobile_list"]) == ["13900000002", "13900000003"]
     with rt.db.session() as s:
         missed = sorted(m.unit_id for m in s.scalars(select(MissedDeadline)))
@@ -166,7 +166,7 @@ def test_december(seeded, runner):
     run_cli(runner, "report_overdue", at(2026, 12, 21, 18, 1))  # Sunday's deadline: listed on Monday
     second_overdue = notices(rt, "report_overdue:group:liaisons:2026-12-20")[0]
     assert mention_fields(rt, second_overdue.payload)["mentioned_mobile_list"] == ["13900000003"]  # only 住建局
-    assert "区住建局" in second_overdue.payload["content"] and "累计超期 2 次" in second_overdue.payload["content"]
+    assert "区住建局" in second_overdue.payload["content"] and "累计超期2次" in second_overdue.payload["content"]
 
     # -- Dec 25: leaders without a December meeting → their office liaisons ----------------------------
     run_cli(runner, "leader_meeting", at(2026, 12, 24))

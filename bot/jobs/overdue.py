@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.domain import reporting
+from bot.domain.address import address
+from bot.domain.address import is_named as named
 from bot.domain.periods import Period, period_at, previous_period
 from bot.domain.workdays import is_workday, next_workday
 from bot.infra.text import render
@@ -59,12 +61,13 @@ def run(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
             if missed_ids else []
         who = people(s, [u.liaison_id for u in units])
         counts = reporting.missed_counts(s, period.year, [u.id for u in units])
-        listed = [{"id": u.id, "name": u.name, "liaison": who[u.liaison_id].name if u.liaison_id in who else None,
+        listed = [{"id": u.id, "name": u.name,
+                   "liaison": address(who[u.liaison_id]) if named(who.get(u.liaison_id)) else None,
                    "count": counts.get(u.id, 0) + 1} for u in units]
-        ctx = dict(units=listed, deadline=period.deadline, owing=len({uid for uid, _k in status}),
+        ctx = dict(units=listed, deadline=period.deadline, period=period, owing=len({uid for uid, _k in status}),
                    year=period.year)
         out = Notices(runtime, KIND)
-        mention = list({u.liaison_id: who[u.liaison_id] for u in units if u.liaison_id in who}.values())
+        mention = list({u.liaison_id: who[u.liaison_id] for u in units if named(who.get(u.liaison_id))}.values())
         group_key = f"{KIND}:group:liaisons:{period.key}"
         out.to_group("liaisons", render("jobs/report_overdue_group.txt", **ctx), key=group_key, mention=mention)
         out.to_group("supervision", render("jobs/report_overdue_group.txt", **ctx),
