@@ -26,6 +26,7 @@ from typing import Optional
 from sqlalchemy import and_, func, or_, select
 
 from bot.domain import clock
+from bot.domain.address import address
 from bot.domain.periods import Period, period_at, previous_period
 from models import (  # noqa: F401
     EXT_WITHDRAWN,
@@ -276,7 +277,7 @@ def item_view(m: Matter, as_of: datetime) -> ItemView:
     """The item at a moment: light, overdue days and the fields every list shows."""
     lt = light_at(m, as_of)
     return ItemView(m.code, m.title, m.responsible_unit.name if m.responsible_unit else "",
-                    m.leader.name if m.leader else "", m.state, lt, LIGHT_ICONS[lt], m.deadline,
+                    address(m.leader), m.state, lt, LIGHT_ICONS[lt], m.deadline,
                     m.original_deadline, overdue_days(m, as_of.date()), m.escalation_level or 0,
                     m.last_progress, m.last_progress_at)
 
