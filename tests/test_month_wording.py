@@ -85,3 +85,32 @@ def test_a_month_of_texts_names_leaders_with_titles_and_shows_no_placeholder_or_
             problems.append((key, "raw markdown in a text message", content[:80]))
     assert not problems, "\n".join(f"{w} [{why}]: {t!r}" for w, why, t in problems[:15])
     assert address(leaders["杨凤翔"]) == "杨凤翔区长"
+
+
+# -- markdown only where the channel renders it ---------------------------------------------------------
+def test_markdown_is_kept_only_where_it_is_rendered():
+    from bot.delivery.addressing import as_sent, plain_text, renders_markdown
+    from bot.delivery.outbox import Who, group_message
+
+    md = "**“大调度、大督查”工作通报**\n> 调度领导：杨凤翔区长\n- 区发改局：[看板](http://x/b)"
+    assert renders_markdown("wecom", "markdown") and renders_markdown("dingtalk", "markdown")
+    assert not renders_markdown("wecom", "text") and not renders_markdown("mail", "markdown")
+    assert as_sent(md, "wecom", "markdown") == md
+    assert plain_text(md) == "“大调度、大督查”工作通报\n调度领导：杨凤翔区长\n· 区发改局：看板（http://x/b）"
+    # a group notice written in markdown but sent as text so that its @s ping reads without markup
+    who = Who(1, "王五", "13900000001")
+    msgtype, payload = group_message(md, "wecom", [who])
+    assert msgtype == "text" and "**" not in payload["content"] and payload["content"].startswith("“大调度")
+    msgtype, payload = group_message(md, "wecom")
+    assert msgtype == "markdown" and payload["content"] == md
+
+
+def test_the_circular_preview_reads_as_it_will_without_raw_markup(seeded):
+    rt = seeded
+    with rt.db.session() as s:
+        build_december(s)
+    rt.clock.set(at(2026, 12, 22, 10))
+    preview = rt.handle_text("wecom", "wujinming", "通报").text
+    rt.clock.set(None)
+    assert "通报预览" in preview and "“大调度、大督查”工作通报" in preview and "**" not in preview
+    assert "12月5日期（12月7日18:00截止）" in preview  # the period by its name, the moved deadline

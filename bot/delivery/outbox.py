@@ -95,10 +95,12 @@ def group_message(text: str, channel: str, mention: Iterable[Union[Person, Who]]
     """(msgtype, payload) of a group message on `channel`. Only people the platform can ping there (by
     mobile or by their id on it) are mentioned; mentions make it a text message, the only kind that pings."""
     reachable = [w.id for w in map(who_of, mention) if w.mobile or w.identity(channel)]
-    payload: dict = {"content": text}
+    msgtype = "markdown" if markdown and not reachable else "text"
+    # a markdown text sent as text (so that its @s ping) reads without its markup (addressing.as_sent)
+    payload: dict = {"content": addressing.as_sent(text, channel, msgtype) if markdown else text}
     if reachable:
         payload[MENTION] = reachable
-    return ("markdown" if markdown and not reachable else "text"), payload
+    return msgtype, payload
 
 
 class Queued(NamedTuple):
