@@ -52,17 +52,17 @@ LIGHT_ICONS = {GREEN: "🟢", YELLOW: "🟡", RED: "🔴", CLOSED: "✅"}
 # The escalation ladder (seed 000 §三(二)(三); models.ESC_*) by the names the office uses — THE mapping for
 # every text, the board and the forms ("⚠️2级" nowhere): the level's name and the step it means.
 ESCALATION_LEVEL_NAMES = {1: "提级督办", 2: "久推不动", 3: "久拖不办", 4: "效能问责", 5: "转报区纪委监委"}
-ESCALATION_LEVEL_STEPS = {1: "提请督导考核组分解督办", 2: "提请挂钩领导会商", 3: "督查约谈", 4: "效能问责",
-                          5: "转报区纪委监委"}
+ESCALATION_LEVEL_STEPS = {1: "提请督导考核组分解督办", 2: "久推不动（提请挂钩领导会商）", 3: "久拖不办（督查约谈）",
+                          4: "效能问责", 5: "转报区纪委监委"}
 
 
 def escalation_level_name(level, with_step: bool = False) -> str:
-    """提级督办 / 久推不动 … for a level (with_step: 久推不动（提请挂钩领导会商）); "" for none."""
+    """提级督办 / 久推不动 … for a level (with_step: the step it means, 提请督导考核组分解督办,
+    久推不动（提请挂钩领导会商）); "" for none."""
     if not level:
         return ""
-    name = ESCALATION_LEVEL_NAMES.get(int(level), "提级督办")
-    step = ESCALATION_LEVEL_STEPS.get(int(level), "")
-    return f"{name}（{step}）" if with_step and step and step != name else name
+    names = ESCALATION_LEVEL_STEPS if with_step else ESCALATION_LEVEL_NAMES
+    return names.get(int(level), ESCALATION_LEVEL_NAMES[1])
 
 
 
