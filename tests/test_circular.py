@@ -44,8 +44,8 @@ def test_circular_lists_late_missing_and_overdue(rt):
         text = build_circular(s, NOW)
     assert "（2026年12月）" in text
     assert "按时报送 1 个单位；逾期报送 1 个：区教育局；未报送 1 个：区科技局" in text
-    assert "- 区科技局：未报 1 次（12月5日）" in text
-    assert "- 区教育局：逾期报送 1 次（12月5日）" in text
+    assert "- 区科技局：未报 1 次（12月5日期）" in text
+    assert "- 区教育局：逾期报送 1 次（12月5日期）" in text
     assert "区发改局：" not in text  # on time
     assert "（共 2 项）" in text and "M1“石化园区道路征迁”逾期10天" in text and "M3“校舍维修资金”逾期9天" in text
     assert "M2" not in text
