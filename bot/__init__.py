@@ -15,7 +15,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from bot.channels.wecom import callback as wecom
     from bot.core.runtime import Runtime
     from bot.delivery.sender import load_transports
-    from bot.domain import workdays
+    from bot.domain import periods, workdays
     from bot.tools.cli import register
     from bot.web import board
     from bot.web.health import health_bp
@@ -27,6 +27,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
         configure_logging("info", "json")
     workdays.configure(settings.CALENDAR_FILE)
+    periods.set_deadline_rule(settings.DEADLINE_ON_NON_WORKING_DAY)
     app = Flask(__name__, instance_path=settings.INSTANCE_DIR)
     app.config.from_mapping(settings.as_dict())
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     JOBS_FILE: str = str(PROJECT_ROOT / "config" / "jobs.yaml")
     SEED_FILE: str = str(PROJECT_ROOT / "config" / "seed" / "quangang.yaml")
     CALENDAR_FILE: str = str(PROJECT_ROOT / "config" / "calendar.yaml")  # the office's 节假日/调休 override
+    # A 5th/20th report deadline on a weekend or holiday: moved to the next working day (same hour) or kept
+    DEADLINE_ON_NON_WORKING_DAY: Literal["next_working_day", "keep"] = "next_working_day"
     SUPERVISION_FILE: str = str(PROJECT_ROOT / "config" / "supervision.yaml")  # 效能问责 thresholds, 考评 rules
     EMBEDDED_WORKERS: bool = True  # `serve` runs the outbox sender and scheduler in-process
     # The web ledger board (/board)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.actions.circular import build_circular, publish_circular
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
+from bot.delivery.addressing import as_sent
 from bot.domain.clock import tz
 from bot.domain.dateparse import parse_month
 from handlers.common import paged
@@ -35,4 +36,6 @@ def circular(ctx: Context, args: str) -> Reply:
         sent = publish_circular(ctx.session, ctx.runtime, ctx.now, key=key, month=month)
         return Reply(ctx.render("circular/published.txt", sent=len(sent)))
     text = build_circular(ctx.session, ctx.now, month=month)
-    return paged(ctx, ctx.render("circular/preview.txt", body=text, month=month))
+    # the preview is a one-to-one text reply: it shows the circular as it will read, without raw markup
+    body = as_sent(text, ctx.incoming.channel, "text")
+    return paged(ctx, ctx.render("circular/preview.txt", body=body, month=month))

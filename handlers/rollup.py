@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.actions.rollup import do_edit_rollup, do_submit_rollup
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
+from bot.domain.address import address
 from bot.domain.ledger import TransitionError
 from bot.domain.periods import period_by_key
 from models import ROLE_ADMIN, DispatchRow, Person, RollUp
@@ -64,7 +65,7 @@ def _pick(ctx: Context, args: str, verb: str):
 
 def _leader(ctx: Context, row: DispatchRow) -> str:
     p = ctx.session.get(Person, row.leader_id)
-    return p.name if p else ""
+    return address(p)
 
 
 @commands.command("汇总", "查看汇总", summary="办公室调度联络员：查看待提交的归口汇总", order=70,

@@ -95,6 +95,7 @@ class Person(Base):
     key: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(50))
     title: Mapped[Optional[str]] = mapped_column(String(200))
+    short_title: Mapped[Optional[str]] = mapped_column(String(50))  # 区长 in 杨凤翔区长; None: from title
     unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("unit.id"))
     mobile: Mapped[Optional[str]] = mapped_column(String(20))
     placeholder: Mapped[bool] = mapped_column(Boolean, default=False)

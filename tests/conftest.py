@@ -113,9 +113,21 @@ def clean_env(monkeypatch):
 def _default_timezone():
     """An app made with another BOT_TIMEZONE sets the bot's zone: put the default back after each test."""
     yield
-    from bot.domain import clock
+    from bot.domain import clock, periods
 
     clock.set_tz(clock.DEFAULT_TZ)
+    periods.set_deadline_rule(periods.NEXT_WORKING_DAY)  # an app made with DEADLINE_ON_NON_WORKING_DAY=keep
+
+
+@pytest.fixture
+def keep_deadlines(monkeypatch):
+    """DEADLINE_ON_NON_WORKING_DAY=keep: a 5th/20th on a weekend stays where it falls (for tests of other
+    rules that were written on December 2026's Saturday 5th and Sunday 20th as nominal deadlines)."""
+    from bot.domain import periods
+
+    monkeypatch.setenv("DEADLINE_ON_NON_WORKING_DAY", periods.KEEP)
+    periods.set_deadline_rule(periods.KEEP)
+    yield
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ from models import Notice, Person
 from tests import factories as f
 from tests.factories import at
 
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
+
 NOW = at(2026, 12, 10, 10)
 
 
@@ -40,8 +44,8 @@ def test_circular_lists_late_missing_and_overdue(rt):
         text = build_circular(s, NOW)
     assert "（2026年12月）" in text
     assert "应报送问题清单 3 份，按时报送 1 份；逾期报送 1 份：区教育局；未报送 1 份：区科技局" in text
-    assert "- 区科技局：未报 1 次（12月5日）" in text
-    assert "- 区教育局：逾期报送 1 次（12月5日）" in text
+    assert "- 区科技局：未报 1 次（12月5日期）" in text
+    assert "- 区教育局：逾期报送 1 次（12月5日期）" in text
     assert "区发改局：" not in text  # on time
     assert "（共 2 项）" in text and "M1“石化园区道路征迁”逾期10天" in text and "M3“校舍维修资金”逾期9天" in text
     assert "M2" not in text

@@ -12,6 +12,7 @@ from tests.support import make_app
 UTC = UTC
 
 
+@pytest.mark.usefixtures("keep_deadlines")  # the Saturday 5th as it falls: this is about the zone
 def test_bot_timezone_moves_the_deadline_and_the_dates_people_read(sqlite_url, tmp_path):
     from bot.domain import clock, reporting
     from bot.domain.periods import period_at, period_by_key

@@ -221,7 +221,7 @@ def test_seeded_user_gets_the_reply_on_the_session_webhook(db_url, tmp_path, fak
     assert send(rt).sent == 1
     [item] = delivered(fake)
     assert item["kind"] == "session" and item["msgtype"] == "text" and item["conversation"] == "ciddt0001"
-    assert content_of(item).startswith(f"{NAME}，您好") and "帮助 — 查看可用的指令" in content_of(item)
+    assert content_of(item).startswith(f"{NAME}主任，您好") and "帮助 — 查看可用的指令" in content_of(item)
     assert notices(rt)[0].state == "sent"
     rt.db.dispose()
 

@@ -124,9 +124,9 @@ def test_each_item_in_exactly_one_batch(rt):
     assert run(rt, at(2026, 12, 11, 10)) == [("L99", 3)]
     level3 = [n.payload["content"] for n in sorted(group_notices(rt, "escalation:3:").values(), key=lambda n: n.id)]
     assert len(level3) == 2
-    assert "本次新增 36 项" in level3[0] and "等共 36 项" in level3[0] and "L99" not in level3[0]
+    assert "本次新增36项" in level3[0] and "等共 36 项" in level3[0] and "L99" not in level3[0]
     assert level3[0].index("1. L0 ") < level3[0].index("L8 ") and "L9 " not in level3[0]  # the oldest 30 first
-    assert "本次新增 1 项" in level3[1] and "L99" in level3[1] and "等共" not in level3[1]
+    assert "本次新增1项" in level3[1] and "L99" in level3[1] and "等共" not in level3[1]
     listed = [c for t in level3 for c in re.findall(r"\d+\. (\w+) ", t)]
     assert len(listed) == len(set(listed)) == 31  # 30 shown of the first batch, and L99
 

@@ -5,6 +5,7 @@ Dec 3 + Dec 5) and one reminder on Dec 18 (Dec 18 and Dec 20 both land on Friday
 """
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.domain.periods import period_by_key
@@ -12,6 +13,10 @@ from models import MissedDeadline, RollUp
 from tests.dialog import Direct, talk
 from tests.factories import mention_fields
 from tests.jobs_helpers import at, build_december, notices, report, run_cli, targets
+
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
 
 P1 = period_by_key("2026-12-05")
 P2 = period_by_key("2026-12-20")
@@ -65,13 +70,15 @@ def test_december(seeded, runner):
     assert len(notices(rt)) == before
 
     # -- Dec 5 18:00: overdue list to both groups ---------------------------------------------------
-    run_cli(runner, "report_overdue", at(2026, 12, 5, 18, 1))
+    run_cli(runner, "report_overdue", at(2026, 12, 5, 18, 1))  # Saturday: no list on a non-working day
+    assert notices(rt, "report_overdue:") == []
+    run_cli(runner, "report_overdue", at(2026, 12, 7, 18, 1))  # the kept deadline's list: next working day
     liaisons_msg, = notices(rt, "report_overdue:group:liaisons:")
     sup_msg, = notices(rt, "report_overdue:group:supervision:")
     for msg in (liaisons_msg, sup_msg):
         text = msg.payload["content"]
         assert "区教育局" in text and "区住建局" in text and "区发改局" not in text and "区农水局" not in text
-        assert "累计超期 1 次" in text
+        assert "累计超期1次" in text
     assert sorted(mention_fields(rt, liaisons_msg.payload)["mentioned_mobile_list"]) == ["13900000002", "13900000003"]
     with rt.db.session() as s:
         missed = sorted(m.unit_id for m in s.scalars(select(MissedDeadline)))
@@ -156,10 +163,10 @@ def test_december(seeded, runner):
     with rt.db.session() as s:
         report(s, d.jiaoyu, P2.key, at(2026, 12, 20, 17), P2.deadline)
         report(s, d.nongshui, P2.key, at(2026, 12, 19, 9), P2.deadline)
-    run_cli(runner, "report_overdue", at(2026, 12, 20, 18, 1))
+    run_cli(runner, "report_overdue", at(2026, 12, 21, 18, 1))  # Sunday's deadline: listed on Monday
     second_overdue = notices(rt, "report_overdue:group:liaisons:2026-12-20")[0]
     assert mention_fields(rt, second_overdue.payload)["mentioned_mobile_list"] == ["13900000003"]  # only 住建局
-    assert "区住建局" in second_overdue.payload["content"] and "累计超期 2 次" in second_overdue.payload["content"]
+    assert "区住建局" in second_overdue.payload["content"] and "累计超期2次" in second_overdue.payload["content"]
 
     # -- Dec 25: leaders without a December meeting → their office liaisons ----------------------------
     run_cli(runner, "leader_meeting", at(2026, 12, 24))
@@ -194,6 +201,6 @@ def test_a_deadline_nobody_owed_says_nothing(seeded):
     """The seed org chart with an empty ledger: no unit owes a report, so no "0 个应报单位均已按时报送" notice."""
     from bot.jobs import config_of, run_job
 
-    result = run_job(seeded, config_of(seeded).jobs["report_overdue"], at(2026, 12, 5, 18, 1))
+    result = run_job(seeded, config_of(seeded).jobs["report_overdue"], at(2026, 12, 7, 18, 1))
     assert result.notices == 0 and result.skipped == "no unit owed a report for 2026-12-05"
     assert notices(seeded, "report_overdue") == []

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
 import yaml
 from sqlalchemy import func, select
 
@@ -16,6 +17,10 @@ from models import JobRun, MissedDeadline, MonthlyReport, Notice, RollUp
 from tests.jobs_helpers import at, build_december, iso, notices, report
 from tests.support import ROOT, SEED_FILE, make_app
 from tests.threads import at_once
+
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
 
 MOMENTS = (at(2026, 12, 1, 8, 30), at(2026, 12, 3), at(2026, 12, 4), at(2026, 12, 5, 18, 1), at(2026, 12, 6),
            at(2026, 12, 7, 9, 30), at(2026, 12, 7, 18, 1), at(2026, 12, 12), at(2026, 12, 25))
@@ -124,8 +129,8 @@ def test_catch_up_after_downtime_runs_once_and_sends_no_burst(seeded):
         assert s.scalar(select(func.count(JobRun.id))) == runs
     # a failed run does not count as done: it is retried by the next catch-up
     with rt.db.session() as s:
-        s.add(JobRun(job="report_overdue", as_of=at(2026, 12, 5, 18, 1), error="boom"))
-    again = [r.job for r in catch_up(rt, now=at(2026, 12, 5, 20))]
+        s.add(JobRun(job="report_overdue", as_of=at(2026, 12, 7, 18, 1), error="boom"))
+    again = [r.job for r in catch_up(rt, now=at(2026, 12, 7, 20))]
     assert "report_overdue" in again
     with rt.db.session() as s:
         assert s.scalar(select(func.count(Notice.id)).where(Notice.key.like("report_overdue:%"))) == 2

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from models import AuditLog, RollUp
 from tests import factories as f
 from tests.dialog import Direct, talk
 from tests.jobs_helpers import at, notices, run_cli
+
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
 
 
 def setup(runtime):

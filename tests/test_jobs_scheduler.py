@@ -28,8 +28,9 @@ def write_config(tmp_path, jobs: dict, **top) -> str:
 def test_shipped_config_has_every_builtin_job_with_a_valid_trigger():
     config = load_config(CONFIG)
     assert set(BUILTIN) <= set(config.jobs)
+    # daily: the job itself knows whether a deadline (5th/20th, or the working day it moved to) just passed
     assert config.jobs["report_overdue"].trigger(config.tz).get_next_fire_time(None, at(2026, 12, 1)) == \
-        at(2026, 12, 5, 18, 1)
+        at(2026, 12, 1, 18, 1)
     assert config.jobs["monthly_report"].trigger(config.tz).get_next_fire_time(None, at(2026, 12, 2)) == \
         at(2027, 1, 1, 8)
     assert config.jobs["report_reminder"].params == {"days_before": [2, 0]}
@@ -51,7 +52,7 @@ def test_jobs_list_shows_schedule_next_and_last_run(runner, runtime):
     out = runner.invoke(args=["jobs", "list", "--now", "2026-12-01T00:00+08:00"])
     assert out.exit_code == 0, out.output
     line = next(x for x in out.output.splitlines() if x.startswith("report_overdue"))
-    assert "day=5,20 hour=18 minute=1" in line and "2026-12-05T18:01+08:00" in line and line.endswith("never")
+    assert "hour=18 minute=1" in line and "2026-12-01T18:01+08:00" in line and line.endswith("never")
     assert runner.invoke(args=["jobs", "run", "minutes_draft", "--now", "2026-12-03T09:00+08:00"]).exit_code == 0
     out = runner.invoke(args=["jobs", "list", "--now", "2026-12-03T10:00+08:00"])
     line = next(x for x in out.output.splitlines() if x.startswith("minutes_draft"))
@@ -90,11 +91,11 @@ def test_missing_module_disables_only_that_job(sqlite_url, tmp_path):
 
 def test_last_fire_time_walks_the_cron():
     config = load_config(CONFIG)
-    spec = config.jobs["report_overdue"]
-    assert last_fire_time(spec, TZ, at(2026, 12, 19, 12), timedelta(days=40)) == at(2026, 12, 5, 18, 1)
-    assert last_fire_time(spec, TZ, at(2026, 12, 5, 18, 1), timedelta(days=40)) == at(2026, 12, 5, 18, 1)
-    assert last_fire_time(spec, TZ, at(2026, 12, 5, 18, 0), timedelta(days=1)) is None
-    assert last_fire_time(spec, TZ, at(2026, 12, 7, 18, 2), timedelta(hours=48)) is None  # too long ago
+    spec = config.jobs["monthly_report"]  # day 1, 08:00
+    assert last_fire_time(spec, TZ, at(2026, 12, 19, 12), timedelta(days=40)) == at(2026, 12, 1, 8)
+    assert last_fire_time(spec, TZ, at(2026, 12, 1, 8), timedelta(days=40)) == at(2026, 12, 1, 8)
+    assert last_fire_time(spec, TZ, at(2026, 12, 1, 7, 59), timedelta(days=1)) is None
+    assert last_fire_time(spec, TZ, at(2026, 12, 3, 8, 1), timedelta(hours=48)) is None  # too long ago
     every_second = load_config(CONFIG).jobs["minutes_draft"].__class__("x", "m:f", {"second": "*"})
     assert last_fire_time(every_second, TZ, at(2026, 12, 5, 18, 0, 30), timedelta(days=40)) == \
         at(2026, 12, 5, 18, 0, 30)
@@ -149,7 +150,7 @@ def test_jobs_run_dry_run_shows_the_notices_and_queues_nothing(seeded, runner):
 
     with seeded.db.session() as s:
         build_december(s)
-    result = runner.invoke(args=["jobs", "run", "report_overdue", "--now", "2026-12-05T18:01+08:00", "--dry-run"])
+    result = runner.invoke(args=["jobs", "run", "report_overdue", "--now", "2026-12-07T18:01+08:00", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "[dry run] report_overdue" in result.output
     assert "would queue report_overdue:" in result.output
@@ -159,7 +160,7 @@ def test_jobs_run_dry_run_shows_the_notices_and_queues_nothing(seeded, runner):
 
         assert s.scalars(select(JobRun)).all() == []
         assert s.scalars(select(AuditLog).where(AuditLog.actor == "report_overdue")).all() == []
-    real = runner.invoke(args=["jobs", "run", "report_overdue", "--now", "2026-12-05T18:01+08:00"])
+    real = runner.invoke(args=["jobs", "run", "report_overdue", "--now", "2026-12-07T18:01+08:00"])
     assert real.exit_code == 0
     assert notices(seeded, "report_overdue:")
 

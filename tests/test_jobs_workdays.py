@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import chinese_calendar
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,10 @@ from bot.jobs.minutes import meeting_reminder_day
 from bot.jobs.reminders import reminder_days
 from bot.jobs.rollup import reminder_day as rollup_reminder_day
 from tests.jobs_helpers import at, build_december, notices, run_cli
+
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
 
 
 def holiday_reminders_2026():

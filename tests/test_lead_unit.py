@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests import factories as f
 from tests.factories import at
+
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
 
 
 def _claimed_before_the_period(s):
@@ -48,7 +53,7 @@ def test_a_unit_told_no_report_is_needed_is_not_counted_reminded_named_or_record
         assert units["区科技局"]["expected"] == 1 and units["区发改局"]["expected"] == 2
     runtime.clock.set(at(2026, 12, 12))
     assert "无需填报" in runtime.handle_text("wecom", "uk", "填报").text
-    overdue.run(runtime, p.deadline)
+    overdue.run(runtime, overdue.post_at(p))  # a Sunday deadline kept: listed on Monday
     with runtime.db.session() as s:
         assert set(s.scalars(select(MissedDeadline.unit_id).where(MissedDeadline.period_key == p.key))) == {fagai}
 

@@ -35,6 +35,10 @@ from models import (
 from tests import factories as f
 from tests.factories import at
 
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
+
 TODAY = date(2026, 12, 10)
 NOW = at(2026, 12, 10, 10)
 

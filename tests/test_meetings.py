@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot.domain.address import address as addressed
 from bot.domain.meetings import draft_due, meeting_owed
-from bot.infra.text import addressed
 from bot.jobs.minutes import run_draft, run_leader_meeting
 from models import AssignmentSlip, AuditLog, Matter, Meeting, Minutes, Notice, Person, Unit
 from tests.dialog import Callback, at, talk

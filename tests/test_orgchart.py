@@ -72,8 +72,8 @@ def test_replace_liaison_by_mobile_through_the_callback(office, tmp_path):
         assert app.d.old_liaison not in told  # a placeholder is never written to
 
     # the next report reminder goes to the new liaison, not the old one
-    run_cli(runner, "report_reminder", at(2026, 12, 3))
-    dm = {n.target for n in notices(rt, "report_reminder:u") if ":2026-12-03" in n.key}
+    run_cli(runner, "report_reminder", at(2026, 12, 4))  # Dec 5 (Sat) moves to Mon 7: reminded on Fri 4
+    dm = {n.target for n in notices(rt, "report_reminder:u") if ":2026-12-04" in n.key}
     assert NEW_USERID in dm and app.d.old_liaison not in dm
 
     # seed export shows the change
@@ -149,7 +149,7 @@ def test_metrics_move_and_json_log_carries_the_request_id(office, monkeypatch):
         before = scrape()
         say(app, "通讯录")
         say(app, f"更换联络员 区发改局 {NEW_MOBILE} 王晓明 原因：确定人选")
-        run_cli(app.test_cli_runner(), "report_reminder", at(2026, 12, 3))
+        run_cli(app.test_cli_runner(), "report_reminder", at(2026, 12, 4))  # a reminder day (Sat 5 → Mon 7)
         after = scrape()
     finally:
         logging.getLogger().removeHandler(handler)

@@ -67,9 +67,10 @@ def test_job_notices_to_a_dingtalk_group(seeded):
         s.scalar(select(ChatGroup).where(ChatGroup.code == "liaisons")).channel = "dingtalk"
         unit = s.scalar(select(Unit).where(Unit.name == "区发改局"))
         unit.liaison.dingtalk_userid = "dt_fagai"
+        unit.liaison.placeholder = False  # named by the office (a placeholder is never @-ed or written to)
         f.matter(s, "M1", unit, None, date(2026, 12, 31))  # the unit owes a report for 12-05
     run_job(seeded, config_of(seeded).jobs["report_reminder"],
-            datetime(2026, 12, 3, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+            datetime(2026, 12, 4, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     with seeded.db.session() as s:
         rows = list(s.execute(select(Notice.channel, Notice.target_kind).where(Notice.target == "liaisons")))
     assert rows and set(rows) == {("dingtalk", "group")}

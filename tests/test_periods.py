@@ -21,6 +21,10 @@ from bot.domain.periods import (
     weekly_report_due,
 )
 
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
+
 TZ = ZoneInfo("Asia/Shanghai")  # the default BOT_TIMEZONE
 
 

@@ -10,6 +10,10 @@ from models import AuditLog, Matter, Notice, ReportSubmission
 from tests import factories as f
 from tests.dialog import Direct, at, talk
 
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
+
 
 @pytest.fixture
 def org(runtime):

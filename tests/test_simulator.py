@@ -23,9 +23,9 @@ def test_chat_on_a_fresh_database_without_credentials(tmp_path):
     out = chat(tmp_path, "liuzhaoxuan", ["帮助", "/click help", "/quit", "不会发送"])
     assert "liuzhaoxuan（刘昭暄）" in out  # migrated and seeded on its own
     first, second = out.index("\n> 帮助\n"), out.index("\n> /click help\n")
-    assert out[first:].startswith("\n> 帮助\n【助手】刘昭暄，您好！")
+    assert out[first:].startswith("\n> 帮助\n【助手】刘昭暄主任，您好！")
     assert "· 帮助 — 查看可用的指令" in out[first:second]
-    assert out[second:].startswith("\n> /click help\n【助手】刘昭暄，您好！")
+    assert out[second:].startswith("\n> /click help\n【助手】刘昭暄主任，您好！")
     assert "不会发送" not in out  # /quit ended the session
 
 
@@ -57,7 +57,7 @@ def test_a_month_can_be_played_other_roles_seen_and_control_characters_survive(t
         "/outbox yangfengxiang",
         "/outbox",
     ])
-    assert "\n> 帮助\n【助手】刘昭暄，您好！" in out
+    assert "\n> 帮助\n【助手】刘昭暄主任，您好！" in out
     assert "模拟时钟已设为 2026-12-05 18:01（周六）" in out
     assert "已运行：report_overdue as of 2026-12-05T18:01" in out
     assert "没有名为 no_such_job 的定时任务" in out and "report_overdue" in out.split("没有名为", 1)[1]

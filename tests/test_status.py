@@ -14,6 +14,10 @@ from tests import factories as f
 from tests.factories import at
 from tests.support import make_app
 
+# Written on nominal deadlines (Saturday 5 / Sunday 20 December 2026 as they fall); the default rule,
+# moving them to the next working day, is tested in tests/test_deadline_rule.py.
+pytestmark = pytest.mark.usefixtures("keep_deadlines")
+
 NOW = at(2026, 12, 10, 10)
 
 

@@ -94,7 +94,7 @@ def test_registered_user_gets_a_correct_encrypted_reply(db_url, tmp_path, peer):
     assert r.status_code == 200
     reply = peer.reply(r.data)
     assert reply["MsgType"] == "text" and reply["ToUserName"] == USER and reply["FromUserName"] == CORP
-    assert reply["Content"].startswith(f"{NAME}，您好") and "帮助 — 查看可用的指令" in reply["Content"]
+    assert reply["Content"].startswith(f"{NAME}主任，您好") and "帮助 — 查看可用的指令" in reply["Content"]
 
 
 def test_unknown_user_gets_one_sentence_and_nothing_else(bot, peer):

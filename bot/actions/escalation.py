@@ -26,6 +26,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import NamedTuple, Optional
 
 from sqlalchemy import (
@@ -49,6 +50,7 @@ from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import WATCHED, audit_matter
 from bot.delivery.outbox import Notices, people
 from bot.domain import ledger, reporting
+from bot.domain.address import address
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
 from bot.domain.scope import confidential_ids, followers, office_liaisons_of, unit_liaisons_of
 from bot.infra.audit import snapshot
@@ -196,10 +198,13 @@ def _details(session: Session, ids, today: date) -> dict[int, dict]:
     out = {}
     for m in session.execute(
             select(Matter.id, Matter.code, Matter.title, Matter.deadline, Matter.last_progress,
-                   Matter.last_progress_at, Unit.name.label("unit"), Leader.name.label("leader"))
+                   Matter.last_progress_at, Unit.name.label("unit"), Leader.name.label("leader"),
+                   Leader.title.label("leader_title"), Leader.short_title.label("leader_short"))
             .join(Unit, Unit.id == Matter.responsible_unit_id).outerjoin(Leader, Leader.id == Matter.leader_id)
             .where(_ids_in(session, Matter.id, set(ids)))):
-        out[m.id] = dict(code=m.code, title=m.title, unit=m.unit, leader=m.leader or "", deadline=m.deadline,
+        out[m.id] = dict(code=m.code, title=m.title, unit=m.unit, deadline=m.deadline,
+                         leader=address(SimpleNamespace(name=m.leader, title=m.leader_title,
+                                                        short_title=m.leader_short)) if m.leader else "",
                          overdue_days=max((today - m.deadline).days, 0), last_progress=m.last_progress,
                          last_progress_at=m.last_progress_at)
     return out

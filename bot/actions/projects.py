@@ -26,6 +26,7 @@ from bot.actions.forms import send_forms
 from bot.core.messages import Context
 from bot.documents.projects import form_info_from_seed, projects_filename, projects_xlsx
 from bot.domain import keyprojects as K
+from bot.domain.address import address
 from bot.domain.codes import add_matter
 from bot.infra import audit
 from models import (
@@ -85,15 +86,8 @@ class Refused(Exception):
 
 # -- who is who -------------------------------------------------------------------------------------------
 def honorific(person: Optional[Person]) -> str:
-    """A leader by name and title as the office writes it: 张井丽常务副区长, 庄一鸣副区长."""
-    if person is None:
-        return ""
-    title = (person.title or "").split("、")[-1]
-    for prefix in ("区委区政府", "区政府", "区委"):
-        if title.startswith(prefix) and len(title) > len(prefix):
-            title = title[len(prefix):]
-            break
-    return person.name if person.placeholder else f"{person.name}{title}"
+    """A leader by name and title as the office writes it (bot.domain.address.address)."""
+    return address(person)
 
 
 def group_members(session: Session, code: str) -> list[Person]:

@@ -22,6 +22,7 @@ from bot.actions.forms import SUPERVISION, send_forms
 from bot.delivery.outbox import people
 from bot.documents.problems import annex3_filename, annex3_xlsx
 from bot.domain import reporting
+from bot.domain.address import address
 from bot.domain.ledger import TransitionError, sql_active, sql_overdue
 from bot.domain.periods import Period, period_by_key
 from bot.domain.reporting import sql_expected_in
@@ -191,7 +192,7 @@ def compile_rows(session, period: Period, row_ids: Optional[Iterable[int]] = Non
         if not lines:
             continue
         totals = {k: sum(line[k] for line in lines) for k in ("total", "closed", "claimed", "active", "overdue")}
-        leader = leaders[r.leader_id].name if r.leader_id in leaders else ""
+        leader = address(leaders.get(r.leader_id))
         ctx = dict(seq=r.seq, leader=leader, period=period, lines=lines, totals=totals,
                    reported=sum(1 for x in lines if x["submitted_at"]),
                    late=sum(1 for x in lines if x["submitted_at"] and x["late"]),

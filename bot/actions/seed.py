@@ -204,6 +204,7 @@ class PersonIn(_Entry):
     dingtalk_userid: Optional[str] = Field(default=None, min_length=1, max_length=64)
     mobile: Optional[str] = Field(default=None, pattern=MOBILE_RE)
     title: Optional[str] = Field(default=None, max_length=200)
+    short_title: Optional[str] = Field(default=None, max_length=50)  # 区长 in 杨凤翔区长 (default: from title)
     unit: Optional[str] = None
     placeholder: bool = False
     roles: list[str] = []
@@ -721,17 +722,18 @@ class _Writer:
             unit = self._unit(p.unit)
             wanted = sorted(roles[p.key])
             after = {"name": p.name, "wecom_userid": p.wecom_userid, "dingtalk_userid": p.dingtalk_userid,
-                     "mobile": p.mobile, "title": p.title, "unit": unit.name if unit else None,
-                     "placeholder": p.placeholder, "roles": wanted}
+                     "mobile": p.mobile, "title": p.title, "short_title": p.short_title,
+                     "unit": unit.name if unit else None, "placeholder": p.placeholder, "roles": wanted}
             before = {} if created else {
                 "name": person.name, "wecom_userid": person.wecom_userid,
                 "dingtalk_userid": person.dingtalk_userid, "mobile": person.mobile, "title": person.title,
-                "unit": person.unit.name if person.unit else None, "placeholder": person.placeholder,
+                "short_title": person.short_title, "unit": person.unit.name if person.unit else None,
+                "placeholder": person.placeholder,
                 "roles": sorted(r.role for r in person.roles if r.role in MANAGED_ROLES)}
 
             def apply(person=person, p=p, unit=unit, wanted=wanted):
                 self._set(person, {"name": p.name, "mobile": p.mobile, "title": p.title,
-                                   "placeholder": p.placeholder})
+                                   "short_title": p.short_title, "placeholder": p.placeholder})
                 for channel, external_id in p.identities().items():
                     person.set_identity(channel, external_id)
                 person.unit = unit
@@ -970,7 +972,8 @@ def export_seed(session: Session, organization: Optional[Mapping[str, Any]] = No
     out["people"] = [_drop_empty({
         "name": p.name, "key": key[p.id] if key[p.id] != p.wecom_userid else None,
         "wecom_userid": p.wecom_userid, "dingtalk_userid": p.dingtalk_userid, "mobile": p.mobile,
-        "title": p.title, "unit": unit_name.get(p.unit_id), "placeholder": p.placeholder,
+        "title": p.title, "short_title": p.short_title, "unit": unit_name.get(p.unit_id),
+        "placeholder": p.placeholder,
         "roles": sorted(r.role for r in p.roles if r.role in EXPLICIT_ROLES)}) for p in people]
     out["groups"] = [_drop_empty({
         "code": g.code, "name": g.name, "source": g.source, "mailbox": g.mailbox, "duties": g.duties,

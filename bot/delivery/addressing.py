@@ -7,9 +7,14 @@ handlers' notices and scheduled jobs.
 - A group chat is reached on its own channel (`ChatGroup.channel`); a code with no such row, on the
   deployment's default: the first enabled channel, else the first channel.
 - A chat reply goes back where the message came from: the incoming channel and user id.
+- Markdown is written only where it is rendered (`renders_markdown`): a markdown message on WeCom (group
+  robot) or DingTalk. Everything else — WeCom app text, a group message turned into text so that its @s
+  ping, the 通报 preview in a one-to-one reply — gets the text as it will read (`as_sent`: bold marks,
+  quote and heading marks, font tags and link syntax taken out).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Optional
@@ -66,3 +71,33 @@ def group_channels(session: Session, settings) -> Callable[[str], str]:
 def reply_address(incoming) -> Address:
     """A chat reply: to the sender, on the channel the message came in on."""
     return Address(incoming.channel, TARGET_USER, incoming.user_id)
+
+
+MARKDOWN_CHANNELS = ("wecom", "dingtalk")  # channels whose markdown messages render markdown
+_PLAIN = (
+    (re.compile(r"\*\*(.+?)\*\*", re.S), r"\1"),  # **bold**
+    (re.compile(r"^>\s?", re.M), ""),  # > quote
+    (re.compile(r"^#{1,6}\s+", re.M), ""),  # # heading
+    (re.compile(r"</?font[^>]*>"), ""),  # <font color=…>
+    (re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)"), r"\1（\2）"),  # [text](url)
+    (re.compile(r"^- ", re.M), "· "),  # - item
+)
+
+
+def renders_markdown(channel: Optional[str], msgtype: str) -> bool:
+    """THE rule: is markdown rendered for a message of `msgtype` on `channel`? Only markdown messages on
+    WeCom and DingTalk; a text message (WeCom app text, a group text with @s, a chat reply) shows it raw."""
+    return msgtype == "markdown" and channel in MARKDOWN_CHANNELS
+
+
+def plain_text(markdown_text: str) -> str:
+    """A markdown text as it should read where markdown is not rendered."""
+    out = markdown_text or ""
+    for pattern, repl in _PLAIN:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def as_sent(text: str, channel: Optional[str], msgtype: str) -> str:
+    """A markdown-written text as it reads in a `msgtype` message on `channel`."""
+    return text if renders_markdown(channel, msgtype) else plain_text(text)

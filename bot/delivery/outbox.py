@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from bot.delivery import addressing
 from bot.infra import observe
 from bot.infra.db import dialect_insert
-from models import TARGET_GROUP, TARGET_MAIL, Notice, Person, PersonIdentity, utcnow
+from models import TARGET_GROUP, TARGET_MAIL, Notice, Person, PersonIdentity, Unit, utcnow
 
 CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
 MENTION = "mention"  # payload key: person ids a group message @-mentions
@@ -53,6 +53,11 @@ class Who:
     name: str
     mobile: Optional[str]
     identities: Mapping[str, str] = field(default_factory=dict)  # channel -> platform user id
+    # how texts name them (bot.domain.address): 杨凤翔区长; a placeholder is never named
+    title: Optional[str] = None
+    short_title: Optional[str] = None
+    unit_name: Optional[str] = None
+    placeholder: bool = False
 
     def identity(self, channel: str) -> Optional[str]:
         return self.identities.get(channel)
@@ -62,7 +67,8 @@ def who_of(person: Union[Person, Who]) -> Who:
     if isinstance(person, Who):
         return person
     return Who(person.id, person.name, person.mobile,
-               {c: i.external_id for c, i in person.identities.items()})
+               {c: i.external_id for c, i in person.identities.items()}, person.title,
+               getattr(person, "short_title", None), None, bool(person.placeholder))
 
 
 def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
@@ -76,9 +82,11 @@ def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
                 select(PersonIdentity.person_id, PersonIdentity.channel, PersonIdentity.external_id)
                 .where(PersonIdentity.person_id.in_(part))):
             identities.setdefault(pid, {})[channel] = external_id
-        for pid, name, mobile in session.execute(select(Person.id, Person.name, Person.mobile)
-                                                 .where(Person.id.in_(part), Person.active.is_(True))):
-            out[pid] = Who(pid, name, mobile, identities.get(pid, {}))
+        for pid, name, mobile, title, short, unit, placeholder in session.execute(
+                select(Person.id, Person.name, Person.mobile, Person.title, Person.short_title, Unit.name,
+                       Person.placeholder).outerjoin(Unit, Unit.id == Person.unit_id)
+                .where(Person.id.in_(part), Person.active.is_(True))):
+            out[pid] = Who(pid, name, mobile, identities.get(pid, {}), title, short, unit, bool(placeholder))
     return out
 
 
@@ -87,10 +95,12 @@ def group_message(text: str, channel: str, mention: Iterable[Union[Person, Who]]
     """(msgtype, payload) of a group message on `channel`. Only people the platform can ping there (by
     mobile or by their id on it) are mentioned; mentions make it a text message, the only kind that pings."""
     reachable = [w.id for w in map(who_of, mention) if w.mobile or w.identity(channel)]
-    payload: dict = {"content": text}
+    msgtype = "markdown" if markdown and not reachable else "text"
+    # a markdown text sent as text (so that its @s ping) reads without its markup (addressing.as_sent)
+    payload: dict = {"content": addressing.as_sent(text, channel, msgtype) if markdown else text}
     if reachable:
         payload[MENTION] = reachable
-    return ("markdown" if markdown and not reachable else "text"), payload
+    return msgtype, payload
 
 
 class Queued(NamedTuple):

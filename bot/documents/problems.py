@@ -136,7 +136,7 @@ def annex3_form(session: Session, roles, period: Period, lead_unit: Optional[Uni
 
 
 def period_label(period: Period) -> str:
-    return f"{period.year}年{period.month}月{period.deadline_date.day}日"
+    return f"{period.year}年{period.month}月{period.nominal_date.day}日"
 
 
 def _real_name(person) -> Optional[str]:

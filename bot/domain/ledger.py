@@ -27,6 +27,7 @@ from typing import Optional
 from sqlalchemy import and_, func, or_, select
 
 from bot.domain import clock
+from bot.domain.address import address
 from bot.domain.periods import Period, period_at, previous_period
 from models import (  # noqa: F401
     EXT_WITHDRAWN,
@@ -49,6 +50,21 @@ YELLOW = "yellow"  # due within 3 days, or no progress reported in the last peri
 RED = "red"  # overdue
 CLOSED = "closed"
 LIGHT_ICONS = {GREEN: "🟢", YELLOW: "🟡", RED: "🔴", CLOSED: "✅"}
+
+# The escalation ladder (seed 000 §三(二)(三); models.ESC_*) by the names the office uses — THE mapping for
+# every text, the board and the forms ("⚠️2级" nowhere): the level's name and the step it means.
+ESCALATION_LEVEL_NAMES = {1: "提级督办", 2: "久推不动", 3: "久拖不办", 4: "效能问责", 5: "转报区纪委监委"}
+ESCALATION_LEVEL_STEPS = {1: "提请督导考核组分解督办", 2: "久推不动（提请挂钩领导会商）", 3: "久拖不办（督查约谈）",
+                          4: "效能问责", 5: "转报区纪委监委"}
+
+
+def escalation_level_name(level, with_step: bool = False) -> str:
+    """提级督办 / 久推不动 … for a level (with_step: the step it means, 提请督导考核组分解督办,
+    久推不动（提请挂钩领导会商）); "" for none."""
+    if not level:
+        return ""
+    names = ESCALATION_LEVEL_STEPS if with_step else ESCALATION_LEVEL_NAMES
+    return names.get(int(level), ESCALATION_LEVEL_NAMES[1])
 
 
 
@@ -269,7 +285,7 @@ def item_view(m: Matter, as_of: datetime) -> ItemView:
     from bot.domain.responsibility import units_label
 
     return ItemView(m.code, m.title, units_label(m),
-                    m.leader.name if m.leader else "", m.state, lt, LIGHT_ICONS[lt], m.deadline,
+                    address(m.leader), m.state, lt, LIGHT_ICONS[lt], m.deadline,
                     m.original_deadline, overdue_days(m, as_of.date()), m.escalation_level or 0,
                     m.last_progress, m.last_progress_at)
 

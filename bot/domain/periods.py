@@ -1,7 +1,15 @@
 """Reporting calendar: twice-monthly report periods, roll-ups and weekly forms.
 
 Units report by 18:00 on the 5th and the 20th; office liaisons roll up by 18:00 two days
-later (7th / 22nd, `Period.rollup_due`); key projects file a weekly form every Monday. The
+later (7th / 22nd, `Period.rollup_due`); key projects file a weekly form every Monday.
+
+A 5th or 20th that is not a working day (bot.domain.workdays: weekends and holidays off, 调休 Saturdays
+on): by default the deadline moves to the next working day at the same hour, as offices usually do, and
+the roll-up is due two days after the moved deadline (itself moved the same way) —
+Settings.DEADLINE_ON_NON_WORKING_DAY = "next_working_day" | "keep", applied by `deadline_day`, the ONE
+function every reader of a report deadline goes through (`Period.deadline`, reminders, 超期未报, the
+lateness rule, texts, board, forms). The period keeps its name and key from the nominal day
+(`Period.key`, `Period.nominal_date`: "12月5日期"). The
 minutes' 3-day draft rule is the minutes_draft job's (bot/jobs/minutes.py). Everything is in the
 bot's zone (bot.domain.clock.tz(), from BOT_TIMEZONE).  Pure functions, no I/O.
 """
@@ -14,12 +22,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from bot.domain.clock import tz
+from bot.domain.workdays import next_workday
 
 DEADLINE_DAYS = (5, 20)           # unit reports due on these days of the month
 DEADLINE_TIME = time(18, 0)       # ... at this local time
 ROLLUP_DELAY_DAYS = 2             # liaison roll-up: deadline + 2 days (7th / 22nd)
 ROLLUP_TIME = time(18, 0)
 WEEKLY_REPORT_HOUR = 18           # weekly project form due Monday at this hour
+
+NEXT_WORKING_DAY = "next_working_day"  # a deadline on a non-working day moves to the next working day
+KEEP = "keep"  # ... or stays where it falls
+DEADLINE_RULES = (NEXT_WORKING_DAY, KEEP)
+_deadline_rule = NEXT_WORKING_DAY
 
 _KEY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
@@ -39,12 +53,22 @@ class Period:
         return self.deadline.date()
 
     @property
+    def nominal_date(self) -> date:
+        """The 5th or 20th the period is named after ("12月5日期"), whether or not its deadline moved."""
+        return date.fromisoformat(self.key)
+
+    @property
+    def moved(self) -> bool:
+        """True if the deadline is not on the nominal day (it fell on a non-working day)."""
+        return self.deadline_date != self.nominal_date
+
+    @property
     def year(self) -> int:
-        return self.deadline.year
+        return self.nominal_date.year
 
     @property
     def month(self) -> int:
-        return self.deadline.month
+        return self.nominal_date.month
 
     def contains(self, moment: datetime) -> bool:
         """True if opens < moment <= deadline."""
@@ -86,24 +110,48 @@ def _next_deadline_date(d: date) -> date:
     return date(y, m, DEADLINE_DAYS[0])
 
 
-def _make(deadline_day: date, deadline_time: time = DEADLINE_TIME) -> Period:
-    if deadline_day.day not in DEADLINE_DAYS:
-        raise ValueError(f"not a deadline day: {deadline_day}")
-    deadline = _at(deadline_day, deadline_time)
-    opens = _at(_prev_deadline_date(deadline_day), deadline_time)
-    rollup = _at(deadline_day + timedelta(days=ROLLUP_DELAY_DAYS), ROLLUP_TIME)
-    half = "first" if deadline_day.day == DEADLINE_DAYS[0] else "second"
+def set_deadline_rule(rule: str) -> None:
+    """Use `rule` (NEXT_WORKING_DAY or KEEP; Settings.DEADLINE_ON_NON_WORKING_DAY) from now on (the app
+    factory calls it)."""
+    global _deadline_rule
+    if rule not in DEADLINE_RULES:
+        raise ValueError(f"unknown deadline rule {rule!r} (expected one of {', '.join(DEADLINE_RULES)})")
+    _deadline_rule = rule
+
+
+def deadline_rule() -> str:
+    return _deadline_rule
+
+
+def deadline_day(nominal: date, rule: str | None = None) -> date:
+    """THE rule for a report deadline that falls on a non-working day: the day it is really due —
+    the next working day (NEXT_WORKING_DAY, the default) or the nominal day itself (KEEP)."""
+    if (rule or _deadline_rule) == KEEP:
+        return nominal
+    return next_workday(nominal, include_self=True)
+
+
+def _make(deadline_day_: date, deadline_time: time = DEADLINE_TIME) -> Period:
+    if deadline_day_.day not in DEADLINE_DAYS:
+        raise ValueError(f"not a deadline day: {deadline_day_}")
+    real = deadline_day(deadline_day_)
+    deadline = _at(real, deadline_time)
+    opens = _at(deadline_day(_prev_deadline_date(deadline_day_)), deadline_time)
+    rollup = _at(deadline_day(real + timedelta(days=ROLLUP_DELAY_DAYS)), ROLLUP_TIME)
+    half = "first" if deadline_day_.day == DEADLINE_DAYS[0] else "second"
     return Period(deadline=deadline, opens=opens, rollup_due=rollup,
-                  key=deadline_day.isoformat(), half=half)
+                  key=deadline_day_.isoformat(), half=half)
 
 
 def period_at(moment: datetime, deadline_time: time = DEADLINE_TIME) -> Period:
     """The period whose window (opens, deadline] contains moment (aware, any tz)."""
     m = _to_local(moment)
-    for day in DEADLINE_DAYS:
-        candidate = _at(m.date().replace(day=day), deadline_time)
-        if m <= candidate:
-            return _make(candidate.date(), deadline_time)
+    # the last period of the month before may still be open (its deadline moved into this month)
+    py, pm = _add_months(m.year, m.month, -1)
+    for y, mo, day in [(py, pm, DEADLINE_DAYS[-1])] + [(m.year, m.month, d) for d in DEADLINE_DAYS]:
+        candidate = _make(date(y, mo, day), deadline_time)
+        if m <= candidate.deadline:
+            return candidate
     y, mo = _add_months(m.year, m.month, 1)
     return _make(date(y, mo, DEADLINE_DAYS[0]), deadline_time)
 
@@ -120,11 +168,11 @@ def period_by_key(key: str, deadline_time: time = DEADLINE_TIME) -> Period:
 
 
 def next_period(p: Period) -> Period:
-    return _make(_next_deadline_date(p.deadline_date), p.deadline.timetz())
+    return _make(_next_deadline_date(p.nominal_date), p.deadline.timetz())
 
 
 def previous_period(p: Period) -> Period:
-    return _make(_prev_deadline_date(p.deadline_date), p.deadline.timetz())
+    return _make(_prev_deadline_date(p.nominal_date), p.deadline.timetz())
 
 
 def periods_in_month(year: int, month: int,

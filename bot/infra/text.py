@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
+from bot.domain.address import address, unit_contact
 from bot.domain.clock import tz
 from config.settings import PROJECT_ROOT
 
@@ -40,20 +41,25 @@ def cn_weekday(value: date) -> str:
     return "周" + WEEKDAYS[value.weekday()]
 
 
+def cn_deadline(value: datetime | None) -> str:
+    """A deadline as notices write it: 2026年12月7日（星期一）18:00 (in the bot's zone)."""
+    if value is None:
+        return "—"
+    v = value.astimezone(tz())
+    return f"{v.year}年{v.month}月{v.day}日（星期{WEEKDAYS[v.weekday()]}）{v:%H:%M}"
+
+
 def truncate_chars(value: str | None, n: int = 60) -> str:
     value = value or ""
     return value if len(value) <= n else value[: n - 1] + "…"
 
 
-def addressed(person) -> str:
-    """A leader as official texts address them: name and short title (杨凤翔区长, from 区政府区长; 陈剑锋副区长,
-    from 区委常委、区政府副区长) — the government post if one is listed, else the first; the name alone
-    without a title."""
-    if person is None:
-        return ""
-    parts = [p.strip() for p in (getattr(person, "title", None) or "").split("、") if p.strip()]
-    post = next((p for p in parts if p.startswith("区政府")), parts[0] if parts else "")
-    return person.name + post.removeprefix("区政府")
+def level_name(level, with_step: bool = False) -> str:
+    """`{{ level | level_name }}`: an escalation level by its name (提级督办、久推不动…:
+    bot.domain.ledger.ESCALATION_LEVEL_NAMES)."""
+    from bot.domain.ledger import escalation_level_name
+
+    return escalation_level_name(level, with_step)
 
 
 @pass_context
@@ -74,8 +80,10 @@ env = Environment(
     autoescape=False,
 )
 env.filters.update(cn_date=cn_date, cn_short_date=cn_short_date, cn_datetime=cn_datetime,
-                   cn_weekday=cn_weekday, clip=truncate_chars,
-                   addressed=addressed, md=markdown_text)
+                   cn_weekday=cn_weekday, cn_deadline=cn_deadline, clip=truncate_chars,
+                   address=address, addressed=address, unit_contact=unit_contact, level_name=level_name,
+                   md=markdown_text)
+env.globals.update(address=address)
 
 
 def render(name: str, **context) -> str:

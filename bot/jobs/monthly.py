@@ -29,6 +29,7 @@ from bot.actions.forms import SUPERVISION, group_mailbox, queue_forms
 from bot.actions.rollup import hardest_items
 from bot.documents.forms import Column, Form, write_xlsx
 from bot.documents.texts import level_name
+from bot.domain.address import address
 from bot.domain.clock import tz
 from bot.domain.ledger import sql_open, sql_overdue
 from bot.domain.periods import month_bounds, periods_in_month
@@ -147,7 +148,7 @@ def compute(session, year: int, month: int) -> Report:
     names = dict(session.execute(select(Unit.id, Unit.name)).all())
     leader_ids = [k[1] for k in by if k[0] == "leader" and k[1] is not None]
     who = people(session, leader_ids)
-    leader_name = lambda i: who[i].name if i in who else "（未指定领导）"  # noqa: E731
+    leader_name = lambda i: address(who[i]) if i in who else "（未指定领导）"  # noqa: E731
     hardest = [dict(code=r["code"], title=r["title"], unit=names.get(r["responsible_unit_id"], ""),
                     leader=leader_name(r["leader_id"]), deadline=r["deadline"], obstacle=r["obstacle"],
                     overdue_days=max((today - r["deadline"]).days, 0),

@@ -1,7 +1,8 @@
 """Report reminders (填报提醒): before each 5th/20th deadline, the units that have not reported yet.
 
 Reminder days are the deadline minus `days_before` (default 2 and 0), each moved to the previous
-working day when it falls on a weekend or holiday (the deadline itself never moves). Two reminder
+working day when it falls on a weekend or holiday (the deadline itself is the period's: on a non-working
+day it moves to the next working day unless DEADLINE_ON_NON_WORKING_DAY=keep, bot.domain.periods). Two reminder
 days that land on the same working day are one reminder. On a reminder day each missing unit's
 liaison gets a direct message and the liaisons' group one notice that @s exactly those liaisons.
 
@@ -14,6 +15,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from bot.domain.address import address, is_named
 from bot.domain.periods import Period, period_at, reminder_dates
 from bot.domain.reporting import MISSING, source_labels, sql_status
 from bot.domain.workdays import shift_to_workday_before
@@ -67,14 +69,16 @@ def run(runtime, as_of: datetime, days_before=(2, 0)) -> JobResult:
         listed = []
         for u in units:
             liaison = who.get(u.liaison_id)
-            listed.append({"name": u.name, "liaison": liaison.name if liaison else None, "lists": u.public})
-            if liaison is not None:
-                text = render("jobs/report_reminder_dm.txt", unit=u.name, deadline=period.deadline,
+            listed.append({"name": u.name, "liaison": address(liaison) if is_named(liaison) else None,
+                           "lists": u.public})
+            if is_named(liaison):
+                text = render("jobs/report_reminder_dm.txt", unit=u.name, deadline=period.deadline, period=period,
                               days_left=days_left, lists=u.lists)
                 out.to_person(liaison, text, key=f"{KIND}:u{u.id}:{period.key}:{stage.isoformat()}")
         if units:
-            mention = [who[u.liaison_id] for u in units if u.liaison_id in who]
-            text = render("jobs/report_reminder_group.txt", units=listed, deadline=period.deadline)
+            mention = [who[u.liaison_id] for u in units if is_named(who.get(u.liaison_id))]
+            text = render("jobs/report_reminder_group.txt", units=listed, deadline=period.deadline,
+                          period=period)
             out.to_group("liaisons", text, key=f"{KIND}:group:liaisons:{period.key}:{stage.isoformat()}",
                          mention=mention)
         result.notices = len(out.flush(s))

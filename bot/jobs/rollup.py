@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.actions.rollup import do_compile_rollups, rollups_of, row_liaisons
+from bot.domain.address import address
 from bot.domain.periods import Period
 from bot.domain.workdays import shift_to_workday_before
 from bot.infra.text import render
@@ -64,7 +65,7 @@ def run_reminder(runtime, as_of: datetime) -> JobResult:
         who = people(s, [p for lst in liaisons.values() for p in lst] + [r.leader_id for r in pending])
         out = Notices(runtime, "rollup_reminder")
         for r in pending:
-            leader = who[r.leader_id].name if r.leader_id in who else ""
+            leader = address(who.get(r.leader_id))
             for pid in liaisons.get(r.dispatch_row_id, []):
                 if pid in who:
                     text = render("jobs/rollup_reminder_dm.txt", seq=r.seq, leader=leader, period=period)
@@ -98,9 +99,10 @@ def run_overdue(runtime, as_of: datetime, window_hours: int = 48) -> JobResult:
         leaders = dict(s.execute(select(DispatchRow.id, DispatchRow.leader_id)
                                  .where(DispatchRow.id.in_([r.dispatch_row_id for r in late_rows]))).all())
         who = people(s, [p for lst in liaisons.values() for p in lst] + list(leaders.values()))
-        listed = sorted(({"seq": seqs.get(r.dispatch_row_id), "leader": who[leaders[r.dispatch_row_id]].name
-                          if leaders.get(r.dispatch_row_id) in who else "",
-                          "liaisons": [who[p].name for p in liaisons.get(r.dispatch_row_id, []) if p in who]}
+        listed = sorted(({"seq": seqs.get(r.dispatch_row_id),
+                          "leader": address(who.get(leaders.get(r.dispatch_row_id))),
+                          "liaisons": [address(who[p]) for p in liaisons.get(r.dispatch_row_id, [])
+                                       if p in who and not who[p].placeholder]}
                          for r in late_rows), key=lambda x: x["seq"] or 0)
         out = Notices(runtime, "rollup_overdue")
         if listed:

@@ -2,12 +2,12 @@
 delivered; DingTalk has no duplicate check) is parked instead of being resent (docs/reliability.md)
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 from alembic import op
 
 revision = '0017'
-down_revision = '0014'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

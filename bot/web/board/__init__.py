@@ -78,7 +78,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     from bot.web.board import auth, views  # noqa: F401 - routes register on bp
 
     app.jinja_env.filters.update(cn_date=text.cn_date, cn_short_date=text.cn_short_date,
-                                 cn_datetime=text.cn_datetime, clip=text.truncate_chars)
+                                 cn_datetime=text.cn_datetime, clip=text.truncate_chars,
+                                 address=text.address, level_name=text.level_name)
 
     app.secret_key = secret_key(settings)
     app.config.update(SESSION_COOKIE_NAME="board_session", SESSION_COOKIE_PATH="/board",
