@@ -111,10 +111,12 @@ FLOW = commands.flow(Flow(
     name="report",
     steps=[
         Group("items", [
-            Field("status", "report/ask_status.txt", choices=lambda fc: STATUS_CHOICES),
-            Field("progress", "report/ask_progress.txt", F.text(1000, min_len=2)),
-            Field("planned_deadline", "report/ask_planned.txt", F.a_date("future"), when=is_open_item),
-            Field("obstacle", "report/ask_obstacle.txt", F.text(500, optional=True), when=is_open_item),
+            Field("status", "report/ask_status.txt", choices=lambda fc: STATUS_CHOICES, label="是否完成"),
+            Field("progress", "report/ask_progress.txt", F.text(1000, min_len=2), label="进展情况"),
+            Field("planned_deadline", "report/ask_planned.txt", F.a_date("future"), when=is_open_item,
+                  label="计划完成时间"),
+            Field("obstacle", "report/ask_obstacle.txt", F.text(500, optional=True), when=is_open_item,
+                  label="难点痛点堵点"),
         ], items=lambda fc: fc.meta["matters"]),
     ],
     save=save,
