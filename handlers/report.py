@@ -41,6 +41,34 @@ def current_submission(session, unit_id: int, period_key: str):
         ReportSubmission.current.is_(True)))
 
 
+def last_submission(session, unit_id: int):
+    """The unit's latest current report (this period's, or the last period it reported)."""
+    return session.scalar(select(ReportSubmission).where(
+        ReportSubmission.unit_id == unit_id, ReportSubmission.current.is_(True))
+        .order_by(ReportSubmission.period_key.desc(), ReportSubmission.id.desc()).limit(1))
+
+
+def earlier_answers(sub, matters: list[dict], period_key: str) -> list[dict]:
+    """The answers of report `sub` for the items about to be reported, in their order, to start a revised
+    report from (each is shown and kept with 不变, or changed). From an earlier period a 已完成 is not carried
+    over (the item is back on the list, so it was not closed): only what was written."""
+    by_matter = {it.matter_id: it for it in sub.items}
+    out = []
+    for m in matters:
+        it = by_matter.get(m["id"])
+        if it is None:
+            out.append({})
+            continue
+        answer = {"progress": it.progress}
+        if it.status == ITEM_OPEN or sub.period_key == period_key:
+            answer["status"] = it.status
+        if it.status == ITEM_OPEN:
+            answer["planned_deadline"] = it.planned_deadline.isoformat() if it.planned_deadline else None
+            answer["obstacle"] = it.obstacle
+        out.append({k: v for k, v in answer.items() if v is not None or k == "obstacle"})
+    return out
+
+
 def items_to_report(session, unit_id: int, period) -> list[dict]:
     """The unit's problem list for `period`: the open matters and slip rows it is responsible for, and those
     of the minutes and slips it leads (牵头单位, seed 000 附件3 note 2), soonest deadline first; plus those
@@ -150,8 +178,12 @@ def report(ctx: Context, args: str):
     if not matters:
         return ctx.render("report/nothing.txt", unit=unit, period=period)
     prev = current_submission(ctx.session, unit.id, period.key)
+    last = last_submission(ctx.session, unit.id)
+    data = {"items": earlier_answers(last, matters, period.key)} if last is not None else None
+    if data is not None and not any(data["items"]):
+        data = None
     intro = ctx.render("report/intro.txt", unit=unit, period=period, count=len(matters), prev=prev,
-                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now))
-    reply = engine.start(ctx, FLOW, meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key,
-                                          "matters": matters})
-    return Reply(intro + "\n\n" + reply.text)
+                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now),
+                       prefilled=last if data else None)
+    return engine.start(ctx, FLOW, data=data, intro=intro,
+                        meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key, "matters": matters})

@@ -74,7 +74,8 @@ def test_global_words(rt):
 
 
 def test_commands_inside_a_draft_are_not_swallowed_as_answers(rt):
-    talk(Direct(rt, USER), START + [("我的事项", ("您正在填写【录入纪要】", "纪要名称"))])
+    talk(Direct(rt, USER), START + [("我的事项", ("您正在填写《录入纪要》", "要先办理「我的事项」吗")),
+                                    ("是", "!纪要名称"), ("继续", "纪要名称")])
 
 
 def test_idle_draft_is_offered_back_and_expires_after_a_day(rt):

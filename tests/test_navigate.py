@@ -207,8 +207,10 @@ def test_fixed_group_walks_the_given_items():
     draft, _ = play(FIXED, ["未完成", "月底", "已完成"], draft=draft)
     assert draft.mode == SUMMARY
     assert draft.data["items"] == [{"status": "open", "due": "月底"}, {"status": "done"}]
-    draft, show = nav.handle(FIXED, draft, "修改 2", ENV)  # one group: 修改 N is its item N
-    assert (draft.mode, draft.item) == (ITEM, 1)
+    one, show = nav.handle(FIXED, draft, "修改 2", ENV)  # one group: 修改 N is its item N; one question: asked
+    assert (one.mode, tuple(one.cursor)) == (FIELDS, (0, 1, 0))
+    draft, show = nav.handle(FIXED, draft, "修改 1", ENV)
+    assert (draft.mode, draft.item) == (ITEM, 0)
     draft, show = nav.handle(FIXED, draft, "返回", ENV)
     assert draft.mode == GROUP
     draft, show = nav.handle(FIXED, draft, "添加", ENV)
