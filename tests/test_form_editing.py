@@ -194,6 +194,7 @@ def test_the_review_page_shows_full_texts_paged(shipped):
     assert all(utf8_len(p) <= WECOM_TEXT_BYTES for p in pages), [utf8_len(p) for p in pages]
     bodies = "".join(p.split("\n\n", 1)[1].split("\n\n（", 1)[0] for p in pages)  # without page header/footer
     assert all(t in bodies.replace("\n", "") for t in titles) and "…" not in bodies
+    assert "已是最后一页" in me.say("下一页")  # past the end: still the last page
     assert f"第 {len(pages) - 1}/{len(pages)} 页" in me.say("上一页")
     talk(me, [("确认", ("✅", "M1", "M3"))])
 

@@ -325,16 +325,18 @@ def summary_text(ctx: Context, flow: Flow, draft: Draft) -> str:
     return ctx.render(flow.summary, data=view_data(flow, draft), meta=draft.meta, num=num)
 
 
-def paged(ctx: Context, template: str, body: str, page: int, **kw) -> Reply:
+def paged(ctx: Context, template: str, body: str, draft: Draft, **kw) -> Reply:
     """`template` with the whole `body` when it fits one reply on this channel, else with page `page` of it
-    (cut at line breaks; the template says 第 p/P 页 and 回复“下一页”). Nothing is clipped."""
+    (cut at line breaks; the template says 第 p/P 页 and 回复“下一页”). Nothing is clipped. The draft's page is
+    kept within the pages there are."""
     limit = reply_limit(ctx)
     whole = ctx.render(template, body=body, page=None, pages=1, **kw)
     if utf8_len(whole) <= limit:
+        draft.page = 0
         return Reply(whole)
     frame = utf8_len(ctx.render(template, body="", page=99, pages=99, **kw))
     chunks = [c.strip("\n") for c in split_utf8(body, max(200, limit - frame - 8))]
-    page = max(0, min(page, len(chunks) - 1))
+    page = draft.page = max(0, min(draft.page, len(chunks) - 1))
     return Reply(ctx.render(template, body=chunks[page], page=page + 1, pages=len(chunks), **kw))
 
 
@@ -345,14 +347,14 @@ def summary(ctx: Context, flow: Flow, draft: Draft, error: Optional[str] = None)
             flow.check(ctx, draft.data, draft.meta)
         except Invalid as exc:
             problem = ctx.render(exc.template, **exc.kw)
-    return paged(ctx, "engine/summary.txt", summary_text(ctx, flow, draft), draft.page, title=ctx.render(flow.title),
+    return paged(ctx, "engine/summary.txt", summary_text(ctx, flow, draft), draft, title=ctx.render(flow.title),
                  error=error, problem=problem, steps=len(flow.steps))
 
 
 def group_list(ctx: Context, flow: Flow, draft: Draft, error: Optional[str] = None) -> Reply:
     step = nav.step_at(flow, draft.group)
     count = len(nav.items_of(draft, step))
-    return paged(ctx, "engine/group.txt", summary_text(ctx, flow, draft), draft.page, title=ctx.render(flow.title),
+    return paged(ctx, "engine/group.txt", summary_text(ctx, flow, draft), draft, title=ctx.render(flow.title),
                  error=error, fixed=step.fixed, count=count, can_delete=count > step.min_items)
 
 
