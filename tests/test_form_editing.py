@@ -246,3 +246,15 @@ def test_extension_refused_at_once_when_a_request_is_pending(small):
                                created_at=at(2026, 11, 20)))
     talk(small.say("ua"), [("延期申请 M1", ("已有一份待审批的延期申请", "!新的完成时限", "!第 1/"))])
     talk(small.say("ua"), [("延期申请 M2", "第 1/")])  # another matter: the form starts
+
+
+def test_a_paused_report_is_offered_back_after_my_items(small):
+    ua = small.say("ua")
+    talk(ua, FIRST[:2])
+    small.clock.set(at(2026, 11, 23, 11, 0))
+    talk(ua, [
+        ("我的事项", ("M1", "!未完成的【")),  # answered, the draft kept
+        ("填报", ("未完成的【", "继续", "重新开始")),  # not a new report from nothing
+        ("继续", ("第 1/2 项", "完成情况")),
+        ("立项批复已取得", "M1 推进石化科创小镇征迁"),
+    ])
