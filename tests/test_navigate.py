@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.conversation import fields as F
 from bot.conversation import navigate as nav
 from bot.conversation.draft import FIELDS, GROUP, ITEM, RESUME, SUMMARY, Draft, Unreadable
 from bot.conversation.flow import Choose, Field, Flow, Group, Invalid
@@ -269,3 +270,36 @@ def test_any_inputs_keep_the_draft_consistent_and_the_input_unchanged(prefix, te
             assert new.pending
         assert len(new.data.get("rows", [])) <= 3
         draft = new
+
+
+@given(word=st.sampled_from(F.NONE_WORDS), tail=st.text(alphabet=F.NONE_TRIM, max_size=3),
+       head=st.text(alphabet=" ", max_size=2))
+def test_none_words_with_trailing_punctuation_mean_none(word, tail, head):
+    assert F.is_none(head + word + tail)
+
+
+@given(st.text(max_size=12))
+def test_is_none_is_exactly_the_none_words(text):
+    assert F.is_none(text) == (text.strip().strip(F.NONE_TRIM) in F.NONE_WORDS)
+    if F.is_none(text):
+        assert F.text(100, optional=True)(None, text) is None
+
+
+@pytest.mark.parametrize("text, groups", [
+    ("修改 2", ("2", None, None)),
+    ("修改2", ("2", None, None)),
+    ("修改第2项", ("2", None, None)),
+    ("修改 6.2", ("6", "2", None)),
+    ("修改 6 2", ("6", "2", None)),
+    ("修改 6 第2项", ("6", "2", None)),
+    ("修改 6 2 完成时限", ("6", "2", "完成时限")),
+    ("修改 2 完成时限", ("2", None, "完成时限")),
+    ("改 3", ("3", None, None)),
+])
+def test_edit_words(text, groups):
+    assert nav.RE_EDIT.match(text).groups() == groups
+
+
+@pytest.mark.parametrize("text", ["修改交办单 JB3", "修改", "修改 x"])
+def test_not_edit_words(text):
+    assert nav.RE_EDIT.match(text) is None
