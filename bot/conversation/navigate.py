@@ -431,9 +431,7 @@ class Walk:
             self.d.mode = RESUME
             return Show(RUN, command=word, touched=False)
         if text in W_NO:
-            if self.d.mode == FIELDS:
-                return self.answer(word)
-            return Show(PROMPT, error=err("engine/summary_hint.txt"))
+            return self.answer(word) if self.d.mode == FIELDS else Show(PROMPT)  # a page: shown again
         return self.handle(text)  # something else: the offer lapses, the text is handled as usual
 
     def cancel(self) -> Show:
