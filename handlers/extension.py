@@ -13,7 +13,7 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from bot.actions.extension import deciders, do_request_extension
+from bot.actions.extension import deciders, do_request_extension, pending_extension
 from bot.conversation import engine
 from bot.conversation import fields as F
 from bot.conversation.engine import Field, Flow
@@ -63,6 +63,8 @@ def request_extension(ctx: Context, args: str) -> Reply:
         refused = ledger.refusal("request_extension", matter)
         if refused is not None:
             raise refused
+        if pending_extension(ctx.session, matter) is not None:  # the action's own rule, asked before the form
+            raise ledger.TransitionError("extension_pending", item=matter.code)
         if not rest:
             return engine.start(ctx, FLOW, meta={"matter_id": matter.id, "code": matter.code,
                                                  "title": matter.title, "deadline": matter.deadline.isoformat()})

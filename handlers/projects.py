@@ -72,15 +72,15 @@ WEEKLY = commands.flow(Flow(
     name="projects",
     steps=[
         Group("milestones", [
-            Field("progress", "projects/ask_ms_progress.txt", F.text(1000, min_len=2)),
-            Field("met", "projects/ask_ms_met.txt", choices=lambda fc: MET_CHOICES),
+            Field("progress", "projects/ask_ms_progress.txt", F.text(1000, min_len=2), label="进展情况"),
+            Field("met", "projects/ask_ms_met.txt", choices=lambda fc: MET_CHOICES, label="是否达到节点"),
         ], items=lambda fc: fc.meta["milestones"]),
         Group("problems", [
-            Field("category", "projects/ask_category.txt", choices=lambda fc: CATEGORY_CHOICES),
-            Field("description", "projects/ask_problem.txt", F.text(1000, min_len=2)),
-            Field("unit", "projects/ask_problem_unit.txt", F.a_unit()),
-            Field("progress", "projects/ask_problem_progress.txt", F.text(1000, min_len=2)),
-            Field("proposal", "projects/ask_problem_proposal.txt", F.text(1000, min_len=2)),
+            Field("category", "projects/ask_category.txt", choices=lambda fc: CATEGORY_CHOICES, label="问题类别"),
+            Field("description", "projects/ask_problem.txt", F.text(1000, min_len=2), label="问题描述"),
+            Field("unit", "projects/ask_problem_unit.txt", F.a_unit(), label="责任单位"),
+            Field("progress", "projects/ask_problem_progress.txt", F.text(1000, min_len=2), label="推进情况"),
+            Field("proposal", "projects/ask_problem_proposal.txt", F.text(1000, min_len=2), label="意见建议"),
         ], min_items=0, max_items=30),
     ],
     save=save_weekly,

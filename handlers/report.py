@@ -52,6 +52,36 @@ def current_submission(session, unit_id: int, period_key: str, source: Optional[
     return session.scalars(q.order_by(ReportSubmission.submitted_at.desc(), ReportSubmission.id.desc())).first()
 
 
+def last_submission(session, unit_id: int, source: Optional[str] = None):
+    """The unit's latest current report (this period's, or the last period it reported), of `source` or one
+    of every source when given."""
+    q = select(ReportSubmission).where(ReportSubmission.unit_id == unit_id, ReportSubmission.current.is_(True))
+    if source is not None:
+        q = q.where(ReportSubmission.source.in_((source, reporting.ALL_SOURCES)))
+    return session.scalar(q.order_by(ReportSubmission.period_key.desc(), ReportSubmission.id.desc()).limit(1))
+
+
+def earlier_answers(sub, matters: list[dict], period_key: str) -> list[dict]:
+    """The answers of report `sub` for the items about to be reported, in their order, to start a revised
+    report from (each is shown and kept with 不变, or changed). From an earlier period a 已完成 is not carried
+    over (the item is back on the list, so it was not closed): only what was written."""
+    by_matter = {it.matter_id: it for it in sub.items}
+    out = []
+    for m in matters:
+        it = by_matter.get(m["id"])
+        if it is None:
+            out.append({})
+            continue
+        answer = {"progress": it.progress}
+        if it.status == ITEM_OPEN or sub.period_key == period_key:
+            answer["status"] = it.status
+        if it.status == ITEM_OPEN:
+            answer["planned_deadline"] = it.planned_deadline.isoformat() if it.planned_deadline else None
+            answer["obstacle"] = it.obstacle
+        out.append({k: v for k, v in answer.items() if v is not None or k == "obstacle"})
+    return out
+
+
 def items_to_report(session, unit_id: int, period, source: Optional[str] = None) -> list[dict]:
     """The unit's problem list for `period`: the open matters and slip rows it is responsible for, and those
     of the minutes and slips it leads (牵头单位, seed 000 附件3 note 2), soonest deadline first; plus those
@@ -148,10 +178,12 @@ FLOW = commands.flow(Flow(
     name="report",
     steps=[
         Group("items", [
-            Field("status", "report/ask_status.txt", choices=lambda fc: STATUS_CHOICES),
-            Field("progress", "report/ask_progress.txt", F.text(1000, min_len=2)),
-            Field("planned_deadline", "report/ask_planned.txt", F.a_date("future"), when=is_open_item),
-            Field("obstacle", "report/ask_obstacle.txt", F.text(500, optional=True), when=is_open_item),
+            Field("status", "report/ask_status.txt", choices=lambda fc: STATUS_CHOICES, label="是否完成"),
+            Field("progress", "report/ask_progress.txt", F.text(1000, min_len=2), label="进展情况"),
+            Field("planned_deadline", "report/ask_planned.txt", F.a_date("future"), when=is_open_item,
+                  label="计划完成时间"),
+            Field("obstacle", "report/ask_obstacle.txt", F.text(500, optional=True), when=is_open_item,
+                  label="难点痛点堵点"),
         ], items=lambda fc: fc.meta["matters"]),
     ],
     save=save,
@@ -193,8 +225,13 @@ def report(ctx: Context, args: str):
     source, label, _n, _done = sources[int(pick) - 1 if len(sources) > 1 else 0]
     matters = items_to_report(ctx.session, unit.id, period, source)
     prev = current_submission(ctx.session, unit.id, period.key, source)
+    last = last_submission(ctx.session, unit.id, source)
+    data = {"items": earlier_answers(last, matters, period.key)} if last is not None else None
+    if data is not None and not any(data["items"]):
+        data = None
     intro = ctx.render("report/intro.txt", unit=unit, period=period, count=len(matters), prev=prev, label=label,
-                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now, source))
-    reply = engine.start(ctx, FLOW, meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key,
-                                          "matters": matters, "source": source})
-    return Reply(intro + "\n\n" + reply.text)
+                       late=reporting.late_if_submitted(ctx.session, unit.id, period, ctx.now, source),
+                       prefilled=last if data else None)
+    return engine.start(ctx, FLOW, data=data, intro=intro,
+                        meta={"unit_id": unit.id, "unit_name": unit.name, "period_key": period.key,
+                              "matters": matters, "source": source})

@@ -197,10 +197,11 @@ MINUTES = commands.flow(Flow(
     steps=[
         Group("decisions", [
             Field("topic", "projects/ask_decision_topic.txt", choices=lambda fc: [
-                ({"id": t["id"], "name": t["code"]}, f'{t["code"]} {t["title"][:30]}') for t in fc.meta["topics"]]),
-            Field("title", "projects/ask_decision_title.txt", F.text(1000, min_len=2)),
-            Field("unit", "projects/ask_decision_unit.txt", F.a_unit()),
-            Field("deadline", "projects/ask_decision_deadline.txt", F.a_date("future")),
+                ({"id": t["id"], "name": t["code"]}, f'{t["code"]} {t["title"][:30]}') for t in fc.meta["topics"]],
+                  label="议题"),
+            Field("title", "projects/ask_decision_title.txt", F.text(1000, min_len=2), label="议定事项"),
+            Field("unit", "projects/ask_decision_unit.txt", F.a_unit(), label="责任单位"),
+            Field("deadline", "projects/ask_decision_deadline.txt", F.a_date("future"), label="完成时限"),
         ]),
     ],
     save=save_minutes,

@@ -75,7 +75,7 @@ def test_simultaneous_messages_on_two_processes_are_serialised(pg_url, tmp_path,
                           timeout=30)
         replies = {text: answer for (_, text), answer in zip(sent, answers, strict=False)}
         assert len(replies) == 2 and all("出了问题" not in r for r in replies.values())
-        assert sorted(r.split("\n")[0] for r in replies.values()) == ["【录入纪要】第 3/9 步", "【录入纪要】第 4/9 步"]
+        assert sorted(r.split("\n")[0] for r in replies.values()) == ["【录入纪要】第 3/6 步", "【录入纪要】第 4/6 步"]
         talk(Direct(rts[1], USER), [("昨天", "起草单位"), ("发改局", None), ("抓征迁", None), ("科技局", None),
                                     ("月底", None), ("同上", None), ("完成", "请核对"), ("确认", "✅")])
         with rts[0].db.session() as s:

@@ -74,7 +74,21 @@ def test_global_words(rt):
 
 
 def test_commands_inside_a_draft_are_not_swallowed_as_answers(rt):
-    talk(Direct(rt, USER), START + [("我的事项", ("您正在填写【录入纪要】", "纪要名称"))])
+    talk(Direct(rt, USER), START + [("我的事项", ("您正在填写《录入纪要》", "要先办理「我的事项」吗")),
+                                    ("是", "!纪要名称"), ("继续", "纪要名称")])
+
+
+def test_a_form_started_from_inside_a_form_waits_behind_it_on_both_stores(rt):
+    """是 to 「登记调度会」 inside 录入纪要: the draft is paused and the new form's start waits behind it (one
+    message writes the draft twice: the second write must see the first, in the database and in Redis)."""
+    d = Direct(rt, USER)
+    talk(d, START + [("登记调度会", "要先办理「登记调度会」吗"),
+                     ("是", ("未完成的【录入纪要】", "开始填写【登记调度会】")),
+                     ("继续", ("第 3/", "纪要名称"))])
+    talk(d, [("登记调度会", "要先办理"), ("是", "重新开始"), ("重新开始", ("第 1/5 步", "区政府领导")),
+             ("取消", "已取消")])
+    with rt.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ConversationState)) == 0
 
 
 def test_idle_draft_is_offered_back_and_expires_after_a_day(rt):

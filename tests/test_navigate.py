@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.conversation import fields as F
 from bot.conversation import navigate as nav
-from bot.conversation.draft import FIELDS, GROUP, RESUME, SUMMARY, Draft, Unreadable
+from bot.conversation.draft import FIELDS, GROUP, ITEM, RESUME, SUMMARY, Draft, Unreadable
 from bot.conversation.flow import Choose, Field, Flow, Group, Invalid
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -96,7 +97,23 @@ TO_SUMMARY = TO_ROWS + ["抓征迁", "已完成", "完成"]
     (TO_SUMMARY + ["修改 4", "删除 1"], GROUP, (4, 0, 0), nav.PROMPT, "engine/too_few.txt"),
     (TO_SUMMARY + ["修改 4", "5"], GROUP, (4, 0, 0), nav.PROMPT, "engine/bad_item.txt"),
     (TO_SUMMARY + ["修改 4", "返回"], SUMMARY, (4, 0, 0), nav.PROMPT, None),
-    (TO_SUMMARY + ["修改 4", "1", "抓征迁", "未完成"], FIELDS, (3, 0, 2), nav.PROMPT, None),
+    (TO_SUMMARY + ["修改 4", "1"], ITEM, (4, 0, 0), nav.PROMPT, None),  # the item's fields, numbered
+    (TO_SUMMARY + ["修改 4", "1", "2"], FIELDS, (3, 0, 1), nav.PROMPT, None),  # only that field
+    (TO_SUMMARY + ["修改 4", "1", "2", "已完成"], SUMMARY, None, nav.PROMPT, None),
+    (TO_SUMMARY + ["修改 4", "1", "2", "未完成"], FIELDS, (3, 0, 2), nav.PROMPT, None),  # due became due
+    (TO_SUMMARY + ["修改 4", "1", "2", "未完成", "月底"], SUMMARY, None, nav.PROMPT, None),
+    (TO_SUMMARY + ["修改 4", "1", "2", "返回"], SUMMARY, None, nav.PROMPT, None),  # 返回: the review page
+    (TO_SUMMARY + ["修改 4", "1", "返回"], GROUP, None, nav.PROMPT, None),
+    (TO_SUMMARY + ["修改 4", "1", "9"], ITEM, None, nav.PROMPT, "engine/bad_field_no.txt"),
+    (TO_SUMMARY + ["修改 4", "1", "全部"], FIELDS, (3, 0, 0), nav.PROMPT, None),
+    (TO_SUMMARY + ["修改 4 1 status"], FIELDS, (3, 0, 1), nav.PROMPT, None),  # a field by its name
+    (TO_SUMMARY + ["修改 4.1"], ITEM, None, nav.PROMPT, None),
+    (TO_SUMMARY + ["修改 4 1 颜色"], ITEM, None, nav.PROMPT, "engine/bad_field.txt"),
+    (TO_SUMMARY + ["修改 4", "添加", "抓审批", "返回", "不变", "已完成"], SUMMARY, None, nav.PROMPT, None),
+    (TO_SUMMARY + ["修改 1", "不变"], SUMMARY, None, nav.PROMPT, None),
+    (["不变"], FIELDS, (0, 0, 0), nav.PROMPT, "engine/err_nothing_to_keep.txt"),
+    (TO_ROWS + ["抓征迁", "已完成", "没有"], SUMMARY, None, nav.PROMPT, None),  # 没有 at a new item: complete
+    (TO_ROWS + ["无"], FIELDS, (3, 0, 0), nav.PROMPT, "engine/too_few.txt"),
     (["帮助"], FIELDS, (0, 0, 0), nav.HELP, None),
     (["查看"], FIELDS, (0, 0, 0), nav.VIEW, None),
     (TO_SUMMARY + ["查看"], SUMMARY, (4, 0, 0), nav.PROMPT, None),
@@ -115,8 +132,10 @@ def test_answers_and_pruning():
     assert draft.data == {"title": "专题会", "kind": "b", "code": "M7",
                           "rows": [{"what": "抓征迁", "status": "open", "due": "月底"},
                                    {"what": "抓审批", "status": "done"}]}
-    draft, _ = play(FLOW, ["修改 4", "1", "抓征迁", "已完成"], draft=draft)
+    draft, _ = play(FLOW, ["修改 4", "1", "2", "已完成"], draft=draft)
     assert draft.mode == SUMMARY and draft.data["rows"][0] == {"what": "抓征迁", "status": "done"}  # due dropped
+    draft, _ = play(FLOW, ["修改 1", "不变", "修改 4", "2", "1", ""], draft=draft)  # 不变 / empty keep the value
+    assert draft.mode == SUMMARY and draft.data["title"] == "专题会" and draft.data["rows"][1]["what"] == "抓审批"
 
 
 def test_three_invalid_answers_count_and_help_resets_them():
@@ -134,12 +153,37 @@ def test_a_group_stops_at_max_items():
     assert draft.mode == SUMMARY and len(draft.data["rows"]) == 3
 
 
-def test_another_command_inside_a_draft_is_not_an_answer():
-    env = nav.Env(now=T0, ctx=ENV.ctx, is_command=lambda text: text == "我的事项")
+def test_another_command_inside_a_draft_is_offered_not_taken_as_an_answer():
+    env = nav.Env(now=T0, ctx=ENV.ctx, is_command=lambda text: text.startswith(("我的事项", "提请督办")))
     draft, show = play(FLOW, ["专题会"])
-    new, show = nav.handle(FLOW, draft, "我的事项", env)
-    assert show.error == nav.Msg("engine/busy_with_draft.txt", {"word": "我的事项"})
+    new, show = nav.handle(FLOW, draft, "提请督办 M9", env)
+    assert show.screen == nav.ASK and new.offer == "提请督办 M9"
     assert new.data == draft.data and new.cursor == draft.cursor
+    run, show = nav.handle(FLOW, new, "是", env)  # 是: paused, the command is run
+    assert (show.screen, show.command, run.mode, run.resume_mode) == (nav.RUN, "提请督办 M9", RESUME, FIELDS)
+    back, show = nav.handle(FLOW, run, "继续", env)
+    assert (back.mode, back.cursor, back.data) == (FIELDS, (1, 0, 0), {"title": "专题会"})
+    as_answer, show = nav.handle(FLOW, play(FLOW, [])[0], "提请督办 M9", env)
+    as_answer, show = nav.handle(FLOW, as_answer, "否", env)  # 否: it is the answer
+    assert as_answer.data == {"title": "提请督办 M9"} and as_answer.offer is None
+    lapsed, show = nav.handle(FLOW, new, "乙", env)  # anything else: the offer lapses, the text is handled
+    assert lapsed.offer is None and lapsed.data["kind"] == "b"
+
+
+def test_a_command_after_a_pause_is_passed_on_and_the_draft_kept():
+    env = nav.Env(now=T0 + timedelta(minutes=31), ctx=ENV.ctx, is_command=lambda text: text == "我的事项")
+    draft, _ = play(FLOW, ["专题会"])
+    paused, show = nav.handle(FLOW, draft, "我的事项", env)
+    assert (show.screen, paused.mode, paused.resume_mode, paused.data) == (nav.PASS, RESUME, FIELDS, draft.data)
+
+
+def test_step_numbers_count_a_group_once():
+    seen = []
+    draft, _ = nav.start(FLOW, ENV)
+    for text in TO_ROWS + ["甲事", "已完成", "乙事", "未完成", "月底", "丙事"]:
+        seen.append(nav.step_number(FLOW, draft, ENV))
+        draft, _ = nav.handle(FLOW, draft, text, ENV)
+    assert {n for _k, n in seen} == {4} and [k for k, _n in seen] == sorted(k for k, _n in seen)
 
 
 def test_idle_draft_is_offered_back_then_resumed_or_restarted():
@@ -164,7 +208,12 @@ def test_fixed_group_walks_the_given_items():
     draft, _ = play(FIXED, ["未完成", "月底", "已完成"], draft=draft)
     assert draft.mode == SUMMARY
     assert draft.data["items"] == [{"status": "open", "due": "月底"}, {"status": "done"}]
+    one, show = nav.handle(FIXED, draft, "修改 2", ENV)  # one group: 修改 N is its item N; one question: asked
+    assert (one.mode, tuple(one.cursor)) == (FIELDS, (0, 1, 0))
     draft, show = nav.handle(FIXED, draft, "修改 1", ENV)
+    assert (draft.mode, draft.item) == (ITEM, 0)
+    draft, show = nav.handle(FIXED, draft, "返回", ENV)
+    assert draft.mode == GROUP
     draft, show = nav.handle(FIXED, draft, "添加", ENV)
     assert show.error.template == "engine/group_hint.txt"  # a fixed list cannot grow
 
@@ -177,18 +226,19 @@ def test_start_at_summary():
 def test_the_draft_round_trips_through_json_and_reads_schema_1():
     draft, _ = play(FLOW, TO_SUMMARY + ["修改 2"])
     doc = draft.to_doc()
-    assert doc["schema_version"] == 2 and Draft.from_doc(doc) == draft
+    assert doc["schema_version"] == 3 and Draft.from_doc(doc) == draft
     legacy = {k: v for k, v in doc.items() if k != "schema_version"}  # drafts stored before the typed draft
     assert Draft.from_doc(legacy) == draft
     with pytest.raises(Unreadable):
-        Draft.from_doc({**doc, "schema_version": 3})
+        Draft.from_doc({**doc, "schema_version": 4})
     with pytest.raises(Unreadable):
         Draft.from_doc({"flow": "toy"})
 
 
 WORDS = st.sampled_from(["帮助", "取消", "返回", "查看", "确认", "完成", "修改 1", "修改 3", "修改 4", "修改 9", "添加",
                          "删除 1", "删除 2", "继续", "重新开始", "1", "2", "3", "9", "甲", "乙", "未完成", "已完成",
-                         "M1", "amb", "不清楚", "?", "", "x"])
+                         "M1", "amb", "不清楚", "?", "", "x", "全部", "不变", "无", "是", "否", "下一页", "我的事项",
+                         "修改 4 1", "修改 4 1 status"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -202,7 +252,7 @@ def test_any_inputs_keep_the_draft_consistent_and_the_input_unchanged(prefix, te
     for text in prefix + texts:
         if idle:
             now += timedelta(minutes=20)
-        env = nav.Env(now=now, ctx=SimpleNamespace(now=now))
+        env = nav.Env(now=now, ctx=SimpleNamespace(now=now), is_command=lambda t: t == "我的事项")
         before = draft.to_doc()
         new, show = nav.handle(FLOW, draft, text, env)
         assert draft.to_doc() == before
@@ -212,9 +262,44 @@ def test_any_inputs_keep_the_draft_consistent_and_the_input_unchanged(prefix, te
         if new.mode == FIELDS:
             assert nav.field_at(FLOW, new.cursor) is not None, (text, new.cursor)
             assert (tuple(new.cursor) in nav.positions(FLOW, new, env)) or new.edit is not None
-        elif new.mode == GROUP:
+        elif new.mode in (GROUP, ITEM):
             assert isinstance(nav.step_at(FLOW, new.group), Group)
+            if new.mode == ITEM:
+                assert 0 <= new.item < len(new.data[nav.step_at(FLOW, new.group).name])
         if show.screen == nav.CHOOSE:
             assert new.pending
         assert len(new.data.get("rows", [])) <= 3
         draft = new
+
+
+@given(word=st.sampled_from(F.NONE_WORDS), tail=st.text(alphabet=F.NONE_TRIM, max_size=3),
+       head=st.text(alphabet=" ", max_size=2))
+def test_none_words_with_trailing_punctuation_mean_none(word, tail, head):
+    assert F.is_none(head + word + tail)
+
+
+@given(st.text(max_size=12))
+def test_is_none_is_exactly_the_none_words(text):
+    assert F.is_none(text) == (text.strip().strip(F.NONE_TRIM) in F.NONE_WORDS)
+    if F.is_none(text):
+        assert F.text(100, optional=True)(None, text) is None
+
+
+@pytest.mark.parametrize("text, groups", [
+    ("修改 2", ("2", None, None)),
+    ("修改2", ("2", None, None)),
+    ("修改第2项", ("2", None, None)),
+    ("修改 6.2", ("6", "2", None)),
+    ("修改 6 2", ("6", "2", None)),
+    ("修改 6 第2项", ("6", "2", None)),
+    ("修改 6 2 完成时限", ("6", "2", "完成时限")),
+    ("修改 2 完成时限", ("2", None, "完成时限")),
+    ("改 3", ("3", None, None)),
+])
+def test_edit_words(text, groups):
+    assert nav.RE_EDIT.match(text).groups() == groups
+
+
+@pytest.mark.parametrize("text", ["修改交办单 JB3", "修改", "修改 x"])
+def test_not_edit_words(text):
+    assert nav.RE_EDIT.match(text) is None

@@ -14,14 +14,15 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-SCHEMA = 2
+SCHEMA = 3  # 3: mode "item", edit.base / edit.only, offer, then, page (all optional: schema 2 reads as is)
 
 FIELDS = "fields"  # answering the question at `cursor`
 SUMMARY = "summary"  # the summary page, waiting for 确认 / 修改 N
 GROUP = "group"  # the item list of a group (after 修改 N on a group)
+ITEM = "item"  # the numbered fields of one item of a group (which one to change)
 RESUME = "resume"  # an idle draft offered back (继续 / 重新开始)
 
-Mode = Literal["fields", "summary", "group", "resume"]
+Mode = Literal["fields", "summary", "group", "item", "resume"]
 Cursor = tuple[int, int, int]  # (step, item of a group, field of the item)
 Back = Union[Literal["summary"], Cursor]  # where an edit returns: the summary or a position
 
@@ -34,6 +35,19 @@ class Edit(BaseModel):
     """An edit in progress (修改 N): where to go once the edited field or item is answered."""
 
     back: Back
+    base: int = 0  # the history's length when the edit began: 返回 below it leaves the edit
+    only: bool = False  # one field of an item: after it only the item's fields that became due are asked
+
+
+class Then(BaseModel):
+    """A flow started while this draft was open: it waits until the person says 继续 (this draft) or
+    重新开始 (that one)."""
+
+    flow: str
+    data: dict[str, Any]
+    meta: dict[str, Any]
+    at_summary: bool = False
+    intro: str = ""
 
 
 class Initial(BaseModel):
@@ -62,6 +76,10 @@ class Draft(BaseModel):
     resume_mode: Optional[Mode] = None  # the mode to go back to on 继续
     group: Optional[int] = None  # the step whose item list is shown (mode GROUP)
     group_back: Optional[Back] = None  # where leaving that list goes
+    item: Optional[int] = None  # the item whose fields are listed (mode ITEM)
+    offer: Optional[str] = None  # a command typed inside the form, offered (是 / 否)
+    then: Optional[Then] = None  # a start waiting on the resume offer
+    page: int = 0  # the page of the summary shown (long summaries are paged)
     started_at: datetime
     updated_at: datetime
     init: Initial

@@ -21,12 +21,13 @@ from datetime import date, timedelta
 from typing import Optional
 
 from bot.conversation import navigate as nav
-from bot.conversation.draft import GROUP, SUMMARY, Draft, Unreadable
+from bot.conversation.draft import GROUP, ITEM, RESUME, SUMMARY, Draft, Then, Unreadable
 from bot.conversation.flow import MAX_OPTIONS, Choose, Field, FieldContext, Flow, Group, Invalid, Parser, Step  # noqa: F401
 from bot.conversation.navigate import MAX_ATTEMPTS, Env, Msg, Show  # noqa: F401
 from bot.conversation.store import Conflict, Lost, Stored, finish, store_for  # noqa: F401
 from bot.core.messages import Context, Reply
-from bot.core.routing import Commands
+from bot.core.routing import Commands, as_reply
+from bot.delivery.textsplit import split_utf8, utf8_len
 from bot.domain.responsibility import format_unit_roles
 from bot.infra import metrics
 from bot.infra.text import cn_date, env
@@ -85,27 +86,72 @@ def env_of(ctx: Context) -> Env:
     settings = ctx.runtime.settings
     router = ctx.runtime.router
 
-    def is_command(text: str) -> bool:
-        cmd, args = router.find(text)
-        return cmd is not None and not args
+    def is_command(text: str) -> bool:  # the router's own test (with or without arguments: 提请督办 M9)
+        cmd, _args = router.find(text)
+        return cmd is not None
 
     return Env(now=ctx.now, ctx=ctx, idle=timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES),
                is_command=is_command)
 
 
+def reply_limit(ctx: Context) -> int:
+    """The most UTF-8 bytes one passive text reply may carry on the message's channel."""
+    from bot.channels.dingtalk import api as dingtalk_api
+    from bot.channels.wecom import api as wecom_api
+
+    return dingtalk_api.TEXT_MAX_BYTES if ctx.channel == "dingtalk" else wecom_api.TEXT_MAX_BYTES
+
+
+def has_work(draft: Draft) -> bool:
+    """The person has answered something in the draft (an untouched one is simply replaced)."""
+    return bool(draft.history) or draft.data != draft.init.data
+
+
+def waiting_draft(ctx: Context, loaded) -> Optional[Draft]:
+    """The stored draft a new start must not silently replace: readable, of a known flow, not expired, worked on."""
+    if not isinstance(loaded, Stored):
+        return None
+    try:
+        draft = Draft.from_doc(loaded.doc)
+    except Unreadable:
+        return None
+    if flow_named(ctx, draft.flow) is None or not has_work(draft):
+        return None
+    if ctx.now - draft.updated_at > timedelta(hours=ctx.runtime.settings.DRAFT_KEEP_HOURS):
+        return None
+    return draft
+
+
 # -- the public API -----------------------------------------------------------------------------------
 def start(ctx: Context, flow: Flow, *, data: Optional[dict] = None, meta: Optional[dict] = None,
-          at_summary: bool = False) -> Reply:
-    """Begin `flow` for ctx.person (replacing any older draft) and return the first prompt.
-    `at_summary` starts from the summary with `data` already filled (editing a returned slip)."""
+          at_summary: bool = False, intro: str = "") -> Reply:
+    """Begin `flow` for ctx.person and return the first prompt (after `intro`, when given).
+    `at_summary` starts from the summary with `data` already filled (editing a returned slip).
+    A draft the person has worked on is never replaced silently: it is offered back (继续), and this
+    start waits behind it (重新开始 begins it)."""
     store = store_for(ctx.runtime)
     key = user_key(ctx)
     loaded = store.load(ctx.session, key)
+    old = waiting_draft(ctx, loaded)
+    if old is not None:
+        if old.mode != RESUME:
+            old.resume_mode, old.mode = old.mode, RESUME
+        old.offer = None
+        old.then = Then(flow=flow.name, data=data or {}, meta=meta or {}, at_summary=at_summary, intro=intro)
+        store.save(ctx.session, key, old.to_doc(), loaded.version, ctx.now)
+        return Reply(ctx.render("engine/waiting.txt", title=ctx.render(flow_named(ctx, old.flow).title),
+                                new=ctx.render(flow.title), same=old.flow == flow.name,
+                                started_at=old.started_at, updated_at=old.updated_at))
+    return begin(ctx, store, key, flow, loaded.version if loaded else None, data, meta, at_summary, intro)
+
+
+def begin(ctx: Context, store, key: str, flow: Flow, version: Optional[int], data, meta, at_summary: bool,
+          intro: str) -> Reply:
     draft, show = nav.start(flow, env_of(ctx), data, meta, at_summary)
     metrics.CONVERSATION_STEPS.labels(flow.name, "start").inc()
     reply = render(ctx, flow, draft, show)
-    store.save(ctx.session, key, draft.to_doc(), loaded.version if loaded else None, ctx.now, fresh=True)
-    return reply
+    store.save(ctx.session, key, draft.to_doc(), version, ctx.now, fresh=True)
+    return Reply(intro + "\n\n" + reply.text) if intro else reply
 
 
 def active_flow(ctx: Context) -> Optional[str]:
@@ -141,9 +187,23 @@ def intercept(ctx: Context, text: str) -> Optional[Reply]:
         store.delete(ctx.session, key, draft.id)
         return None
     new, show = nav.handle(flow, draft, text, env_of(ctx))
-    if show.screen == nav.PASS:  # not for us (a command while a draft waits to be resumed)
+    if show.screen == nav.PASS:  # not for us (a command while a draft waits to be resumed): the draft is kept
+        if new.to_doc() != loaded.doc:
+            store.save(ctx.session, key, new.to_doc(), loaded.version, ctx.now)
         return None
     metrics.CONVERSATION_STEPS.labels(flow.name, str(show.screen)).inc()
+    if show.screen == nav.RUN:  # 是: the draft paused (继续 brings it back), the command run now
+        store.save(ctx.session, key, new.to_doc(), loaded.version, ctx.now)
+        cmd, args = ctx.runtime.router.find(show.command or "")
+        out = as_reply(cmd.func(ctx, args)) if cmd is not None else None
+        return out or Reply(ctx.render("engine/paused.txt", title=ctx.render(flow.title)))
+    if show.screen == nav.THEN:  # 重新开始 on a draft a newer start waited behind: that one begins
+        then = new.then
+        other = flow_named(ctx, then.flow)
+        if other is None:
+            store.delete(ctx.session, key, new.id)
+            return None
+        return begin(ctx, store, key, other, loaded.version, then.data, then.meta, then.at_summary, then.intro)
     if show.screen == nav.CANCELLED:
         store.delete(ctx.session, key, new.id)
         return Reply(ctx.render("engine/cancelled.txt", title=ctx.render(flow.title)))
@@ -195,6 +255,10 @@ def render(ctx: Context, flow: Flow, draft: Draft, show: Show) -> Reply:
     if show.screen == nav.OFFER:
         return Reply(ctx.render("engine/resume.txt", title=ctx.render(flow.title), started_at=draft.started_at,
                                 updated_at=draft.updated_at))
+    if show.screen == nav.ASK:
+        k, n = nav.step_number(flow, draft, e)
+        return Reply(ctx.render("engine/command_offer.txt", title=ctx.render(flow.title), word=draft.offer,
+                                k=k, n=n, mode=draft.mode))
     if show.screen == nav.HELP:
         fld = nav.field_at(flow, draft.cursor) if draft.mode == nav.FIELDS else None
         field_help = None
@@ -216,6 +280,8 @@ def screen(ctx: Context, flow: Flow, draft: Draft, e: Env, error: Optional[str] 
         return summary(ctx, flow, draft, error)
     if draft.mode == GROUP:
         return group_list(ctx, flow, draft, error)
+    if draft.mode == ITEM:
+        return item_page(ctx, flow, draft, e, error)
     return question(ctx, flow, draft, e, error)
 
 
@@ -230,15 +296,16 @@ def question(ctx: Context, flow: Flow, draft: Draft, e: Env, error: Optional[str
     shown = next((label for v, label in options if v == current), None) if options else None
     body = ctx.render(fld.prompt, data=draft.data, meta=draft.meta, item=fc.item, index=i, options=options,
                       current=current, fixed=nav.fixed_item(flow, draft, e, step, i))
-    positions = nav.positions(flow, draft, e)
-    n = positions.index((s, i, f)) + 1 if (s, i, f) in positions else len(positions)
+    k, n = nav.step_number(flow, draft, e)
     group = None
     if isinstance(step, Group):
         group = {"name": step.name, "no": i + 1, "fixed": step.fixed,
                  "total": len(nav.fixed_items(flow, draft, e, step)) if step.fixed else None,
                  "can_finish": nav.can_finish_group(flow, draft)}
-    text = ctx.render("engine/step.txt", title=ctx.render(flow.title), n=n, m=len(positions), body=body,
+    container = fc.item if isinstance(step, Group) else draft.data
+    text = ctx.render("engine/step.txt", title=ctx.render(flow.title), n=k, m=n, body=body,
                       error=error, group=group, current=shown or display(current),
+                      has_value=container is not None and fld.name in container,
                       stuck=draft.attempts >= MAX_ATTEMPTS, editing=draft.edit is not None,
                       first=not draft.history)
     return Reply(text)
@@ -261,6 +328,21 @@ def summary_text(ctx: Context, flow: Flow, draft: Draft) -> str:
     return ctx.render(flow.summary, data=view_data(flow, draft), meta=draft.meta, num=num)
 
 
+def paged(ctx: Context, template: str, body: str, draft: Draft, **kw) -> Reply:
+    """`template` with the whole `body` when it fits one reply on this channel, else with page `page` of it
+    (cut at line breaks; the template says 第 p/P 页 and 回复“下一页”). Nothing is clipped. The draft's page is
+    kept within the pages there are."""
+    limit = reply_limit(ctx)
+    whole = ctx.render(template, body=body, page=None, pages=1, **kw)
+    if utf8_len(whole) <= limit:
+        draft.page = 0
+        return Reply(whole)
+    frame = utf8_len(ctx.render(template, body="", page=99, pages=99, **kw))
+    chunks = [c.strip("\n") for c in split_utf8(body, max(200, limit - frame - 8))]
+    page = draft.page = max(0, min(draft.page, len(chunks) - 1))
+    return Reply(ctx.render(template, body=chunks[page], page=page + 1, pages=len(chunks), **kw))
+
+
 def summary(ctx: Context, flow: Flow, draft: Draft, error: Optional[str] = None) -> Reply:
     problem = None
     if flow.check is not None:
@@ -268,12 +350,28 @@ def summary(ctx: Context, flow: Flow, draft: Draft, error: Optional[str] = None)
             flow.check(ctx, draft.data, draft.meta)
         except Invalid as exc:
             problem = ctx.render(exc.template, **exc.kw)
-    return Reply(ctx.render("engine/summary.txt", title=ctx.render(flow.title), body=summary_text(ctx, flow, draft),
-                            error=error, problem=problem, steps=len(flow.steps)))
+    return paged(ctx, "engine/summary.txt", summary_text(ctx, flow, draft), draft, title=ctx.render(flow.title),
+                 error=error, problem=problem, steps=len(flow.steps))
 
 
 def group_list(ctx: Context, flow: Flow, draft: Draft, error: Optional[str] = None) -> Reply:
     step = nav.step_at(flow, draft.group)
     count = len(nav.items_of(draft, step))
-    return Reply(ctx.render("engine/group.txt", title=ctx.render(flow.title), body=summary_text(ctx, flow, draft),
-                            error=error, fixed=step.fixed, count=count, can_delete=count > step.min_items))
+    return paged(ctx, "engine/group.txt", summary_text(ctx, flow, draft), draft, title=ctx.render(flow.title),
+                 error=error, fixed=step.fixed, count=count, can_delete=count > step.min_items)
+
+
+def item_page(ctx: Context, flow: Flow, draft: Draft, e: Env, error: Optional[str] = None) -> Reply:
+    """修改 on an item: its fields, numbered, with what each holds now."""
+    s, i = draft.group, draft.item or 0
+    step = nav.step_at(flow, s)
+    item = nav.items_of(draft, step)[i]
+    fc = nav.context_at(flow, draft, e, (s, i, 0))
+    rows = []
+    for _f, fld in nav.item_fields(flow, draft, e, s, i):
+        value = item.get(fld.name)
+        options = fld.choices(fc) if fld.choices else None
+        label = next((lbl for v, lbl in options if v == value), None) if options else None
+        rows.append((fld.title, label or display(value)))
+    return Reply(ctx.render("engine/item.txt", title=ctx.render(flow.title), no=i + 1, rows=rows, error=error,
+                            fixed=nav.fixed_item(flow, draft, e, step, i)))

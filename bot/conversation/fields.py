@@ -19,7 +19,14 @@ from bot.domain.unitmatch import UnitRef, match_many, match_unit, similar_units
 from bot.infra.text import cn_date, cn_weekday
 from models import DispatchRow, Person, Unit
 
-NONE_WORDS = ("无", "没有", "暂无", "不填", "跳过", "/")
+NONE_WORDS = ("无", "没有", "暂无", "无问题", "没有问题", "暂无问题", "无困难", "没有困难", "暂无困难", "不填", "跳过",
+              "/", "没", "没了", "没有了", "无了")
+NONE_TRIM = " 。.！!～~"
+
+
+def is_none(raw: str) -> bool:
+    """The answer means "none" (无 / 没有 / 暂无 / 无问题 …, with a trailing 。 or ！): the one test for it."""
+    return (raw or "").strip().strip(NONE_TRIM) in NONE_WORDS
 SELF_UNIT_WORDS = ("本单位", "我单位", "本局")
 SAME_WORDS = ("同上", "同责任单位")
 
@@ -29,7 +36,7 @@ def text(max_len: int = 1000, min_len: int = 1, optional: bool = False) -> Calla
 
     def parse(fc: FieldContext, raw: str):
         value = raw.strip()
-        if optional and value in NONE_WORDS:
+        if optional and is_none(value):
             return None
         if len(value) > max_len:
             raise Invalid("engine/err_too_long.txt", max=max_len, got=len(value))
@@ -103,7 +110,7 @@ def a_unit(allow_self: bool = True, optional: bool = False, same_as: Optional[st
 
     def parse(fc: FieldContext, raw: str):
         value = raw.strip()
-        if optional and value in NONE_WORDS:
+        if optional and is_none(value):
             return None
         if same_as and value in SAME_WORDS and fc.item and fc.item.get(same_as):
             return fc.item[same_as]

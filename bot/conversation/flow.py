@@ -60,6 +60,11 @@ class Field:
     choices: Optional[Callable[[FieldContext], list[tuple[Any, str]]]] = None
     when: Optional[Callable[[FieldContext], bool]] = None
     help: Optional[str] = None  # template shown on 帮助 (default: the prompt again)
+    label: str = ""  # what the field is called on an item's field list (修改 N: 1. 事项内容 2. 责任单位 …)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
 
 
 @dataclass

@@ -7,7 +7,8 @@ flow's own callables (`parse`, `choices`, `when`, `items`) are called with a `Fi
 `env.ctx` — the message's Context in the engine, any object with `now` in tests.
 
 `handle` is the whole of one message; the global words are recognised first (帮助 取消 返回 查看 修改N 确认,
-完成 in an open group, 继续 / 重新开始 on an idle draft), then the answer is parsed.
+下一页, 完成 in an open group, 继续 / 重新开始 on an idle draft), then another command typed inside the form
+is offered (是 / 否), then the answer is parsed (不变 keeps the value a field already has).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from bot.conversation.draft import FIELDS, GROUP, RESUME, SUMMARY, Draft, Edit
+from bot.conversation.draft import FIELDS, GROUP, ITEM, RESUME, SUMMARY, Draft, Edit
+from bot.conversation.fields import is_none
 from bot.conversation.flow import Choose, Field, FieldContext, Flow, Group, Invalid, Step
 from bot.core.forgiving import NO_WORDS, YES_WORDS
 
@@ -34,7 +36,15 @@ W_DONE = ("完成", "结束", "没有了")
 W_RESUME = ("继续",)
 W_RESTART = ("重新开始", "重新填写")
 W_ADD = ("添加", "新增")
-RE_EDIT = re.compile(r"^(?:修改|改)\s*第?\s*(\d{1,3})\s*[项步]?$")
+W_KEEP = ("不变", "不改", "保持不变", "不用改", "不修改", "同前", "照旧", "维持")  # keep the value the field has
+W_YES = ("是", "是的", "好", "好的", "办理", "先办")
+W_NO = ("否", "不", "不是", "不用", "不办")
+W_NEXT_PAGE = ("下一页", "下页")
+W_PREV_PAGE = ("上一页", "上页")
+W_ALL = ("全部", "全部重填", "重填")
+# 修改 N, 修改 N.M / 修改 N 第M项 (item M of group N), 修改 N 完成时限 (a field by its label)
+RE_EDIT = re.compile(r"^(?:修改|改)\s*第?\s*(\d{1,3})\s*[项步]?"
+                     r"(?:\s*[.．、\-—·]?\s*第?\s*(\d{1,3})\s*项?)?(?:\s+|(?=\D))?([^\d\s].*)?$")
 RE_DELETE = re.compile(r"^删除\s*第?\s*(\d{1,3})\s*项?$")
 RE_NUMBER = re.compile(r"^(\d{1,3})$")
 
@@ -47,6 +57,9 @@ OFFER = "resume"  # an idle draft offered back
 CANCELLED = "cancelled"  # the draft is dropped
 SAVE = "save"  # 确认 on the summary: the engine runs the flow's check and save
 PASS = "pass"  # not for the draft (another command while it waits to be resumed): nothing changes
+ASK = "ask_command"  # another command typed inside the form: 先办理「…」吗？(draft.offer)
+RUN = "run"  # 是 to that offer: the draft is paused (RESUME) and the engine runs `Show.command`
+THEN = "then"  # 重新开始 on a draft that a newer start waits behind: the engine starts draft.then
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class Show:
     error: Optional[Msg] = None  # what was wrong, shown above the question
     choose: Optional[Msg] = None  # for CHOOSE: the parser's template and arguments
     touched: bool = True  # the person worked on the draft (its `updated_at` moves)
+    command: Optional[str] = None  # for RUN: the command to run now
 
     @property
     def finished(self) -> bool:
@@ -103,10 +117,16 @@ def start(flow: Flow, env: Env, data: Optional[dict] = None, meta: Optional[dict
 def handle(flow: Flow, draft: Draft, text: str, env: Env) -> tuple[Draft, Show]:
     """One message to an open draft."""
     w = Walk(flow, draft.copy_deep(), env)
+    text = (text or "").strip()
     if w.d.mode != RESUME and env.now - w.d.updated_at > env.idle:
-        show = w.offer_resume()
+        if env.is_command(text) and text not in W_RESUME + W_CANCEL:  # a command after a pause: handled, the
+            w.offer_resume()                                          # draft kept (paused) for 继续
+            w.d.offer = None
+            show = Show(PASS, touched=False)
+        else:
+            show = w.offer_resume()
     else:
-        show = w.handle((text or "").strip())
+        show = w.handle(text)
     if show.touched:
         w.d.updated_at = env.now
     return w.d, show
@@ -201,6 +221,29 @@ def positions(flow: Flow, draft: Draft, env: Env) -> list[tuple[int, int, int]]:
         elif applies(flow, draft, env, (s, 0, 0)):
             out.append((s, 0, 0))
     return out
+
+
+def step_number(flow: Flow, draft: Draft, env: Env) -> tuple[int, int]:
+    """(k, n) for 第 k/n 步: the steps of the flow that apply to this draft (a group is one step, whatever
+    its number of items, so n does not grow as items are added), and the current one among them — the same
+    numbers 修改 N uses on the summary."""
+    due = [s for s, step in enumerate(flow.steps) if isinstance(step, Group) or applies(flow, draft, env, (s, 0, 0))]
+    s = draft.cursor[0]
+    k = next((k for k, t in enumerate(due, 1) if t >= s), len(due))
+    return k, len(due)
+
+
+def item_fields(flow: Flow, draft: Draft, env: Env, s: int, i: int) -> list[tuple[int, Field]]:
+    """The fields of item i of group s that apply to it, with their index (the numbered list of 修改)."""
+    step = step_at(flow, s)
+    return [(f, fld) for f, fld in enumerate(step.fields) if applies(flow, draft, env, (s, i, f))]
+
+
+def field_by_label(fields: list[tuple[int, Field]], word: str) -> Optional[int]:
+    """The field named `word` (its label, or a label containing it / contained in it): its index."""
+    word = word.strip()
+    hits = [f for f, fld in fields if word and (word == fld.title or word in fld.title or fld.title in word)]
+    return hits[0] if len(hits) == 1 else None
 
 
 def can_finish_group(flow: Flow, draft: Draft) -> bool:
@@ -303,7 +346,18 @@ class Walk:
         self.d.history = (self.d.history + [(s, i, f)])[-MAX_HISTORY:]
         self.d.attempts = 0
         self.d.pending = None
-        if isinstance(self.step(s), Group):
+        step = self.step(s)
+        if isinstance(step, Group) and self.d.edit is not None and self.d.edit.only:
+            # one field of an item changed: ask only the fields that became due (已完成 → 未完成 needs a plan)
+            item = self.items(step)[i]
+            nxt = next((g for g in range(f + 1, len(step.fields))
+                        if step.fields[g].name not in item and self.applies((s, i, g))), None)
+            if nxt is None:
+                self.end_edit_if_done(item_done=True)
+            else:
+                self.d.cursor = (s, i, nxt)
+            return
+        if isinstance(step, Group):
             self.d.cursor = (s, i, f + 1)
         else:
             if self.end_edit_if_done():
@@ -313,6 +367,8 @@ class Walk:
 
     def enter_summary(self) -> None:
         self.prune()
+        if self.d.mode != SUMMARY:
+            self.d.page = 0
         self.d.mode = SUMMARY
         self.d.completed = True
         self.d.edit = None
@@ -332,6 +388,8 @@ class Walk:
         mode = self.d.mode
         if mode == RESUME:
             return self.handle_resume(text)
+        if self.d.offer is not None:
+            return self.handle_offer(text)
         if text in W_CANCEL:
             return self.cancel()
         if text in W_HELP:
@@ -342,16 +400,40 @@ class Walk:
             return self.back()
         m = RE_EDIT.match(text)
         if m:
-            return self.edit(int(m.group(1)))
+            return self.edit(int(m.group(1)), int(m.group(2)) if m.group(2) else None, m.group(3))
         if text in W_CONFIRM:
             return self.confirm()
-        if self.env.is_command(text) and text not in W_DONE:
-            return Show(PROMPT, error=err("engine/busy_with_draft.txt", word=text))
+        if mode in (SUMMARY, GROUP) and text in W_NEXT_PAGE + W_PREV_PAGE:
+            self.d.page = max(0, self.d.page + (1 if text in W_NEXT_PAGE else -1))
+            return Show(PROMPT)
+        if self.env.is_command(text) and text not in W_DONE + W_KEEP and not self.is_option(text):
+            self.d.offer = text  # 先办理「…」吗？ the draft is kept either way
+            return Show(ASK, touched=False)
         if mode == SUMMARY:
             return Show(PROMPT, error=err("engine/summary_hint.txt"))
         if mode == GROUP:
             return self.handle_group(text)
+        if mode == ITEM:
+            return self.handle_item(text)
         return self.answer(text)
+
+    def is_option(self, text: str) -> bool:
+        """`text` is the label of an option of the question asked (an answer, even if a command has that name)."""
+        if self.d.mode != FIELDS:
+            return False
+        fld = field_at(self.flow, self.d.cursor)
+        return bool(fld and fld.choices and any(text == label for _v, label in fld.choices(self.fc())))
+
+    def handle_offer(self, text: str) -> Show:
+        """The answer to 先办理「…」吗？: 是 pauses the draft and runs the command; 否 takes it as the answer."""
+        word, self.d.offer = self.d.offer, None
+        if text in W_YES:
+            self.d.resume_mode = self.d.mode
+            self.d.mode = RESUME
+            return Show(RUN, command=word, touched=False)
+        if text in W_NO:
+            return self.answer(word) if self.d.mode == FIELDS else Show(PROMPT)  # a page: shown again
+        return self.handle(text)  # something else: the offer lapses, the text is handled as usual
 
     def cancel(self) -> Show:
         return Show(CANCELLED)
@@ -377,7 +459,10 @@ class Walk:
     def handle_resume(self, text: str) -> Show:
         if text in W_RESUME:
             self.d.mode = self.d.resume_mode or FIELDS
+            self.d.then = None
             return Show(PROMPT)
+        if text in W_RESTART and self.d.then is not None:
+            return Show(THEN)  # the newer start waiting behind this draft (the engine starts it)
         if text in W_RESTART:
             init = self.d.init.model_copy(deep=True)
             fresh, show = start(self.flow, self.env, init.data, init.meta, at_summary=init.mode == SUMMARY)
@@ -390,23 +475,36 @@ class Walk:
     def back(self) -> Show:
         if self.d.mode == GROUP:
             return self.leave_group()
+        if self.d.mode == ITEM:  # an item's fields: back to the item list
+            self.d.mode, self.d.item = GROUP, None
+            return Show(PROMPT)
         if not self.d.history:
             return Show(PROMPT, error=err("engine/at_first.txt"))
         previous = self.d.history[-1]
         self.d.history = self.d.history[:-1]
-        self.d.edit = None
+        edit = self.d.edit
+        if self.d.edit is not None and len(self.d.history) < self.d.edit.base:
+            self.d.edit = None  # back past where the edit began (to the summary or where you were)
         self.d.pending = None
         self.d.attempts = 0
-        if previous[0] >= len(self.flow.steps):  # an edit begun on the summary: back to the summary
-            self.enter_summary()
+        if previous[0] >= len(self.flow.steps):  # an edit begun on a page: back where it was begun from
+            self.d.edit = None
+            self.go(edit.back if edit is not None else SUMMARY)
         else:
             self.d.cursor = previous
             self.d.mode = FIELDS
         return Show(PROMPT)
 
-    def edit(self, n: int) -> Show:
-        """修改 N: jump to step N (from the summary, or back to an answered step), then come back."""
+    def edit(self, n: int, m: Optional[int] = None, label: Optional[str] = None) -> Show:
+        """修改 N: jump to step N (from the summary, or back to an answered step), then come back. On a group:
+        its item list; 修改 N M (or, in a flow that is one group, 修改 M): the fields of item M to pick one
+        from; 修改 … 字段 (its label, e.g. 完成时限): that field at once."""
         steps = self.flow.steps
+        if self.d.mode in (GROUP, ITEM) and m is None:  # on an item list, 修改 M is item M
+            return self.pick_item(self.d.group, n - 1, label)
+        if len(steps) == 1 and isinstance(steps[0], Group) and m is None and (self.d.completed or n > 1
+                                                                              or label):
+            n, m = 1, n  # one group (填报): 修改 M is item M
         if not 1 <= n <= len(steps):
             return Show(PROMPT, error=err("engine/bad_step.txt", n=n, m=len(steps)))
         s = n - 1
@@ -418,30 +516,52 @@ class Walk:
         self.d.pending = None
         self.d.attempts = 0
         if isinstance(step, Group):
+            if self.d.mode not in (GROUP, ITEM):
+                self.d.group_back = back_to
+                self.d.page = 0
             self.d.mode = GROUP
             self.d.group = s
-            self.d.group_back = back_to
+            if m is not None or (label and len(self.items(step)) == 1):
+                return self.pick_item(s, (m or 1) - 1, label)
             return Show(PROMPT)
         if not self.applies((s, 0, 0)):
             return Show(PROMPT, error=err("engine/not_reached.txt", n=n))
         here = tuple(self.d.cursor) if self.d.mode == FIELDS else (len(steps), 0, 0)
         self.d.history = (self.d.history + [here])[-MAX_HISTORY:]
-        self.d.edit = Edit(back=back_to)
+        self.d.edit = Edit(back=back_to, base=len(self.d.history))
         self.d.cursor = (s, 0, 0)
         self.d.mode = FIELDS
         return Show(PROMPT)
 
+    def pick_item(self, s: int, i: int, label: Optional[str] = None) -> Show:
+        """Item i of group s: its numbered fields (ITEM), or straight to the field named `label`, or — an item
+        of one question — that question."""
+        step = self.step(s)
+        items = self.items(step)
+        if not 0 <= i < len(items):
+            return Show(PROMPT, error=err("engine/bad_item.txt", n=i + 1, count=len(items)))
+        self.d.group, self.d.item = s, i
+        fields = item_fields(self.flow, self.d, self.env, s, i)
+        if label:
+            f = field_by_label(fields, label)
+            if f is None:
+                self.d.mode = ITEM
+                return Show(PROMPT, error=err("engine/bad_field.txt", text=label,
+                                              labels=[fld.title for _f, fld in fields]))
+            return self.begin_field_edit(s, i, f)
+        if len(fields) == 1:
+            return self.begin_field_edit(s, i, fields[0][0])
+        self.d.mode = ITEM
+        return Show(PROMPT)
+
     def handle_group(self, text: str) -> Show:
-        """The item list of a group: a number re-enters that item, 添加 / 删除 N for open groups."""
+        """The item list of a group: a number opens that item's fields, 添加 / 删除 N for open groups."""
         s = self.d.group
         step = self.step(s)
         items = self.items(step)
         m = RE_NUMBER.match(text)
         if m:
-            i = int(m.group(1)) - 1
-            if not 0 <= i < len(items):
-                return Show(PROMPT, error=err("engine/bad_item.txt", n=i + 1, count=len(items)))
-            return self.begin_item_edit(s, i)
+            return self.pick_item(s, int(m.group(1)) - 1)
         if not step.fixed and text in W_ADD:
             if len(items) >= step.max_items:
                 return Show(PROMPT, error=err("engine/too_many.txt", max=step.max_items))
@@ -457,17 +577,45 @@ class Walk:
             return Show(PROMPT)
         return Show(PROMPT, error=err("engine/group_hint.txt", fixed=step.fixed))
 
+    def handle_item(self, text: str) -> Show:
+        """The numbered fields of one item: a number (or a field's name) re-asks that field only; 全部
+        re-asks them all."""
+        s, i = self.d.group, self.d.item or 0
+        fields = item_fields(self.flow, self.d, self.env, s, i)
+        if text in W_ALL:
+            return self.begin_item_edit(s, i)
+        m = RE_NUMBER.match(text)
+        if m:
+            k = int(m.group(1))
+            if not 1 <= k <= len(fields):
+                return Show(PROMPT, error=err("engine/bad_field_no.txt", n=k, count=len(fields)))
+            return self.begin_field_edit(s, i, fields[k - 1][0])
+        f = field_by_label(fields, text)
+        if f is not None:
+            return self.begin_field_edit(s, i, f)
+        return Show(PROMPT, error=err("engine/item_hint.txt", count=len(fields)))
+
     def leave_group(self) -> Show:
         self.go(self.d.group_back or SUMMARY)
         return Show(PROMPT)
 
-    def begin_item_edit(self, s: int, i: int) -> Show:
-        self.d.edit = Edit(back=self.d.group_back or SUMMARY)
-        self.d.mode = FIELDS
-        self.d.cursor = (s, i, 0)
+    def begin_edit(self, s: int, i: int, f: int, only: bool) -> Show:
+        """Edit item i of group s from field f (only that field, or the whole item); afterwards back where
+        the group was opened from (the summary). 返回 at the first question is that way back too."""
         self.d.history = (self.d.history + [(len(self.flow.steps), 0, 0)])[-MAX_HISTORY:]
-        self.settle()
+        self.d.edit = Edit(back=self.d.group_back or SUMMARY, base=len(self.d.history), only=only)
+        self.d.mode = FIELDS
+        self.d.cursor = (s, i, f)
+        self.d.item = None
         return Show(PROMPT)
+
+    def begin_field_edit(self, s: int, i: int, f: int) -> Show:
+        return self.begin_edit(s, i, f, only=True)
+
+    def begin_item_edit(self, s: int, i: int) -> Show:
+        show = self.begin_edit(s, i, 0, only=False)
+        self.settle()
+        return show
 
     def answer(self, text: str) -> Show:
         """Parse an answer to the current field; store it and move on, or say what was wrong."""
@@ -485,8 +633,8 @@ class Walk:
                 return self.store(step, fld, pending[0][0])
             if len(pending) == 1 and text.lower() in NO_WORDS:
                 return Show(PROMPT)
-        if (text in W_DONE and isinstance(step, Group) and not step.fixed and f == 0
-                and i >= len(items_of(self.d, step)) and self.d.edit is None):  # 完成: the list is complete
+        if ((text in W_DONE or is_none(text)) and isinstance(step, Group) and not step.fixed and f == 0
+                and i >= len(items_of(self.d, step)) and self.d.edit is None):  # 完成 / 没有: the list is complete
             if i < step.min_items:
                 return Show(PROMPT, error=err("engine/too_few.txt", min=step.min_items))
             self.d.history = (self.d.history + [(s, i, f)])[-MAX_HISTORY:]
@@ -494,6 +642,13 @@ class Walk:
             self.d.attempts = 0
             self.settle()
             return Show(PROMPT)
+        container = fc.item if isinstance(step, Group) else self.d.data
+        if text in W_KEEP or not text:
+            if container is not None and fld.name in container:  # 不变: the value it has, checked again
+                return self.keep(step, fld, fc, container[fld.name])
+            if text:
+                self.d.attempts += 1
+                return Show(PROMPT, error=err("engine/err_nothing_to_keep.txt"))
         try:
             value = parse(fld, fc, text)
         except Invalid as exc:
@@ -503,6 +658,19 @@ class Walk:
             self.d.pending = [(v, label) for v, label in exc.options]
             return Show(CHOOSE, choose=Msg(exc.template, {"options": [label for _v, label in exc.options],
                                                           **exc.kw}))
+        return self.store(step, fld, value)
+
+    def keep(self, step: Step, fld: Field, fc: FieldContext, value) -> Show:
+        """不变 (or an empty answer) to a field that has a value: the value stays — never the word 不变. A kept
+        text or date is checked by the field's parser again (a plan kept from the last report may be past)."""
+        if isinstance(value, str) and fld.parse is not None and fld.choices is None:
+            try:
+                value = fld.parse(fc, value)
+            except Invalid as exc:
+                self.d.attempts += 1
+                return Show(PROMPT, error=Msg(exc.template, exc.kw))
+            except Choose:
+                pass
         return self.store(step, fld, value)
 
     def store(self, step: Step, fld: Field, value) -> Show:

@@ -151,7 +151,17 @@ class KvDraftStore:
     def kv_key(key: str) -> str:
         return "conv:" + key
 
+    @staticmethod
+    def _pending(session: Session) -> dict:
+        """This transaction's writes not yet made (key -> [payload or None for a delete, expected version]):
+        a second load in the same message sees the first write, and a second save replaces it."""
+        return session.info.setdefault("kv_drafts_pending", {})
+
     def load(self, session: Session, key: str) -> Loaded:
+        pending = self._pending(session).get(key)
+        if pending is not None:  # written earlier in this message (e.g. paused, then a start behind it)
+            payload, expected = pending
+            return None if payload is None else Stored(json.loads(payload), expected)
         got = self.kv.get_versioned(self.kv_key(key))
         if got is None:
             anchor = session.get(ConversationState, key)
@@ -192,9 +202,18 @@ class KvDraftStore:
             self._anchor(session, key, doc.get("flow", ""), now)
         payload = json.dumps(doc, ensure_ascii=False)
         ttl = self.keep.total_seconds()
+        pending = self._pending(session)
+        if key in pending and pending[key][0] is not None:  # a second write in this message: it replaces the first
+            pending[key][0] = payload
+            return
+        pending[key] = [payload, version]
+        event.listen(session, "after_rollback", lambda _s: pending.pop(key, None), once=True)
 
         def write():
-            if not self.kv.set_versioned(self.kv_key(key), payload, expected=version or 0, ttl=ttl):
+            entry = pending.pop(key, None)
+            if entry is None or entry[0] is None:
+                return
+            if not self.kv.set_versioned(self.kv_key(key), entry[0], expected=entry[1] or 0, ttl=ttl):
                 raise Conflict(key)
         self._after_commit(session, key, write)
 
@@ -211,6 +230,8 @@ class KvDraftStore:
     def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
         _mark_finished(session, draft_id)
         _drop_row(session, key)
+        if key in self._pending(session):
+            self._pending(session)[key][0] = None  # a write earlier in this message is not made
         self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
 
 
