@@ -332,7 +332,7 @@ def _second_minutes():
             + [("确认", ("纪要初稿已提交", "M3", "M4"))])
 
 
-def test_one_problem_list_per_lead_unit_and_minutes(trial):
+def test_one_problem_list_per_lead_unit_and_minutes(keep_deadlines, trial):
     """Seed 000 附件3: the unit of reporting is the problem list of ONE minutes. 区住建局 leads two minutes: its
     填报 asks which; what is owed, reminded, named in 超期未报 and recorded as missed is per list; the 18:00 rule
     is decided by each list's first submission."""
@@ -368,7 +368,7 @@ def test_one_problem_list_per_lead_unit_and_minutes(trial):
     reminders.run(rt, at(2026, 12, 5, 9))
     [(_k, target, text)] = [n for n in notices(rt, "report_reminder:u")]
     assert target == ZHUJIAN and second in text and first not in text
-    overdue.run(rt, p.deadline)
+    overdue.run(rt, overdue.post_at(p))  # a Saturday deadline kept: listed on Monday
     group = [c for _k, t, c in notices(rt, "report_overdue:group:supervision:")]
     assert group and "区住建局（联络员：吴文锋）：" + second + "未报" in group[0] and first not in group[0]
     with rt.db.session() as s:
