@@ -82,7 +82,7 @@ def test_db_upgrade_is_idempotent(runner, runtime):
 
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert current_revision(runtime.settings.DATABASE_URL) == head_revision() == "0012"  # the newest migration
+    assert current_revision(runtime.settings.DATABASE_URL) == head_revision() == "0019"  # the newest migration
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path):
