@@ -26,6 +26,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import statistics
 import sys
 import tempfile
@@ -132,8 +133,10 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--per-round", type=int, default=40, help="messages of help / floor, and 填报s, per round")
-    ap.add_argument("--profile", choices=("help", "report", "floor"), default=None)
+    ap.add_argument("--profile", choices=("help", "report", "start", "step", "confirm", "floor"), default=None)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--only", default="", help="regular expression: print only the profile lines whose file "
+                    "matches, e.g. 'bot/|handlers/' for the bot's own functions")
     args = ap.parse_args()
 
     os.environ.update(WECOM_TOKEN=TOKEN, WECOM_AES_KEY=AES, WECOM_CORP_ID=CORP)
@@ -218,9 +221,12 @@ def main() -> None:
     if profiler is not None:
         for key in ("tottime", "cumulative"):
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(args.top)
-            print(f"\n### profile of {args.profile}, by {key}\n")
-            print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
+            stats = pstats.Stats(profiler, stream=out).sort_stats(key)
+            stats.print_stats(*([args.only] if args.only else []), args.top)
+            print(f"\n### profile of {args.profile} (CPU time), by {key}\n")
+            for line in out.getvalue().splitlines():
+                if line.strip():
+                    print(re.sub(r"\S*/site-packages/", "", line.replace(str(ROOT) + "/", "")))
 
 
 if __name__ == "__main__":

@@ -165,12 +165,12 @@ async def dialog(port: int, peer: WeComPeer, user: str, msg_base: int, start_in:
         stats.lat[kind].append(elapsed)
         stats.over_1s += elapsed > 1.0
         if reply_text is None:  # answered late (or not at all): read the outbox, as the person would
-            for _ in range(120):
+            for _ in range(90):
+                await asyncio.sleep(2)
                 reply_text = await asyncio.to_thread(outbox.reply, user, msg_id)
                 if reply_text:
                     stats.late += 1
                     break
-                await asyncio.sleep(1)
             else:
                 stats.unanswered.append(f"{user}:{msg_id}")
                 return
@@ -234,13 +234,23 @@ async def surge(args, port: int, peer: WeComPeer, users: list[str], think: float
             await asyncio.sleep(0.5)
         job_time.append(await asyncio.to_thread(run_overdue_job, url, args.redis_url, tmp))
 
+    async def progress():
+        while True:
+            await asyncio.sleep(15)
+            every = [x for v in stats.lat.values() for x in v]
+            print(f"  {time.perf_counter() - started:.0f} s: sent {stats.sent}, passive {stats.passive}, late "
+                  f"{stats.late}, retries {stats.retries}, p99 {q(every, 99) * 1000:.0f} ms, confirmed "
+                  f"{stats.confirmed}", file=sys.stderr, flush=True)
+
     started = time.perf_counter()
+    ticker = asyncio.ensure_future(progress())
     tasks = [dialog(port, peer, u, base + i * 100, rnd.uniform(0, ramp), think, stats, outbox, rnd)
              for i, u in enumerate(users)]
     if job:
         tasks.append(job_when_due())
     await asyncio.gather(*tasks)
     wall = time.perf_counter() - started
+    ticker.cancel()
     outbox.engine.dispose()
     return stats, wall, (job_time[0] if job_time else None)
 
