@@ -118,14 +118,18 @@ class Outbox:
     def __init__(self, url: str):
         from sqlalchemy import create_engine
 
-        self.engine = create_engine(url, pool_size=4)
+        self.engine = create_engine(url, pool_size=4, max_overflow=0)
 
     def reply(self, user: str, msg_id: int) -> str | None:
         from sqlalchemy import text
+        from sqlalchemy.exc import OperationalError
 
-        with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT payload FROM notice WHERE key LIKE :k ORDER BY id"),
-                                {"k": f"reply:wecom:{user}:{msg_id}:%"}).all()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(text("SELECT payload FROM notice WHERE key LIKE :k ORDER BY id"),
+                                    {"k": f"reply:wecom:{user}:{msg_id}:%"}).all()
+        except OperationalError:  # the shared server's connections are all taken: look again later
+            return None
         return "".join((r[0] or {}).get("content", "") for r in rows) or None
 
 
@@ -211,8 +215,8 @@ def run_overdue_job(url: str, redis_url: str, tmp: str) -> float:
     from bot import create_app
     from bot.jobs import config_of, run_job
 
-    rt = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_DIR": tmp,
-                     "EMBEDDED_WORKERS": False}).extensions["bot"]
+    rt = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_DIR": tmp, "EMBEDDED_WORKERS": False,
+                     "DATABASE_POOL_SIZE": 2, "DATABASE_MAX_OVERFLOW": 2}).extensions["bot"]
     t0 = time.perf_counter()
     run_job(rt, config_of(rt).jobs["report_overdue"], datetime.fromisoformat("2026-12-05T18:01:00+08:00"))
     elapsed = time.perf_counter() - t0
@@ -298,6 +302,7 @@ def main() -> None:
     ap.add_argument("--knee", default="", help="comma-separated concurrency levels: closed loop, no think time")
     ap.add_argument("--knee-dialogs", type=int, default=4, help="dialogs per virtual user and level")
     ap.add_argument("--serve", action="store_true", help="the embedded `python -m bot serve` (SQLite)")
+    ap.add_argument("--pool", default="6,6", help="DATABASE_POOL_SIZE,DATABASE_MAX_OVERFLOW per worker")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="h8-surge-")
@@ -321,7 +326,8 @@ def main() -> None:
     env.update(WECOM_TOKEN=TOKEN, WECOM_AES_KEY=AES, WECOM_CORP_ID=CORP, WECOM_AGENT_ID="1000002",
                WECOM_SECRET="bench", WECOM_API_BASE="http://127.0.0.1:9", DATABASE_URL=url,
                REDIS_URL="" if args.serve else args.redis_url, OUTBOX_SENDER_IN_WEB="0", INSTANCE_DIR=tmp,
-               PYTHONPATH=str(ROOT), SURGE_START=SURGE_AT)
+               PYTHONPATH=str(ROOT), SURGE_START=SURGE_AT, DATABASE_POOL_SIZE=args.pool.split(",")[0],
+               DATABASE_MAX_OVERFLOW=args.pool.split(",")[1])
     port = free_port()
     if args.serve:
         proc = start_serve(env, port)

@@ -69,7 +69,7 @@ class Runtime:
     def __init__(self, settings: Settings, router: Router):
         self.settings = settings
         self.tz = clock.set_tz(settings.BOT_TIMEZONE)  # the one zone of periods, texts and jobs
-        self.db = Database(settings.DATABASE_URL)
+        self.db = Database(settings.DATABASE_URL, settings.DATABASE_POOL_SIZE, settings.DATABASE_MAX_OVERFLOW)
         self.kv = make_kv(settings.REDIS_URL)
         self.clock = Clock(self.tz)
         self.router = router
