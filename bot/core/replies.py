@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 INBOX_AFTER_SECONDS = 30.0  # an inbox row this old has lost its handler (or its late reply): dispatch again
 INBOX_MAX_ATTEMPTS = 5  # then the error reply is queued and the row dropped
 COMMIT_GRACE_SECONDS = 1.0  # the handler chose the passive answer and is committing: wait this much more
+LATE_MARK_SECONDS = 120.0  # how long a message answered late is known as such (its retries come within 20 s)
 
 Passive = Callable[[Reply], "tuple[Optional[str], Optional[Reply]]"]  # reply -> (HTTP answer, rest to queue)
 Queue = Callable[..., object]  # queue(session, incoming, reply, key): the channel's way to queue a reply
@@ -59,6 +60,25 @@ _QUEUES: dict[str, Queue] = {}  # channel -> its queue function, for drain_inbox
 def register_queue(channel: str, queue: Queue) -> None:
     """A channel adapter names how its replies are queued (drain_inbox answers through it)."""
     _QUEUES[channel] = queue
+
+
+def late_mark(incoming: Incoming) -> str:
+    """The key-value mark of a message whose first copy is being answered late (through the outbox)."""
+    return f"late:{incoming.channel}:{incoming.msg_id}"
+
+
+def _mark_late(runtime, incoming: Incoming) -> None:
+    try:
+        runtime.kv.set(late_mark(incoming), "1", ttl=LATE_MARK_SECONDS)
+    except Exception:  # noqa: BLE001 - only a shortcut for the retries: they then take the long way
+        log.warning("could not mark %s as answered late", inbox_key(incoming))
+
+
+def _marked_late(runtime, incoming: Incoming) -> bool:
+    try:
+        return runtime.kv.get(late_mark(incoming)) is not None
+    except Exception:  # noqa: BLE001 - see _mark_late
+        return False
 
 
 def reply_key(incoming: Incoming, part: str) -> str:
@@ -137,6 +157,10 @@ class Exchange:
                     elif reply is not None and reply is not DUPLICATE and reply is not self.seen:
                         self.queue(s, self.incoming, reply, reply_key(self.incoming, "late"))
                     settle(s, self.incoming)
+                try:  # done: a retry from now on is a plain duplicate
+                    runtime.kv.delete(late_mark(self.incoming))
+                except Exception:  # noqa: BLE001 - the mark expires anyway
+                    pass
             except BaseException:  # noqa: BLE001 - a background thread: log, never raise; the inbox row stays
                 log.exception("could not queue the late reply to %s user %s; the inbox retries it",
                               self.incoming.channel, self.incoming.user_id)
@@ -151,10 +175,19 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
     returns the Exchange: `passive_text` is the HTTP answer (None: nothing to say now)."""
     exchange = Exchange(incoming, queue, passive)
     started = time.monotonic() if started is None else started
+    if _marked_late(runtime, incoming):
+        # A platform retry of a message whose first copy (in any process) is being answered through the
+        # outbox: acknowledged at once, not handed to a thread that would wait on the first copy's claim —
+        # under overload those waits held every handler thread and connection, and each retry came back.
+        # The mark is set only after the first copy's inbox row is committed (accept), and dropped after
+        # its reply is: if the first copy dies, drain_inbox answers that row.
+        exchange.give_up()
+        return exchange
     if budget - (time.monotonic() - started) <= 0:  # a late retry: accepted before anything else happens
         accept(runtime, incoming)
         exchange.accepted = True
         exchange.give_up()
+        _mark_late(runtime, incoming)
         pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
             exchange._late(runtime))
         return exchange
@@ -171,6 +204,7 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
             log.info("slow reply to %s user %s goes through the outbox", incoming.channel, incoming.user_id)
             if not exchange.accepted:  # NotAccepted: no empty 200 for a message nobody would answer
                 accept(runtime, incoming)
+            _mark_late(runtime, incoming)
             future.add_done_callback(exchange._late(runtime))  # runs at once if it finished meanwhile
             return exchange
         try:
@@ -179,6 +213,7 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
             log.warning("reply to %s committed too late for the passive answer: it goes late", incoming.user_id)
             if not exchange.accepted:
                 accept(runtime, incoming)
+            _mark_late(runtime, incoming)
             exchange.passive_lost = True
             exchange.passive_text = None  # the HTTP answer goes out empty; the done callback queues it
             future.add_done_callback(exchange._late(runtime))
