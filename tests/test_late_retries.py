@@ -60,3 +60,29 @@ def test_a_retry_of_a_late_message_is_acknowledged_at_once_and_answered_once(bot
     assert post(bot.client, callback).data == b""  # a retry after it is done: a plain duplicate
     time.sleep(0.3)
     assert count(rt, Notice) == 1 and count(rt, AuditLog) == 1
+
+
+def test_with_every_handler_thread_busy_a_message_is_accepted_at_once_and_answered_late(bot, monkeypatch):
+    """Work queued behind busy handler threads: the request does not wait for a passive answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.channels.wecom import callback as wecom
+
+    rt = bot.extensions["bot"]
+    release = threading.Event()
+    one = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr(wecom, "pool", lambda: one)
+    one.submit(release.wait, 10)  # the only thread is busy…
+    one.submit(lambda: None)  # …and work waits behind it
+    rt.spy.answer = lambda ctx: Reply("好的。")
+    peer = WeComPeer(TOKEN, AES, CORP, AGENT)
+    started = time.monotonic()
+    r = post(bot.client, peer.text(USER, "帮助"))
+    assert r.status_code == 200 and r.data == b"" and time.monotonic() - started < 0.45
+    assert count(rt, InboxMessage) == 1  # durable before the empty 200
+    release.set()
+    assert wait_for(lambda: count(rt, Notice) == 1 and count(rt, InboxMessage) == 0)
+    with rt.db.session() as s:
+        [n] = s.scalars(select(Notice)).all()
+    assert n.payload == {"content": "好的。"} and n.kind == "reply"
+    one.shutdown()

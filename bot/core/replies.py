@@ -169,6 +169,15 @@ class Exchange:
     passive_lost = False
 
 
+def saturated(pool) -> bool:
+    """Whether work handed to `pool` (a ThreadPoolExecutor) would wait for a thread: some already does."""
+    queue = getattr(pool, "_work_queue", None)
+    try:
+        return queue is not None and queue.qsize() > 0
+    except (AttributeError, NotImplementedError):
+        return False
+
+
 def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, passive: Optional[Passive] = None,
             started: Optional[float] = None) -> Exchange:
     """Dispatch `incoming` in `pool` within `budget` seconds (counted from `started`, a monotonic time);
@@ -183,7 +192,10 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
         # its reply is: if the first copy dies, drain_inbox answers that row.
         exchange.give_up()
         return exchange
-    if budget - (time.monotonic() - started) <= 0:  # a late retry: accepted before anything else happens
+    if budget - (time.monotonic() - started) <= 0 or saturated(pool):
+        # a late retry, or every handler thread busy with work queued behind them: waiting for a passive
+        # answer would only hold this request thread (under a surge they all waited, and WeCom's 5 s ran
+        # out in the accept queue). Accepted before anything else happens, answered through the outbox.
         accept(runtime, incoming)
         exchange.accepted = True
         exchange.give_up()
