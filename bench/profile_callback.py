@@ -105,7 +105,7 @@ def inline_pool() -> None:
     from bot.channels.wecom import callback
 
     inline = Inline()
-    callback.pool = lambda: inline
+    callback.pool = lambda *_: inline
 
 
 class Driver:

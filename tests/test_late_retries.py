@@ -71,7 +71,7 @@ def test_with_every_handler_thread_busy_a_message_is_accepted_at_once_and_answer
     rt = bot.extensions["bot"]
     release = threading.Event()
     one = ThreadPoolExecutor(max_workers=1)
-    monkeypatch.setattr(wecom, "pool", lambda: one)
+    monkeypatch.setattr(wecom, "pool", lambda *_: one)
     one.submit(release.wait, 10)  # the only thread is busy…
     one.submit(lambda: None)  # …and work waits behind it
     rt.spy.answer = lambda ctx: Reply("好的。")
@@ -86,3 +86,16 @@ def test_with_every_handler_thread_busy_a_message_is_accepted_at_once_and_answer
         [n] = s.scalars(select(Notice)).all()
     assert n.payload == {"content": "好的。"} and n.kind == "reply"
     one.shutdown()
+
+
+def test_handler_threads_leave_connections_to_the_request_threads():
+    from bot.channels.common import handler_threads
+    from config.settings import Settings
+
+    pg = "postgresql+psycopg://u@h/db"
+    assert handler_threads(Settings.load({"DATABASE_URL": pg}), 32) == 20  # 10 + 20 connections, 10 left over
+    assert handler_threads(Settings.load({"DATABASE_URL": pg, "DATABASE_POOL_SIZE": 8,
+                                          "DATABASE_MAX_OVERFLOW": 8}), 32) == 6
+    assert handler_threads(Settings.load({"DATABASE_URL": pg, "DATABASE_POOL_SIZE": 2,
+                                          "DATABASE_MAX_OVERFLOW": 0}), 32) == 2
+    assert handler_threads(Settings.load({"DATABASE_URL": "sqlite:///x.db"}), 32) == 32
