@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import signal
@@ -130,7 +131,8 @@ class Outbox:
                                     {"k": f"reply:wecom:{user}:{msg_id}:%"}).all()
         except OperationalError:  # the shared server's connections are all taken: look again later
             return None
-        return "".join((r[0] or {}).get("content", "") for r in rows) or None
+        docs = [json.loads(r[0]) if isinstance(r[0], str) else (r[0] or {}) for r in rows]  # SQLite: text
+        return "".join(d.get("content", "") for d in docs) or None
 
 
 async def dialog(port: int, peer: WeComPeer, user: str, msg_base: int, start_in: float, think: float,
