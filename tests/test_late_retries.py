@@ -63,7 +63,7 @@ def test_a_retry_of_a_late_message_is_acknowledged_at_once_and_answered_once(bot
 
 
 def test_with_every_handler_thread_busy_a_message_is_accepted_at_once_and_answered_late(bot, monkeypatch):
-    """Work queued behind busy handler threads: the request does not wait for a passive answer."""
+    """Every handler thread busy: the request does not wait for a passive answer behind them."""
     from concurrent.futures import ThreadPoolExecutor
 
     from bot.channels.wecom import callback as wecom
@@ -72,8 +72,9 @@ def test_with_every_handler_thread_busy_a_message_is_accepted_at_once_and_answer
     release = threading.Event()
     one = ThreadPoolExecutor(max_workers=1)
     monkeypatch.setattr(wecom, "pool", lambda *_: one)
-    one.submit(release.wait, 10)  # the only thread is busy…
-    one.submit(lambda: None)  # …and work waits behind it
+    from bot.core import replies
+
+    replies._submit(one, release.wait, 10)  # the only handler thread is busy with a message
     rt.spy.answer = lambda ctx: Reply("好的。")
     peer = WeComPeer(TOKEN, AES, CORP, AGENT)
     started = time.monotonic()

@@ -169,13 +169,38 @@ class Exchange:
     passive_lost = False
 
 
+_IN_FLIGHT: dict[int, int] = {}  # id(pool) -> handlers submitted to it and not done (queued or running)
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
 def saturated(pool) -> bool:
-    """Whether work handed to `pool` (a ThreadPoolExecutor) would wait for a thread: some already does."""
-    queue = getattr(pool, "_work_queue", None)
-    try:
-        return queue is not None and queue.qsize() > 0
-    except (AttributeError, NotImplementedError):
+    """Whether work handed to `pool` (a ThreadPoolExecutor) would wait for a thread: as many handlers are
+    in flight as it has threads. (Not the executor's queue length: an item sits there a moment even when a
+    thread is idle, and under load that moment is long enough to be seen.)"""
+    most = getattr(pool, "_max_workers", None)
+    if most is None:
         return False
+    with _IN_FLIGHT_LOCK:
+        return _IN_FLIGHT.get(id(pool), 0) >= most
+
+
+def _submit(pool, *args, **kwargs):
+    """pool.submit, counted in _IN_FLIGHT until the handler is done."""
+    key = id(pool)
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT[key] = _IN_FLIGHT.get(key, 0) + 1
+    try:
+        future = pool.submit(*args, **kwargs)
+    except BaseException:
+        _done(key)
+        raise
+    future.add_done_callback(lambda _f: _done(key))
+    return future
+
+
+def _done(key: int) -> None:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT[key] = max(0, _IN_FLIGHT.get(key, 0) - 1)
 
 
 def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, passive: Optional[Passive] = None,
@@ -200,7 +225,7 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
         exchange.accepted = True
         exchange.give_up()
         _mark_late(runtime, incoming)
-        pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
+        _submit(pool, runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
             exchange._late(runtime))
         return exchange
     if runtime.db.is_sqlite:
@@ -208,7 +233,7 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
         # budget is spent; the row is written first and dropped in the handler's own transaction.
         accept(runtime, incoming)
         exchange.accepted = True
-    future = pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction)
+    future = _submit(pool, runtime.dispatch, incoming, before_commit=exchange.in_transaction)
     try:
         reply = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
     except FutureTimeout:
