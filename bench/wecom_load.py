@@ -1,12 +1,16 @@
 """Load benchmark of the WeCom callback, against the floor any WeCom bot pays.
 
-Starts two gunicorn servers on loopback, one after the other, with the same workers and threads:
+Starts two gunicorn servers on loopback, side by side, with the same workers and threads:
   1. the bot (`bot:create_app()` with gunicorn.conf.py), on the database given (migrated, seeded and
      given --users distinct registered users), with Redis if given;
   2. bench/echo_floor.py: Flask + wechatpy that only decrypts and echoes.
 Then it sends signed, encrypted text messages from --users distinct users, --concurrency at a time,
 for --requests messages or --duration seconds, decrypts and checks every reply, and prints msgs/s,
-p50/p99/max latency for each and the ratio, as a Markdown table.
+p50/p99/max latency for each and the ratio, as a Markdown table. With --rounds N the two targets take
+turns (bot, floor, floor, bot, …: the machine's other load falls on both alike) and the table shows the
+median of the rounds with the spread (min–max); "CPU ms/msg" is the CPU time the server's processes
+(gunicorn master and workers, from /proc) spent per message — unlike msgs/s it does not depend on how
+loaded the machine is (the database's and Redis's own CPU is not in it).
 
     python bench/wecom_load.py --database-url postgresql+psycopg://…/scratch --redis-url redis://…/5
 
@@ -36,6 +40,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.wecom_peer import WeComPeer  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of every live process in process group `pgid` (a gunicorn server)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[0] is the state; pgrp is the 5th field of stat
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 def free_port() -> int:
@@ -162,6 +184,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() * 2 + 1)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--text", default="帮助", help="what every user sends")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds per target, taking turns")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="wecom-bench-")
@@ -184,33 +207,65 @@ def main() -> None:
         reply = peer.reply(data)
         return bool(reply) and reply["Content"] == args.text
 
-    rows = []
-    for name, spec, conf, check in (("bot (/wecom/callback)", "bot:create_app()", True, bot_ok),
-                                    ("floor (Flask + wechatpy echo)", "bench.echo_floor:app", False, echo_ok)):
-        port = free_port()
-        proc = start_server(spec, env, args.workers, args.threads, port, conf)
-        try:
+    targets = (("bot (/wecom/callback)", "bot:create_app()", True, bot_ok),
+               ("floor (Flask + wechatpy echo)", "bench.echo_floor:app", False, echo_ok))
+    servers = []
+    try:
+        for _name, spec, conf, _check in targets:
+            port = free_port()
+            servers.append((port, start_server(spec, env, args.workers, args.threads, port, conf)))
+        for port, _proc in servers:  # warm up: imports, template compiles, pools
             warm = build_requests(peer, users, min(200, args.requests), args.text, base_id)
             base_id += len(warm)
             run_load(port, warm, args.concurrency, args.duration)
-            reqs = build_requests(peer, users, args.requests, args.text, base_id)
-            base_id += len(reqs)
-            results, wall = run_load(port, reqs, args.concurrency, args.duration)
-        finally:
+        rounds: list[list[dict]] = [[], []]
+        for r in range(args.rounds):
+            order = (0, 1) if r % 2 == 0 else (1, 0)
+            for t in order:
+                port, proc = servers[t]
+                reqs = build_requests(peer, users, args.requests, args.text, base_id)
+                base_id += len(reqs)
+                cpu0 = group_cpu(proc.pid)
+                results, wall = run_load(port, reqs, args.concurrency, args.duration)
+                cpu = group_cpu(proc.pid) - cpu0
+                row = summarize(targets[t][0], results, wall, targets[t][3])
+                row["cpu_ms"] = cpu * 1000 / max(1, row["n"])
+                rounds[t].append(row)
+                print(f"  round {r + 1} {targets[t][0]}: {row['rps']:.0f} msgs/s, p99 {row['p99']:.0f} ms, "
+                      f"CPU {row['cpu_ms']:.2f} ms/msg", file=sys.stderr, flush=True)
+    finally:
+        for _port, proc in servers:
             stop_server(proc)
-        rows.append(summarize(name, results, wall, check))
 
-    bot, floor = rows
-    print(f"\n{args.requests} messages per target from {len(users)} users, concurrency {args.concurrency}, "
-          f"gunicorn {args.workers} workers × {args.threads} threads, {os.cpu_count()} cores, "
-          f"database {db_url.split(':', 1)[0]}{', Redis' if args.redis_url else ', no Redis'}\n")
-    print("| target | messages | errors | msgs/s | p50 ms | p99 ms | max ms | > 4 s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['name']} | {r['n']} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} "
-              f"| {r['max']:.1f} | {r['over_4s']} |")
-    print(f"\nbot / floor: throughput {bot['rps'] / floor['rps']:.2f}×, "
-          f"p50 {bot['p50'] / floor['p50']:.1f}×, p99 {bot['p99'] / floor['p99']:.1f}×")
+    def med(rs: list[dict], key: str) -> tuple[float, float, float]:
+        values = [r[key] for r in rs]
+        return statistics.median(values), min(values), max(values)
+
+    print(f"\n{args.requests} messages per target and round, {args.rounds} round(s) taking turns, from "
+          f"{len(users)} users, concurrency {args.concurrency}, gunicorn {args.workers} workers × {args.threads} "
+          f"threads, {os.cpu_count()} cores, database {db_url.split(':', 1)[0]}"
+          f"{', Redis' if args.redis_url else ', no Redis'}, text {args.text!r}\n")
+    print("| target | messages | errors | msgs/s | p50 ms | p99 ms | max ms | > 4 s | CPU ms/msg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    summary = []
+    for t, rs in enumerate(rounds):
+        m = {k: med(rs, k) for k in ("rps", "p50", "p99", "max", "cpu_ms")}
+        summary.append(m)
+
+        def cell(k, fmt="{:.0f}", m=m, many=len(rs) > 1):
+            v, lo, hi = m[k]
+            return fmt.format(v) + (f" ({fmt.format(lo)}–{fmt.format(hi)})" if many else "")
+        print(f"| {targets[t][0]} | {sum(r['n'] for r in rs)} | {sum(r['errors'] for r in rs)} | {cell('rps')} "
+              f"| {cell('p50', '{:.1f}')} | {cell('p99', '{:.1f}')} | {cell('max', '{:.0f}')} "
+              f"| {sum(r['over_4s'] for r in rs)} | {cell('cpu_ms', '{:.2f}')} |")
+    ratios = [(b["rps"] / f["rps"], b["p99"] / f["p99"], b["cpu_ms"] / f["cpu_ms"])
+              for b, f in zip(rounds[0], rounds[1], strict=True)]
+    tp, p99, cpu = (sorted(x[i] for x in ratios) for i in range(3))
+    print(f"\nbot / floor, per round (median, min–max): "
+          f"throughput {statistics.median(tp):.2f}× ({tp[0]:.2f}–{tp[-1]:.2f}), "
+          f"p99 {statistics.median(p99):.1f}× ({p99[0]:.1f}–{p99[-1]:.1f}), "
+          f"CPU per message {statistics.median(cpu):.1f}× ({cpu[0]:.1f}–{cpu[-1]:.1f})")
+    bot = {"errors": sum(r["errors"] for r in rounds[0]), "over_4s": sum(r["over_4s"] for r in rounds[0])}
     if bot["errors"] or bot["over_4s"]:
         sys.exit(1)
 

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
 
     # Storage
     DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'bot.sqlite3'}"
+    DATABASE_POOL_SIZE: int = 10  # PostgreSQL connections kept per process …
+    DATABASE_MAX_OVERFLOW: int = 20  # … and opened beyond them at a peak (workers × both ≤ max_connections)
     REDIS_URL: Optional[str] = None  # unset: one process, in-process locks, SQL dedup and sessions
     BOT_TIMEZONE: str = "Asia/Shanghai"
     INSTANCE_DIR: str = str(INSTANCE_DIR)  # reports, exports, SQLite file

@@ -37,4 +37,13 @@ from .supervision import (  # noqa: F401
     SupervisionTask,
 )
 from .system import *  # noqa: F401,F403
-from .system import AuditLog, ConversationState, InboxMessage, JobRun, MonthlyReport, Notice, ProcessedMessage  # noqa: F401
+from .system import (  # noqa: F401
+    AuditLog,
+    ConversationState,
+    InboxMessage,
+    JobRun,
+    MonthlyReport,
+    Notice,
+    OrgVersion,
+    ProcessedMessage,
+)

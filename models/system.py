@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, one_of, utcnow
@@ -55,6 +55,17 @@ class ProcessedMessage(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OrgVersion(Base):
+    """One row (id 1): a counter that database triggers bump on every write to the org chart's tables
+    (person, person_identity, person_role, unit, dispatch_row, dispatch_row_liaison — migration 0017).
+    Each process caches people and their roles until it changes (bot.core.people)."""
+
+    __tablename__ = "org_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class InboxMessage(Base):

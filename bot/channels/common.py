@@ -172,16 +172,29 @@ class TokenClient:
                                       response=exc.response) from None
 
 
-def lazy_pool(size: int, name: str) -> Callable[[], ThreadPoolExecutor]:
+RESERVED_CONNECTIONS = 10  # left to the request threads (the inbox write of a late answer) and the sender
+
+
+def handler_threads(settings, most: int) -> int:
+    """Handler threads per process: `most`, but on PostgreSQL fewer than the process's connections, so that
+    a request thread never waits for a connection that busy handlers hold (a late answer's inbox write
+    must be quick: the platform's 5 s run meanwhile). More handlers than connections only wait anyway."""
+    if settings.DATABASE_URL.startswith("sqlite"):
+        return most
+    return max(2, min(most, settings.DATABASE_POOL_SIZE + settings.DATABASE_MAX_OVERFLOW - RESERVED_CONNECTIONS))
+
+
+def lazy_pool(size: int, name: str) -> Callable[..., ThreadPoolExecutor]:
     """A function returning this process's handler threads, created on first use (so after a gunicorn
-    fork, never inherited from the master)."""
+    fork, never inherited from the master); `pool(settings)` sizes it by `handler_threads`."""
     made: list[ThreadPoolExecutor] = []
     lock = threading.Lock()
 
-    def pool() -> ThreadPoolExecutor:
+    def pool(settings=None) -> ThreadPoolExecutor:
         with lock:
             if not made:
-                made.append(ThreadPoolExecutor(max_workers=size, thread_name_prefix=name))
+                n = size if settings is None else handler_threads(settings, size)
+                made.append(ThreadPoolExecutor(max_workers=n, thread_name_prefix=name))
             return made[0]
 
     return pool

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Optional, Protocol, Union
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -157,16 +157,17 @@ class KvDraftStore:
         a second load in the same message sees the first write, and a second save replaces it."""
         return session.info.setdefault("kv_drafts_pending", {})
 
-    def load(self, session: Session, key: str) -> Loaded:
+    def load(self, session: Session, key: str, row_data=None) -> Loaded:
+        """`row_data`: the key's conversation_state data, when the caller has read it (`_row_data`)."""
         pending = self._pending(session).get(key)
         if pending is not None:  # written earlier in this message (e.g. paused, then a start behind it)
             payload, expected = pending
             return None if payload is None else Stored(json.loads(payload), expected)
         got = self.kv.get_versioned(self.kv_key(key))
         if got is None:
-            anchor = session.get(ConversationState, key)
-            if anchor is not None and isinstance(anchor.data, dict) and "anchor" in anchor.data:
-                return Lost(str(anchor.data["anchor"]))
+            data = _row_data(session, key) if row_data is None else row_data
+            if _is_anchor(data):
+                return Lost(str(data["anchor"]))
             return None
         version, payload = got
         doc = json.loads(payload)
@@ -235,9 +236,23 @@ class KvDraftStore:
         self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
 
 
-def _is_db_draft(session: Session, key: str) -> bool:
-    row = session.get(ConversationState, key)
-    return row is not None and not (isinstance(row.data, dict) and "anchor" in row.data)
+NO_ROW = object()  # _row_data: the key has no conversation_state row
+
+
+def _row_data(session: Session, key: str):
+    """The data of the key's conversation_state row, or NO_ROW: one column, no ORM object (the first
+    thing every message asks, and mostly there is no row)."""
+    found = session.execute(select(ConversationState.data).where(ConversationState.user_key == key)).first()
+    return NO_ROW if found is None else found[0]
+
+
+def _is_anchor(data) -> bool:
+    return isinstance(data, dict) and "anchor" in data
+
+
+def _is_db_draft(session: Session, key: str, data=None) -> bool:
+    data = _row_data(session, key) if data is None else data
+    return data is not NO_ROW and not _is_anchor(data)
 
 
 class DegradingDraftStore:
@@ -251,10 +266,11 @@ class DegradingDraftStore:
         self.db_store = DbDraftStore(keep)
 
     def load(self, session: Session, key: str) -> Loaded:
-        if _is_db_draft(session, key):
+        data = _row_data(session, key)
+        if _is_db_draft(session, key, data):
             return self.db_store.load(session, key)
         try:
-            return self.kv_store.load(session, key)
+            return self.kv_store.load(session, key, data)
         except KVUnavailable:
             return self.db_store.load(session, key)
 

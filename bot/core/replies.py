@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 INBOX_AFTER_SECONDS = 30.0  # an inbox row this old has lost its handler (or its late reply): dispatch again
 INBOX_MAX_ATTEMPTS = 5  # then the error reply is queued and the row dropped
 COMMIT_GRACE_SECONDS = 1.0  # the handler chose the passive answer and is committing: wait this much more
+LATE_MARK_SECONDS = 120.0  # how long a message answered late is known as such (its retries come within 20 s)
 
 Passive = Callable[[Reply], "tuple[Optional[str], Optional[Reply]]"]  # reply -> (HTTP answer, rest to queue)
 Queue = Callable[..., object]  # queue(session, incoming, reply, key): the channel's way to queue a reply
@@ -59,6 +60,25 @@ _QUEUES: dict[str, Queue] = {}  # channel -> its queue function, for drain_inbox
 def register_queue(channel: str, queue: Queue) -> None:
     """A channel adapter names how its replies are queued (drain_inbox answers through it)."""
     _QUEUES[channel] = queue
+
+
+def late_mark(incoming: Incoming) -> str:
+    """The key-value mark of a message whose first copy is being answered late (through the outbox)."""
+    return f"late:{incoming.channel}:{incoming.msg_id}"
+
+
+def _mark_late(runtime, incoming: Incoming) -> None:
+    try:
+        runtime.kv.set(late_mark(incoming), "1", ttl=LATE_MARK_SECONDS)
+    except Exception:  # noqa: BLE001 - only a shortcut for the retries: they then take the long way
+        log.warning("could not mark %s as answered late", inbox_key(incoming))
+
+
+def _marked_late(runtime, incoming: Incoming) -> bool:
+    try:
+        return runtime.kv.get(late_mark(incoming)) is not None
+    except Exception:  # noqa: BLE001 - see _mark_late
+        return False
 
 
 def reply_key(incoming: Incoming, part: str) -> str:
@@ -137,6 +157,10 @@ class Exchange:
                     elif reply is not None and reply is not DUPLICATE and reply is not self.seen:
                         self.queue(s, self.incoming, reply, reply_key(self.incoming, "late"))
                     settle(s, self.incoming)
+                try:  # done: a retry from now on is a plain duplicate
+                    runtime.kv.delete(late_mark(self.incoming))
+                except Exception:  # noqa: BLE001 - the mark expires anyway
+                    pass
             except BaseException:  # noqa: BLE001 - a background thread: log, never raise; the inbox row stays
                 log.exception("could not queue the late reply to %s user %s; the inbox retries it",
                               self.incoming.channel, self.incoming.user_id)
@@ -145,17 +169,63 @@ class Exchange:
     passive_lost = False
 
 
+_IN_FLIGHT: dict[int, int] = {}  # id(pool) -> handlers submitted to it and not done (queued or running)
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def saturated(pool) -> bool:
+    """Whether work handed to `pool` (a ThreadPoolExecutor) would wait for a thread: as many handlers are
+    in flight as it has threads. (Not the executor's queue length: an item sits there a moment even when a
+    thread is idle, and under load that moment is long enough to be seen.)"""
+    most = getattr(pool, "_max_workers", None)
+    if most is None:
+        return False
+    with _IN_FLIGHT_LOCK:
+        return _IN_FLIGHT.get(id(pool), 0) >= most
+
+
+def _submit(pool, *args, **kwargs):
+    """pool.submit, counted in _IN_FLIGHT until the handler is done."""
+    key = id(pool)
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT[key] = _IN_FLIGHT.get(key, 0) + 1
+    try:
+        future = pool.submit(*args, **kwargs)
+    except BaseException:
+        _done(key)
+        raise
+    future.add_done_callback(lambda _f: _done(key))
+    return future
+
+
+def _done(key: int) -> None:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT[key] = max(0, _IN_FLIGHT.get(key, 0) - 1)
+
+
 def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, passive: Optional[Passive] = None,
             started: Optional[float] = None) -> Exchange:
     """Dispatch `incoming` in `pool` within `budget` seconds (counted from `started`, a monotonic time);
     returns the Exchange: `passive_text` is the HTTP answer (None: nothing to say now)."""
     exchange = Exchange(incoming, queue, passive)
     started = time.monotonic() if started is None else started
-    if budget - (time.monotonic() - started) <= 0:  # a late retry: accepted before anything else happens
+    if _marked_late(runtime, incoming):
+        # A platform retry of a message whose first copy (in any process) is being answered through the
+        # outbox: acknowledged at once, not handed to a thread that would wait on the first copy's claim —
+        # under overload those waits held every handler thread and connection, and each retry came back.
+        # The mark is set only after the first copy's inbox row is committed (accept), and dropped after
+        # its reply is: if the first copy dies, drain_inbox answers that row.
+        exchange.give_up()
+        return exchange
+    if budget - (time.monotonic() - started) <= 0 or saturated(pool):
+        # a late retry, or every handler thread busy with work queued behind them: waiting for a passive
+        # answer would only hold this request thread (under a surge they all waited, and WeCom's 5 s ran
+        # out in the accept queue). Accepted before anything else happens, answered through the outbox.
         accept(runtime, incoming)
         exchange.accepted = True
         exchange.give_up()
-        pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
+        _mark_late(runtime, incoming)
+        _submit(pool, runtime.dispatch, incoming, before_commit=exchange.in_transaction).add_done_callback(
             exchange._late(runtime))
         return exchange
     if runtime.db.is_sqlite:
@@ -163,7 +233,7 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
         # budget is spent; the row is written first and dropped in the handler's own transaction.
         accept(runtime, incoming)
         exchange.accepted = True
-    future = pool.submit(runtime.dispatch, incoming, before_commit=exchange.in_transaction)
+    future = _submit(pool, runtime.dispatch, incoming, before_commit=exchange.in_transaction)
     try:
         reply = future.result(timeout=max(0.0, budget - (time.monotonic() - started)))
     except FutureTimeout:
@@ -171,6 +241,7 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
             log.info("slow reply to %s user %s goes through the outbox", incoming.channel, incoming.user_id)
             if not exchange.accepted:  # NotAccepted: no empty 200 for a message nobody would answer
                 accept(runtime, incoming)
+            _mark_late(runtime, incoming)
             future.add_done_callback(exchange._late(runtime))  # runs at once if it finished meanwhile
             return exchange
         try:
@@ -179,6 +250,7 @@ def respond(runtime, incoming: Incoming, pool, budget: float, queue: Queue, pass
             log.warning("reply to %s committed too late for the passive answer: it goes late", incoming.user_id)
             if not exchange.accepted:
                 accept(runtime, incoming)
+            _mark_late(runtime, incoming)
             exchange.passive_lost = True
             exchange.passive_text = None  # the HTTP answer goes out empty; the done callback queues it
             future.add_done_callback(exchange._late(runtime))

@@ -12,22 +12,22 @@ from datetime import datetime
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot.core import forgiving
+from bot.core import forgiving, people
 from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
+from bot.core.people import find_person  # noqa: F401 - part of this module's interface
 from bot.core.routing import Router
 from bot.delivery import addressing
 from bot.domain import clock
-from bot.domain.roles import roles_of
 from bot.infra import metrics, observe
 from bot.infra.db import Database, dialect_insert
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
 from bot.infra.text import render
 from config.settings import Settings
-from models import Person, PersonIdentity, ProcessedMessage, utcnow
+from models import Person, ProcessedMessage, utcnow
 
 USER_LOCK_WAIT_SECONDS = 20.0  # a person's next message waits this long for the one being handled
 
@@ -50,11 +50,17 @@ class Clock:
 
 
 
-def find_person(session: Session, channel: str, user_id: str) -> Optional[Person]:
-    """The active person with identity `user_id` on `channel` (None: an unregistered sender)."""
-    return session.scalar(select(Person).join(PersonIdentity, PersonIdentity.person_id == Person.id)
-                          .where(PersonIdentity.channel == channel, PersonIdentity.external_id == user_id,
-                                 Person.active.is_(True)))
+# One round trip for the claim and the org chart's version on PostgreSQL (a data-modifying CTE).
+PG_CLAIM = text(
+    "WITH claim AS (INSERT INTO processed_message (key, created_at) VALUES (:key, :at) "
+    "ON CONFLICT (key) DO NOTHING RETURNING 1) "
+    "SELECT EXISTS (SELECT 1 FROM claim), (SELECT version FROM org_version WHERE id = 1)"
+).bindparams(bindparam("at", type_=ProcessedMessage.__table__.c.created_at.type))
+# The person lock in one round trip: set lock_timeout, wait for the lock, set it back (OFFSET 0 keeps the
+# three in this order: the subqueries are not flattened).
+PG_LOCK = text(
+    "SELECT set_config('lock_timeout', '0', true) FROM (SELECT pg_advisory_xact_lock(:k) FROM "
+    "(SELECT set_config('lock_timeout', :wait, true)) AS t OFFSET 0) AS l OFFSET 0")
 
 
 class Runtime:
@@ -63,11 +69,12 @@ class Runtime:
     def __init__(self, settings: Settings, router: Router):
         self.settings = settings
         self.tz = clock.set_tz(settings.BOT_TIMEZONE)  # the one zone of periods, texts and jobs
-        self.db = Database(settings.DATABASE_URL)
+        self.db = Database(settings.DATABASE_URL, settings.DATABASE_POOL_SIZE, settings.DATABASE_MAX_OVERFLOW)
         self.kv = make_kv(settings.REDIS_URL)
         self.clock = Clock(self.tz)
         self.router = router
         forgiving.start_warm_up()  # the pinyin / conversion tables, off the first message's reply window
+        self.people = people.People()  # senders and their roles, until the org chart changes
 
     @property
     def shared_state(self) -> bool:
@@ -98,10 +105,19 @@ class Runtime:
         insert = dialect_insert(session)
         stmt = (insert(ProcessedMessage).values(key=key, created_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
-        return session.execute(stmt).first() is not None
+        return session.connection().execute(stmt).first() is not None
+
+    def claim_and_version(self, session: Session, key: str) -> tuple[bool, Optional[int]]:
+        """`claim_message(key, session)` and the org chart's version (bot.core.people), in that order; one
+        round trip on PostgreSQL."""
+        if self.db.is_sqlite:
+            fresh = self.claim_message(key, session)
+            return fresh, people.org_version(session)
+        fresh, version = session.connection().execute(PG_CLAIM, {"key": key, "at": utcnow()}).one()
+        return bool(fresh), version
 
     def find_person(self, session: Session, channel: str, user_id: str) -> Optional[Person]:
-        return find_person(session, channel, user_id)
+        return people.find_person(session, channel, user_id)
 
     def lock_person(self, session: Session, name: str) -> None:
         """One message at a time per PERSON (the same person on WeCom and DingTalk included), for the rest
@@ -113,10 +129,7 @@ class Runtime:
             return
         digest = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
         try:
-            with session.begin_nested():
-                session.execute(text(f"SET LOCAL lock_timeout = '{int(USER_LOCK_WAIT_SECONDS * 1000)}ms'"))
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
-                session.execute(text("SET LOCAL lock_timeout = 0"))
+            session.connection().execute(PG_LOCK, {"k": digest, "wait": f"{int(USER_LOCK_WAIT_SECONDS * 1000)}ms"})
         except OperationalError as exc:
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":  # lock_not_available
                 raise LockTimeout(name) from None
@@ -148,15 +161,19 @@ class Runtime:
         key = f"{incoming.channel}:{incoming.msg_id}"
         try:
             with self.db.session() as session:
-                if dedup and not self.claim_message(key, session):
-                    return DUPLICATE, "duplicate"
-                person = self.find_person(session, incoming.channel, incoming.user_id)
+                if dedup:
+                    fresh, version = self.claim_and_version(session, key)
+                    if not fresh:
+                        return DUPLICATE, "duplicate"
+                else:
+                    version = people.org_version(session)
+                person, roles = self.people.lookup(session, version, incoming.channel, incoming.user_id)
                 self.lock_person(session, f"person:{person.id}" if person is not None
                                  else f"user:{incoming.channel}:{incoming.user_id}")
                 if person is None:
                     reply, result = Reply(render("core/unregistered.txt")), "unregistered"
                 else:
-                    ctx = Context(self, session, person, roles_of(session, person), incoming, self.now())
+                    ctx = Context(self, session, person, roles, incoming, self.now())
                     reply = self.router.route(ctx)
                     result = "reply" if reply is not None else "silent"
                 if before_commit is not None:

@@ -2,7 +2,7 @@
 
 Who reports on a matter (`sql_reporting_unit` / `reporting_unit_id`): the lead unit (牵头单位) of its minutes
 or slip — "会议纪要撰写、会签及问题清单填报、后续跟踪均由牵头单位负责" (seed 000 附件3 note 2) — else (a slip
-without a lead unit, a joint-meeting decision, minutes older than migration 0013) its responsible unit. A
+without a lead unit, a joint-meeting decision, minutes older than migration 0008) its responsible unit. A
 responsible unit may still report on its own items; that is shown to the lead unit, not counted for it.
 
 A unit owes a report for a period when it reports on a matter created by the period's deadline, not closed

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import PROJECT_ROOT
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     """An engine with the settings each backend needs (SQLite: FKs on, WAL, real SAVEPOINTs).
 
     `hide_parameters`: a database error's message would otherwise carry the bound values — what people
@@ -37,15 +37,15 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True)
 
 
 class Database:
     """One engine and a session factory; `session()` is a unit of work (commit or roll back)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = 10, max_overflow: int = 20):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size, max_overflow)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

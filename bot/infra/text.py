@@ -78,6 +78,8 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     autoescape=False,
+    cache_size=-1,  # every template stays compiled (there are more than the default 400)
+    auto_reload=False,  # no stat() of the file per render: templates change with a deploy, not while running
 )
 env.filters.update(cn_date=cn_date, cn_short_date=cn_short_date, cn_datetime=cn_datetime,
                    cn_weekday=cn_weekday, cn_deadline=cn_deadline, clip=truncate_chars,

@@ -94,14 +94,17 @@ class Scheduler:
         except OSError:
             log.exception("cannot write the scheduler heartbeat")
 
-    def start(self, catchup: bool = True) -> Scheduler:
+    def start(self, catchup: bool = True, warm: bool = True) -> Scheduler:
+        """`warm`: run the jobs' warm-ups now (the scheduler process); the embedded `serve` does not — the
+        monthly chart's matplotlib and CJK font would stay in its memory all month (~50 MB) for a run
+        that then takes 1–2 s longer once a month."""
         self.aps.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS, id="_heartbeat",
                          next_run_time=datetime.now(UTC))
         self.aps.start()
         if catchup:  # once, now, beside the scheduler (not an APScheduler date job: those race shutdown)
             self._catchup_thread = threading.Thread(target=self._catch_up, name="jobs-catch-up", daemon=True)
             self._catchup_thread.start()
-        for spec in self.config.jobs.values():  # a job may carry a `warm_up` (e.g. importing matplotlib)
+        for spec in self.config.jobs.values() if warm else ():  # a job may carry a `warm_up` (matplotlib)
             hook = getattr(spec.resolve(), "warm_up", None) if spec.enabled else None
             if hook is not None:
                 threading.Thread(target=hook, name=f"warm-up-{spec.name}", daemon=True).start()
@@ -120,7 +123,7 @@ class Scheduler:
 
 def start_embedded(runtime) -> Scheduler:
     """Start the scheduler in this process (the embedded `serve`); returns it (`.stop()`)."""
-    return Scheduler(runtime).start()
+    return Scheduler(runtime).start(warm=False)
 
 
 # -- command line ------------------------------------------------------------------------------------

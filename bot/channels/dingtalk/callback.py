@@ -185,7 +185,7 @@ def handle(runtime, incoming: Incoming, budget: Optional[float] = None) -> bool:
     """Dispatch with a time budget; True if the handler finished within it. DingTalk takes no answer in
     the HTTP response, so every reply goes through the outbox (`bot.core.replies` without a passive form)."""
     budget = runtime.settings.PASSIVE_REPLY_SECONDS if budget is None else budget
-    return replies.respond(runtime, incoming, pool(), budget, queue_reply).in_time
+    return replies.respond(runtime, incoming, pool(runtime.settings), budget, queue_reply).in_time
 
 
 # -- HTTP --------------------------------------------------------------------------------------

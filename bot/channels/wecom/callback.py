@@ -223,7 +223,8 @@ def budget_for(settings, timestamp: str, now: Optional[float] = None) -> float:
 def answer(runtime, incoming: Incoming, started: float, budget: Optional[float] = None) -> Optional[str]:
     """Dispatch with a time budget; the passive reply text, or None (empty 200)."""
     budget = runtime.settings.PASSIVE_REPLY_SECONDS if budget is None else budget
-    return replies.respond(runtime, incoming, pool(), budget, queue_reply, split_passive, started).passive_text
+    return replies.respond(runtime, incoming, pool(runtime.settings), budget, queue_reply, split_passive,
+                           started).passive_text
 
 
 # -- HTTP --------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
@@ -47,6 +46,8 @@ def register(name: str, title: str, mimetype: str = Form.mimetype):
 def ledger_xlsx(session: Session, roles: Roles, *, now: datetime, **_) -> tuple[str, bytes]:
     labels = render("board/_export_labels.txt").splitlines()
     header, states = labels[0].split("|"), dict(x.split("=") for x in labels[1].split("|"))
+    from openpyxl import Workbook  # here, not at import: it costs each web worker 40 MB (numpy, PIL)
+
     wb = Workbook()
     ws = wb.active
     ws.title = labels[2]

@@ -1,13 +1,13 @@
 """notice.state gains 'unknown': a DingTalk send that got no answer within the timeout (it may have been
 delivered; DingTalk has no duplicate check) is parked instead of being resent (docs/reliability.md)
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0016
+Revises: 0015
 """
 from alembic import op
 
-revision = '0017'
-down_revision = '0016'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

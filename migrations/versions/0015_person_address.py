@@ -1,13 +1,13 @@
 """person.short_title: how official texts address a person after their name (杨凤翔区长); empty: derived
 from `title` (bot.domain.address.short_title)
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016'
+revision = '0015'
 down_revision = '0014'
 branch_labels = None
 depends_on = None
