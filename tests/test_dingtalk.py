@@ -10,6 +10,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -401,6 +402,21 @@ def test_expired_webhook_without_a_user_fails_with_the_reason(bot, fake):
 
 
 # -- one-to-one: token cache and errors --------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/v1.0/robot/oToMessages/batchSend", "/v1.0/robot/groupMessages/send"])
+def test_fake_openapi_sends_check_the_token_then_the_json_body(fake, path):
+    http = requests.Session()
+    http.trust_env = False
+    url = fake.base_url + path
+    r = http.post(url, headers={"x-acs-dingtalk-access-token": "nope"}, json={})
+    assert r.status_code == 401 and r.json()["code"] == "InvalidAuthentication"
+    tok = http.post(fake.base_url + "/v1.0/oauth2/accessToken",
+                    json={"appKey": APP_KEY, "appSecret": APP_SECRET}).json()["accessToken"]
+    for body in ({"data": "not json"}, {"json": [1, 2]}):
+        r = http.post(url, headers={"x-acs-dingtalk-access-token": tok}, **body)
+        assert r.status_code == 400 and r.json()["code"] == "invalidParameter" and r.json()["message"] == "invalid json"
+    assert fake.sent == []
+
 
 def test_access_token_is_shared_and_refreshed_once(bot, fake):
     for i in range(3):
