@@ -1,9 +1,11 @@
 """Helpers shared by test modules and benchmarks (not a test module, not conftest): the app factory with
-test settings, the repository's paths, the router spy, and the WeCom app credentials of the tests."""
+test settings, the repository's paths, the router spy, the sender's movable clock, and the WeCom app
+credentials of the tests."""
 from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,21 @@ def wecom_config(**extra):
                WECOM_SECRET="unused", WECOM_API_BASE="http://127.0.0.1:9")
     cfg.update(extra)
     return cfg
+
+
+class Now:
+    """The sender's clock: real UTC time plus an offset the test moves forward."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def __call__(self):
+        from models import utcnow
+
+        return utcnow() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
 
 
 class Spy:
