@@ -33,6 +33,21 @@ def wecom_config(**extra):
     return cfg
 
 
+def wecom_runtime(db_url: str, tmp_path: Path, load):
+    """The runtime of an app behind the signed WeCom callback, its database filled by `load(session)`;
+    `rt.say(user)` drives that WeCom user's dialog (tests.dialog.Callback). The caller disposes `rt.db`."""
+    from tests.dialog import Callback
+    from tests.wecom_peer import WeComPeer
+
+    app = make_app(db_url, tmp_path, **wecom_config())
+    rt = app.extensions["bot"]
+    with rt.db.session() as s:
+        load(s)
+    peer = WeComPeer(TOKEN, AES, CORP, AGENT)
+    rt.say = lambda user: Callback(app, peer, user)
+    return rt
+
+
 class Now:
     """The sender's clock: real UTC time plus an offset the test moves forward."""
 
