@@ -48,6 +48,17 @@ def wecom_runtime(db_url: str, tmp_path: Path, load):
     return rt
 
 
+def notice_rows(rt, prefix: str = "") -> list[tuple]:
+    """(key, target, text) of each queued notice whose key starts with `prefix`, in the order queued."""
+    from sqlalchemy import select
+
+    from models import Notice
+
+    with rt.db.session() as s:
+        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
+            select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
+
+
 class Now:
     """The sender's clock: real UTC time plus an offset the test moves forward."""
 

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from bot.domain import responsibility as R
 from bot.jobs.acknowledge import run as run_ack
-from models import UNIT_ASSIST, UNIT_HOST, AuditLog, Escalation, Matter, MatterUnit, Notice, Person, Unit
+from models import UNIT_ASSIST, UNIT_HOST, AuditLog, Escalation, Matter, MatterUnit, Person, Unit
 from tests.dialog import at, talk
+from tests.support import notice_rows as notices
 
 OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋)
 LEADER = "chenjianfeng"
@@ -39,12 +40,6 @@ def trial(db_url, tmp_path):
     rt = wecom_runtime(db_url, tmp_path, load)
     yield rt
     rt.db.dispose()
-
-
-def notices(rt, prefix=""):
-    with rt.db.session() as s:
-        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
-            select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
 
 
 def _id(rt, model, **kw):

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from bot.domain.address import address as addressed
 from bot.domain.meetings import draft_due, meeting_owed
 from bot.jobs.minutes import run_draft, run_leader_meeting
-from models import AssignmentSlip, AuditLog, Matter, Meeting, Minutes, Notice, Person, Unit
+from models import AssignmentSlip, AuditLog, Matter, Meeting, Minutes, Person, Unit
 from tests.dialog import at, talk
+from tests.support import notice_rows as notices
 
 OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋)
 LEADER = "chenjianfeng"
@@ -36,12 +37,6 @@ def trial(db_url, tmp_path):
     rt = wecom_runtime(db_url, tmp_path, load)
     yield rt
     rt.db.dispose()
-
-
-def notices(rt, prefix=""):
-    with rt.db.session() as s:
-        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
-            select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
 
 
 def audits(rt, entity):
