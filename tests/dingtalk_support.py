@@ -14,6 +14,7 @@ from tests.support import Spy, make_app
 
 APP_KEY, APP_SECRET, ROBOT_CODE = "dingtestappkey", "dt-app-secret-2026", "dingtestrobot"
 USER, NAME = "dt_liuzhaoxuan", "刘昭暄"
+ROBOT_TOKEN, ROBOT_SECRET = "robot-token-supervision", "SECrobotsecret"  # a 加签 group robot the fake knows
 
 
 def dt_config(fake, **extra):
@@ -54,10 +55,18 @@ def notices(rt):
         return list(s.scalars(select(Notice).order_by(Notice.id)))
 
 
-def send(rt):
-    """One pass of the sender."""
-    return Sender(rt, transports={"dingtalk": DingTalkTransport(rt)}, now=utcnow).run_once()
+def send(rt, now=None):
+    """One pass of the sender, at `now` (a clock such as tests.support.Now; default: real UTC time)."""
+    return Sender(rt, transports={"dingtalk": DingTalkTransport(rt)}, now=now or utcnow).run_once()
 
 
 def delivered(fake, kind=None):
     return [x for x in fake.sent if kind is None or x["kind"] == kind]
+
+
+def content_of(item):
+    """The text a recorded message shows, whatever the API."""
+    if item["kind"] in ("one_to_one", "group"):
+        return item["param"].get("content") or item["param"].get("text")
+    body = item["payload"][item["msgtype"]]
+    return body.get("content") or body.get("text")

@@ -1,9 +1,11 @@
 """Helpers shared by test modules and benchmarks (not a test module, not conftest): the app factory with
-test settings, the repository's paths, the router spy, and the WeCom app credentials of the tests."""
+test settings, the repository's paths, the router spy, the sender's movable clock, and the WeCom app
+credentials of the tests."""
 from __future__ import annotations
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,47 @@ def wecom_config(**extra):
                WECOM_SECRET="unused", WECOM_API_BASE="http://127.0.0.1:9")
     cfg.update(extra)
     return cfg
+
+
+def wecom_runtime(db_url: str, tmp_path: Path, load):
+    """The runtime of an app behind the signed WeCom callback, its database filled by `load(session)`;
+    `rt.say(user)` drives that WeCom user's dialog (tests.dialog.Callback). The caller disposes `rt.db`."""
+    from tests.dialog import Callback
+    from tests.wecom_peer import WeComPeer
+
+    app = make_app(db_url, tmp_path, **wecom_config())
+    rt = app.extensions["bot"]
+    with rt.db.session() as s:
+        load(s)
+    peer = WeComPeer(TOKEN, AES, CORP, AGENT)
+    rt.say = lambda user: Callback(app, peer, user)
+    return rt
+
+
+def notice_rows(rt, prefix: str = "") -> list[tuple]:
+    """(key, target, text) of each queued notice whose key starts with `prefix`, in the order queued."""
+    from sqlalchemy import select
+
+    from models import Notice
+
+    with rt.db.session() as s:
+        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
+            select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
+
+
+class Now:
+    """The sender's clock: real UTC time plus an offset the test moves forward."""
+
+    def __init__(self):
+        self.offset = timedelta()
+
+    def __call__(self):
+        from models import utcnow
+
+        return utcnow() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
 
 
 class Spy:

@@ -53,11 +53,17 @@ def bot(db_url, tmp_path, fake, monkeypatch):
     rt.db.dispose()
 
 
-def drafted(bot, peer, fake):
-    """JB1 drafted and submitted, its card delivered to the leader; the card as WeCom received it."""
-    talk(Callback(bot, peer, DRAFTER), DRAFT)
+def card_sent(bot, peer, fake, user, script) -> dict:
+    """`user` plays `script` and the sender runs once: the one template card sent to WeCom (its record)."""
+    talk(Callback(bot, peer, user), script)
     Sender(bot.rt).run_once()
     [sent] = [x for x in fake.sent if x["kind"] == "app" and x["msgtype"] == "template_card"]
+    return sent
+
+
+def drafted(bot, peer, fake):
+    """JB1 drafted and submitted, its card delivered to the leader; the card as WeCom received it."""
+    sent = card_sent(bot, peer, fake, DRAFTER, DRAFT)
     assert sent["touser"] == [LEADER]
     return sent["payload"]["template_card"]
 
@@ -258,8 +264,8 @@ def test_any_event_key_parses_or_is_ignored(text):
 
 # -- the same registry for another decision: an extension request (批准 / 不批准 with a reason) -----------
 
-@pytest.fixture
-def ext_card(bot, peer, fake):
+def fagai_m1(bot):
+    """M1 of 区发改局 under 陈剑锋, due 2026-12-20: the item of the extension and completion cards."""
     from datetime import date
 
     from models import Person, Unit
@@ -268,9 +274,12 @@ def ext_card(bot, peer, fake):
         fagai = s.scalar(select(Unit).where(Unit.name == "区发改局"))
         leader = s.scalar(select(Person).where(Person.name == "陈剑锋"))
         f.matter(s, "M1", fagai, leader, date(2026, 12, 20), title="石化园区道路征迁")
-    talk(Callback(bot, peer, "ua"), [("延期申请 M1 2027-01-15 征迁协议未签订", "申请号 1")])
-    Sender(bot.rt).run_once()
-    [sent] = [x for x in fake.sent if x["kind"] == "app" and x["msgtype"] == "template_card"]
+
+
+@pytest.fixture
+def ext_card(bot, peer, fake):
+    fagai_m1(bot)
+    sent = card_sent(bot, peer, fake, "ua", [("延期申请 M1 2027-01-15 征迁协议未签订", "申请号 1")])
     assert sent["touser"] == ["zengyongshun"]  # the office supervisor of the item's row
     return sent["payload"]["template_card"]
 
@@ -299,17 +308,8 @@ def test_a_typed_approval_confirms_and_updates_the_card(bot, peer, fake, ext_car
 
 
 def test_a_completion_claim_card_closed_by_the_office_liaison(bot, peer, fake):
-    from datetime import date
-
-    from models import Person, Unit
-
-    with bot.rt.db.session() as s:
-        fagai = s.scalar(select(Unit).where(Unit.name == "区发改局"))
-        leader = s.scalar(select(Person).where(Person.name == "陈剑锋"))
-        f.matter(s, "M1", fagai, leader, date(2026, 12, 20), title="石化园区道路征迁")
-    talk(Callback(bot, peer, "ua"), [("申请销号 M1 已完成路面施工", "M1")])
-    Sender(bot.rt).run_once()
-    [sent] = [x for x in fake.sent if x["kind"] == "app" and x["msgtype"] == "template_card"]
+    fagai_m1(bot)
+    sent = card_sent(bot, peer, fake, "ua", [("申请销号 M1 已完成路面施工", "M1")])
     card = sent["payload"]["template_card"]
     assert sent["touser"] == [DRAFTER] and card["main_title"]["title"] == "M1 申请销号，请确认"  # the row's liaison
     assert "须由" in tap(bot, peer, fake, "subingjiao", card, "close")  # the other row's liaison

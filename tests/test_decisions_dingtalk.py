@@ -20,16 +20,24 @@ TEMPLATE = "decision-card-tpl.schema"
 LEADER, OTHER, DRAFTER = "dt_chenjianfeng", "dt_guoyating", "dt_linyongyong"
 
 
-@pytest.fixture
-def bot(db_url, tmp_path, fake):  # noqa: F811
-    app = make_app(db_url, tmp_path, **dt_config(fake, DINGTALK_CARD_TEMPLATE_ID=TEMPLATE))
+def small_org_app(db_url, tmp_path, fake, **extra):  # noqa: F811
+    """An app on DingTalk with small_org, each person's DingTalk id "dt_" + their WeCom id, on 2026-11-23
+    10:02; `app.rt` its runtime."""
+    app = make_app(db_url, tmp_path, **dt_config(fake, **extra))
     rt = app.extensions["bot"]
     with rt.db.session() as s:
         f.small_org(s)
         for p in s.scalars(select(Person)):
             p.dingtalk_userid = "dt_" + p.wecom_userid
     rt.clock.set(at(2026, 11, 23, 10, 2))
-    app.rt, app.client = rt, app.test_client()
+    app.rt = rt
+    return app
+
+
+@pytest.fixture
+def bot(db_url, tmp_path, fake):  # noqa: F811
+    app = small_org_app(db_url, tmp_path, fake, DINGTALK_CARD_TEMPLATE_ID=TEMPLATE)
+    rt, app.client = app.rt, app.test_client()
     yield app
     rt.db.dispose()
 
@@ -129,13 +137,7 @@ def test_card_callbacks_that_are_refused(bot, fake, card_peer, body, headers, st
 
 
 def test_without_a_card_template_the_decision_goes_as_text(db_url, tmp_path, fake):  # noqa: F811
-    app = make_app(db_url, tmp_path, **dt_config(fake))
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
-        f.small_org(s)
-        for p in s.scalars(select(Person)):
-            p.dingtalk_userid = "dt_" + p.wecom_userid
-    rt.clock.set(at(2026, 11, 23, 10, 2))
+    rt = small_org_app(db_url, tmp_path, fake).rt
     talk(Direct(rt, DRAFTER), DRAFT)
     send(rt)
     assert delivered(fake, "card") == []

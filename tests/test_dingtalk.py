@@ -7,9 +7,10 @@ import json
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -22,33 +23,30 @@ from bot.delivery import outbox
 from bot.delivery.sender import PROGRESS, Sender
 from bot.infra.text import render
 from bot.tools.fakes.dingtalk_server import FakeDingTalk
-from models import AuditLog, ChatGroup, Notice, Person, ProcessedMessage, utcnow
+from models import AuditLog, ChatGroup, Notice, Person, ProcessedMessage
 from tests import factories as f
 from tests.dialog import at
 from tests.dingtalk_peer import DingTalkPeer, callback_sign, robot_url_sign
-from tests.support import ROOT, SEED_FILE, Spy, count, make_app, wait_for
+from tests.dingtalk_support import (
+    APP_KEY,
+    APP_SECRET,
+    NAME,
+    ROBOT_CODE,
+    ROBOT_SECRET,
+    ROBOT_TOKEN,
+    USER,
+    content_of,
+    delivered,
+    dt_config,
+    notices,
+    send,
+)
+from tests.support import ROOT, SEED_FILE, Now, Spy, count, make_app, wait_for
 from tests.threads import at_once
-
-APP_KEY, APP_SECRET, ROBOT_CODE = "dingtestappkey", "dt-app-secret-2026", "dingtestrobot"
-ROBOT_TOKEN, ROBOT_SECRET = "robot-token-supervision", "SECrobotsecret"
-USER, NAME = "dt_liuzhaoxuan", "刘昭暄"
 
 VECTOR = dict(timestamp="1577262236757", secret="this is secret",
               sign="hmPWwU+7lVdm3ZZz0r9tSfx0L4Q26jWOZr9+Gs6EZQM=",
               url_sign="hmPWwU%2B7lVdm3ZZz0r9tSfx0L4Q26jWOZr9%2BGs6EZQM%3D")
-
-
-class Now:
-    """The sender's clock: real UTC time plus an offset the test moves forward."""
-
-    def __init__(self):
-        self.offset = timedelta()
-
-    def __call__(self):
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -60,14 +58,6 @@ def fake():
 @pytest.fixture
 def peer(fake):
     return DingTalkPeer(APP_SECRET, ROBOT_CODE, fake=fake)
-
-
-def dt_config(fake, **extra):
-    cfg = dict(DINGTALK_APP_KEY=APP_KEY, DINGTALK_APP_SECRET=APP_SECRET, DINGTALK_ROBOT_CODE=ROBOT_CODE,
-               DINGTALK_API_BASE=fake.base_url, DINGTALK_OAPI_BASE=fake.base_url, HTTP_TIMEOUT_SECONDS=2.0,
-               OUTBOX_MAX_ATTEMPTS=4)
-    cfg.update(extra)
-    return cfg
 
 
 @pytest.fixture
@@ -83,27 +73,6 @@ def bot(db_url, tmp_path, fake, monkeypatch):
     app.rt = rt
     yield app
     rt.db.dispose()
-
-
-def notices(rt):
-    with rt.db.session() as s:
-        return list(s.scalars(select(Notice).order_by(Notice.id)))
-
-
-def send(rt, now=None):
-    return Sender(rt, transports={"dingtalk": DingTalkTransport(rt)}, now=now or Now()).run_once()
-
-
-def delivered(fake, kind=None):
-    return [x for x in fake.sent if kind is None or x["kind"] == kind]
-
-
-def content_of(item):
-    """The text a recorded message shows, whatever the API."""
-    if item["kind"] in ("one_to_one", "group"):
-        return item["param"].get("content") or item["param"].get("text")
-    body = item["payload"][item["msgtype"]]
-    return body.get("content") or body.get("text")
 
 
 # -- the protocol ------------------------------------------------------------------------------
@@ -401,6 +370,21 @@ def test_expired_webhook_without_a_user_fails_with_the_reason(bot, fake):
 
 
 # -- one-to-one: token cache and errors --------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/v1.0/robot/oToMessages/batchSend", "/v1.0/robot/groupMessages/send"])
+def test_fake_openapi_sends_check_the_token_then_the_json_body(fake, path):
+    http = requests.Session()
+    http.trust_env = False
+    url = fake.base_url + path
+    r = http.post(url, headers={"x-acs-dingtalk-access-token": "nope"}, json={})
+    assert r.status_code == 401 and r.json()["code"] == "InvalidAuthentication"
+    tok = http.post(fake.base_url + "/v1.0/oauth2/accessToken",
+                    json={"appKey": APP_KEY, "appSecret": APP_SECRET}).json()["accessToken"]
+    for body in ({"data": "not json"}, {"json": [1, 2]}):
+        r = http.post(url, headers={"x-acs-dingtalk-access-token": tok}, **body)
+        assert r.status_code == 400 and r.json()["code"] == "invalidParameter" and r.json()["message"] == "invalid json"
+    assert fake.sent == []
+
 
 def test_access_token_is_shared_and_refreshed_once(bot, fake):
     for i in range(3):

@@ -5,7 +5,6 @@ parked as `unknown` — never resent by the sender — and shown by `outbox list
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
 import requests
@@ -13,46 +12,26 @@ from sqlalchemy import select
 
 from bot.channels.common import RetryableError, UnknownOutcome
 from bot.channels.dingtalk.api import DingTalkClient
-from bot.channels.dingtalk.transport import DingTalkTransport
 from bot.delivery import outbox
-from bot.delivery.sender import PROGRESS, Sender
+from bot.delivery.sender import PROGRESS
 from bot.infra.kv import MemoryKV
 from bot.tools.fakes.dingtalk_server import FakeDingTalk
-from models import AuditLog, ChatGroup, Person, utcnow
-from tests.dingtalk_support import APP_KEY, APP_SECRET, NAME, ROBOT_CODE, USER, dt_config, notices
-from tests.support import make_app
-
-ROBOT_TOKEN, ROBOT_SECRET = "robot-token-supervision", "SECrobotsecret"
-
-
-class Now:
-    """The sender's clock: real UTC time plus an offset the test moves forward."""
-
-    def __init__(self):
-        self.offset = timedelta()
-
-    def __call__(self):
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
-
-
-def send(rt, now=None):
-    return Sender(rt, transports={"dingtalk": DingTalkTransport(rt)}, now=now or Now()).run_once()
-
-
-def delivered(fake):
-    return list(fake.sent)
-
-
-def content_of(item):
-    """The text a recorded message shows, whatever the API."""
-    if item["kind"] in ("one_to_one", "group"):
-        return item["param"].get("content") or item["param"].get("text")
-    body = item["payload"][item["msgtype"]]
-    return body.get("content") or body.get("text")
-
+from models import AuditLog, ChatGroup, Person
+from tests.dingtalk_support import (
+    APP_KEY,
+    APP_SECRET,
+    NAME,
+    ROBOT_CODE,
+    ROBOT_SECRET,
+    ROBOT_TOKEN,
+    USER,
+    content_of,
+    delivered,
+    dt_config,
+    notices,
+    send,
+)
+from tests.support import Now, make_app
 
 HANG = 3.5  # the fake answers (and delivers) after this; the client's timeout is 2 s
 

@@ -104,6 +104,17 @@ def test_app_message_validation(fake, http):
     assert fake.sent == []
 
 
+@pytest.mark.parametrize("path", ["/cgi-bin/message/send", "/cgi-bin/message/update_template_card"])
+def test_app_calls_check_the_token_then_the_json_body(fake, http, path):
+    url = fake.base_url + path
+    assert http.post(url, params={"access_token": "nope"}, json={}).json()["errcode"] == 40014
+    tok = token(fake, http)
+    for body in ({"data": "not json"}, {"json": [1, 2]}):
+        assert http.post(url, params={"access_token": tok}, **body).json() == {"errcode": 40035,
+                                                                               "errmsg": "invalid json"}
+    assert fake.sent == []
+
+
 def test_app_text_and_markdown_limit_is_2048_bytes(fake, http):
     tok = token(fake, http)
     assert send(fake, http, tok, app_text("中" * 682 + "ab"))["errcode"] == 0  # 2048 bytes

@@ -14,23 +14,11 @@ from sqlalchemy import select
 from bot.delivery.textsplit import utf8_len
 from models import EXT_PENDING, ExtensionRequest, Matter, Minutes, ReportSubmission
 from tests import factories as f
-from tests.dialog import Callback, at, talk
+from tests.dialog import at, talk
+from tests.support import wecom_runtime
 
 OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋), on the shipped org chart
 WECOM_TEXT_BYTES = 2048
-
-
-def _app(db_url, tmp_path, load):
-    from tests.support import AES, AGENT, CORP, TOKEN, make_app, wecom_config
-    from tests.wecom_peer import WeComPeer
-
-    app = make_app(db_url, tmp_path, **wecom_config())
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
-        load(s)
-    peer = WeComPeer(TOKEN, AES, CORP, AGENT)
-    rt.say = lambda user: Callback(app, peer, user)
-    return rt
 
 
 @pytest.fixture
@@ -39,7 +27,7 @@ def shipped(db_url, tmp_path):
     from bot.actions.seed import load_seed
     from tests.support import SEED_FILE
 
-    rt = _app(db_url, tmp_path, lambda s: load_seed(s, SEED_FILE))
+    rt = wecom_runtime(db_url, tmp_path, lambda s: load_seed(s, SEED_FILE))
     rt.clock.set(at(2026, 11, 23))
     yield rt
     rt.db.dispose()
@@ -53,7 +41,7 @@ def small(db_url, tmp_path):
         f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31), title="推进石化科创小镇征迁")
         f.matter(s, "M2", o.fagai, o.leader1, date(2026, 11, 28), title="完成项目立项审批")
 
-    rt = _app(db_url, tmp_path, load)
+    rt = wecom_runtime(db_url, tmp_path, load)
     rt.clock.set(at(2026, 11, 23))
     yield rt
     rt.db.dispose()

@@ -29,6 +29,15 @@ def test_form_due_is_the_first_working_day_from_monday_and_the_chase_the_next(d)
     assert all(not is_workday(due + timedelta(days=k)) for k in range(1, (chase - due).days))
 
 
+@given(st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31)), st.integers(0, 90),
+       st.integers(-10, 100))
+def test_weeks_in_are_the_begun_mondays_of_the_range(start, length, ahead):
+    end, today = start + timedelta(days=length), start + timedelta(days=ahead)
+    mondays = [start + timedelta(days=k) for k in range(length + 1)
+               if (start + timedelta(days=k)).weekday() == 0 and start + timedelta(days=k) <= today]
+    assert K.weeks_in(start, end, today) == mondays
+
+
 def test_a_national_day_monday_moves_the_form():
     assert (K.form_due(date(2026, 10, 5)), K.chase_day(date(2026, 10, 5))) == (date(2026, 10, 8), date(2026, 10, 9))
     assert K.on_time(date(2026, 10, 5), date(2026, 10, 8)) and not K.on_time(date(2026, 10, 5), date(2026, 10, 9))

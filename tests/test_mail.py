@@ -6,7 +6,7 @@ their events (slip, roll-up, reviewed weekly form, monthly report)."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,23 +24,12 @@ from bot.channels.mail.transport import MailTransport
 from bot.delivery import outbox
 from bot.delivery.outbox import mail_message_id
 from bot.delivery.sender import Sender
-from models import Notice, Person, utcnow
+from models import Notice, Person
 from tests.mail_server import PASSWORD, SMTPServer
-from tests.support import make_app
+from tests.support import Now, make_app
 
 SUPERVISION_BOX = "qgzwdc@126.com"
 PROJECT_BOX = "7719664@qq.com"
-
-
-class Now:
-    def __init__(self):
-        self.offset = timedelta()
-
-    def __call__(self):
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from bot.domain import responsibility as R
 from bot.jobs.acknowledge import run as run_ack
-from models import UNIT_ASSIST, UNIT_HOST, AuditLog, Escalation, Matter, MatterUnit, Notice, Person, Unit
-from tests.dialog import Callback, at, talk
+from models import UNIT_ASSIST, UNIT_HOST, AuditLog, Escalation, Matter, MatterUnit, Person, Unit
+from tests.dialog import at, talk
+from tests.support import notice_rows as notices
 
 OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋)
 LEADER = "chenjianfeng"
@@ -28,26 +29,17 @@ ZJ, ZR, NP, FG = (LIAISONS[k] for k in ("区住建局", "区自然资源局", "�
 @pytest.fixture
 def trial(db_url, tmp_path):
     from bot.actions.seed import load_seed
-    from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, wecom_config
-    from tests.wecom_peer import WeComPeer
+    from tests.support import SEED_FILE, wecom_runtime
 
-    app = make_app(db_url, tmp_path, **wecom_config())
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
+    def load(s):
         load_seed(s, SEED_FILE)
         for unit, user in LIAISONS.items():  # the office named these units' liaisons
             s.scalar(select(Unit).where(Unit.name == unit)).liaison_id = s.scalar(
                 select(Person.id).where(Person.wecom_userid == user))
-    peer = WeComPeer(TOKEN, AES, CORP, AGENT)
-    rt.say = lambda user: Callback(app, peer, user)
+
+    rt = wecom_runtime(db_url, tmp_path, load)
     yield rt
     rt.db.dispose()
-
-
-def notices(rt, prefix=""):
-    with rt.db.session() as s:
-        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
-            select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
 
 
 def _id(rt, model, **kw):

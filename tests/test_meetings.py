@@ -14,8 +14,9 @@ from sqlalchemy import select
 from bot.domain.address import address as addressed
 from bot.domain.meetings import draft_due, meeting_owed
 from bot.jobs.minutes import run_draft, run_leader_meeting
-from models import AssignmentSlip, AuditLog, Matter, Meeting, Minutes, Notice, Person, Unit
-from tests.dialog import Callback, at, talk
+from models import AssignmentSlip, AuditLog, Matter, Meeting, Minutes, Person, Unit
+from tests.dialog import at, talk
+from tests.support import notice_rows as notices
 
 OFFICE_LIAISON = "linyongyong"  # 林勇勇, office liaison of 附件2 row 2 (陈剑锋)
 LEADER = "chenjianfeng"
@@ -26,25 +27,16 @@ ZHUJIAN = "wuwenfeng"  # named 区住建局's liaison below (the office filled i
 @pytest.fixture
 def trial(db_url, tmp_path):
     from bot.actions.seed import load_seed
-    from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, wecom_config
-    from tests.wecom_peer import WeComPeer
+    from tests.support import SEED_FILE, wecom_runtime
 
-    app = make_app(db_url, tmp_path, **wecom_config())
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
+    def load(s):
         load_seed(s, SEED_FILE)
         zhujian = s.scalar(select(Unit).where(Unit.name == "区住建局"))
         zhujian.liaison_id = s.scalar(select(Person.id).where(Person.wecom_userid == ZHUJIAN))
-    peer = WeComPeer(TOKEN, AES, CORP, AGENT)
-    rt.say = lambda user: Callback(app, peer, user)
+
+    rt = wecom_runtime(db_url, tmp_path, load)
     yield rt
     rt.db.dispose()
-
-
-def notices(rt, prefix=""):
-    with rt.db.session() as s:
-        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
-            select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
 
 
 def audits(rt, entity):

@@ -16,7 +16,6 @@ from models import (
     Matter,
     MeetingTopic,
     Milestone,
-    Notice,
     Unit,
     WeeklyProjectReport,
 )
@@ -24,6 +23,7 @@ from tests.dialog import Callback, at, talk
 from tests.jobs_helpers import run_cli
 from tests.projects_data import CONVENER, EDU_LIAISON, FIN_LIAISON, LEADER, OFFICE, WEEKLY, fill_in
 from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, wecom_config
+from tests.support import notice_rows as notices
 from tests.wecom_peer import WeComPeer
 
 
@@ -42,12 +42,6 @@ def app(db_url, tmp_path):
 
 def say(app, user):
     return Callback(app, WeComPeer(TOKEN, AES, CORP, AGENT), user)
-
-
-def notices(rt, prefix=""):
-    with rt.db.session() as s:
-        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
-            select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
 
 
 def keyed(rt, prefix=""):

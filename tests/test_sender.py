@@ -17,24 +17,11 @@ from bot.delivery.sender import LEASE_SECONDS, PROGRESS, RateLimiter, Sender, st
 from bot.delivery.textsplit import utf8_len
 from bot.tools.fakes.wecom_server import FakeWeCom
 from models import AuditLog, ChatGroup, Notice, Person, utcnow
-from tests.support import ROOT, make_app
+from tests.support import ROOT, Now, make_app
 from tests.threads import at_once
 
 CORP, SECRET, AGENT = "wwsendertest", "sender-secret", 1000002
 KEY_SUP, KEY_OFFICE = "robot-key-supervision", "robot-key-office"
-
-
-class Now:
-    """The sender's clock: real UTC time plus an offset the test moves forward."""
-
-    def __init__(self):
-        self.offset = timedelta()
-
-    def __call__(self):
-        return utcnow() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -690,11 +690,7 @@ def cooperation_table(session: Session, start: date, end: date, today: date) -> 
     def row(unit: Unit) -> Cooperation:
         return rows.setdefault(unit.id, Cooperation(unit.name))
 
-    weeks = []
-    d = K.week_start(start) if K.week_start(start) >= start else K.week_start(start) + timedelta(days=7)
-    while d <= end and d <= today:
-        weeks.append(d)
-        d += timedelta(days=7)
+    weeks = K.weeks_in(start, end, today)
     for project in all_projects(session):
         for week in weeks:
             rep = weekly_report(session, project.id, week)
@@ -748,11 +744,7 @@ class ProjectProgress:
 def project_table(session: Session, start: date, end: date, today: date) -> list[ProjectProgress]:
     """Each key project over [start, end]: the weeks whose Monday falls in it (up to `today`), and the
     milestones whose 完成时限 falls in it."""
-    weeks = []
-    d = K.week_start(start) if K.week_start(start) >= start else K.week_start(start) + timedelta(days=7)
-    while d <= end and d <= today:
-        weeks.append(d)
-        d += timedelta(days=7)
+    weeks = K.weeks_in(start, end, today)
     out = []
     for project in all_projects(session):
         r = ProjectProgress(project.name, "、".join(u.name for u in project.lead_units))

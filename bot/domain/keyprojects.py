@@ -36,6 +36,16 @@ def on_time(week: date, reviewed_on: Optional[date]) -> bool:
     return reviewed_on is not None and reviewed_on <= form_due(week)
 
 
+def weeks_in(start: date, end: date, today: date) -> list[date]:
+    """The weeks of [start, end] that have begun by `today`: each week whose Monday falls in the range."""
+    weeks = []
+    d = week_start(start) if week_start(start) >= start else week_start(start) + timedelta(days=7)
+    while d <= end and d <= today:
+        weeks.append(d)
+        d += timedelta(days=7)
+    return weeks
+
+
 @dataclass(frozen=True)
 class MilestoneState:
     state: str  # MET / SOON / DUE / OVERDUE

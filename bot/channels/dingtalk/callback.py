@@ -190,28 +190,42 @@ def handle(runtime, incoming: Incoming, budget: Optional[float] = None) -> bool:
 
 # -- HTTP --------------------------------------------------------------------------------------
 
+def signed_body(settings, secret: str) -> tuple[bytes, str, str]:
+    """A signed POST from DingTalk (the robot's callback, a card tap): (body, `timestamp`, `sign`) once
+    DingTalk is configured (else Refused 404), the body is within MAX_BODY_BYTES and the headers verify
+    with `secret`; Refused otherwise."""
+    if not settings.dingtalk_enabled:
+        raise Refused(404, "dingtalk not configured")
+    data = read_body(settings.MAX_BODY_BYTES)
+    timestamp, signature = request.headers.get("timestamp", ""), request.headers.get("sign", "")
+    verify(secret, timestamp, signature)
+    return data, timestamp, signature
+
+
+def accept(runtime, incoming: Incoming) -> Response:
+    """Answer a verified callback: `{}` once handled (or handed on), 503 when not durably accepted, so that
+    DingTalk retries."""
+    try:
+        handle(runtime, incoming)
+    except replies.NotAccepted:
+        return Response("retry later", status=503, mimetype="text/plain")
+    return jsonify({})
+
+
 @bp.post("/callback")
 def receive():
     """A message to the robot: `{}` once it is handled (or handed on); the reply goes through the outbox."""
     runtime = current_app.extensions["bot"]
     settings = runtime.settings
     try:
-        if not settings.dingtalk_enabled:
-            raise Refused(404, "dingtalk not configured")
-        data = read_body(settings.MAX_BODY_BYTES)
-        timestamp, signature = request.headers.get("timestamp", ""), request.headers.get("sign", "")
-        verify(settings.DINGTALK_APP_SECRET, timestamp, signature)
+        data, timestamp, signature = signed_body(settings, settings.DINGTALK_APP_SECRET)
         body = parse_body(data)
         bind(body, settings)
         incoming = to_incoming(body, runtime.tz, settings.DINGTALK_OAPI_BASE)
         claim_sign(runtime, timestamp, signature, incoming.msg_id)
     except Refused as exc:
         return refusal(exc, log, "dingtalk")
-    try:
-        handle(runtime, incoming)
-    except replies.NotAccepted:  # not durably accepted: DingTalk must retry
-        return Response("retry later", status=503, mimetype="text/plain")
-    return jsonify({})
+    return accept(runtime, incoming)
 
 
 # -- interactive-card taps (POST /dingtalk/card) ---------------------------------------------------
@@ -255,21 +269,14 @@ def card_callback():
     runtime = current_app.extensions["bot"]
     settings = runtime.settings
     try:
-        if not settings.dingtalk_enabled:
-            raise Refused(404, "dingtalk not configured")
-        data = read_body(settings.MAX_BODY_BYTES)
-        timestamp, signature = request.headers.get("timestamp", ""), request.headers.get("sign", "")
-        verify(settings.DINGTALK_CARD_SECRET or settings.DINGTALK_APP_SECRET, timestamp, signature)
+        secret = settings.DINGTALK_CARD_SECRET or settings.DINGTALK_APP_SECRET
+        data, timestamp, signature = signed_body(settings, secret)
         incoming = card_incoming(parse_body(data), runtime.tz, settings.DINGTALK_CORP_ID)
         claim_sign(runtime, timestamp, signature, incoming.msg_id + ":" + timestamp)
         incoming = replace(incoming, msg_id="%s:%s" % (incoming.msg_id, timestamp))
     except Refused as exc:
         return refusal(exc, log, "dingtalk")
-    try:
-        handle(runtime, incoming)
-    except replies.NotAccepted:
-        return Response("retry later", status=503, mimetype="text/plain")
-    return jsonify({})
+    return accept(runtime, incoming)
 
 
 __all__ = ["bp", "verify", "bind", "claim_sign", "parse_body", "to_incoming", "queue_reply", "handle", "card_incoming",

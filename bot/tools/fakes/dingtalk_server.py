@@ -229,6 +229,16 @@ class FakeDingTalk:
         data = request.get_json(silent=True, force=True)
         return data if isinstance(data, dict) else None
 
+    def _authorized_json(self) -> tuple[Optional[Response], dict]:
+        """An OpenAPI call's token, then its JSON object body: (the error to answer, or None; the body)."""
+        bad = self._token_error()
+        if bad is not None:
+            return bad, {}
+        data = self._json()
+        if data is None:
+            return self._openapi_error(400, "invalidParameter", "invalid json"), {}
+        return None, data
+
     def _robot_message(self, data: dict) -> tuple[Optional[Response], Optional[dict]]:
         """Check robotCode, msgKey and msgParam of an OpenAPI robot message."""
         if data.get("robotCode") != self.robot_code:
@@ -301,12 +311,9 @@ class FakeDingTalk:
         @app.post("/v1.0/robot/oToMessages/batchSend")
         def batch_send():
             with fake._lock:
-                bad = fake._token_error()
+                bad, data = fake._authorized_json()
                 if bad is not None:
                     return bad
-                data = fake._json()
-                if data is None:
-                    return fake._openapi_error(400, "invalidParameter", "invalid json")
                 bad, param = fake._robot_message(data)
                 if bad is not None:
                     return bad
@@ -372,12 +379,9 @@ class FakeDingTalk:
         @app.post("/v1.0/robot/groupMessages/send")
         def group_send():
             with fake._lock:
-                bad = fake._token_error()
+                bad, data = fake._authorized_json()
                 if bad is not None:
                     return bad
-                data = fake._json()
-                if data is None:
-                    return fake._openapi_error(400, "invalidParameter", "invalid json")
                 bad, param = fake._robot_message(data)
                 if bad is not None:
                     return bad

@@ -281,6 +281,16 @@ class FakeWeCom:
             return self._err(42001, "access_token expired")
         return None
 
+    def _authorized_json(self) -> tuple[Optional[Response], dict]:
+        """An app API call's token, then its JSON object body: (the error to answer, or None; the body)."""
+        bad = self._check_token()
+        if bad is not None:
+            return bad, {}
+        data = self._json_body()
+        if data is None:
+            return self._err(40035, "invalid json"), {}
+        return None, data
+
     def _robot_key_error(self, key: str) -> Optional[Response]:
         if not key:
             return self._err(93000, "invalid webhook url")
@@ -348,12 +358,9 @@ class FakeWeCom:
         @app.post("/cgi-bin/message/send")
         def message_send():
             with fake._lock:
-                bad = fake._check_token()
+                bad, data = fake._authorized_json()
                 if bad is not None:
                     return bad
-                data = fake._json_body()
-                if data is None:
-                    return fake._err(40035, "invalid json")
                 touser = data.get("touser")
                 msgtype = data.get("msgtype")
                 if not isinstance(touser, str) or not touser:
@@ -416,12 +423,9 @@ class FakeWeCom:
         @app.post("/cgi-bin/message/update_template_card")
         def update_template_card():
             with fake._lock:
-                bad = fake._check_token()
+                bad, data = fake._authorized_json()
                 if bad is not None:
                     return bad
-                data = fake._json_body()
-                if data is None:
-                    return fake._err(40035, "invalid json")
                 code = data.get("response_code")
                 known = fake._codes.get(code) if isinstance(code, str) else None
                 if known is None or known["used"] or fake.clock() - known["at"] > CARD_CODE_TTL:
