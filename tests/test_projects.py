@@ -96,7 +96,8 @@ def test_key_project_mechanism_end_to_end(app):
     # the liaison reopens it at the summary and resubmits it
     talk(edu, [("周报", ("已被退回", "工程施工方面情况未填写清楚", "请核对")), ("确认", "ZH1")])
     assert keyed(rt)["kp-weekly-review:1:2"][0] == LEADER
-    talk(leader, [("同意", ("以下 1 份将同意报送", "【问题清单 ZH1】", "确认")), ("确认", ("已同意", "联合会议办公室"))])
+    talk(leader, [("同意", ("以下 1 份将同意报送", "【问题清单 ZH1】", "确认")),
+                  ("确认", ("已同意", "联合会议办公室"))])
     with rt.db.session() as s:
         rep = s.scalar(select(WeeklyProjectReport))
         assert (rep.state, rep.revision, rep.reviewed_by_id is not None) == ("reviewed", 2, True)
