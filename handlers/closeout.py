@@ -10,6 +10,7 @@ from bot.actions.closeout import closers
 from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain.ledger import item_view
+from handlers import decisions
 from handlers.common import is_unit_liaison, item_command, paged, scoped
 from models import MATTER_CLAIMED, ROLE_ADMIN, Matter
 
@@ -35,6 +36,9 @@ def claim(ctx: Context, args: str) -> Reply:
 
 def _decide(ctx: Context, args: str, confirm: bool) -> Reply:
     def run(matter: Matter, text: str) -> Reply:
+        if matter.state == MATTER_CLAIMED and confirm:  # shown first, closed on 确认 (handlers/decisions.py)
+            actions.check_sub_items(matter)
+            return decisions.ask_confirm(ctx, [("close", matter)], "close", [], reason=text)
         if matter.state == MATTER_CLAIMED:  # the decision a card asks for: one path, the card updated
             return Reply(D.decide(ctx, "close", matter, "close" if confirm else "redo", text))
         if confirm:

@@ -14,6 +14,7 @@ from typing import Optional
 
 from sqlalchemy import select
 
+from bot.actions import decisions as D
 from bot.actions import projects as P
 from bot.actions.projects import Refused
 from bot.conversation import engine
@@ -23,6 +24,7 @@ from bot.core.messages import Context, Reply
 from bot.core.routing import Commands
 from bot.domain import keyprojects as K
 from bot.domain.codes import split_code_strict
+from handlers import decisions
 from models import (
     KIND_TOPIC,
     MATTER_CLOSED,
@@ -32,6 +34,7 @@ from models import (
     SLIP_PENDING,
     TOPIC_DECIDED,
     TOPIC_REVIEWED,
+    TOPIC_SUBMITTED,
     TRANSFER_REQUESTED,
     WEEKLY_RETURNED,
     WEEKLY_REVIEWED,
@@ -146,10 +149,39 @@ def waiting_for(ctx: Context) -> list[tuple[str, object]]:
     return out
 
 
+def decision_of(ctx: Context, kind: str, row) -> Optional[str]:
+    """The decision kind (bot.actions.decision_kinds) of a form or topic this person may decide now: the
+    leader's review of a submitted form, a convener's approval of a reviewed topic. None otherwise (not
+    theirs, decided already, the office's review of a topic): the action itself then says why."""
+    name = {"ZH": "weekly", "YT": "topic"}.get(kind)
+    if name is None:
+        return None
+    if name == "topic" and P.is_office(ctx.session, ctx.roles, ctx.person) and row.state == TOPIC_SUBMITTED:
+        return None  # an office member who is also a convener: the office's 审核 comes first
+    try:
+        D.check(D.get(name), row, ctx.person)
+    except (D.Refused, D.Closed):
+        return None
+    return name
+
+
+def has_reason(text: Optional[str]) -> bool:
+    try:
+        P.need_reason(text)
+    except Refused:
+        return False
+    return True
+
+
 def act(ctx: Context, kind: str, row, approve: bool, rest: str) -> Reply:
     """Apply 同意 (approve) or 退回 (with the reason in `rest`) to a seed-001 row."""
     from handlers import topics
 
+    decision = decision_of(ctx, kind, row)
+    if decision is not None and approve:  # shown in full first, done on 确认 (handlers/decisions.py)
+        return decisions.ask_confirm(ctx, [(decision, row)], "approve", [])
+    if decision is not None and has_reason(rest):  # 退回 with its reason: as a tap would, card updated
+        return decisions.run_one(ctx, decision, row, "return", rest, None)
     try:
         if kind == "ZH":
             report = P.do_review_weekly(ctx, row, approve, rest)

@@ -55,7 +55,7 @@ def notice_rows(rt, prefix: str = "") -> list[tuple]:
     from models import Notice
 
     with rt.db.session() as s:
-        return [(n.key, n.target, n.payload["content"]) for n in s.scalars(
+        return [(n.key, n.target, n.payload.get("content", "")) for n in s.scalars(  # a card update has none
             select(Notice).where(Notice.key.like(prefix + "%")).order_by(Notice.id))]
 
 

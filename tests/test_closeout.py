@@ -53,7 +53,8 @@ def test_claim_return_claim_close(rt):
         ("linyongyong", "退回重办 M1 缺少竣工验收材料", "已退回重办：缺少竣工验收材料", "returned"),
         ("ua", "申请销号 M1 验收材料已补齐", "核实销号", "completion_claimed"),
         ("linyongyong", "待销号", "M1 ", "completion_claimed"),
-        ("linyongyong", "销号 M1", "已销号", "closed"),
+        ("linyongyong", "销号 M1", "以下 1 份将确认销号", "completion_claimed"),  # shown first (issue #15)
+        ("linyongyong", "确认", "已销号", "closed"),
         ("ua", "申请销号 M1", "已销号，不能再办理", "closed"),
         ("linyongyong", "退回重办 M1 再看看", "已销号，不能再办理", "closed"),
     ]
@@ -67,7 +68,7 @@ def test_claim_return_claim_close(rt):
     assert len(to_unit) == 2 and "缺少竣工验收材料" in to_unit[0] and "已销号" in to_unit[1]
     hist = say(rt, "wujinming", "历史 M1")
     for line in ("10:01 发改联络员 报告已完成：已完成路面施工", "10:06 林勇勇 退回重办：缺少竣工验收材料",
-                 "10:07 发改联络员 报告已完成：验收材料已补齐", "10:09 林勇勇 销号"):
+                 "10:07 发改联络员 报告已完成：验收材料已补齐", "10:10 林勇勇 销号"):
         assert line in hist
     assert "✅ M1" not in say(rt, "ua", "逾期")
 
@@ -78,11 +79,12 @@ def test_report_flow_claim_is_seen_by_the_office_liaison(rt):
         m = s.scalar(select(Matter).where(Matter.code == "M3"))
         do_claim_completion(Acting(s, "system:report", NOW), m)
     assert "M3 " in say(rt, "subingjiao", "待销号")
-    assert "已销号" in say(rt, "subingjiao", "销号 m3")
+    assert "【M3 申请销号】" in say(rt, "subingjiao", "销号 m3")
+    assert "已销号" in say(rt, "subingjiao", "确认")
     assert state(rt, "M3") == "closed"
 
 
 def test_admin_may_close_and_unit_liaison_may_not(rt):
     say(rt, "ua", "申请销号 M1 路面已完工")  # 申请销号 says what was done
     assert "无权办理" in say(rt, "ua", "销号 M1")
-    assert "已销号" in say(rt, "liuzhaoxuan", "销号 M1")
+    assert "确认" in say(rt, "liuzhaoxuan", "销号 M1") and "已销号" in say(rt, "liuzhaoxuan", "确认")

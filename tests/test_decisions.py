@@ -329,3 +329,28 @@ def test_the_simulator_shows_a_card_with_its_tap_keys():
             "buttons": [{"key": "dc:slip:1:sign", "text": "同意签发", "primary": True}]}
     assert card_text(template_card_body(card)) == "交办单 JB1 待您签发\n编号：JB1\n[同意签发] /tap dc:slip:1:sign"
     assert card_text({"content": "x"}) == ""
+
+
+def test_a_typed_close_shows_the_claim_and_confirms_and_the_card_follows(bot, peer, fake):
+    from datetime import date
+
+    from models import Person, Unit
+
+    with bot.rt.db.session() as s:
+        fagai = s.scalar(select(Unit).where(Unit.name == "区发改局"))
+        leader = s.scalar(select(Person).where(Person.name == "陈剑锋"))
+        f.matter(s, "M1", fagai, leader, date(2026, 12, 20), title="石化园区道路征迁")
+    talk(Callback(bot, peer, "ua"), [("申请销号 M1 已完成路面施工", "M1")])
+    Sender(bot.rt).run_once()
+    talk(Callback(bot, peer, DRAFTER), [
+        ("销号 M1", ("以下 1 份将确认销号", "【M1 申请销号】石化园区道路征迁", "区发改局", "确认", "!已销号")),
+        ("取消", "未作处理"),
+    ])
+    with bot.rt.db.session() as s:
+        assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "completion_claimed"
+    talk(Callback(bot, peer, DRAFTER), [("销号 M1 材料齐全", "确认"), ("确认", "已销号")])
+    Sender(bot.rt).run_once()
+    assert [u["payload"]["button"]["replace_name"] for u in fake.card_updates] == ["已销号 · 11月23日 10:02"]
+    with bot.rt.db.session() as s:
+        assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "closed"
+        assert s.scalar(select(AuditLog.reason).where(AuditLog.action == "closed")) == "材料齐全"

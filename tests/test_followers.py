@@ -60,8 +60,8 @@ def test_a_liaison_of_the_leaders_other_row_neither_sees_nor_is_told_about_an_it
     assert "没有找到编号为“M1”" in say("xielianluo", "查 M1")
     # 销号: whoever sees an item as its office liaison may close it, and only they
     assert "没有找到编号为“M1”" in say("xielianluo", "销号 M1")
-    assert "已销号" in say("xielianluo", "销号 M2")
-    assert "已销号" in say("linyongyong", "销号 M1")
+    assert "确认" in say("xielianluo", "销号 M2") and "已销号" in say("xielianluo", "确认")
+    assert "确认" in say("linyongyong", "销号 M1") and "已销号" in say("linyongyong", "确认")
 
 
 def test_digests_and_consultation_follow_the_same_rows(runtime, o):

@@ -176,7 +176,8 @@ def test_an_extra_meeting_proposed_by_a_member_and_agreed_by_a_convener(chart):
     assert told == {"kp-extra-decided:1": "chenjianxiong"}
     talk(Direct(chart, EDU_LIAISON), TOPIC)
     talk(Direct(chart, "xiaojiansong"), [("通过 YT1", "审核通过")])
-    talk(Direct(chart, "zhangjingli"), [("同意 YT1", ("HY1", "2026年12月9日"))])  # onto the extra meeting
+    talk(Direct(chart, "zhangjingli"), [("同意 YT1", ("【议题 YT1】", "确认")),
+                                        ("确认", ("HY1", "2026年12月9日"))])  # onto the extra meeting
 
 
 def test_a_slip_code_is_left_to_the_slip_even_with_a_form_waiting(chart):
@@ -187,7 +188,7 @@ def test_a_slip_code_is_left_to_the_slip_even_with_a_form_waiting(chart):
     talk(Direct(chart, LEADER), [("同意 JB9", "!已同意"), ("退回 JB9 原因", "!已退回")])
     with chart.db.session() as s:
         assert s.scalar(select(WeeklyProjectReport.state)) == "submitted"
-    talk(Direct(chart, LEADER), [("同意", "已同意")])
+    talk(Direct(chart, LEADER), [("同意", ("【问题清单 ZH1】", "确认")), ("确认", "已同意")])
 
 
 def test_the_conveners_progress_shows_the_joint_meeting_decisions(seeded):

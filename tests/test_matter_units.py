@@ -183,13 +183,13 @@ def test_three_units_acknowledge_split_report_and_close_through_the_callback(tri
         assert any("M1" not in x and "区住建局（主办）、南埔镇" in x for x in row.matters)  # M1-1
 
     # -- closing: the parent waits for its sub-items ---------------------------------------------------
-    talk(ol, [("销号 M1-2", "已销号")])
+    talk(ol, [("销号 M1-2", "确认销号"), ("确认", "已销号")])
     talk(zj, [("申请销号 M1 征迁扫尾全部完成", "核实销号")])
     talk(ol, [("销号 M1", ("子项M1-1尚未办结", "!已销号"))])
     with rt.db.session() as s:
         assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "completion_claimed"
     talk(zj, [("申请销号 M1-1 签约全部完成", "核实销号")])
-    talk(ol, [("销号 M1-1", "已销号"), ("销号 M1", "已销号")])
+    talk(ol, [("销号 M1-1", "确认销号"), ("确认", "已销号"), ("销号 M1", "【M1 申请销号】"), ("确认", "已销号")])
     with rt.db.session() as s:
         assert set(s.scalars(select(Matter.state))) == {"closed"}
     m1_id = _id(rt, Matter, code="M1")

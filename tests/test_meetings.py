@@ -145,7 +145,7 @@ def test_a_month_of_seed_000_section_3_1_through_the_callback(trial):
     # -- a claim that says what was done, 销号, then 重新打开 with a reason; the next report shows why -----
     rt.clock.set(at(2026, 12, 10, 10))
     talk(zj, [("申请销号 M1", "请写明已完成的情况"), ("申请销号 M1 征迁扫尾已完成，签约率100%", "核实销号")])
-    talk(ol, [("销号 M1", "已销号"), ("重新打开 M1", "请写明重新打开的原因"),
+    talk(ol, [("销号 M1", "确认销号"), ("确认", "已销号"), ("重新打开 M1", "请写明重新打开的原因"),
               ("重新打开 M1 复查发现仍有1户未腾空", ("已重新打开事项M1", "仍有1户未腾空"))])
     with rt.db.session() as s:
         assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "returned"

@@ -90,7 +90,8 @@ def test_key_project_mechanism_end_to_end(app):
     # the liaison reopens it at the summary and resubmits it
     talk(edu, [("周报", ("已被退回", "工程施工方面情况未填写清楚", "请核对")), ("确认", "ZH1")])
     assert keyed(rt)["kp-weekly-review:1:2"][0] == LEADER
-    talk(leader, [("同意", ("已同意", "联合会议办公室"))])
+    talk(leader, [("同意", ("以下 1 份将同意报送", "【问题清单 ZH1】", "确认")),
+                  ("确认", ("已同意", "联合会议办公室"))])
     with rt.db.session() as s:
         rep = s.scalar(select(WeeklyProjectReport))
         assert (rep.state, rep.revision, rep.reviewed_by_id is not None) == ("reviewed", 2, True)
@@ -132,7 +133,8 @@ def test_key_project_mechanism_end_to_end(app):
     talk(office, [("通过 YT1", "审核通过")])
     conv_keys = [k for k in keyed(rt) if k.startswith("kp-topic-convener:1:2:")]
     assert len(conv_keys) == 5  # 总召集人 and four 召集人
-    talk(convener, [("同意 YT1", ("已同意议题 YT1", "HY1"))])
+    talk(convener, [("同意 YT1", ("以下 1 份将通过列入议题", "【议题 YT1】", "确认")),
+                    ("确认", ("已同意议题 YT1", "HY1"))])
     with rt.db.session() as s:
         topic = s.get(MeetingTopic, 1)
         meeting = s.get(JointMeeting, 1)

@@ -95,15 +95,20 @@ def _tell_unit(act: Act, matter: Matter, confirm: bool, reason: str) -> None:
     notify_people(act, unit_liaisons_of(matter), text, key=key)
 
 
+def check_sub_items(matter: Matter) -> None:
+    """分解督办: the parent is closed after its sub-items (TransitionError sub_items_open)."""
+    open_subs = [c.code for c in matter.children if ledger.is_open(c)]
+    if open_subs:
+        raise ledger.TransitionError("sub_items_open", item=matter.code, open=open_subs)
+
+
 def do_close(act: Act, matter: Matter, note: Optional[str] = None) -> None:
     """销号: the office liaison confirms a claimed completion; pending extension requests lapse and the
     unit liaison is told."""
     s = act.session
     lock(s, matter)
     ledger.check("close", matter)
-    open_subs = [c.code for c in matter.children if ledger.is_open(c)]
-    if open_subs:  # 分解督办: the parent is closed after its sub-items
-        raise ledger.TransitionError("sub_items_open", item=matter.code, open=open_subs)
+    check_sub_items(matter)
     before = audit.snapshot(matter, WATCHED)
     matter.state = MATTER_CLOSED
     matter.closed_at = act.now

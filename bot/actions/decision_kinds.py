@@ -15,12 +15,16 @@ from models import (
     MATTER_CLAIMED,
     MINUTES_DRAFTED,
     SLIP_PENDING,
+    TOPIC_REVIEWED,
+    WEEKLY_SUBMITTED,
     AssignmentSlip,
     AuditLog,
     ExtensionRequest,
     Matter,
+    MeetingTopic,
     Minutes,
     Person,
+    WeeklyProjectReport,
 )
 
 # -- 交办单: the leader signs (同意) or returns it (退回, with a reason) ------------------------------
@@ -209,3 +213,123 @@ CLOSEOUT = register(Decision(
     ask="decision/name_close.txt",
     may=_may_close,
 ))
+
+
+# -- seed 001: the project leader reviews a weekly form (同意 / 退回, with a reason) ---------------------
+
+def _projects_refused(exc) -> Exception:
+    """A `bot.actions.projects.Refused` from the action as a TransitionError: `decide` turns it into Closed
+    when the record was decided meanwhile (the action lost the race); else the caller words it."""
+    from bot.domain.ledger import TransitionError
+
+    return TransitionError(exc.template.rsplit("/", 1)[-1].removesuffix(".txt"), **exc.kw)
+
+
+def _kp_decided(entity: str):
+    """Who decided a seed-001 record and when: its audit trail is keyed by code (ZH1, YT1), not id."""
+    def decided(record) -> Closed:
+        from sqlalchemy.orm import object_session
+
+        row = object_session(record).scalars(select(AuditLog).where(
+            AuditLog.entity == entity, AuditLog.entity_id == record.code).order_by(AuditLog.id.desc())).first()
+        if row is None:
+            return Closed("处理", "", None)
+        verb = {"review": "同意", "approve": "同意", "return": "退回"}.get(row.action, "处理")
+        return Closed(verb, row.actor, utc(row.at))
+    return decided
+
+
+def _review_weekly(approve: bool):
+    def run(act, report, reason: Optional[str]) -> str:
+        from bot.actions import projects as P
+
+        try:
+            P.do_review_weekly(act, report, approve, reason)
+        except P.Refused as exc:
+            raise _projects_refused(exc) from None
+        return act.render("projects/weekly_decided.txt", report=report, project=report.project, approve=approve)
+    return run
+
+
+def _weekly_content(act, report) -> dict:
+    unit = report.filled_unit
+    met = sum(1 for line in report.milestone_lines if line.met)
+    return {"title": f"问题清单 {report.code} 待您审阅", "desc": truncate_chars(report.project.name, 30),
+            "fields": [("编号", report.code), ("填报单位", unit.name if unit else "—"),
+                       ("周次", cn_date(report.week_start)),
+                       ("攻坚目标", f"达成 {met} / {len(report.milestone_lines)} 项"),
+                       ("存在问题", f"共 {len(report.problems)} 项")]}
+
+
+def _weekly_leader(report) -> list:
+    return [report.project.leader_id] if report.project.leader_id else []
+
+
+WEEKLY = register(Decision(
+    kind="weekly", entity="weekly_project_report",
+    load=lambda s, i: s.get(WeeklyProjectReport, i),
+    deciders=_weekly_leader,
+    is_open=lambda r: r.state == WEEKLY_SUBMITTED,
+    rev=lambda s, r: int(r.revision or 1),
+    content=_weekly_content,
+    buttons=(Button("approve", "同意报送", "已同意", "同意", primary=True, run=_review_weekly(True)),
+             Button("return", "退回修改", "已退回", "退回", reason=True, run=_review_weekly(False))),
+    ask="decision/name_weekly.txt",
+    decided=_kp_decided("weekly_project_report"),
+))
+
+
+# -- seed 001: a convener approves a topic the joint office reviewed (通过 / 退回, with a reason) ---------
+
+def _conveners(topic) -> list:
+    from sqlalchemy.orm import object_session
+
+    from bot.actions.projects import conveners
+
+    return list(dict.fromkeys(p.id for p in conveners(object_session(topic)) if p is not None))
+
+
+def _may_approve_topic(topic, person: Person) -> bool:
+    """The same test do_approve_topic makes: the convener role (总召集人 / 召集人)."""
+    from sqlalchemy.orm import object_session
+
+    from bot.domain.roles import roles_of
+    from models import ROLE_CONVENER
+
+    return roles_of(object_session(topic), person).has(ROLE_CONVENER)
+
+
+def _approve_topic(approve: bool):
+    def run(act, topic, reason: Optional[str]) -> str:
+        from bot.actions import projects as P
+
+        try:
+            P.do_approve_topic(act, topic, approve, reason)
+        except P.Refused as exc:
+            raise _projects_refused(exc) from None
+        return act.render("projects/topic_decided.txt", topic=topic, approve=approve, honorific=P.honorific)
+    return run
+
+
+def _topic_content(act, topic) -> dict:
+    return {"title": f"议题 {topic.code} 待您审定", "desc": truncate_chars(topic.title, 30),
+            "fields": [("编号", topic.code), ("项目", truncate_chars(topic.project.name, 16)),
+                       ("责任单位", truncate_chars(topic.responsible_units_text or "—", 16)),
+                       ("办理时限", cn_date(topic.time_limit) if topic.time_limit else "—"),
+                       ("提交人", topic.raised_by.name)]}
+
+
+TOPIC = register(Decision(
+    kind="topic", entity="meeting_topic",
+    load=lambda s, i: s.get(MeetingTopic, i),
+    deciders=_conveners,
+    is_open=lambda t: t.state == TOPIC_REVIEWED,
+    rev=lambda s, t: int(t.revision or 1),
+    content=_topic_content,
+    buttons=(Button("approve", "通过列入议题", "已通过", "同意", primary=True, run=_approve_topic(True)),
+             Button("return", "退回", "已退回", "退回", reason=True, run=_approve_topic(False))),
+    ask="decision/name_topic.txt",
+    decided=_kp_decided("meeting_topic"),
+    may=_may_approve_topic,
+))
+

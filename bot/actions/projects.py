@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.actions import decisions
 from bot.actions.forms import send_forms
 from bot.core.messages import Context
 from bot.documents.projects import form_info_from_seed, projects_filename, projects_xlsx
@@ -239,7 +240,8 @@ def do_submit_weekly(ctx: Context, project: KeyProject, unit: Unit, week: date, 
     if live(leader):
         ctx.notify_person(leader, ctx.render("projects/weekly_to_leader.txt", report=report, project=project,
                                              unit=unit, leader=leader, categories=PROBLEM_CATEGORIES),
-                          key=f"kp-weekly-review:{report.id}:{report.revision}", kind="key_project")
+                          key=f"kp-weekly-review:{report.id}:{report.revision}", kind="key_project",
+                          card=decisions.card(ctx, "weekly", report))
     return report
 
 
@@ -418,7 +420,8 @@ def do_review_topic(ctx: Context, topic: MeetingTopic, approve: bool, reason: Op
             if live(c):
                 ctx.notify_person(c, ctx.render("projects/topic_to_convener.txt", topic=topic, convener=c,
                                                 honorific=honorific),
-                                  key=f"kp-topic-convener:{topic.id}:{topic.revision}:{c.id}", kind="key_project")
+                                  key=f"kp-topic-convener:{topic.id}:{topic.revision}:{c.id}", kind="key_project",
+                                  card=decisions.card(ctx, "topic", topic))
         _tell_raiser(ctx, topic, "projects/topic_reviewed_to_raiser.txt",
                      f"kp-topic-reviewed:{topic.id}:{topic.revision}")
         return topic
