@@ -33,8 +33,12 @@ NO = {"取消", "否", "不", "算了", "no", "n"}
 ALL = {"全部", "都签", "全部签发", "all"}
 
 
+def state_key(person_id: int) -> str:
+    return f"decision:person:{person_id}"
+
+
 def _key(ctx: Context) -> str:
-    return f"decision:person:{ctx.person.id}"
+    return state_key(ctx.person.id)
 
 
 def load_waiting(ctx: Context) -> tuple[Optional[dict], Optional[int]]:
@@ -176,7 +180,7 @@ def choose_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
     return ask_confirm(ctx, records_of(ctx, picked), doc["button"], [])
 
 
-@commands.interceptor(priority=5)
+@commands.interceptor(priority=5, state=state_key)
 def intercept(ctx: Context, text: str) -> Optional[Reply]:
     """A card tap; else the answer to a waiting reason, confirmation or choice."""
     inc = ctx.incoming
