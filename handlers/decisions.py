@@ -149,6 +149,9 @@ class Answer:
 
     prompt: str
     read: Callable[[Context, str, str, D.Button], Any]
+    # a command typed instead (立项督办 M3 12月30日, 查 M3) lapses the question and is handled as usual: no date
+    # is a command, while a reason may begin like one and is taken as typed
+    commands_pass: bool = False
 
 
 def read_reason(ctx: Context, text: str, what: str, button: D.Button) -> str:
@@ -172,7 +175,7 @@ def read_deadline(ctx: Context, text: str, what: str, button: D.Button) -> D.Dea
 
 
 ANSWERS = {D.REASON: Answer("decision/ask_reason.txt", read_reason),
-           D.DEADLINE: Answer("decision/ask_deadline.txt", read_deadline)}
+           D.DEADLINE: Answer("decision/ask_deadline.txt", read_deadline, commands_pass=True)}
 
 
 def answer_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
@@ -184,8 +187,12 @@ def answer_typed(ctx: Context, doc: dict, text: str) -> Optional[Reply]:
         forget(ctx)
         return Reply(ctx.render("decision/cancelled.txt", what=name_of(ctx, *found[0]) if found else ""))
     kind, record = found[0]
+    asked = ANSWERS[button.ask]
+    if asked.commands_pass and ctx.runtime.router.find(text)[0] is not None:
+        forget(ctx)
+        return None
     try:
-        answer = ANSWERS[button.ask].read(ctx, text, name_of(ctx, kind, record), button)
+        answer = asked.read(ctx, text, name_of(ctx, kind, record), button)
     except Again as again:
         return Reply(again.text)
     forget(ctx)

@@ -141,7 +141,10 @@ def test_a_return_by_card_asks_the_reason(bot, peer, fake, cards):
 
 
 def test_a_typed_decision_after_the_cards_greys_them(bot, peer, fake, cards):
-    talk(Callback(bot, peer, "yangyoumei"), [("立项督办 M1 12月30日", ("已对事项M1立项督办", "分解督办 M1"))])
+    # typed while the card's question waits: a command, not a date — it is run, the question lapses
+    assert "请回复督办时限" in tap(bot, peer, fake, "yangyoumei", cards["yangyoumei"], "accept")
+    talk(Callback(bot, peer, "yangyoumei"), [("立项督办 M1 12月30日", ("已对事项M1立项督办", "分解督办 M1")),
+                                             ("12月31日", "没有看懂")])
     Sender(bot.rt).run_once()
     assert replaced(fake) == [(m, "已立项督办 · 11月23日 10:02") for m in MEMBERS]
     assert "由杨友梅立项督办" in tap(bot, peer, fake, "wujinming", cards["wujinming"], "accept")
