@@ -15,7 +15,6 @@ sub-items — content, 主办/协办 units, deadline each, until 完成 — bot.
 from __future__ import annotations
 
 from bot.actions import decisions as D
-from bot.actions.decisions import Deadline
 from bot.actions.escalation import (
     do_ask_lead_unit_to_escalate,
     do_raise_escalation,
@@ -84,7 +83,7 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
             split = note.strip().startswith(SPLIT_WORDS)
             if split:
                 note = note.strip()[2:].strip()
-            answer = Deadline(result.value, note)
+            answer = D.Deadline(result.value, note)
         try:
             decided = D.decide(ctx, "esc", esc, "accept" if accept else "return", answer)
         except D.Closed:  # decided by another member meanwhile

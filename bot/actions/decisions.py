@@ -211,9 +211,9 @@ def decide(act, kind: str, record, button_name: str, answer: Any = None, *,
            tap: Optional[dict] = None) -> str:
     """Run `button_name` on `record` for `act.actor` with `answer` (see `Button.run`); the reply text. Raises
     Refused / Closed (nothing changed), ValueError (no such button) or the action's TransitionError (e.g. a
-    reason is missing). The
-    action locks and re-reads the record, so two decisions at once give one, and Closed. `tap`: the card callback's
-    {"channel", "task_id", "response_code"}, whose code updates the card that was tapped."""
+    reason is missing). The action locks and re-reads the record, so two decisions at once give one, and
+    Closed. `tap`: the card callback's {"channel", "task_id", "response_code"}, whose code updates the card
+    that was tapped."""
     d = get(kind)
     button = d.button(button_name)
     if button is None:
