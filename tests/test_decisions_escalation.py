@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from bot.channels.common import card_task_of
 from bot.delivery.sender import Sender
 from bot.tools.fakes.wecom_server import FakeWeCom
 from models import ROLE_SUPERVISION, AuditLog, Escalation, Matter, Notice, Person
@@ -86,7 +87,7 @@ def replaced(fake) -> list[tuple]:
 
 def test_a_tap_asks_the_deadline_takes_the_item_on_once_and_greys_every_card(bot, peer, fake, cards):
     card = cards["wujinming"]
-    assert card["task_id"] == "dc-esc-1-1" and card["main_title"] == {"title": "M1 提请督办，请审定",
+    assert card_task_of(card["task_id"]) == "dc-esc-1-1" and card["main_title"] == {"title": "M1 提请督办，请审定",
                                                                       "desc": "石化园区道路征迁"}
     fields = {x["keyname"]: x["value"] for x in card["horizontal_content_list"]}
     assert fields == {"事项": "M1", "责任单位": "区发改局", "完成时限": "2026年12月20日", "提请人": "发改联络员",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.channels.common import card_task_of
 from bot.delivery.sender import Sender
 from bot.tools.fakes.wecom_server import FakeWeCom
 from models import AuditLog, MeetingTopic, Notice, WeeklyProjectReport
@@ -99,7 +100,7 @@ def weekly_card(bot, peer, fake):
 
 def test_the_weekly_card_is_sent_to_the_project_leader(weekly_card):
     card = weekly_card
-    assert card["task_id"] == "dc-weekly-1-1" and card["main_title"]["title"] == "问题清单 ZH1 待您审阅"
+    assert card_task_of(card["task_id"]) == "dc-weekly-1-1" and card["main_title"]["title"] == "问题清单 ZH1 待您审阅"
     fields = {x["keyname"]: x["value"] for x in card["horizontal_content_list"]}
     assert fields["填报单位"] == "区教育局" and fields["存在问题"] == "共 2 项"
     assert fields["攻坚目标"] == "达成 1 / 3 项"
@@ -137,7 +138,7 @@ def test_a_weekly_return_by_card_asks_the_reason(bot, peer, fake, weekly_card):
     # resubmitted: a new card (revision 2)
     talk(Callback(bot, peer, EDU_LIAISON), [("周报", "已被退回"), ("确认", "ZH1")])
     Sender(bot.rt).run_once()
-    assert [c["task_id"] for c in cards_to(fake, LEADER)] == ["dc-weekly-1-1", "dc-weekly-1-2"]
+    assert [card_task_of(c["task_id"]) for c in cards_to(fake, LEADER)] == ["dc-weekly-1-1", "dc-weekly-1-2"]
 
 
 def test_a_typed_weekly_review_shows_the_form_and_confirms(bot, peer, fake, weekly_card):
@@ -149,7 +150,8 @@ def test_a_typed_weekly_review_shows_the_form_and_confirms(bot, peer, fake, week
     assert weekly_state(bot.rt)[0] == "reviewed"
     Sender(bot.rt).run_once()
     [update] = fake.card_updates
-    assert update["task_id"] == "dc-weekly-1-1" and update["payload"]["button"]["replace_name"].startswith("已同意")
+    assert card_task_of(update["task_id"]) == "dc-weekly-1-1"
+    assert update["payload"]["button"]["replace_name"].startswith("已同意")
 
 
 def test_a_typed_weekly_return_updates_the_card(bot, peer, fake, weekly_card):
@@ -176,7 +178,7 @@ def topic_cards(bot, peer, fake):
 
 def test_the_topic_card_goes_to_the_conveners(topic_cards):
     card = topic_cards
-    assert card["task_id"] == "dc-topic-1-1" and card["main_title"]["title"] == "议题 YT1 待您审定"
+    assert card_task_of(card["task_id"]) == "dc-topic-1-1" and card["main_title"]["title"] == "议题 YT1 待您审定"
     assert [(b["text"], b["key"]) for b in card["button_list"]] == [("通过列入议题", "dc:topic:1:approve"),
                                                                    ("退回", "dc:topic:1:return")]
 
