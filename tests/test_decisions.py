@@ -13,45 +13,31 @@ from sqlalchemy import select
 from bot.actions import decisions as D
 from bot.channels.common import card_instance_id, card_task_of
 from bot.delivery.sender import Sender
-from bot.tools.fakes.wecom_server import FakeWeCom
 from models import AssignmentSlip, AuditLog, Matter, Notice, Person
 from tests import factories as f
+from tests.cards import card_app, fake_wecom, tap, wecom_peer
 from tests.dialog import Callback, Direct, at, talk
 from tests.slip_draft import DRAFT
-from tests.support import AES, AGENT, CORP, TOKEN, make_app, post, wecom_config
-from tests.wecom_peer import WeComPeer
+from tests.support import post
 
-SECRET = "decisions-secret"
 LEADER, OTHER, DRAFTER = "chenjianfeng", "guoyating", "linyongyong"
 
 
 @pytest.fixture
 def fake():
-    with FakeWeCom(CORP, SECRET, agent_id=int(AGENT)) as fk:
+    with fake_wecom() as fk:
         yield fk
 
 
 @pytest.fixture
 def peer():
-    return WeComPeer(TOKEN, AES, CORP, AGENT)
+    return wecom_peer()
 
 
 @pytest.fixture
 def bot(db_url, tmp_path, fake, monkeypatch):
-    # a loaded test machine can take longer than WeCom's 5 s for a first answer: these tests are about the
-    # answer, not its timing, so the passive-reply budget is widened (tests/test_wecom_callback.py times it)
-    from bot.channels.wecom import callback
-
-    monkeypatch.setattr(callback, "ANSWER_WITHIN", 60.0)
-    app = make_app(db_url, tmp_path, **wecom_config(WECOM_SECRET=SECRET, WECOM_API_BASE=fake.base_url,
-                                                    PASSIVE_REPLY_SECONDS=60.0))
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
-        f.small_org(s)
-    rt.clock.set(at(2026, 11, 23, 10, 2))
-    app.rt, app.client = rt, app.test_client()
-    yield app
-    rt.db.dispose()
+    with card_app(db_url, tmp_path, fake, monkeypatch, f.small_org, at(2026, 11, 23, 10, 2)) as app:
+        yield app
 
 
 def card_sent(bot, peer, fake, user, script) -> dict:
@@ -67,18 +53,6 @@ def drafted(bot, peer, fake):
     sent = card_sent(bot, peer, fake, DRAFTER, DRAFT)
     assert sent["touser"] == [LEADER]
     return sent["payload"]["template_card"]
-
-
-def tap(bot, peer, fake, user, card, button, *, code=None, create_time=None):
-    """A tap on `button` of `card` by `user`, in the shape WeCom posts it (template_card_event); the
-    passive reply's text ("" for an empty 200)."""
-    key = next(b["key"] for b in card["button_list"] if b["key"].endswith(":" + button))
-    code = code or fake.issue_code(card["task_id"], [user])
-    r = post(bot.client, peer.event(user, "template_card_event", key, create_time=create_time, extra={
-        "TaskId": card["task_id"], "CardType": "button_interaction", "ResponseCode": code}))
-    assert r.status_code == 200
-    reply = peer.reply(r.data)
-    return reply["Content"] if reply else ""
 
 
 def slip_state(rt):

@@ -9,14 +9,12 @@ from sqlalchemy import select
 
 from bot.channels.common import card_task_of
 from bot.delivery.sender import Sender
-from bot.tools.fakes.wecom_server import FakeWeCom
 from models import AuditLog, MeetingTopic, Notice, WeeklyProjectReport
+from tests.cards import card_app, cards_to, fake_wecom, tap, wecom_peer
 from tests.dialog import Callback, at, talk
 from tests.projects_data import CONVENER, EDU_LIAISON, LEADER, OFFICE, WEEKLY, fill_in
-from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, post, wecom_config
-from tests.wecom_peer import WeComPeer
+from tests.support import SEED_FILE
 
-SECRET = "decisions-projects-secret"
 TOPIC = [
     ("提交议题", "请选择项目"),
     ("1", "需提交联合会议研究协调的事项"),
@@ -31,46 +29,26 @@ TOPIC = [
 
 @pytest.fixture
 def fake():
-    with FakeWeCom(CORP, SECRET, agent_id=int(AGENT)) as fk:
+    with fake_wecom() as fk:
         yield fk
 
 
 @pytest.fixture
 def peer():
-    return WeComPeer(TOKEN, AES, CORP, AGENT)
+    return wecom_peer()
+
+
+def projects_org(s):
+    from bot.actions.seed import load_seed
+
+    load_seed(s, SEED_FILE)
+    fill_in(s)
 
 
 @pytest.fixture
 def bot(db_url, tmp_path, fake, monkeypatch):
-    from bot.actions.seed import load_seed
-    from bot.channels.wecom import callback
-
-    monkeypatch.setattr(callback, "ANSWER_WITHIN", 60.0)  # about the answer, not its timing (see test_decisions)
-    app = make_app(db_url, tmp_path, **wecom_config(WECOM_SECRET=SECRET, WECOM_API_BASE=fake.base_url,
-                                                    PASSIVE_REPLY_SECONDS=60.0))
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
-        load_seed(s, SEED_FILE)
-        fill_in(s)
-    rt.clock.set(at(2026, 12, 7, 9, 30))
-    app.rt, app.client = rt, app.test_client()
-    yield app
-    rt.db.dispose()
-
-
-def cards_to(fake, user):
-    return [x["payload"]["template_card"] for x in fake.sent
-            if x["kind"] == "app" and x["msgtype"] == "template_card" and x["touser"] == [user]]
-
-
-def tap(bot, peer, fake, user, card, button):
-    key = next(b["key"] for b in card["button_list"] if b["key"].endswith(":" + button))
-    code = fake.issue_code(card["task_id"], [user])
-    r = post(bot.client, peer.event(user, "template_card_event", key, extra={
-        "TaskId": card["task_id"], "CardType": "button_interaction", "ResponseCode": code}))
-    assert r.status_code == 200
-    reply = peer.reply(r.data)
-    return reply["Content"] if reply else ""
+    with card_app(db_url, tmp_path, fake, monkeypatch, projects_org, at(2026, 12, 7, 9, 30)) as app:
+        yield app
 
 
 def weekly_state(rt):
