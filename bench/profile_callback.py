@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.bulk_data import pick_list  # noqa: E402
 from tests.wecom_peer import WeComPeer  # noqa: E402
 
 TOKEN, AES, CORP = "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wwbenchcorp"
@@ -74,6 +75,8 @@ def answer_for(reply: str) -> str | None:
         return None
     if "请核对" in reply:
         return "确认"
+    if pick_list(reply):
+        return pick_list(reply)
     if "计划什么时候完成" in reply:
         return "下月15日"
     if "难点" in reply:

@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.profile_callback import AES, CORP, TOKEN, load_org, wipe  # noqa: E402
 from bench.wecom_load import free_port, group_cpu, start_server  # noqa: E402
+from tests.bulk_data import pick_list  # noqa: E402
 from tests.wecom_peer import WeComPeer  # noqa: E402
 
 SURGE_AT = "2026-12-05T17:00:00+08:00"
@@ -88,6 +89,8 @@ def answer_for(reply: str, status_answers: int) -> tuple[str | None, int]:
         return None, status_answers
     if "请核对" in reply:
         return "确认", status_answers
+    if pick_list(reply):
+        return pick_list(reply), status_answers
     if "1. 已完成" in reply:
         return ("1" if status_answers % 2 == 0 else "2"), status_answers + 1
     for marker, text in (("计划什么时候完成", "下月15日"), ("难点", "剩余3户未签约，正在协调"),

@@ -31,6 +31,17 @@ PLAN = [
 ]
 
 
+def pick_list(reply: str):
+    """A unit of this district leads items of several problem lists (minutes and slips): the 填报 asks which
+    one. The answer that picks the list with the most items ("填报 2"), or None when `reply` does not ask."""
+    import re
+
+    if "填报 序号" not in reply:
+        return None
+    sizes = {int(n): int(k) for n, k in re.findall(r"^(\d+)\. .*（(\d+)项）", reply, re.M)}
+    return f"填报 {max(sizes, key=lambda n: (sizes[n], -n))}" if sizes else "填报 1"
+
+
 def populate(engine, units: int, matters: int, seed: int = 7) -> dict:
     """Fill an empty, migrated database with Core bulk inserts; returns a few counts."""
     from sqlalchemy import insert

@@ -11,46 +11,33 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.actions import decisions as D
+from bot.channels.common import card_instance_id, card_task_of
 from bot.delivery.sender import Sender
-from bot.tools.fakes.wecom_server import FakeWeCom
-from models import AssignmentSlip, AuditLog, Matter, Notice
+from models import AssignmentSlip, AuditLog, Matter, Notice, Person
 from tests import factories as f
+from tests.cards import card_app, fake_wecom, tap, wecom_peer
 from tests.dialog import Callback, Direct, at, talk
 from tests.slip_draft import DRAFT
-from tests.support import AES, AGENT, CORP, TOKEN, make_app, post, wecom_config
-from tests.wecom_peer import WeComPeer
+from tests.support import post
 
-SECRET = "decisions-secret"
 LEADER, OTHER, DRAFTER = "chenjianfeng", "guoyating", "linyongyong"
 
 
 @pytest.fixture
 def fake():
-    with FakeWeCom(CORP, SECRET, agent_id=int(AGENT)) as fk:
+    with fake_wecom() as fk:
         yield fk
 
 
 @pytest.fixture
 def peer():
-    return WeComPeer(TOKEN, AES, CORP, AGENT)
+    return wecom_peer()
 
 
 @pytest.fixture
 def bot(db_url, tmp_path, fake, monkeypatch):
-    # a loaded test machine can take longer than WeCom's 5 s for a first answer: these tests are about the
-    # answer, not its timing, so the passive-reply budget is widened (tests/test_wecom_callback.py times it)
-    from bot.channels.wecom import callback
-
-    monkeypatch.setattr(callback, "ANSWER_WITHIN", 60.0)
-    app = make_app(db_url, tmp_path, **wecom_config(WECOM_SECRET=SECRET, WECOM_API_BASE=fake.base_url,
-                                                    PASSIVE_REPLY_SECONDS=60.0))
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
-        f.small_org(s)
-    rt.clock.set(at(2026, 11, 23, 10, 2))
-    app.rt, app.client = rt, app.test_client()
-    yield app
-    rt.db.dispose()
+    with card_app(db_url, tmp_path, fake, monkeypatch, f.small_org, at(2026, 11, 23, 10, 2)) as app:
+        yield app
 
 
 def card_sent(bot, peer, fake, user, script) -> dict:
@@ -68,18 +55,6 @@ def drafted(bot, peer, fake):
     return sent["payload"]["template_card"]
 
 
-def tap(bot, peer, fake, user, card, button, *, code=None, create_time=None):
-    """A tap on `button` of `card` by `user`, in the shape WeCom posts it (template_card_event); the
-    passive reply's text ("" for an empty 200)."""
-    key = next(b["key"] for b in card["button_list"] if b["key"].endswith(":" + button))
-    code = code or fake.issue_code(card["task_id"], [user])
-    r = post(bot.client, peer.event(user, "template_card_event", key, create_time=create_time, extra={
-        "TaskId": card["task_id"], "CardType": "button_interaction", "ResponseCode": code}))
-    assert r.status_code == 200
-    reply = peer.reply(r.data)
-    return reply["Content"] if reply else ""
-
-
 def slip_state(rt):
     with rt.db.session() as s:
         slip = s.scalar(select(AssignmentSlip))
@@ -88,7 +63,7 @@ def slip_state(rt):
 
 def test_the_card_shows_what_is_asked_the_key_fields_and_the_buttons(bot, peer, fake):
     card = drafted(bot, peer, fake)
-    assert card["card_type"] == "button_interaction" and card["task_id"] == "dc-slip-1-1"
+    assert card["card_type"] == "button_interaction" and card["task_id"] == card_instance_id("dc-slip-1-1", LEADER)
     assert card["main_title"]["title"] == "交办单 JB1 待您签发"
     fields = {x["keyname"]: x["value"] for x in card["horizontal_content_list"]}
     assert fields["编号"] == "JB1" and fields["起草人"] == "林勇勇" and fields["事项"] == "共 2 项"
@@ -107,7 +82,7 @@ def test_a_tap_signs_once_and_the_card_shows_the_result(bot, peer, fake):
     assert slip_state(bot.rt) == ("issued", None, 2)
     Sender(bot.rt).run_once()
     [update] = fake.card_updates
-    assert update["task_id"] == "dc-slip-1-1" and update["userids"] == [LEADER]
+    assert card_task_of(update["task_id"]) == "dc-slip-1-1" and update["userids"] == [LEADER]
     assert update["payload"]["button"] == {"replace_name": "已签发 · 11月23日 10:02"}
     # tapped again (a second tap before the card greyed out): answered, nothing changes, no second update
     again = tap(bot, peer, fake, LEADER, card, "sign")
@@ -285,7 +260,8 @@ def ext_card(bot, peer, fake):
 
 
 def test_an_extension_card_refused_with_a_reason(bot, peer, fake, ext_card):
-    assert ext_card["task_id"] == "dc-ext-1-1" and ext_card["main_title"]["title"] == "延期申请 1 待您审批"
+    assert card_task_of(ext_card["task_id"]) == "dc-ext-1-1"
+    assert ext_card["main_title"]["title"] == "延期申请 1 待您审批"
     fields = {x["keyname"]: x["value"] for x in ext_card["horizontal_content_list"]}
     assert fields["原时限"] == "2026年12月20日" and fields["申请时限"] == "2027年1月15日"
     assert "须由" in tap(bot, peer, fake, "xiaojiansong", ext_card, "approve")  # the other row's supervisor
@@ -327,7 +303,8 @@ def test_the_simulator_shows_a_card_with_its_tap_keys():
 
     card = {"task_id": "dc-slip-1-1", "title": "交办单 JB1 待您签发", "desc": "", "fields": [["编号", "JB1"]],
             "buttons": [{"key": "dc:slip:1:sign", "text": "同意签发", "primary": True}]}
-    assert card_text(template_card_body(card)) == "交办单 JB1 待您签发\n编号：JB1\n[同意签发] /tap dc:slip:1:sign"
+    body = template_card_body(card, "chenjianfeng")
+    assert card_text(body) == "交办单 JB1 待您签发\n编号：JB1\n[同意签发] /tap dc:slip:1:sign"
     assert card_text({"content": "x"}) == ""
 
 
@@ -354,3 +331,32 @@ def test_a_typed_close_shows_the_claim_and_confirms_and_the_card_follows(bot, pe
     with bot.rt.db.session() as s:
         assert s.scalar(select(Matter.state).where(Matter.code == "M1")) == "closed"
         assert s.scalar(select(AuditLog.reason).where(AuditLog.action == "closed")) == "材料齐全"
+
+
+def test_each_decider_gets_a_card_of_its_own_task_id_and_a_resend_is_not_a_second_card(bot, peer, fake):
+    """WeCom refuses a template card whose task_id the app used before (42014): every recipient's card has
+    its own (card_instance_id), and a resend of the very same card after an unknown outcome finds it
+    delivered rather than failing."""
+    from bot.channels.wecom.transport import WeComTransport
+    from bot.delivery import outbox
+
+    drafted(bot, peer, fake)  # JB1's card to the leader went out
+    with bot.rt.db.session() as s:
+        card = D.card(_acting(bot, s), "slip", s.scalar(select(AssignmentSlip)))
+        leader = s.scalar(select(Person).where(Person.wecom_userid == LEADER))
+        other = s.scalar(select(Person).where(Person.wecom_userid == OTHER))
+        transport = WeComTransport(bot.rt)
+        for person in (other, leader):  # the same task to another decider; and the leader's card once more
+            n = outbox.message_to_person(s, person, D.CARD, {"content": "x", "card": card}, key=f"again:{person.id}")
+            for part in transport.parts(transport.prepare(s, s.get(Notice, n.id))):
+                part()  # raises on any refusal
+    cards = [x for x in fake.sent if x["msgtype"] == "template_card"]
+    assert [x["touser"] for x in cards] == [[LEADER], [OTHER]]
+    assert len({x["payload"]["template_card"]["task_id"] for x in cards}) == 2
+    assert {card_task_of(x["payload"]["template_card"]["task_id"]) for x in cards} == {"dc-slip-1-1"}
+
+
+def _acting(bot, s):
+    from bot.actions.base import Acting
+
+    return Acting(s, "system:test", bot.rt.now(), bot.rt)

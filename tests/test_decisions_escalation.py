@@ -10,16 +10,14 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from bot.channels.common import card_task_of
 from bot.delivery.sender import Sender
-from bot.tools.fakes.wecom_server import FakeWeCom
 from models import ROLE_SUPERVISION, AuditLog, Escalation, Matter, Notice, Person
 from tests import factories as f
+from tests.cards import card_app, fake_wecom, tap, wecom_peer
 from tests.dialog import Callback, at, talk
-from tests.support import AES, AGENT, CORP, TOKEN, make_app, notice_rows, wecom_config
-from tests.test_decisions import tap
-from tests.wecom_peer import WeComPeer
+from tests.support import make_app, notice_rows
 
-SECRET = "decisions-escalation-secret"
 MEMBERS = ["wujinming", "yangyoumei"]  # 吴金明 (small_org's) and 杨友梅, the supervision group
 ADMIN, UNIT_LIAISON, OFFICE_LIAISON = "liuzhaoxuan", "ua", "linyongyong"
 REASON = "涉及住建、自然资源多部门，难以协调"
@@ -27,13 +25,13 @@ REASON = "涉及住建、自然资源多部门，难以协调"
 
 @pytest.fixture
 def fake():
-    with FakeWeCom(CORP, SECRET, agent_id=int(AGENT)) as fk:
+    with fake_wecom() as fk:
         yield fk
 
 
 @pytest.fixture
 def peer():
-    return WeComPeer(TOKEN, AES, CORP, AGENT)
+    return wecom_peer()
 
 
 def org_with_item(s, *, confidential: bool = False):
@@ -47,18 +45,8 @@ def org_with_item(s, *, confidential: bool = False):
 
 @pytest.fixture
 def bot(sqlite_url, tmp_path, fake, monkeypatch):
-    from bot.channels.wecom import callback
-
-    monkeypatch.setattr(callback, "ANSWER_WITHIN", 60.0)  # about the answer, not its timing (see test_decisions)
-    app = make_app(sqlite_url, tmp_path, **wecom_config(WECOM_SECRET=SECRET, WECOM_API_BASE=fake.base_url,
-                                                        PASSIVE_REPLY_SECONDS=60.0))
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
-        org_with_item(s)
-    rt.clock.set(at(2026, 11, 23, 10, 2))
-    app.rt, app.client = rt, app.test_client()
-    yield app
-    rt.db.dispose()
+    with card_app(sqlite_url, tmp_path, fake, monkeypatch, org_with_item, at(2026, 11, 23, 10, 2)) as app:
+        yield app
 
 
 @pytest.fixture
@@ -86,7 +74,7 @@ def replaced(fake) -> list[tuple]:
 
 def test_a_tap_asks_the_deadline_takes_the_item_on_once_and_greys_every_card(bot, peer, fake, cards):
     card = cards["wujinming"]
-    assert card["task_id"] == "dc-esc-1-1" and card["main_title"] == {"title": "M1 提请督办，请审定",
+    assert card_task_of(card["task_id"]) == "dc-esc-1-1" and card["main_title"] == {"title": "M1 提请督办，请审定",
                                                                       "desc": "石化园区道路征迁"}
     fields = {x["keyname"]: x["value"] for x in card["horizontal_content_list"]}
     assert fields == {"事项": "M1", "责任单位": "区发改局", "完成时限": "2026年12月20日", "提请人": "发改联络员",

@@ -7,15 +7,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.channels.common import card_task_of
 from bot.delivery.sender import Sender
-from bot.tools.fakes.wecom_server import FakeWeCom
 from models import AuditLog, MeetingTopic, Notice, WeeklyProjectReport
+from tests.cards import card_app, cards_to, fake_wecom, tap, wecom_peer
 from tests.dialog import Callback, at, talk
 from tests.projects_data import CONVENER, EDU_LIAISON, LEADER, OFFICE, WEEKLY, fill_in
-from tests.support import AES, AGENT, CORP, SEED_FILE, TOKEN, make_app, post, wecom_config
-from tests.wecom_peer import WeComPeer
+from tests.support import SEED_FILE
 
-SECRET = "decisions-projects-secret"
 TOPIC = [
     ("提交议题", "请选择项目"),
     ("1", "需提交联合会议研究协调的事项"),
@@ -30,46 +29,26 @@ TOPIC = [
 
 @pytest.fixture
 def fake():
-    with FakeWeCom(CORP, SECRET, agent_id=int(AGENT)) as fk:
+    with fake_wecom() as fk:
         yield fk
 
 
 @pytest.fixture
 def peer():
-    return WeComPeer(TOKEN, AES, CORP, AGENT)
+    return wecom_peer()
+
+
+def projects_org(s):
+    from bot.actions.seed import load_seed
+
+    load_seed(s, SEED_FILE)
+    fill_in(s)
 
 
 @pytest.fixture
 def bot(db_url, tmp_path, fake, monkeypatch):
-    from bot.actions.seed import load_seed
-    from bot.channels.wecom import callback
-
-    monkeypatch.setattr(callback, "ANSWER_WITHIN", 60.0)  # about the answer, not its timing (see test_decisions)
-    app = make_app(db_url, tmp_path, **wecom_config(WECOM_SECRET=SECRET, WECOM_API_BASE=fake.base_url,
-                                                    PASSIVE_REPLY_SECONDS=60.0))
-    rt = app.extensions["bot"]
-    with rt.db.session() as s:
-        load_seed(s, SEED_FILE)
-        fill_in(s)
-    rt.clock.set(at(2026, 12, 7, 9, 30))
-    app.rt, app.client = rt, app.test_client()
-    yield app
-    rt.db.dispose()
-
-
-def cards_to(fake, user):
-    return [x["payload"]["template_card"] for x in fake.sent
-            if x["kind"] == "app" and x["msgtype"] == "template_card" and x["touser"] == [user]]
-
-
-def tap(bot, peer, fake, user, card, button):
-    key = next(b["key"] for b in card["button_list"] if b["key"].endswith(":" + button))
-    code = fake.issue_code(card["task_id"], [user])
-    r = post(bot.client, peer.event(user, "template_card_event", key, extra={
-        "TaskId": card["task_id"], "CardType": "button_interaction", "ResponseCode": code}))
-    assert r.status_code == 200
-    reply = peer.reply(r.data)
-    return reply["Content"] if reply else ""
+    with card_app(db_url, tmp_path, fake, monkeypatch, projects_org, at(2026, 12, 7, 9, 30)) as app:
+        yield app
 
 
 def weekly_state(rt):
@@ -99,7 +78,7 @@ def weekly_card(bot, peer, fake):
 
 def test_the_weekly_card_is_sent_to_the_project_leader(weekly_card):
     card = weekly_card
-    assert card["task_id"] == "dc-weekly-1-1" and card["main_title"]["title"] == "问题清单 ZH1 待您审阅"
+    assert card_task_of(card["task_id"]) == "dc-weekly-1-1" and card["main_title"]["title"] == "问题清单 ZH1 待您审阅"
     fields = {x["keyname"]: x["value"] for x in card["horizontal_content_list"]}
     assert fields["填报单位"] == "区教育局" and fields["存在问题"] == "共 2 项"
     assert fields["攻坚目标"] == "达成 1 / 3 项"
@@ -137,7 +116,7 @@ def test_a_weekly_return_by_card_asks_the_reason(bot, peer, fake, weekly_card):
     # resubmitted: a new card (revision 2)
     talk(Callback(bot, peer, EDU_LIAISON), [("周报", "已被退回"), ("确认", "ZH1")])
     Sender(bot.rt).run_once()
-    assert [c["task_id"] for c in cards_to(fake, LEADER)] == ["dc-weekly-1-1", "dc-weekly-1-2"]
+    assert [card_task_of(c["task_id"]) for c in cards_to(fake, LEADER)] == ["dc-weekly-1-1", "dc-weekly-1-2"]
 
 
 def test_a_typed_weekly_review_shows_the_form_and_confirms(bot, peer, fake, weekly_card):
@@ -149,7 +128,8 @@ def test_a_typed_weekly_review_shows_the_form_and_confirms(bot, peer, fake, week
     assert weekly_state(bot.rt)[0] == "reviewed"
     Sender(bot.rt).run_once()
     [update] = fake.card_updates
-    assert update["task_id"] == "dc-weekly-1-1" and update["payload"]["button"]["replace_name"].startswith("已同意")
+    assert card_task_of(update["task_id"]) == "dc-weekly-1-1"
+    assert update["payload"]["button"]["replace_name"].startswith("已同意")
 
 
 def test_a_typed_weekly_return_updates_the_card(bot, peer, fake, weekly_card):
@@ -176,7 +156,7 @@ def topic_cards(bot, peer, fake):
 
 def test_the_topic_card_goes_to_the_conveners(topic_cards):
     card = topic_cards
-    assert card["task_id"] == "dc-topic-1-1" and card["main_title"]["title"] == "议题 YT1 待您审定"
+    assert card_task_of(card["task_id"]) == "dc-topic-1-1" and card["main_title"]["title"] == "议题 YT1 待您审定"
     assert [(b["text"], b["key"]) for b in card["button_list"]] == [("通过列入议题", "dc:topic:1:approve"),
                                                                    ("退回", "dc:topic:1:return")]
 

@@ -382,3 +382,20 @@ def test_standalone_prints_base_url(http):
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def test_a_template_cards_task_id_is_unique_in_the_app(fake, http):
+    """WeCom: "同一个应用任务id不能重复" — errcode 42014 for a task_id used before, empty, or over 128 bytes."""
+    tok = token(fake, http)
+
+    def card(task_id, touser="alice"):
+        return {"touser": touser, "msgtype": "template_card", "agentid": 1, "template_card": {
+            "card_type": "button_interaction", "main_title": {"title": "t"}, "task_id": task_id,
+            "button_list": [{"text": "ok", "key": "k"}]}}
+
+    assert send(fake, http, tok, card("t-1"))["errcode"] == 0
+    assert send(fake, http, tok, card("t-1", touser="bob"))["errcode"] == 42014  # for anyone
+    assert send(fake, http, tok, card(""))["errcode"] == 42014
+    assert send(fake, http, tok, card("x" * 129))["errcode"] == 42014
+    assert send(fake, http, tok, card("t-2", touser="bob"))["errcode"] == 0
+    assert [r["touser"] for r in fake.sent] == [["alice"], ["bob"]]

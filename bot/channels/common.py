@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,23 @@ from typing import Any, Optional
 
 from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
+_INSTANCE_SUFFIX = re.compile(r"-[0-9a-f]{10}$")
+
+
+def card_instance_id(task_id: str, user_id: str) -> str:
+    """The platform's id of the decision card `task_id` (bot.actions.decisions.task_id) as delivered to
+    `user_id`: WeCom's template-card task_id and DingTalk's outTrackId are both unique in the app (WeCom
+    refuses a used one with 42014, DingTalk's createAndDeliver too), and a decision with several deciders —
+    an item's office liaisons, the supervision group's members, the conveners — sends each of them a card of
+    the same task. A digest of the recipient keeps the instances apart; a tap maps back (`card_task_of`)."""
+    return "%s-%s" % (task_id, hashlib.sha256(user_id.encode()).hexdigest()[:10])
+
+
+def card_task_of(instance_id: str) -> str:
+    """The task id of a card instance (`card_instance_id`); one delivered before cards were per person is its
+    task id. No task id ends in ten hex digits: its last part is a revision of at most six."""
+    return _INSTANCE_SUFFIX.sub("", instance_id)
 
 
 class Refused(Exception):

@@ -39,6 +39,12 @@ def org_version(session: Session) -> Optional[int]:
     return session.connection().execute(VERSION).scalar()
 
 
+def lock_name_of(person: Optional[Person], channel: str, user_id: str) -> str:
+    """The name of the lock that keeps one message at a time per sender: per PERSON (the same person on
+    WeCom and DingTalk included), per platform identity for someone unregistered."""
+    return f"person:{person.id}" if person is not None else f"user:{channel}:{user_id}"
+
+
 def _snapshot(person: Person) -> Person:
     """A detached copy of `person`'s column values (never attached to a session itself)."""
     copy = Person()
@@ -56,6 +62,13 @@ class People:
         self.entries: dict[tuple[str, str], tuple[Optional[Person], Optional[Roles]]] = {}
         self.lock = threading.Lock()
         self.hits = self.misses = 0
+
+    def lock_name(self, channel: str, user_id: str) -> Optional[str]:
+        """The lock name of the sender as cached (None: not cached). Only a hint, tried before the org
+        chart's version is read: the caller checks it against the person `lookup` then returns."""
+        with self.lock:
+            found = self.entries.get((channel, user_id))
+        return lock_name_of(found[0], channel, user_id) if found is not None else None
 
     def lookup(self, session: Session, version: Optional[int], channel: str,
                user_id: str) -> tuple[Optional[Person], Optional[Roles]]:

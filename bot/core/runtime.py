@@ -57,11 +57,27 @@ PG_CLAIM = text(
     "ON CONFLICT (key) DO NOTHING RETURNING 1) "
     "SELECT EXISTS (SELECT 1 FROM claim), (SELECT version FROM org_version WHERE id = 1)"
 ).bindparams(bindparam("at", type_=ProcessedMessage.__table__.c.created_at.type))
+# The same, and the person's lock when the sender is known from the cache: tried (never waited for) once the
+# claim is taken — the OFFSET 0 subquery evaluates the claim first, so a platform retry that conflicts with
+# its first copy's uncommitted claim never holds the person's lock while it waits (that order could deadlock
+# with the first copy). A lock held by someone else is then waited for by PG_LOCK, as before.
+PG_CLAIM_TRY_LOCK = text(
+    "WITH claim AS (INSERT INTO processed_message (key, created_at) VALUES (:key, :at) "
+    "ON CONFLICT (key) DO NOTHING RETURNING 1) "
+    "SELECT c.fresh, (SELECT version FROM org_version WHERE id = 1), "
+    "CASE WHEN c.fresh THEN pg_try_advisory_xact_lock(:k) ELSE false END "
+    "FROM (SELECT EXISTS (SELECT 1 FROM claim) AS fresh OFFSET 0) AS c"
+).bindparams(bindparam("at", type_=ProcessedMessage.__table__.c.created_at.type))
 # The person lock in one round trip: set lock_timeout, wait for the lock, set it back (OFFSET 0 keeps the
 # three in this order: the subqueries are not flattened).
 PG_LOCK = text(
     "SELECT set_config('lock_timeout', '0', true) FROM (SELECT pg_advisory_xact_lock(:k) FROM "
     "(SELECT set_config('lock_timeout', :wait, true)) AS t OFFSET 0) AS l OFFSET 0")
+
+
+def lock_key(name: str) -> int:
+    """The advisory lock number of a person lock's name."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 class Runtime:
@@ -108,14 +124,20 @@ class Runtime:
                 .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
         return session.connection().execute(stmt).first() is not None
 
-    def claim_and_version(self, session: Session, key: str) -> tuple[bool, Optional[int]]:
+    def claim_and_version(self, session: Session, key: str, lock: Optional[str] = None
+                          ) -> tuple[bool, Optional[int], Optional[str]]:
         """`claim_message(key, session)` and the org chart's version (bot.core.people), in that order; one
-        round trip on PostgreSQL."""
+        round trip on PostgreSQL. With `lock` (the person lock the sender had last time), that lock is also
+        tried in the same round trip once the claim is taken: the third value is `lock` when it is held."""
         if self.db.is_sqlite:
             fresh = self.claim_message(key, session)
-            return fresh, people.org_version(session)
-        fresh, version = session.connection().execute(PG_CLAIM, {"key": key, "at": utcnow()}).one()
-        return bool(fresh), version
+            return fresh, people.org_version(session), None
+        if lock is None:
+            fresh, version = session.connection().execute(PG_CLAIM, {"key": key, "at": utcnow()}).one()
+            return bool(fresh), version, None
+        fresh, version, held = session.connection().execute(
+            PG_CLAIM_TRY_LOCK, {"key": key, "at": utcnow(), "k": lock_key(lock)}).one()
+        return bool(fresh), version, (lock if held else None)
 
     def find_person(self, session: Session, channel: str, user_id: str) -> Optional[Person]:
         return people.find_person(session, channel, user_id)
@@ -128,9 +150,9 @@ class Runtime:
         already holds the database's one write lock (BEGIN IMMEDIATE)."""
         if self.db.is_sqlite:
             return
-        digest = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
         try:
-            session.connection().execute(PG_LOCK, {"k": digest, "wait": f"{int(USER_LOCK_WAIT_SECONDS * 1000)}ms"})
+            session.connection().execute(PG_LOCK, {"k": lock_key(name),
+                                                   "wait": f"{int(USER_LOCK_WAIT_SECONDS * 1000)}ms"})
         except OperationalError as exc:
             if getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03":  # lock_not_available
                 raise LockTimeout(name) from None
@@ -162,15 +184,18 @@ class Runtime:
         key = f"{incoming.channel}:{incoming.msg_id}"
         try:
             with self.db.session() as session:
+                held = None
                 if dedup:
-                    fresh, version = self.claim_and_version(session, key)
+                    hint = self.people.lock_name(incoming.channel, incoming.user_id)
+                    fresh, version, held = self.claim_and_version(session, key, hint)
                     if not fresh:
                         return DUPLICATE, "duplicate"
                 else:
                     version = people.org_version(session)
                 person, roles = self.people.lookup(session, version, incoming.channel, incoming.user_id)
-                self.lock_person(session, f"person:{person.id}" if person is not None
-                                 else f"user:{incoming.channel}:{incoming.user_id}")
+                name = people.lock_name_of(person, incoming.channel, incoming.user_id)
+                if held != name:  # not tried, taken by another message of theirs, or the org chart changed
+                    self.lock_person(session, name)
                 if person is None:
                     reply, result = Reply(render("core/unregistered.txt")), "unregistered"
                 else:

@@ -36,6 +36,8 @@ from bot.channels.common import (  # noqa: F401
     TokenClient,
     TokenRejected,
     UnknownOutcome,
+    card_instance_id,
+    card_task_of,
 )
 
 __all__ = [
@@ -158,21 +160,13 @@ def robot_message(msgtype: str, content: str, title: Optional[str] = None) -> tu
 
 # -- the client --------------------------------------------------------------------------------
 
-_TRACK_SUFFIX = re.compile(r"-[0-9a-f]{10}$")
-
-
 def track_id(task_id: str, user_id: str) -> str:
-    """The outTrackId of the decision card `task_id` (bot.actions.decisions.task_id) delivered to `user_id`.
-    A card instance's outTrackId is unique (createAndDeliver refuses one used before), and a decision with
-    several deciders — the supervision group's members, the conveners — sends each of them a card of the
-    same task: a digest of the recipient keeps the instances apart, and the update names each one."""
-    return "%s-%s" % (task_id, hashlib.sha256(user_id.encode()).hexdigest()[:10])
+    """The outTrackId of the decision card `task_id` delivered to `user_id` (unique per instance:
+    createAndDeliver refuses one used before) — bot.channels.common.card_instance_id."""
+    return card_instance_id(task_id, user_id)
 
 
-def task_of(out_track_id: str) -> str:
-    """The task id of an outTrackId (`track_id`); one delivered before cards were per person is its task id.
-    No task id ends in ten hex digits: its last part is a revision of at most six."""
-    return _TRACK_SUFFIX.sub("", out_track_id)
+task_of = card_task_of  # the task id of an outTrackId
 
 
 class DingTalkClient(TokenClient):

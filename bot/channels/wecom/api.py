@@ -34,6 +34,7 @@ from bot.channels.common import (  # noqa: F401
     TokenClient,
     TokenRejected,
     UnknownOutcome,
+    card_instance_id,
 )
 from bot.delivery.textsplit import utf8_len
 
@@ -199,18 +200,19 @@ def _clip(text: object, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def template_card_body(card: dict) -> dict:
+def template_card_body(card: dict, user: str) -> dict:
     """A decision card (bot.actions.decisions.card) as a `button_interaction` template card, after WeCom's
     message/send document (developer.work.weixin.qq.com/document/path/90236, 按钮交互型): main_title, up to
     six horizontal_content_list rows (keyname ≤ 5 characters suggested, value ≤ 26), a task_id unique in
-    the app, and up to six buttons whose `key` comes back as the tap's EventKey."""
+    the app — the card's task as delivered to `user` (bot.channels.common.card_instance_id) — and up to six
+    buttons whose `key` comes back as the tap's EventKey."""
     return {
         "card_type": "button_interaction",
         "source": {"desc": CARD_SOURCE},
         "main_title": {"title": _clip(card["title"], 26), "desc": _clip(card.get("desc"), 30)},
         "horizontal_content_list": [{"keyname": _clip(k, 5), "value": _clip(v, 26)}
                                     for k, v in (card.get("fields") or [])[:6]],
-        "task_id": card["task_id"],
+        "task_id": card_instance_id(card["task_id"], user),
         "button_list": [{"text": _clip(b["text"], 10), "style": 1 if b.get("primary") else 2, "key": b["key"]}
                         for b in card["buttons"][:6]],
     }

@@ -35,7 +35,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot.channels.common import Refused, lazy_pool, read_body, refusal
+from bot.channels.common import Refused, card_task_of, lazy_pool, read_body, refusal
 from bot.core import replies
 from bot.core.messages import Incoming, Reply
 from bot.delivery import addressing, outbox
@@ -176,7 +176,8 @@ def to_incoming(fields: dict, tz) -> Optional[Incoming]:
         return None
     extra = {}
     if event == "card":
-        extra = {"task_id": fields.get("TaskId", ""), "response_code": fields.get("ResponseCode", ""),
+        # the card's task: its per-recipient task_id (bot.channels.common.card_instance_id) mapped back
+        extra = {"task_id": card_task_of(fields.get("TaskId", "")), "response_code": fields.get("ResponseCode", ""),
                  "card_type": fields.get("CardType", ""),
                  "selected": {i["question_key"]: i["option_ids"] for i in fields.get("SelectedItems", [])}}
     return Incoming(event=event, event_key=fields.get("EventKey") or None, extra=extra, **base)

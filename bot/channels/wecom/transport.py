@@ -15,6 +15,7 @@ from config.settings import robot_credential
 from models import TARGET_USER, ChatGroup
 
 CHANNEL = "wecom"
+TASK_ID_USED = 42014  # "taskid has existed": a template card's task_id is unique in the app
 CARD_CODE_TTL = 72 * 3600  # a response_code can update its card within 72 hours
 
 
@@ -93,12 +94,17 @@ class WeComTransport(Transport):
         """Send the template card and keep the send's response_code (72 h) for the update after a decision
         taken elsewhere (typed, or on DingTalk); a tap brings its own code."""
         user = job.target
-        body = wecom_api.template_card_body(card)
+        body = wecom_api.template_card_body(card, user)
 
         def call():
             check = unknown_for(job)
-            result = (self.client.send_app([user], "template_card", body, duplicate_check=check) if check
-                      else self.client.send_app([user], "template_card", body))
+            try:
+                result = (self.client.send_app([user], "template_card", body, duplicate_check=check) if check
+                          else self.client.send_app([user], "template_card", body))
+            except wecom_api.PermanentError as exc:
+                if exc.errcode == TASK_ID_USED:  # this very card was delivered (a resend after an unknown
+                    return  # outcome): WeCom keeps one card per task_id, so it is not sent twice
+                raise
             if user in wecom_api.invalid_users(result):
                 raise PermanentError(None, f"invalid user {user!r}")
             if result.get("response_code"):

@@ -115,6 +115,7 @@ class FakeWeCom:
         self._sent: list[dict] = []
         self._dropped: list[dict] = []
         self._codes: dict[str, dict] = {}  # response_code -> {"task_id", "users", "at", "used"}
+        self._task_ids: set[str] = set()  # template cards' task_ids sent so far: unique in the app
         self._rules: list[_FailRule] = []
         self._robot_hits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._member_hits: dict[str, collections.deque] = collections.defaultdict(collections.deque)
@@ -377,6 +378,12 @@ class FakeWeCom:
                     return fake._err(40008, "invalid message type")
                 if msgtype not in data:
                     return fake._err(40035, "%s body missing" % msgtype)
+                if msgtype == "template_card":
+                    # WeCom: "同一个应用任务id不能重复" — a task_id used before (for anyone) is refused
+                    card = data["template_card"] if isinstance(data["template_card"], dict) else {}
+                    task = str(card.get("task_id") or "")
+                    if not task or len(task.encode()) > 128 or task in fake._task_ids:
+                        return fake._err(42014, "taskid has existed or empty or exceed max len")
                 if msgtype in ("text", "markdown"):
                     limit = TEXT_MAX_BYTES if msgtype == "text" else APP_MARKDOWN_MAX_BYTES
                     bad = fake._content_error(msgtype, data[msgtype], limit)
@@ -414,8 +421,8 @@ class FakeWeCom:
                                   "msgtype": msgtype, "payload": data})
                 code = ""
                 if msgtype == "template_card" and delivered:
-                    card = data["template_card"] if isinstance(data["template_card"], dict) else {}
-                    code = fake.issue_code(str(card.get("task_id", "")), delivered)
+                    fake._task_ids.add(task)
+                    code = fake.issue_code(task, delivered)
                 return fake._err(0, "ok", invaliduser="|".join(invalid), invalidparty="",
                                  invalidtag="", unlicenseduser="",
                                  msgid=secrets.token_hex(16), response_code=code)
