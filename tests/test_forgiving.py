@@ -565,3 +565,45 @@ def test_a_planned_date_that_was_yesterday_is_asked_back_in_the_report(db_url, t
         ("无", ("请核对", "2027年1月31日")),
     ])
     rt.db.dispose()
+
+
+VOCABULARY = """
+import json, sys
+import yaml
+from handlers import build_router
+seed = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+words = {w for c in build_router().commands for w in c.words}
+words |= {n for u in seed["units"] for n in [u["name"], *u.get("aliases", [])]}
+words |= {p["name"] for p in seed["people"]} | {k["name"] for k in seed["key_projects"]["projects"]}
+if sys.argv[2] == "full":
+    import pypinyin
+    read = {w: "".join(pypinyin.lazy_pinyin(w)).lower() for w in words}
+else:
+    from bot.domain import fuzzy
+    read = {w: fuzzy.pinyin(w) for w in words}
+    import pypinyin.constants
+    assert len(pypinyin.constants.PHRASES_DICT) < 100, "the phrase dictionary was loaded"
+print(json.dumps(read, ensure_ascii=False))
+"""
+
+
+def test_the_bots_vocabulary_reads_as_with_pypinyins_full_phrase_dictionary():
+    """The bot reads characters one by one (no 44-MB phrase dictionary in every process) plus its own few
+    phrases (fuzzy.PHRASES): every command keyword and every unit, person and project name of the seed reads
+    exactly as pypinyin reads it with the full dictionary (协调 xietiao, not xiediao; 重新 chongxin)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT, SEED_FILE
+
+    def readings(mode: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if k != "PYPINYIN_NO_PHRASES"}
+        out = subprocess.run([sys.executable, "-c", VOCABULARY, str(SEED_FILE), mode], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120, check=True)
+        return json.loads(out.stdout)
+
+    full, bot = readings("full"), readings("bot")
+    assert len(full) > 300
+    assert {w: (bot[w], full[w]) for w in full if bot[w] != full[w]} == {}

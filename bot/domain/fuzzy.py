@@ -30,12 +30,30 @@ def _convert(text: str) -> str:
     return zhconv.convert(unicodedata.normalize("NFKC", text), "zh-hans")
 
 
+# pypinyin's phrase dictionary (44 MB in every process, most of the forgiving-input tables) only decides
+# polyphonic characters by their neighbours; the bot compares its own small vocabulary — command keywords and
+# the org chart's names — so it reads characters one by one (PYPINYIN_NO_PHRASES) and names the few phrases
+# of that vocabulary whose polyphones need their context. tests/test_forgiving.py checks that every command
+# keyword and seed name reads as it does with the full dictionary.
+PHRASES = {"协调": [["xié"], ["tiáo"]], "重新": [["chóng"], ["xīn"]]}
+
+
+def _pinyin_module():
+    import os
+
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")  # read when pypinyin is first imported
+    import pypinyin
+
+    if not getattr(pypinyin, "_bot_phrases", False):
+        pypinyin.load_phrases_dict(PHRASES)
+        pypinyin._bot_phrases = True
+    return pypinyin
+
+
 @lru_cache(maxsize=4096)
 def pinyin(text: str) -> str:
     """Toneless pinyin of the Chinese characters (others kept, lower-case): 天报 → tianbao."""
-    from pypinyin import lazy_pinyin  # loaded on first use
-
-    return "".join(lazy_pinyin(text)).lower()
+    return "".join(_pinyin_module().lazy_pinyin(text)).lower()  # loaded on first use
 
 
 def similarity(typed: str, word: str) -> float:
