@@ -95,7 +95,8 @@ def test_kv_store_writes_after_commit_and_leaves_anchor_and_tombstone(sqlite_url
 def test_fetch_reads_plain_and_versioned_keys_at_once(kv):
     kv.set("s", "hint", ttl=60)
     assert kv.set_versioned("d", "doc", expected=0, ttl=60)
-    assert kv.fetch(["s", "nothing"], ["d", "none"]) == ({"s": "hint", "nothing": None}, {"d": (1, "doc"), "none": None})
+    assert kv.fetch(["s", "nothing"], ["d", "none"]) == ({"s": "hint", "nothing": None},
+                                                         {"d": (1, "doc"), "none": None})
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["database drafts", "redis drafts"])
