@@ -69,13 +69,26 @@ def test_serve_keeps_none_of_the_monthly_reports_libraries_after_its_catch_up(sq
     rt.db.dispose()
 
 
-def test_a_web_worker_does_not_import_openpyxl_numpy_or_matplotlib():
+def test_a_web_worker_loads_no_document_library_at_start_and_never_openpyxl(sqlite_url):
+    """After create_app: no matplotlib, openpyxl (numpy, PIL), XlsxWriter or python-docx (lxml) — the chat's
+    documents load XlsxWriter / python-docx with the first one; the board's ledger download never loads
+    openpyxl."""
     script = textwrap.dedent("""
         import sys, tempfile
+        from datetime import datetime
         from bot import create_app
-        create_app({"DATABASE_URL": "sqlite://", "INSTANCE_DIR": tempfile.mkdtemp(), "EMBEDDED_WORKERS": False})
-        print(",".join(m for m in ("openpyxl", "numpy", "PIL", "matplotlib") if m in sys.modules))
+        from bot.domain.roles import Roles
+        from bot.web.board.downloads import FORMS
+        from models import ROLE_ADMIN
+        HEAVY = ("openpyxl", "numpy", "PIL", "matplotlib", "xlsxwriter", "docx", "lxml")
+        app = create_app({"DATABASE_URL": sys.argv[1], "INSTANCE_DIR": tempfile.mkdtemp(), "EMBEDDED_WORKERS": False})
+        print(",".join(m for m in HEAVY if m in sys.modules))
+        with app.extensions["bot"].db.session() as s:
+            name, data = FORMS["ledger"].export(s, Roles(0, frozenset({ROLE_ADMIN})), now=datetime(2026, 12, 7))
+        assert data[:2] == b"PK", name
+        print(",".join(m for m in HEAVY if m in sys.modules))
     """)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    run = subprocess.run([sys.executable, "-c", script, sqlite_url], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == ""
+    assert run.stdout.splitlines() == ["", "xlsxwriter"]
