@@ -92,3 +92,23 @@ def test_a_web_worker_loads_no_document_library_at_start_and_never_openpyxl(sqli
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["", "xlsxwriter"]
+
+
+def test_serve_migrates_in_a_child_process(tmp_path):
+    """`serve` migrates at start; alembic and the migration scripts (~9 MB) stay out of it."""
+    script = textwrap.dedent("""
+        import sys
+        from bot import create_app
+        from bot.infra.db import current_revision, head_revision
+        from bot.tools.cli import prepare_database
+        rt = create_app({"DATABASE_URL": sys.argv[1], "INSTANCE_DIR": sys.argv[2], "EMBEDDED_WORKERS": False,
+                         "REDIS_URL": ""}).extensions["bot"]
+        prepare_database(rt)
+        loaded = "alembic" in sys.modules
+        print(loaded, current_revision(sys.argv[1]) == head_revision())
+    """)
+    url = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    run = subprocess.run([sys.executable, "-c", script, url, str(tmp_path)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "True"]
