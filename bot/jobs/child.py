@@ -138,8 +138,10 @@ def main() -> int:
     runtime = None
     try:
         from bot import create_app
+        from bot.core import forgiving
         from bot.jobs import JobSpec, _call
 
+        forgiving.skip_warm_up()  # the pinyin and conversion tables are for messages: none come here
         settings = dict(request["settings"], EMBEDDED_WORKERS=False)
         runtime = create_app(settings).extensions["bot"]
         clock = request.get("clock") or {}
