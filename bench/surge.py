@@ -3,7 +3,7 @@
     .venv/bin/python bench/surge.py postgresql+psycopg://postgres@127.0.0.1:5432/SCRATCH \
         --redis-url redis://127.0.0.1:6379/9 --units 5000 --think 20
     .venv/bin/python bench/surge.py … --knee 4,8,16,32,64      # closed loop, no think time: p99 per level
-    .venv/bin/python bench/surge.py --serve …                  # the embedded `serve` (SQLite) instead
+    .venv/bin/python bench/surge.py --serve --units 60 --think 5 --ramp 20   # the embedded `serve` (SQLite)
 
 The database given is WIPED (PostgreSQL: schema public dropped and re-created): use a scratch one. It
 loads a synthetic district (tests/bulk_data.populate: --units units, three matters each, no report yet
@@ -336,7 +336,7 @@ def print_stats(title: str, stats: Stats, wall: float, cpu: float, cores: int) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("database_url", help="a scratch database: it is WIPED")
+    ap.add_argument("database_url", nargs="?", help="a scratch database: it is WIPED (not with --serve)")
     ap.add_argument("--redis-url", default="")
     ap.add_argument("--units", type=int, default=5000)
     ap.add_argument("--workers", type=int, default=5)
@@ -349,6 +349,8 @@ def main() -> None:
     ap.add_argument("--serve", action="store_true", help="the embedded `python -m bot serve` (SQLite)")
     ap.add_argument("--pool", default="6,6", help="DATABASE_POOL_SIZE,DATABASE_MAX_OVERFLOW per worker")
     args = ap.parse_args()
+    if not args.serve and not args.database_url:
+        ap.error("a database URL is needed (or --serve)")
 
     tmp = tempfile.mkdtemp(prefix="h8-surge-")
     url = f"sqlite:///{tmp}/surge.sqlite3" if args.serve else args.database_url
