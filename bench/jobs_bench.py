@@ -9,8 +9,9 @@ Each job runs as of the moment it is scheduled for in December 2026, twice: "fir
 ever on the whole ledger (every notice it implies is created — the worst case), "again" is the same
 run repeated (nothing new). matter_deadlines is also timed as a daily run ("next day": the day after
 a run). Queries are counted per run (SQLAlchemy cursor events) to show they do not grow with units.
-The monthly report runs after `warm_up()` (matplotlib's import and font list), as in the scheduler,
-which warms each job up when it starts; the cold import is timed on its own in a fresh process.
+The monthly report runs after `warm_up()` (matplotlib's import and font list), as in the scheduler's
+child process for the job (bot.jobs.child: the warm-up, then the run); the cold import is timed on its
+own in a fresh process.
 """
 from __future__ import annotations
 
@@ -58,11 +59,11 @@ def bench(url: str, units: int, matters: int, instance: Path) -> list[tuple]:
 
     for name, moment in PLAN:
         if name == "monthly_report" and "matplotlib.pyplot" not in sys.modules:
-            # as the scheduler does when it starts (bot.jobs.scheduler: each job's `warm_up` hook); the cold
-            # cost is measured on its own in a fresh process at the top of the output
+            # as the job's child process does before the run (bot.jobs.child); the cold cost is measured on
+            # its own in a fresh process at the top of the output
             from bot.jobs.monthly import warm_up
 
-            print(f"  monthly_report: warm_up() first, as the scheduler does at start: {warm_up():.3f} s", flush=True)
+            print(f"  monthly_report: warm_up() first, as its child process does: {warm_up():.3f} s", flush=True)
         first = timed(name, moment)
         again = timed(name, moment)
         row = [name, first, again]

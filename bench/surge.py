@@ -3,7 +3,7 @@
     .venv/bin/python bench/surge.py postgresql+psycopg://postgres@127.0.0.1:5432/SCRATCH \
         --redis-url redis://127.0.0.1:6379/9 --units 5000 --think 20
     .venv/bin/python bench/surge.py … --knee 4,8,16,32,64      # closed loop, no think time: p99 per level
-    .venv/bin/python bench/surge.py --serve …                  # the embedded `serve` (SQLite) instead
+    .venv/bin/python bench/surge.py --serve --units 60 --think 5 --ramp 20   # the embedded `serve` (SQLite)
 
 The database given is WIPED (PostgreSQL: schema public dropped and re-created): use a scratch one. It
 loads a synthetic district (tests/bulk_data.populate: --units units, three matters each, no report yet
@@ -15,6 +15,11 @@ answer. The client plays WeCom: a new connection per callback, a signed and encr
 answer came within 5 s it gives up and sends the same message again (WeCom's retry), at most three
 times. An empty 200 means the answer goes through the outbox: the client then reads it there (what the
 person sees as an app message) before answering it.
+
+With --serve the embedded process (bench/serve_at.py: `serve` with the same clock) is measured after its
+start-up and its scheduler's catch-up (the jobs due since the last run, the monthly report of November
+among them, which runs in a child process: bot.jobs.child) and again after the surge: RSS, and which
+heavy libraries' shared objects are mapped into it.
 
 At --job-at (a share of the messages sent) the 18:00 超期未报 job (report_overdue, as of 18:01) runs in
 this process against the same database while the surge goes on, and is timed. At the end it checks that
@@ -214,6 +219,41 @@ def rss_mb(pgid: int) -> list[tuple[int, float]]:
     return sorted(out)
 
 
+HEAVY = ("matplotlib", "numpy", "PIL", "lxml", "openpyxl")  # their shared objects show in /proc/PID/maps
+
+
+def heavy_mapped(pid: int) -> list[str]:
+    """The heavy libraries whose files are mapped into process `pid` (XlsxWriter and python-docx are pure
+    Python: python-docx shows as lxml)."""
+    try:
+        with open(f"/proc/{pid}/maps") as fh:
+            maps = fh.read()
+    except OSError:
+        return []
+    return [name for name in HEAVY if f"/site-packages/{name}/" in maps or f"/site-packages/{name}.libs/" in maps]
+
+
+def settle_catch_up(url: str, pgid: int, quiet: float = 8.0, limit: float = 300.0) -> list[tuple]:
+    """Wait for the embedded scheduler's catch-up: no new job_run row for `quiet` seconds and no job's child
+    process left in the process group `pgid`; the rows."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    rows, stable_since, t0 = [], time.monotonic(), time.monotonic()
+    try:
+        while time.monotonic() - t0 < limit:
+            with engine.connect() as conn:
+                now = conn.execute(text("SELECT job, notices, error FROM job_run ORDER BY id")).all()
+            if len(now) != len(rows):
+                rows, stable_since = now, time.monotonic()
+            elif rows and time.monotonic() - stable_since >= quiet and len(rss_mb(pgid)) == 1:
+                break
+            time.sleep(1)
+    finally:
+        engine.dispose()
+    return rows
+
+
 def run_overdue_job(url: str, redis_url: str, tmp: str) -> float:
     from datetime import datetime
 
@@ -296,7 +336,7 @@ def print_stats(title: str, stats: Stats, wall: float, cpu: float, cores: int) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("database_url", help="a scratch database: it is WIPED")
+    ap.add_argument("database_url", nargs="?", help="a scratch database: it is WIPED (not with --serve)")
     ap.add_argument("--redis-url", default="")
     ap.add_argument("--units", type=int, default=5000)
     ap.add_argument("--workers", type=int, default=5)
@@ -309,6 +349,8 @@ def main() -> None:
     ap.add_argument("--serve", action="store_true", help="the embedded `python -m bot serve` (SQLite)")
     ap.add_argument("--pool", default="6,6", help="DATABASE_POOL_SIZE,DATABASE_MAX_OVERFLOW per worker")
     args = ap.parse_args()
+    if not args.serve and not args.database_url:
+        ap.error("a database URL is needed (or --serve)")
 
     tmp = tempfile.mkdtemp(prefix="h8-surge-")
     url = f"sqlite:///{tmp}/surge.sqlite3" if args.serve else args.database_url
@@ -335,7 +377,16 @@ def main() -> None:
                DATABASE_MAX_OVERFLOW=args.pool.split(",")[1])
     port = free_port()
     if args.serve:
-        proc = start_serve(env, port)
+        proc = start_serve(env, port, Path(tmp) / "serve.log")
+        runs = settle_catch_up(url, proc.pid)
+        print(f"serve after start-up and catch-up ({len(runs)} job runs, "
+              f"{sum(1 for r in runs if r[2])} failed; monthly_report: "
+              f"{next((f'{r[1]} notices' for r in runs if r[0] == 'monthly_report'), 'not run')}): RSS "
+              + ", ".join(f"{pid}: {mb:.0f} MB" for pid, mb in rss_mb(proc.pid))
+              + f"; heavy libraries mapped: {', '.join(heavy_mapped(proc.pid)) or 'none'}", flush=True)
+        for line in (Path(tmp) / "serve.log").read_text(errors="replace").splitlines():
+            if "ran in child process" in line:
+                print("  " + line.strip(), flush=True)
     else:
         proc = start_server("bench.surge:make_app()", env, args.workers, args.threads, port, True)
     users = [f"u{i}" for i in range(args.units)]
@@ -371,6 +422,8 @@ def main() -> None:
             print(f"report_overdue (18:01) run during the surge: {job:.2f} s")
         rss = rss_mb(proc.pid)
         print("RSS after the surge (MB): " + ", ".join(f"{pid}: {mb:.0f}" for pid, mb in rss))
+        if args.serve:
+            print(f"heavy libraries mapped into serve: {', '.join(heavy_mapped(proc.pid)) or 'none'}")
     finally:
         stop(proc)
 
@@ -394,11 +447,12 @@ async def closed_loop(port, peer, users, level, url):
     return stats, wall
 
 
-def start_serve(env: dict, port: int):
+def start_serve(env: dict, port: int, log: Path):
+    """`python -m bot serve` with the surge's clock (bench/serve_at.py), its log in `log`."""
     import http.client
 
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.serve_at", "serve", "--port", str(port)], cwd=ROOT,
+                            env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     for _ in range(300):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

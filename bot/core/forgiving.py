@@ -182,6 +182,12 @@ def warm_up(today=None) -> None:
         log.warning("warming up forgiving input failed", exc_info=True)
 
 
+def skip_warm_up() -> None:
+    """For a process that handles no message (a job's child process, bot.jobs.child): no warm-up (~75 MB
+    of tables it would never use)."""
+    _warmed.set()
+
+
 def start_warm_up() -> None:
     """Warm up in the background, once per process (the runtime calls it when it is built)."""
     if not _warmed.is_set():

@@ -48,6 +48,11 @@ class Clock:
     def set(self, moment: Optional[datetime]) -> None:
         self._fixed = moment.astimezone(self.tz) if moment is not None else None
 
+    @property
+    def fixed(self) -> Optional[datetime]:
+        """The moment `set` fixed, or None on the real time (a job's child process is given the same)."""
+        return self._fixed
+
 
 
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional
 
-import xlsxwriter
-
 BODY_FONT = "宋体"
 TITLE_FONT = "黑体"
 BODY_SIZE = 11
@@ -78,6 +76,8 @@ def cell_text(value) -> str:
 
 def write_xlsx(forms: list[Form]) -> bytes:
     """The workbook of one or more forms (one sheet each), as bytes."""
+    import xlsxwriter  # here, not at import: a web worker loads it with its first document, not at start
+
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                                    "strings_to_urls": False})

@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Optional
 
-from docx.shared import Pt
-
-from bot.documents import docx as D
 from bot.documents.forms import Column, Form, write_xlsx
 from bot.documents.texts import lines, part
 from bot.domain.ledger import is_open
@@ -74,6 +71,10 @@ def annex4_xlsx(session, slip: AssignmentSlip) -> bytes:
 
 
 def annex4_docx(session, slip: AssignmentSlip) -> bytes:
+    from docx.shared import Pt  # python-docx and lxml: loaded with the first .docx, not when a web worker starts
+
+    from bot.documents import docx as D
+
     sheet = slip_sheet(session, slip)
     doc = D.new_document(landscape=True)
     D.para(doc, part("annex4", "label"), name=D.HEADING_FONT, size=14)

@@ -106,6 +106,31 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def upgrade_in_child(url: str, revision: str = "head") -> None:
+    """`upgrade` in a short-lived child process, for a long-lived one (`serve`, the simulator): alembic and
+    every migration script (~9 MB) would otherwise stay in its memory (issue 18). The URL goes on stdin (it
+    may hold a password); the child's output is this process's. An in-memory SQLite database, which no
+    other process can open, is migrated here."""
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and (parsed.database in (None, "", ":memory:")
+                                                  or parsed.query.get("mode") == "memory"):
+        upgrade(url, revision)
+        return
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    script = "import sys; from bot.infra.db import upgrade; upgrade(sys.stdin.read(), sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", script, revision], input=url, text=True, cwd=PROJECT_ROOT,
+                          env=env)
+    if done.returncode:
+        raise RuntimeError(f"database migration failed in its child process (exit code {done.returncode})")
+
+
 def head_revision() -> str:
     """The newest migration in migrations/versions."""
     from alembic.script import ScriptDirectory

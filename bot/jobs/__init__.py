@@ -3,7 +3,9 @@
 Every job is a reconciler `fn(runtime, as_of, **params) -> JobResult` that works out what should have
 been sent as of `as_of` and adds the missing notices with deterministic keys. `run_job` wraps one run:
 a lock per job name (shared through Redis when configured), the call, and a JobRun row (used by
-`jobs list` and by the scheduler's catch-up after downtime).
+`jobs list` and by the scheduler's catch-up after downtime). With `isolate` (the schedulers) a job whose
+function carries `child_process = True` runs its body in a short-lived child process (bot.jobs.child), so
+its heavy libraries never stay in a long-lived process; the rest of the run stays here.
 """
 from __future__ import annotations
 
@@ -150,10 +152,17 @@ def _call(spec: JobSpec, fn: Callable, runtime, as_of: datetime) -> JobResult:
     return result
 
 
-def run_job(runtime, spec: JobSpec, as_of: datetime, *, record: bool = True, lock_wait: float = 600) -> JobResult:
-    """Run one job as of `as_of` (aware), recording a JobRun; errors are recorded and re-raised."""
+def run_job(runtime, spec: JobSpec, as_of: datetime, *, record: bool = True, lock_wait: float = 600,
+            isolate: bool = False) -> JobResult:
+    """Run one job as of `as_of` (aware), recording a JobRun; errors are recorded and re-raised.
+
+    `isolate`: a job that asks for it (`fn.child_process`) runs in a child process (bot.jobs.child), which
+    must finish within `lock_wait` seconds (the lock's time); the lock, the JobRun row, the metrics and
+    the log line stay here, so a child that dies is a failed run like any other."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
+    from bot.jobs import child  # not at import: `python -m bot.jobs.child` imports this package first
+
     fn = spec.resolve()
     if fn is None:
         raise LookupError(f"job {spec.name}: {spec.target} is not available in this build")
@@ -163,7 +172,10 @@ def run_job(runtime, spec: JobSpec, as_of: datetime, *, record: bool = True, loc
     clock_started = time.monotonic()
     try:
         with runtime.kv.lock(f"job:{spec.name}", timeout=lock_wait, wait=lock_wait):
-            result = _call(spec, fn, runtime, as_of)
+            if isolate and child.wanted(fn, runtime):
+                result = child.run(runtime, spec, as_of, timeout=lock_wait)
+            else:
+                result = _call(spec, fn, runtime, as_of)
     except Exception:
         error = traceback.format_exc(limit=5)
         log.exception("job %s as of %s failed", spec.name, as_of.isoformat())
@@ -261,10 +273,11 @@ def has_run_since(runtime, name: str, moment: datetime) -> bool:
                                                 JobRun.error.is_(None)).limit(1)) is not None
 
 
-def catch_up(runtime, config: Optional[JobsConfig] = None, now: Optional[datetime] = None) -> list[JobResult]:
+def catch_up(runtime, config: Optional[JobsConfig] = None, now: Optional[datetime] = None, *,
+             isolate: bool = False) -> list[JobResult]:
     """After downtime: each enabled job whose last scheduled time (within its `catchup_hours`) has no
     successful run since is run once, as of that time (reconcilers make one catch-up run enough: one
-    notice, not a burst)."""
+    notice, not a burst). `isolate`: as `run_job`'s (the schedulers' catch-up)."""
     config = config or config_of(runtime)
     now = now or runtime.now()
     done = []
@@ -276,7 +289,7 @@ def catch_up(runtime, config: Optional[JobsConfig] = None, now: Optional[datetim
             continue
         log.info("catch-up: %s missed its run at %s", spec.name, fired.isoformat())
         try:
-            done.append(run_job(runtime, spec, fired))
+            done.append(run_job(runtime, spec, fired, isolate=isolate))
         except Exception:  # recorded in JobRun; the other jobs still catch up
             pass
     return done

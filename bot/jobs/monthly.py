@@ -277,8 +277,8 @@ def cjk_font():
 
 def warm_up() -> float:
     """Import matplotlib (Agg) and load its font list once per process — about 1–2 s the first time,
-    most of the chart's cost. The scheduler calls this in a background thread when it starts (see
-    `run.warm_up`), so the monthly run only draws. Returns the seconds spent."""
+    most of the chart's cost. The job's child process (bot.jobs.child) calls it before the run opens its
+    transaction (see `run.warm_up`), so the run only draws. Returns the seconds spent."""
     started = time.perf_counter()
     import matplotlib
 
@@ -441,7 +441,11 @@ def write_analysis(session, runtime, report: Report, year: int, month: int, png:
     _atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-run.warm_up = warm_up  # picked up by bot.jobs.scheduler.Scheduler.start (any job function may carry one)
+# The schedulers run this job in a short-lived child process (bot.jobs.child): matplotlib, numpy, PIL, the
+# CJK font and python-docx (~80 MB) never stay in `serve` or the `scheduler` process. The child calls
+# `warm_up` first (any job function may carry one).
+run.child_process = True
+run.warm_up = warm_up
 
 
 def _insert_report(session, month: str, summary: str, figures: dict, xlsx: str, png: str):

@@ -6,7 +6,9 @@ bot/jobs, plus the catch-up after downtime, and the command line:
     python -m bot jobs run NAME|all --now ISO [--dry-run]  # one job (or all, in order) as of that moment
     python -m bot healthcheck scheduler           # exit 0 while the scheduler's heartbeat is fresh
 
-`serve` runs the same scheduler in-process through `start_embedded(runtime)`.
+`serve` runs the same scheduler in-process through `start_embedded(runtime)`. Both run a heavy job (one
+whose function carries `child_process = True`: the monthly report) in a short-lived child process
+(bot.jobs.child), so its libraries (matplotlib, python-docx …) never stay in their memory.
 Exactly-once does not depend on the scheduler: every notice has a unique key, so two schedulers, a
 restart or a manual re-run never send anything twice. APScheduler coalesces runs it missed while
 the process was up; `bot.jobs.catch_up` covers the time the process was down (one run per job).
@@ -58,11 +60,13 @@ def heartbeat_age(runtime, now: Optional[datetime] = None) -> Optional[float]:
 class Scheduler:
     """The jobs of `config` on an APScheduler BackgroundScheduler; `stop()` ends it."""
 
-    def __init__(self, runtime, config: Optional[JobsConfig] = None):
+    def __init__(self, runtime, config: Optional[JobsConfig] = None, isolate: bool = True):
+        """`isolate`: run heavy jobs in a child process (bot.jobs.child); False only for tests."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.runtime = runtime
         self.config = config or config_of(runtime)
+        self.isolate = isolate
         self.aps = BackgroundScheduler(timezone=self.config.tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": self.config.misfire_grace_seconds})
         self.jobs = []
@@ -78,13 +82,13 @@ class Scheduler:
 
     def _fire(self, name: str) -> None:
         try:
-            run_job(self.runtime, self.config.jobs[name], self.runtime.now())
+            run_job(self.runtime, self.config.jobs[name], self.runtime.now(), isolate=self.isolate)
         except Exception:  # logged and recorded in JobRun by run_job; the scheduler keeps going
             pass
 
     def _catch_up(self) -> None:
         try:
-            catch_up(self.runtime, self.config)
+            catch_up(self.runtime, self.config, isolate=self.isolate)
         except Exception:
             log.exception("catch-up failed")
 
@@ -94,20 +98,16 @@ class Scheduler:
         except OSError:
             log.exception("cannot write the scheduler heartbeat")
 
-    def start(self, catchup: bool = True, warm: bool = True) -> Scheduler:
-        """`warm`: run the jobs' warm-ups now (the scheduler process); the embedded `serve` does not — the
-        monthly chart's matplotlib and CJK font would stay in its memory all month (~50 MB) for a run
-        that then takes 1–2 s longer once a month."""
+    def start(self, catchup: bool = True) -> Scheduler:
+        """Start the cron triggers and the heartbeat, and the catch-up in a thread of its own. No job's
+        warm-up runs here: a job that has one (matplotlib and the CJK font) runs in a child process, which
+        warms up itself (bot.jobs.child)."""
         self.aps.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS, id="_heartbeat",
                          next_run_time=datetime.now(UTC))
         self.aps.start()
         if catchup:  # once, now, beside the scheduler (not an APScheduler date job: those race shutdown)
             self._catchup_thread = threading.Thread(target=self._catch_up, name="jobs-catch-up", daemon=True)
             self._catchup_thread.start()
-        for spec in self.config.jobs.values() if warm else ():  # a job may carry a `warm_up` (matplotlib)
-            hook = getattr(spec.resolve(), "warm_up", None) if spec.enabled else None
-            if hook is not None:
-                threading.Thread(target=hook, name=f"warm-up-{spec.name}", daemon=True).start()
         log.info("scheduler started with %d job(s)", len(self.jobs))
         return self
 
@@ -123,7 +123,7 @@ class Scheduler:
 
 def start_embedded(runtime) -> Scheduler:
     """Start the scheduler in this process (the embedded `serve`); returns it (`.stop()`)."""
-    return Scheduler(runtime).start(warm=False)
+    return Scheduler(runtime).start()
 
 
 # -- command line ------------------------------------------------------------------------------------

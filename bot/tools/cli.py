@@ -107,10 +107,11 @@ def serve_command(host: str, port: int, auto_seed: bool, workers: bool) -> None:
 
 
 def prepare_database(rt, auto_seed: bool = True) -> None:
-    """Migrate, and load the seed org chart into an empty database."""
-    from bot.infra.db import upgrade
+    """Migrate (in a short-lived child process: alembic stays out of the long-lived process that calls
+    this), and load the seed org chart into an empty database."""
+    from bot.infra.db import upgrade_in_child
 
-    upgrade(rt.settings.DATABASE_URL)
+    upgrade_in_child(rt.settings.DATABASE_URL)
     if auto_seed:
         seed_if_empty(rt, rt.settings.SEED_FILE)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -46,20 +46,23 @@ def register(name: str, title: str, mimetype: str = Form.mimetype):
 def ledger_xlsx(session: Session, roles: Roles, *, now: datetime, **_) -> tuple[str, bytes]:
     labels = render("board/_export_labels.txt").splitlines()
     header, states = labels[0].split("|"), dict(x.split("=") for x in labels[1].split("|"))
-    from openpyxl import Workbook  # here, not at import: it costs each web worker 40 MB (numpy, PIL)
+    import xlsxwriter  # as bot.documents: openpyxl would bring numpy and PIL (40 MB) into the web worker
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = labels[2]
-    ws.append(header)
-    for m in session.scalars(select(Matter).where(matter_filter(roles))
-                             .options(joinedload(Matter.responsible_unit), joinedload(Matter.leader),
-                                      joinedload(Matter.lead_unit)).order_by(Matter.code)):
-        v = ledger.item_view(m, now)
-        ws.append([m.code, m.title, v.leader, m.lead_unit.name if m.lead_unit else "", v.unit, m.deadline,
-                   states.get(m.state, m.state), v.icon, v.overdue_days or None, m.last_progress or ""])
-    for col, width in zip("ABCDEFGHIJ", (8, 40, 10, 16, 16, 12, 14, 6, 8, 40), strict=False):
-        ws.column_dimensions[col].width = width
     buf = io.BytesIO()
-    wb.save(buf)
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
+                                   "strings_to_urls": False})
+    ws = wb.add_worksheet(labels[2])
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, header)
+    rows = session.scalars(select(Matter).where(matter_filter(roles))
+                           .options(joinedload(Matter.responsible_unit), joinedload(Matter.leader),
+                                    joinedload(Matter.lead_unit)).order_by(Matter.code))
+    for n, m in enumerate(rows, 1):
+        v = ledger.item_view(m, now)
+        ws.write_row(n, 0, [m.code, m.title, v.leader, m.lead_unit.name if m.lead_unit else "", v.unit])
+        ws.write_datetime(n, 5, datetime.combine(m.deadline, time()), day)
+        ws.write_row(n, 6, [states.get(m.state, m.state), v.icon, v.overdue_days or None, m.last_progress or ""])
+    for col, width in enumerate((8, 40, 10, 16, 16, 12, 14, 6, 8, 40)):
+        ws.set_column(col, col, width)
+    wb.close()
     return f"{labels[2]}_{now:%Y%m%d}.xlsx", buf.getvalue()
