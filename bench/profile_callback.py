@@ -55,21 +55,38 @@ def wipe(url: str) -> None:
 
 
 def load_org(engine, units: int) -> None:
-    """Units with three matters each (tests/bulk_data), and no report yet for the 5 December period."""
+    """Units with three matters each (tests/bulk_data), and no report yet for the 5 December period. Each
+    unit leads (牵头单位) one issued minutes holding its three matters, so its 填报 is one problem list and its
+    `确认` goes the whole way: the ledger written, the claims announced, the list and its 附件3 workbook
+    sent to the office liaisons of its row."""
+    from datetime import date
+
     from sqlalchemy import text
 
     from tests.bulk_data import populate
 
     populate(engine, units, units * 3)
     with engine.begin() as conn:
+        base = conn.scalar(text("SELECT coalesce(max(id), 0) FROM minutes"))
+        conn.execute(text(
+            "INSERT INTO minutes (id, title, leader_id, dispatch_row_id, meeting_date, drafting_unit_id, state, "
+            "lead_unit_id, confidential, created_at) "
+            "SELECT :base + u.id, '专题调度会' || u.id, r.leader_id, r.id, :day, u.id, 'issued', u.id, false, "
+            "CURRENT_TIMESTAMP FROM unit u JOIN dispatch_row_unit ru ON ru.unit_id = u.id "
+            "JOIN dispatch_row r ON r.id = ru.dispatch_row_id"), dict(base=base, day=date(2026, 11, 10)))
+        conn.execute(text("UPDATE matter SET kind = 'minutes', minutes_id = :base + responsible_unit_id, "
+                          "slip_id = NULL, seq = 1"), dict(base=base))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('minutes', 'id'), (SELECT max(id) FROM minutes))"))
         conn.execute(text("DELETE FROM report_item WHERE submission_id IN "
                           "(SELECT id FROM report_submission WHERE period_key = '2026-12-05')"))
         conn.execute(text("DELETE FROM report_submission WHERE period_key = '2026-12-05'"))
         conn.execute(text("UPDATE matter SET state = 'open', closed_at = NULL"))
 
 
-def answer_for(reply: str) -> str | None:
-    """What a unit liaison types next in a 填报 (None: the dialog is over)."""
+def answer_for(reply: str, asked: list[int] | None = None) -> str | None:
+    """What a unit liaison types next in a 填报 (None: the dialog is over). The items are answered 已完成,
+    未完成, 已完成, … in turn (as bench/surge.py does): `asked` counts the status questions of the dialog."""
     if "已提交" in reply or "没有需要报送" in reply:
         return None
     if "请核对" in reply:
@@ -83,7 +100,10 @@ def answer_for(reply: str) -> str | None:
     if "目前进展" in reply:
         return "征迁完成80%，正在推进"
     if "1. 已完成" in reply:
-        return "2"
+        if asked is None:
+            return "2"
+        asked[0] += 1
+        return "1" if asked[0] % 2 else "2"
     raise SystemExit(f"unexpected reply in the 填报 dialog:\n{reply}")
 
 
@@ -135,6 +155,7 @@ def main() -> None:
     ap.add_argument("--per-round", type=int, default=40, help="messages of help / floor, and 填报s, per round")
     ap.add_argument("--profile", choices=("help", "report", "start", "step", "confirm", "floor"), default=None)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--show-dialog", action="store_true", help="print the first 填报 dialog (to check the bench)")
     ap.add_argument("--only", default="", help="regular expression: print only the profile lines whose file "
                     "matches, e.g. 'bot/|handlers/' for the bot's own functions")
     args = ap.parse_args()
@@ -193,10 +214,13 @@ def main() -> None:
             next_unit += 1
             msg = "填报"
             kind = "start"
+            asked = [0]
             while msg is not None:
                 cpu, text = timed("report" if args.profile == "report" else kind, lambda u=user, m=msg: bot.say(u, m))
+                if args.show_dialog and r == 0 and next_unit == 1:
+                    print(f"> {msg}\n{text}\n")
                 cur[kind].append(cpu)
-                nxt = answer_for(text)
+                nxt = answer_for(text, asked)
                 kind = "confirm" if nxt == "确认" else "step"
                 msg = nxt
         if r == 0:
