@@ -71,8 +71,9 @@ def who_of(person: Union[Person, Who]) -> Who:
                getattr(person, "short_title", None), None, bool(person.placeholder))
 
 
-def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
-    """Active people by id with their identities, two queries per CHUNK ids."""
+def people(session: Session, ids: Iterable[int], active_only: bool = True) -> dict[int, Who]:
+    """Active people (every one with `active_only=False`) by id with their identities, two queries per
+    CHUNK ids."""
     wanted = sorted({i for i in ids if i is not None})
     out: dict[int, Who] = {}
     for start in range(0, len(wanted), CHUNK):
@@ -85,7 +86,7 @@ def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
         for pid, name, mobile, title, short, unit, placeholder in session.execute(
                 select(Person.id, Person.name, Person.mobile, Person.title, Person.short_title, Unit.name,
                        Person.placeholder).outerjoin(Unit, Unit.id == Person.unit_id)
-                .where(Person.id.in_(part), Person.active.is_(True))):
+                .where(Person.id.in_(part), *([Person.active.is_(True)] if active_only else []))):
             out[pid] = Who(pid, name, mobile, identities.get(pid, {}), title, short, unit, bool(placeholder))
     return out
 
@@ -167,6 +168,21 @@ class Notices:
         return self.add(channel=address.channel, target_kind=address.target_kind, target=address.target,
                         msgtype="file", payload={"path": path, "filename": filename}, key=key, kind=kind)
 
+    def rendered_file_to_person(self, person: Union[Person, Who], renderer: str, args: dict, filename: str,
+                                key: Optional[str] = None, *, kind: Optional[str] = None) -> bool:
+        """A file as a direct message, made when the notice is sent (`render_file`): `renderer` (a name in
+        RENDERERS) called with `args` (JSON) gives its bytes. Nothing is rendered while the action's
+        transaction — a chat message waiting for its reply — runs; the notice is as durable and
+        exactly-once as any other. False if the person cannot be reached."""
+        if renderer not in RENDERERS:
+            raise ValueError(f"no renderer {renderer!r}")
+        address = self._address(person, None)
+        if address is None:
+            return False
+        return self.add(channel=address.channel, target_kind=address.target_kind, target=address.target,
+                        msgtype="file", payload={RENDER: renderer, "args": args, "filename": filename}, key=key,
+                        kind=kind)
+
     def _address(self, person: Union[Person, Who], channel: Optional[str]) -> Optional[addressing.Address]:
         who = who_of(person)
         if channel is None:
@@ -228,6 +244,34 @@ class Notices:
             return len(rows)
         result = session.connection().execute(stmt.returning(Notice.id, Notice.key), rows)
         return [Queued(*r) for r in result.all()]
+
+
+# Files made when their notice is sent (`Notices.rendered_file_to_person`): renderer name -> "module:function",
+# the function called as fn(session, **args) -> bytes in the sender's transaction. Names are stored in
+# notices: keep a name as long as notices may carry it.
+RENDERERS = {
+    "problem_list": "bot.actions.report:problem_list_workbook",  # 附件3 of a lead unit's problem list
+}
+RENDER = "render"  # payload key: the renderer of a file made at send time
+PATH = "path"  # payload key: the file a file notice sends
+
+
+def render_file(session: Session, settings, notice_id: int, payload: dict) -> str:
+    """Make the file of a notice queued by `rendered_file_to_person` and save it under
+    INSTANCE_DIR/exports/<date>/<random>/; returns its path."""
+    import importlib
+    import secrets
+    from pathlib import Path
+
+    module, _, name = RENDERERS[payload[RENDER]].partition(":")
+    data = getattr(importlib.import_module(module), name)(session, **(payload.get("args") or {}))
+    folder = Path(settings.INSTANCE_DIR) / "exports" / utcnow().strftime("%Y%m%d") / secrets.token_hex(8)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (payload.get("filename") or f"notice-{notice_id}")
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return str(path)
 
 
 def _one(session: Session, batch: Notices) -> Optional[Queued]:
