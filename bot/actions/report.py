@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Optional
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.actions.base import Act, lock, lock_all, person_id, settings_of
@@ -134,8 +134,8 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
                 claimed.append((matter, answer.progress))
         else:  # a later report of the same period may revise an earlier 已完成
             withdraw(act, matter, answer.progress, log)
-    s.execute(insert(ReportItem), rows)
     s.flush()
+    s.connection().execute(ReportItem.__table__.insert(), rows)
     log.append(audit.entry(actor=act.actor, action="create", entity="report_submission", entity_id=sub.id,
                            after=audit.snapshot(sub), at=act.now))
     audit.insert(s, log)

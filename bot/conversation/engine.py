@@ -221,7 +221,7 @@ def intercept(ctx: Context, text: str) -> Optional[Reply]:
         except Invalid as exc:
             reply = summary(ctx, flow, new, error=message(ctx, flow, Msg(exc.template, exc.kw)))
         else:
-            store.delete(ctx.session, key, new.id)
+            store.delete(ctx.session, key, None)  # its tombstone is written: `finish` above
             return out if isinstance(out, Reply) else Reply(str(out))
     else:
         reply = render(ctx, flow, new, show)
