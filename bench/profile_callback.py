@@ -16,7 +16,8 @@ all through Flask's test client with real signed, encrypted callbacks (tests/wec
 parsing and sockets are left out for both. It prints the process CPU time per message (time.process_time:
 it does not depend on how loaded the machine is — the database's and Redis's own CPU is not in it) as
 medians over the rounds with min–max, and the ratio to the floor. `--profile KIND` runs cProfile over
-that kind's messages of every round and prints the top lines (by own time and by cumulative time).
+that kind's messages of every round but the first (a warm-up: template compiles, caches) and prints the
+top lines (by own time and by cumulative time).
 The bot's clock is set to 2026-12-05 17:00 (the deadline surge).
 """
 from __future__ import annotations
@@ -155,6 +156,7 @@ def main() -> None:
     ap.add_argument("--per-round", type=int, default=40, help="messages of help / floor, and 填报s, per round")
     ap.add_argument("--profile", choices=("help", "report", "start", "step", "confirm", "floor"), default=None)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--save-stats", default="", help="with --profile: also write the raw pstats to this file")
     ap.add_argument("--show-dialog", action="store_true", help="print the first 填报 dialog (to check the bench)")
     ap.add_argument("--only", default="", help="regular expression: print only the profile lines whose file "
                     "matches, e.g. 'bot/|handlers/' for the bot's own functions")
@@ -188,8 +190,10 @@ def main() -> None:
     samples: dict[str, list[list[float]]] = {k: [] for k in ("floor", "help", "start", "step", "confirm")}
     next_unit = 0
 
+    warm = [False]  # the first round only warms up (template compiles, caches): neither timed nor profiled
+
     def timed(kind: str, fn):
-        if profiler is not None and args.profile == kind:
+        if profiler is not None and args.profile == kind and warm[0]:
             profiler.enable()
             try:
                 return fn()
@@ -224,6 +228,7 @@ def main() -> None:
                 kind = "confirm" if nxt == "确认" else "step"
                 msg = nxt
         if r == 0:
+            warm[0] = True
             continue  # the first round warms the report path up
         for k, v in cur.items():
             if v:
@@ -243,6 +248,8 @@ def main() -> None:
         m, lo, hi, n = med(kind)
         print(f"| {label} | {n} | {m:.2f} | {lo:.2f}–{hi:.2f} | {m / f_med:.1f} |")
     if profiler is not None:
+        if args.save_stats:
+            profiler.dump_stats(args.save_stats)
         for key in ("tottime", "cumulative"):
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out).sort_stats(key)
