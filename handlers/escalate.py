@@ -1,18 +1,22 @@
 """提请督办 (escalation level 1, seed 000 §三(二)): the liaison of the item's lead unit (牵头单位; the
 responsible unit's when the item has none other) raises an item — a responsible unit's liaison asks the
-lead unit to, which is told — that spans departments
-and can't be settled; the supervision group gets the item with its history and answers 立项督办 <编号>
-<期限> (takes it on) or 退回督办 <编号> <原因>. The changes and their notices are bot.actions.escalation's
-(which also runs the automatic levels).
+lead unit to, which is told — that spans departments and can't be settled. The supervision group's chat
+gets the item with its history (a 保密 item only counted), and each member who may see the item a decision
+card (kind `esc` in bot/actions/decision_kinds.py) in their own chat: 立项督办 (takes it on; the bot then asks
+for the supervision deadline) or 退回督办 (the bot asks for the reason) — handlers/decisions.py. The typed
+立项督办 <编号> <期限> and 退回督办 <编号> <原因> here run the same `decide`, so every member's card shows the
+result whoever decided and however. A 保密 item's card goes only to the members who may see it in 查
+(`bot.actions.escalation.deciders`). The changes and their notices are bot.actions.escalation's (which also
+runs the automatic levels).
 
 分解督办 <编号> (or 立项督办 <编号> <期限> 分解): the supervision group splits an item it took on into
 sub-items — content, 主办/协办 units, deadline each, until 完成 — bot.actions.split.
 """
 from __future__ import annotations
 
+from bot.actions import decisions as D
 from bot.actions.escalation import (
     do_ask_lead_unit_to_escalate,
-    do_decide_escalation,
     do_raise_escalation,
     escalation_of,
     lead_unit_of,
@@ -57,6 +61,8 @@ def may_raise(ctx: Context, matter: Matter) -> bool:
 
 
 def _decide(ctx: Context, args: str, accept: bool) -> Reply:
+    """The typed 立项督办 / 退回督办: the same `decide` as a tap on the card (kind `esc`), so every member's card
+    shows the result whoever decided and however."""
     if not ctx.roles.has(ROLE_SUPERVISION, ROLE_ADMIN):
         return Reply(ctx.render("escalate/not_supervision.txt"))
 
@@ -64,8 +70,8 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
         esc = escalation_of(ctx.session, matter, ESC_SUPERVISION_REQUEST)
         if esc is None or esc.state != ESC_RAISED:
             return Reply(ctx.render("escalate/nothing_raised.txt", m=matter, esc=esc))
-        deadline = None
-        note = rest
+        answer = rest
+        split = False
         if accept:
             when, note = first_word(rest)
             result = parse_date(when, ctx.now.date(), "future") if when else None
@@ -74,13 +80,18 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
                                         m=matter))
             if not isinstance(result, DateOk):
                 return Reply(ctx.render("escalate/need_deadline.txt", m=matter, text=when))
-            deadline = result.value
-        split = accept and note.strip().startswith(SPLIT_WORDS)
-        if split:
-            note = note.strip()[2:].strip()
-        do_decide_escalation(ctx, esc, accept, deadline=deadline, note=note)
-        decided = ctx.render("escalate/decided.txt", m=matter, esc=esc, accept=accept)
-        if split:
+            split = note.strip().startswith(SPLIT_WORDS)
+            if split:
+                note = note.strip()[2:].strip()
+            answer = D.Deadline(result.value, note)
+        try:
+            decided = D.decide(ctx, "esc", esc, "accept" if accept else "return", answer)
+        except D.Closed:  # decided by another member meanwhile
+            return Reply(ctx.render("escalate/nothing_raised.txt", m=matter, esc=esc))
+        except D.Refused:
+            return Reply(ctx.render("escalate/not_supervision.txt"))
+        if split:  # the form starts at once: the hint to send 分解督办 would be one step behind
+            decided = ctx.render("escalate/decided.txt", m=matter, esc=esc, accept=True, splittable=False)
             return Reply(decided + "\n\n" + _start_split(ctx, matter).text)
         return Reply(decided)
 
@@ -88,13 +99,13 @@ def _decide(ctx: Context, args: str, accept: bool) -> Reply:
                         errors={"reason_required": "escalate/need_reason_return.txt"})
 
 
-@commands.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限", order=59,
+@commands.command("立项督办", summary="督导考核组立项督办：立项督办 编号 督办时限（或点待办卡片）", order=59,
                 roles=("supervision_member", "admin"))
 def accept(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, True)
 
 
-@commands.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因", order=59,
+@commands.command("退回督办", summary="督导考核组退回督办申请：退回督办 编号 原因（或点待办卡片）", order=59,
                 roles=("supervision_member", "admin"))
 def refuse(ctx: Context, args: str) -> Reply:
     return _decide(ctx, args, False)

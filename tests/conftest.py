@@ -23,6 +23,40 @@ hypothesis_settings.register_profile("project", deadline=None)
 hypothesis_settings.load_profile("project")
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (the README's `-n 2`) each worker gets its own PostgreSQL database and Redis db,
+    so workers never truncate or flush each other's data. Done by rewriting the environment before
+    anything reads it: fixtures, tests that read TEST_* themselves and the processes tests spawn all see
+    the worker's own services."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, …
+    if worker:
+        _isolate_worker(worker, int(worker.removeprefix("gw")))
+
+
+def _isolate_worker(worker: str, n: int) -> None:
+    from sqlalchemy.engine import make_url
+
+    db = os.environ.get("TEST_DATABASE_URL")
+    if db and db.startswith("postgresql"):
+        url = make_url(db)
+        name = f"{url.database}_{worker}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+        os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if redis_url:
+        base, _, number = redis_url.rpartition("/")
+        # db 15 for a plain run; workers count down from it (15, 14, …), leaving the low numbers to
+        # whatever else uses this Redis (benchmarks, a running bot)
+        own = int(number or 0) - n if number.isdigit() and int(number) >= n else n
+        os.environ["TEST_REDIS_URL"] = f"{base}/{own}"
+
+
 def _need(var: str) -> str:
     value = os.environ.get(var)
     if not value:

@@ -90,3 +90,39 @@ def test_kv_store_writes_after_commit_and_leaves_anchor_and_tombstone(sqlite_url
         assert kv.get_versioned("conv:person:1") is None
     finally:
         rt.db.dispose()
+
+
+def test_fetch_reads_plain_and_versioned_keys_at_once(kv):
+    kv.set("s", "hint", ttl=60)
+    assert kv.set_versioned("d", "doc", expected=0, ttl=60)
+    assert kv.fetch(["s", "nothing"], ["d", "none"]) == ({"s": "hint", "nothing": None}, {"d": (1, "doc"), "none": None})
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["database drafts", "redis drafts"])
+def test_a_message_reads_the_persons_waiting_state_once(sqlite_url, tmp_path, shared, request):
+    """帮助 asks the form engine, the decisions and the suggestion whether something waits: one statement
+    on conversation_state and (with Redis) one round trip for all of them, not one each."""
+    from sqlalchemy import event
+
+    from tests import factories as f
+
+    redis = request.getfixturevalue("redis_url") if shared else ""
+    rt = make_app(sqlite_url, tmp_path, REDIS_URL=redis).extensions["bot"]
+    try:
+        with rt.db.session() as s:
+            f.small_org(s)
+        rt.handle_text("wecom", "ua", "帮助")  # the sender is cached from here on
+        statements = []
+        event.listen(rt.db.engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
+        trips = []
+        if shared:
+            client = rt.kv.client
+            real, real_pipe = client.execute_command, client.pipeline
+            client.execute_command = lambda *a, **k: trips.append(a[0]) or real(*a, **k)
+            client.pipeline = lambda *a, **k: trips.append("pipeline") or real_pipe(*a, **k)
+        assert "填报" in rt.handle_text("wecom", "ua", "帮助").text
+        assert len([q for q in statements if "conversation_state" in q]) == 1, statements
+        if shared:
+            assert trips == ["pipeline"], trips
+    finally:
+        rt.db.dispose()

@@ -6,9 +6,13 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from bot.actions.decisions import Button, Closed, Decision, register, utc
+from bot.actions.decisions import DEADLINE, REASON, Button, Closed, Deadline, Decision, register, utc
 from bot.infra.text import cn_date, truncate_chars
 from models import (
+    ESC_ACCEPTED,
+    ESC_RAISED,
+    ESC_RETURNED,
+    ESC_SUPERVISION_REQUEST,
     EXT_APPROVED,
     EXT_PENDING,
     EXT_REFUSED,
@@ -19,6 +23,7 @@ from models import (
     WEEKLY_SUBMITTED,
     AssignmentSlip,
     AuditLog,
+    Escalation,
     ExtensionRequest,
     Matter,
     MeetingTopic,
@@ -60,7 +65,7 @@ SLIP = register(Decision(
     rev=lambda s, slip: int((slip.draft or {}).get("rev", 1)),
     content=_slip_content,
     buttons=(Button("sign", "同意签发", "已签发", "签发", primary=True, run=_sign_slip),
-             Button("return", "退回修改", "已退回", "退回", reason=True, run=_return_slip)),
+             Button("return", "退回修改", "已退回", "退回", ask=REASON, run=_return_slip)),
     ask="decision/name_slip.txt",
 ))
 
@@ -102,7 +107,7 @@ MINUTES = register(Decision(
     rev=_minutes_rev,
     content=_minutes_content,
     buttons=(Button("sign", "同意印发", "已签发", "签发", primary=True, run=_issue_minutes),
-             Button("return", "退回修改", "已退回", "退回", reason=True, run=_return_minutes)),
+             Button("return", "退回修改", "已退回", "退回", ask=REASON, run=_return_minutes)),
     ask="decision/name_minutes.txt",
 ))
 
@@ -149,7 +154,7 @@ EXTENSION = register(Decision(
     rev=lambda s, req: 1,
     content=_ext_content,
     buttons=(Button("approve", "批准延期", "已批准", "批准", primary=True, run=_decide_ext(True)),
-             Button("refuse", "不批准", "未批准", "不批准", reason=True, run=_decide_ext(False))),
+             Button("refuse", "不批准", "未批准", "不批准", ask=REASON, run=_decide_ext(False))),
     ask="decision/name_ext.txt",
     decided=_ext_decided,
 ))
@@ -208,7 +213,7 @@ CLOSEOUT = register(Decision(
     rev=_claims,
     content=_close_content,
     buttons=(Button("close", "确认销号", "已销号", "销号", primary=True, run=_close(True)),
-             Button("redo", "退回重办", "已退回重办", "退回重办", reason=True, run=_close(False))),
+             Button("redo", "退回重办", "已退回重办", "退回重办", ask=REASON, run=_close(False))),
     ask="decision/name_close.txt",
     may=_may_close,
 ))
@@ -272,7 +277,7 @@ WEEKLY = register(Decision(
     rev=lambda s, r: int(r.revision or 1),
     content=_weekly_content,
     buttons=(Button("approve", "同意报送", "已同意", "同意", primary=True, run=_review_weekly(True)),
-             Button("return", "退回修改", "已退回", "退回", reason=True, run=_review_weekly(False))),
+             Button("return", "退回修改", "已退回", "退回", ask=REASON, run=_review_weekly(False))),
     ask="decision/name_weekly.txt",
     decided=_kp_decided("weekly_project_report"),
 ))
@@ -326,9 +331,90 @@ TOPIC = register(Decision(
     rev=lambda s, t: int(t.revision or 1),
     content=_topic_content,
     buttons=(Button("approve", "通过列入议题", "已通过", "同意", primary=True, run=_approve_topic(True)),
-             Button("return", "退回", "已退回", "退回", reason=True, run=_approve_topic(False))),
+             Button("return", "退回", "已退回", "退回", ask=REASON, run=_approve_topic(False))),
     ask="decision/name_topic.txt",
     decided=_kp_decided("meeting_topic"),
     may=_may_approve_topic,
 ))
 
+
+
+# -- 提请督办: the supervision group takes the item on (立项督办, with a supervision deadline) or returns the
+# request (退回督办, with a reason) — seed 000 §三(二), "对牵头部门提级交办事项进行立项督办" ----------------------
+
+def _esc_deciders(esc: Escalation) -> list:
+    from sqlalchemy.orm import object_session
+
+    from bot.actions.escalation import deciders
+
+    return [p.id for p in deciders(object_session(esc), esc.matter)]
+
+
+def _may_decide_esc(esc: Escalation, person: Person) -> bool:
+    """The test of the typed 立项督办 / 退回督办: a supervision member or an admin who may see the item."""
+    from sqlalchemy.orm import object_session
+
+    from bot.actions.escalation import may_decide
+
+    return may_decide(object_session(esc), esc.matter, person)
+
+
+def _decide_esc(accept: bool):
+    def run(act, esc: Escalation, answer) -> str:
+        from bot.actions.escalation import do_decide_escalation
+        from bot.actions.split import may_split
+
+        if accept:  # a Deadline (tapped, or typed with a note); anything else: the action asks for one
+            deadline, note = answer if isinstance(answer, Deadline) else (None, None)
+            do_decide_escalation(act, esc, True, deadline=deadline, note=note)
+        else:
+            do_decide_escalation(act, esc, False, note=answer)
+        return act.render("escalate/decided.txt", m=esc.matter, esc=esc, accept=accept,
+                          splittable=accept and may_split(act.session, esc.matter) is None)
+    return run
+
+
+def _esc_content(act, esc: Escalation) -> dict:
+    from sqlalchemy.orm import object_session
+
+    from bot.actions.escalation import lead_unit_of
+
+    m = esc.matter
+    raiser = object_session(esc).get(Person, esc.raised_by_id) if esc.raised_by_id else None
+    lead = lead_unit_of(m)
+    fields = [("事项", m.code), ("责任单位", m.responsible_unit.name)]
+    fields += [("牵头单位", lead.name)] if lead is not None else []
+    fields += [("完成时限", cn_date(m.deadline)), ("提请人", raiser.name if raiser else "—"),
+               ("理由", truncate_chars(esc.reason, 24))]
+    return {"title": f"{m.code} 提请督办，请审定", "desc": truncate_chars(m.title, 30), "fields": fields}
+
+
+def _esc_decided(esc: Escalation) -> Closed:
+    from sqlalchemy.orm import object_session
+
+    who = object_session(esc).get(Person, esc.decided_by_id) if esc.decided_by_id else None
+    verb = {ESC_ACCEPTED: "立项督办", ESC_RETURNED: "退回督办"}.get(esc.state, "处理")
+    return Closed(verb, who.name if who else "", utc(esc.decided_at))
+
+
+def _load_request(session, esc_id: int) -> Optional[Escalation]:
+    """A 提请督办 (level 1) by id; the automatic levels are not decided this way."""
+    esc = session.get(Escalation, esc_id)
+    return esc if esc is not None and esc.level == ESC_SUPERVISION_REQUEST else None
+
+
+ESCALATION = register(Decision(
+    kind="esc", entity="escalation",
+    load=_load_request,
+    deciders=_esc_deciders,
+    is_open=lambda esc: esc.state == ESC_RAISED,
+    rev=lambda s, esc: 1,  # raised once per item (a returned request is not raised again)
+    content=_esc_content,
+    buttons=(Button("accept", "立项督办", "已立项督办", "立项督办", ask=DEADLINE, asked="督办时限", primary=True,
+                    run=_decide_esc(True)),
+             Button("return", "退回督办", "已退回", "退回督办", ask=REASON, run=_decide_esc(False))),
+    ask="decision/name_esc.txt",
+    decided=_esc_decided,
+    may=_may_decide_esc,
+    refused="decision/not_yours_esc.txt",
+))

@@ -5,7 +5,8 @@ A decision is reached three ways and they are the same code path, `decide`:
 - a tap on a WeCom template card (button_interaction) or a DingTalk interactive card — the channel adapter
   turns it into an `Incoming` with `event="card"` and `event_key = button_key(kind, id, button)`;
 - the typed command (同意 JB3), after the person has confirmed what it names (handlers/decisions.py);
-- the reason typed after a tap on a button that needs one (退回).
+- the answer typed after a tap on a button that asks for one (`Button.ask`): a reason (退回), a deadline
+  (立项督办) — handlers/decisions.py asks, reads the answer and passes it to the button's action.
 
 `decide` checks the person may decide (`Refused`), that the record is still open (`Closed`, with who decided
 it and when), runs the action, and queues the card update (`card_done`): the card then shows the result and
@@ -20,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Optional
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -37,17 +38,31 @@ _TASK_RE = re.compile(r"dc-([a-z]+)-(\d{1,12})-(\d{1,6})")
 CARD_UPDATE = "card_update"  # msgtype of the notice that turns a card into its result
 CARD = "card"  # msgtype of a decision card (text fallback in payload["content"])
 
+# What a button asks for after its tap (`Button.ask`); how each is asked and read is handlers/decisions.py's.
+REASON = "reason"  # a reason, passed to the action as the text typed
+DEADLINE = "deadline"  # a date today or later, passed as a `Deadline`
+
+
+class Deadline(NamedTuple):
+    """The answer of a button that asks for a deadline: the date, and the note typed with a command (the
+    typed equivalent gives both: 立项督办 M3 12月30日 <note>)."""
+
+    value: date
+    note: Optional[str] = None
+
 
 @dataclass(frozen=True)
 class Button:
     name: str  # "sign", "return"…: the last part of the button key
     label: str  # 同意签发
     done: str  # what the card shows afterwards: 已签发
-    verb: str  # in "已于…由…签发"
-    reason: bool = False  # a reason must be typed (退回, 不批准…)
+    verb: str  # in "已于…由…签发" and in what is asked ("退回原因")
+    ask: Optional[str] = None  # what must be typed after a tap: REASON (退回, 不批准…) or DEADLINE (立项督办)
+    asked: str = ""  # what the question calls a DEADLINE (督办时限)
     primary: bool = False
-    # the action: fn(act, record, reason) -> the reply text for the person who decided
-    run: Callable[[Any, Any, Optional[str]], str] = field(default=lambda act, record, reason: "", compare=False)
+    # the action: fn(act, record, answer) -> the reply text for the person who decided; `answer` is what was
+    # asked (a reason, a `Deadline`), else the note typed with the command, or None
+    run: Callable[[Any, Any, Any], str] = field(default=lambda act, record, answer: "", compare=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class Decision:
     show: str = ""  # the template that shows the record in full before a typed decision is confirmed
     decided: Optional[Callable[[Any], Closed]] = None  # who decided and when, if not from the audit trail
     may: Optional[Callable[[Any, Person], bool]] = None  # who may decide, if more than `deciders` (admins)
+    refused: str = "decision/not_yours.txt"  # the answer to someone who may not decide (with `what`)
 
     def button(self, name: str) -> Optional[Button]:
         return next((b for b in self.buttons if b.name == name), None)
@@ -193,12 +209,13 @@ def closed(d: Decision, record) -> Closed:
     return Closed(VERBS.get(row.action, "处理"), row.actor, utc(row.at))
 
 
-def decide(act, kind: str, record, button_name: str, reason: Optional[str] = None, *,
+def decide(act, kind: str, record, button_name: str, answer: Any = None, *,
            tap: Optional[dict] = None) -> str:
-    """Run `button_name` on `record` for `act.actor`; the reply text. Raises Refused / Closed (nothing
-    changed), ValueError (no such button) or the action's TransitionError (e.g. a reason is missing). The
-    action locks and re-reads the record, so two decisions at once give one, and Closed. `tap`: the card callback's
-    {"channel", "task_id", "response_code"}, whose code updates the card that was tapped."""
+    """Run `button_name` on `record` for `act.actor` with `answer` (see `Button.run`); the reply text. Raises
+    Refused / Closed (nothing changed), ValueError (no such button) or the action's TransitionError (e.g. a
+    reason is missing). The action locks and re-reads the record, so two decisions at once give one, and
+    Closed. `tap`: the card callback's {"channel", "task_id", "response_code"}, whose code updates the card
+    that was tapped."""
     d = get(kind)
     button = d.button(button_name)
     if button is None:
@@ -206,7 +223,7 @@ def decide(act, kind: str, record, button_name: str, reason: Optional[str] = Non
     check(d, record, act.actor)
     rev = d.rev(act.session, record)  # before the action: a return makes the next sending a new card
     try:
-        text = button.run(act, record, reason)
+        text = button.run(act, record, answer)
     except TransitionError:
         if d.is_open(record):  # refused for another reason (a reason missing…): the caller says why
             raise

@@ -52,7 +52,8 @@ from bot.delivery.outbox import Notices, people
 from bot.domain import ledger, reporting
 from bot.domain.address import address
 from bot.domain.periods import month_bounds, period_at, periods_in_month, previous_period
-from bot.domain.scope import confidential_ids, followers, office_liaisons_of, unit_liaisons_of
+from bot.domain.roles import people_with_role, roles_of
+from bot.domain.scope import can_see, confidential_ids, followers, office_liaisons_of, unit_liaisons_of
 from bot.infra.audit import snapshot
 from bot.infra.db import dialect_insert
 from bot.infra.text import render
@@ -63,8 +64,10 @@ from models import (
     ESC_RETURNED,
     ESC_STALLED,
     ESC_SUPERVISION_REQUEST,
+    ROLE_ADMIN,
     ROLE_LEADER,
     ROLE_OFFICE_SUPERVISOR,
+    ROLE_SUPERVISION,
     AuditLog,
     Escalation,
     Matter,
@@ -295,7 +298,7 @@ def escalation_of(session: Session, matter: Matter, level: int) -> Optional[Esca
 def do_raise_escalation(act: Act, matter: Matter, level: int, reason: Optional[str] = None) -> Optional[Escalation]:
     """Raise one step of the escalation ladder for one item: once per item and level (None if already
     raised). 提请督办 (level 1) needs a reason and sends the item with its latest history to the
-    supervision group."""
+    supervision group's chat and, as a decision card, to each of its members (`_announce_request`)."""
     s = act.session
     lock(s, matter)
     ledger.check("escalate", matter)
@@ -311,14 +314,41 @@ def do_raise_escalation(act: Act, matter: Matter, level: int, reason: Optional[s
     s.flush()
     audit_matter(s, matter, before, act.actor, "escalated", act.now, reason, level=level)
     if level == ESC_SUPERVISION_REQUEST:
-        if confidential_ids(s, [matter.id]):  # a group chat: a 保密 item counted, never shown
-            text = act.render("escalate/to_supervision_secret.txt", m=matter, by=act.actor, secret=1)
-        else:
-            rows = ledger.history_rows(s, matter)[-HISTORY_LINES:]
-            text = act.render("escalate/to_supervision.txt", m=matter, v=ledger.item_view(matter, act.now),
-                              esc=esc, rows=rows, by=act.actor)
-        act.notify_group("supervision", text, key=alert_key(matter, ESC_SUPERVISION_REQUEST))
+        _announce_request(act, matter, esc)
     return esc
+
+
+def _announce_request(act: Act, matter: Matter, esc: Escalation) -> None:
+    """A new 提请督办 to the supervision group: its chat gets the item with its latest history (a 保密 item
+    counted, never shown: a group chat), and each member who may decide it a decision card (kind `esc`,
+    bot.actions.decision_kinds) in their own chat — the same text, whose buttons run `do_decide_escalation`.
+    Keyed per item: a retry queues each once."""
+    from bot.actions import decisions
+
+    s = act.session
+    shown = dict(m=matter, v=ledger.item_view(matter, act.now), esc=esc, by=act.actor,
+                 rows=ledger.history_rows(s, matter)[-HISTORY_LINES:])
+    key = alert_key(matter, ESC_SUPERVISION_REQUEST)
+    if confidential_ids(s, [matter.id]):
+        group = act.render("escalate/to_supervision_secret.txt", m=matter, by=act.actor, secret=1)
+    else:
+        group = act.render("escalate/to_supervision.txt", group=True, **shown)
+    act.notify_group("supervision", group, key=key)
+    notify_people(act, deciders(s, matter), act.render("escalate/to_supervision.txt", group=False, **shown),
+                  key=f"{key}:card", card=decisions.card(act, "esc", esc))
+
+
+def deciders(session: Session, matter: Matter) -> list[Person]:
+    """Who is asked to decide a 提请督办 of `matter` (立项督办 / 退回督办): the supervision group's members who may
+    see the item — everyone of them, but for a 保密 item only those with a role on it. The same rule as 查
+    (`bot.domain.scope.can_see`): a direct card shows the item, so it goes to no one who may not see it."""
+    return [p for p in people_with_role(session, ROLE_SUPERVISION) if may_decide(session, matter, p)]
+
+
+def may_decide(session: Session, matter: Matter, person: Person) -> bool:
+    """A supervision group member or an admin (the roles of the typed 立项督办) who may see the item."""
+    roles = roles_of(session, person)
+    return roles.has(ROLE_SUPERVISION, ROLE_ADMIN) and can_see(session, roles, matter)
 
 
 def lead_unit_of(matter: Matter):
@@ -458,5 +488,6 @@ def accountability_candidates(session: Session, month, *, as_of: Optional[dateti
     return sorted(found.values(), key=lambda c: (-(c.lagging_periods + len(c.overdue_items)), c.unit.name))
 
 
-__all__ = ["auto_escalate", "Raised", "do_raise_escalation", "do_decide_escalation", "escalation_of",
+__all__ = ["auto_escalate", "Raised", "do_raise_escalation", "do_decide_escalation", "escalation_of", "deciders",
+           "may_decide",
            "accountability_candidates", "Candidate", "stalled_matters", "long_overdue_matters"]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.actions.base import Act, lock, notify_people, person_id
 from bot.actions.closeout import WATCHED, audit_matter
 from bot.domain import ledger
+from bot.domain.roles import people_with_role
 from bot.domain.scope import office_supervisors_of, unit_liaisons_of
 from bot.infra import audit
 from models import (
@@ -25,13 +26,11 @@ from models import (
     ExtensionRequest,
     Matter,
     Person,
-    PersonRole,
 )
 
 
 def admins(session: Session) -> list[Person]:
-    return list(session.scalars(select(Person).join(PersonRole).where(PersonRole.role == ROLE_ADMIN,
-                                                                      Person.active.is_(True))))
+    return people_with_role(session, ROLE_ADMIN)
 
 
 def deciders(session: Session, matter: Matter) -> list[Person]:

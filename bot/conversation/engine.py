@@ -74,8 +74,12 @@ class AlreadySaved(Exception):
     """The draft's tombstone exists: another message saved it first."""
 
 
+def state_key(person_id: int) -> str:
+    return f"person:{person_id}"
+
+
 def user_key(ctx: Context) -> str:
-    return f"person:{ctx.person.id}"
+    return state_key(ctx.person.id)
 
 
 def flow_named(ctx: Context, name: str) -> Optional[Flow]:
@@ -167,7 +171,7 @@ def drop(ctx: Context) -> None:
     store.delete(ctx.session, user_key(ctx), loaded.doc.get("id") if isinstance(loaded, Stored) else None)
 
 
-@commands.interceptor(priority=10)
+@commands.interceptor(priority=10, state=state_key)
 def intercept(ctx: Context, text: str) -> Optional[Reply]:
     """Give the message to the person's open draft, if there is one."""
     store = store_for(ctx.runtime)

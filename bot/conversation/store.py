@@ -107,15 +107,26 @@ class DbDraftStore:
         self.keep = keep
 
     def load(self, session: Session, key: str) -> Loaded:
-        row = session.get(ConversationState, key)
-        if row is None:
+        pre = _prefetched(session, key)
+        if pre is not None:
+            data, version = pre.data, pre.version
+        else:
+            row = session.get(ConversationState, key)
+            if row is None:
+                return None
+            data, version = row.data, row.version
+        if data is NO_ROW:
             return None
-        if isinstance(row.data, dict) and "anchor" in row.data:  # left by the key-value store
-            return Lost(str(row.data["anchor"]), row.version)
-        return Stored(copy.deepcopy(row.data), row.version)
+        if isinstance(data, dict) and "anchor" in data:  # left by the key-value store
+            return Lost(str(data["anchor"]), version)
+        return Stored(copy.deepcopy(data), version)
+
+    def prefetch(self, session: Session, keys: list[str], plain: list[str]) -> None:
+        _remember(session, keys, _rows_data(session, keys), {}, {})
 
     def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
              fresh: bool = False) -> None:
+        _forget(session, key)
         expires = now + self.keep
         if version is None:
             try:
@@ -163,7 +174,8 @@ class KvDraftStore:
         if pending is not None:  # written earlier in this message (e.g. paused, then a start behind it)
             payload, expected = pending
             return None if payload is None else Stored(json.loads(payload), expected)
-        got = self.kv.get_versioned(self.kv_key(key))
+        pre = _prefetched(session, key)
+        got = pre.doc if pre is not None and pre.doc is not UNREAD else self.kv.get_versioned(self.kv_key(key))
         if got is None:
             data = _row_data(session, key) if row_data is None else row_data
             if _is_anchor(data):
@@ -199,6 +211,7 @@ class KvDraftStore:
 
     def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
              fresh: bool = False) -> None:
+        _forget(session, key)
         if fresh:
             self._anchor(session, key, doc.get("flow", ""), now)
         payload = json.dumps(doc, ensure_ascii=False)
@@ -229,6 +242,7 @@ class KvDraftStore:
         session.flush()
 
     def delete(self, session: Session, key: str, draft_id: Optional[str]) -> None:
+        _forget(session, key)
         _mark_finished(session, draft_id)
         _drop_row(session, key)
         if key in self._pending(session):
@@ -242,8 +256,68 @@ NO_ROW = object()  # _row_data: the key has no conversation_state row
 def _row_data(session: Session, key: str):
     """The data of the key's conversation_state row, or NO_ROW: one column, no ORM object (the first
     thing every message asks, and mostly there is no row)."""
+    pre = _prefetched(session, key)
+    if pre is not None:
+        return pre.data
     found = session.execute(select(ConversationState.data).where(ConversationState.user_key == key)).first()
     return NO_ROW if found is None else found[0]
+
+
+# -- the person's waiting state, read once per message ------------------------------------------------
+# Every message asks the same few questions before anything else: is a form open (the engine's draft), is
+# a decision waiting for a reason or a 确认 (handlers/decisions.py), was a command suggested (forgiving)?
+# Asked one by one that is a statement and a Redis round trip each; `prefetch` asks them all at once when
+# the message starts, and the loads of the message's transaction answer from what it read, until they
+# write the key themselves.
+UNREAD = object()  # Prefetched.doc: the key-value store was not read for this key
+PREFETCHED = "draft_prefetched"  # session.info: key -> Prefetched
+KV_PREFETCHED = "kv_prefetched"  # session.info: plain key-value key -> value (or None), taken by `take_plain`
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    data: object  # the conversation_state row's data, or NO_ROW
+    version: Optional[int]  # the row's version
+    doc: object  # the key-value store's (version, payload), None, or UNREAD
+
+
+def prefetch(runtime, session: Session, keys: list[str], plain: list[str] = ()) -> None:
+    """Read the drafts stored under `keys`, and the plain key-value entries `plain`, in one statement and
+    (with Redis) one round trip, for the rest of this message's transaction. Call it once the person's
+    lock is held: what it reads must be what their previous message committed."""
+    store_for(runtime).prefetch(session, list(keys), list(plain))
+
+
+def take_plain(runtime, session: Session, key: str) -> Optional[str]:
+    """The plain key-value entry `key` as `prefetch` read it (then forgotten: it is read once), or as the
+    store has it now when it was not prefetched."""
+    pre = session.info.get(KV_PREFETCHED)
+    if pre is not None and key in pre:
+        return pre.pop(key)
+    return runtime.kv.get(key)
+
+
+def _rows_data(session: Session, keys: list[str]) -> dict:
+    """{key: (data, version)} of the keys' conversation_state rows, in one statement."""
+    if not keys:
+        return {}
+    rows = session.execute(select(ConversationState.user_key, ConversationState.data, ConversationState.version)
+                           .where(ConversationState.user_key.in_(keys)))
+    return {k: (data, version) for k, data, version in rows}
+
+
+def _remember(session: Session, keys: list[str], rows: dict, docs: dict, values: dict) -> None:
+    session.info[PREFETCHED] = {k: Prefetched(*rows.get(k, (NO_ROW, None)), docs.get(k, UNREAD)) for k in keys}
+    session.info[KV_PREFETCHED] = dict(values)
+
+
+def _prefetched(session: Session, key: str) -> Optional[Prefetched]:
+    return session.info.get(PREFETCHED, {}).get(key)
+
+
+def _forget(session: Session, key: str) -> None:
+    """The message writes `key`: later loads read the store again (or this message's pending write)."""
+    session.info.get(PREFETCHED, {}).pop(key, None)
 
 
 def _is_anchor(data) -> bool:
@@ -273,6 +347,16 @@ class DegradingDraftStore:
             return self.kv_store.load(session, key, data)
         except KVUnavailable:
             return self.db_store.load(session, key)
+
+    def prefetch(self, session: Session, keys: list[str], plain: list[str]) -> None:
+        rows = _rows_data(session, keys)
+        on_kv = [k for k in keys if not _is_db_draft(session, k, rows.get(k, (NO_ROW,))[0])]
+        try:
+            values, got = self.kv_store.kv.fetch(plain, [KvDraftStore.kv_key(k) for k in on_kv])
+        except KVUnavailable:  # each load then degrades as it would have
+            values, got = {}, {}
+        docs = {k: got[KvDraftStore.kv_key(k)] for k in on_kv if KvDraftStore.kv_key(k) in got}
+        _remember(session, keys, rows, docs, values)
 
     def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
              fresh: bool = False) -> None:

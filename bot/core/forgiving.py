@@ -127,8 +127,12 @@ def suggest(text: str, words: Iterable[str]) -> Optional[Suggestion]:
 SUGGESTION_TTL_SECONDS = 300
 
 
+def suggestion_key(person_id: int) -> str:
+    return f"suggest:person:{person_id}"
+
+
 def _key(ctx) -> str:
-    return f"suggest:person:{ctx.person.id}"
+    return suggestion_key(ctx.person.id)
 
 
 def remember_suggestion(ctx, hit: Suggestion) -> None:
@@ -140,8 +144,10 @@ def remember_suggestion(ctx, hit: Suggestion) -> None:
 def take_suggestion(ctx) -> Optional[Suggestion]:
     """The suggestion made to this person by their previous message, if any and not expired; it is used up
     whatever the next message is."""
+    from bot.conversation.store import take_plain
+
     kv = ctx.runtime.kv
-    raw = kv.get(_key(ctx))
+    raw = take_plain(ctx.runtime, ctx.session, _key(ctx))  # read with the message's other state
     if raw is None:
         return None
     kv.delete(_key(ctx))

@@ -35,6 +35,7 @@ class Commands:
     def __init__(self):
         self.commands: list[Command] = []
         self.interceptors: list[tuple[int, Interceptor]] = []
+        self.state_keys: list[Callable[[int], str]] = []
         self.flows: list = []
 
     def command(self, *words: str, menu_key: Optional[str] = None, summary: str = "", order: int = 100,
@@ -49,11 +50,15 @@ class Commands:
 
         return deco
 
-    def interceptor(self, priority: int = 100):
-        """Register `func(ctx, text) -> Reply | None`, tried before commands (lower priority first)."""
+    def interceptor(self, priority: int = 100, state: Optional[Callable[[int], str]] = None):
+        """Register `func(ctx, text) -> Reply | None`, tried before commands (lower priority first).
+        `state(person_id)`: the conversation-store key the interceptor reads for every message of that
+        person — the runtime reads all of them at once when the message starts (store.prefetch)."""
 
         def deco(func):
             self.interceptors.append((priority, func))
+            if state is not None:
+                self.state_keys.append(state)
             return func
 
         return deco
@@ -72,11 +77,13 @@ class Router:
     def __init__(self):
         self.commands: list[Command] = []
         self.interceptors: list[tuple[int, Interceptor]] = []
+        self.state_keys: list[Callable[[int], str]] = []
         self.flows: dict = {}
 
     def include(self, commands: Commands) -> None:
         self.commands = sorted(self.commands + commands.commands, key=lambda c: c.order)
         self.interceptors = sorted(self.interceptors + commands.interceptors, key=lambda p: p[0])
+        self.state_keys += commands.state_keys
         for flow in commands.flows:
             if self.flows.get(flow.name, flow) is not flow:
                 raise ValueError(f"two conversation flows are named {flow.name!r}")
@@ -117,6 +124,11 @@ class Router:
             if best is not None:
                 return best, best_rest.strip()
         return None, text
+
+    def waiting_state(self, person_id: int) -> tuple[list[str], list[str]]:
+        """What every message of this person reads before it is routed: the conversation-store keys of
+        the interceptors, and the plain key-value entries (the pending suggestion)."""
+        return [key(person_id) for key in self.state_keys], [forgiving.suggestion_key(person_id)]
 
     def by_menu_key(self, key: str) -> Optional[Command]:
         return next((c for c in self.commands if c.menu_key == key), None)

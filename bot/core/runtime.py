@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from bot.conversation import store
 from bot.core import forgiving, people
 from bot.core.messages import DUPLICATE, Context, Incoming, Reply, cleaned
 from bot.core.people import find_person  # noqa: F401 - part of this module's interface
@@ -173,6 +174,7 @@ class Runtime:
                 if person is None:
                     reply, result = Reply(render("core/unregistered.txt")), "unregistered"
                 else:
+                    store.prefetch(self, session, *self.router.waiting_state(person.id))
                     ctx = Context(self, session, person, roles, incoming, self.now())
                     reply = self.router.route(ctx)
                     result = "reply" if reply is not None else "silent"

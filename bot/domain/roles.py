@@ -78,3 +78,9 @@ def roles_of(session: Session, person: Person) -> Roles:
     if liaison_rows:
         names.add(ROLE_OFFICE_LIAISON)
     return Roles(person.id, frozenset(names), liaison_units, head_units, led, liaison_rows, supervised)
+
+
+def people_with_role(session: Session, role: str) -> list[Person]:
+    """The active people holding a stored role (the supervision group's members, the admins), by id."""
+    return list(session.scalars(select(Person).join(PersonRole, PersonRole.person_id == Person.id)
+                                .where(PersonRole.role == role, Person.active.is_(True)).order_by(Person.id)))

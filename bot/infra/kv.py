@@ -97,6 +97,10 @@ class MemoryKV:
             value = self._alive(key)
             return None if value is None else (self._versions.get(key, 0), value)
 
+    def fetch(self, plain: list[str], versioned: list[str]) -> tuple[dict, dict]:
+        """RedisKV.fetch's answer (several keys at once), from memory."""
+        return {k: self.get(k) for k in plain}, {k: self.get_versioned(k) for k in versioned}
+
     def set_versioned(self, key: str, value: str, expected: int, ttl: Optional[float] = None) -> bool:
         """Write `value` as version expected+1 if the stored version is `expected` (0: none stored)."""
         with self._mutex:
@@ -225,6 +229,24 @@ class RedisKV:
         ms = int(ttl * 1000) if ttl else 0
         return bool(self._versioned(
             lambda: self._cas(keys=[self._k(key)], args=[str(expected), str(expected + 1), value, ms])))
+
+    def fetch(self, plain: list[str], versioned: list[str]) -> tuple[dict, dict]:
+        """`get` of each `plain` key and `get_versioned` of each `versioned` key in ONE round trip (a
+        pipeline): ({key: value or None}, {key: (version, value) or None}). KVUnavailable while Redis is
+        away (the caller then reads each key as it would have)."""
+        def run():
+            pipe = self.client.pipeline(transaction=False)
+            for key in plain:
+                pipe.get(self._k(key))
+            for key in versioned:
+                pipe.hmget(self._k(key), "v", "s")
+            return pipe.execute()
+
+        got = self._versioned(run)
+        values = dict(zip(plain, got[:len(plain)], strict=True))
+        docs = {key: (int(v), s) if v is not None and s is not None else None
+                for key, (v, s) in zip(versioned, got[len(plain):], strict=True)}
+        return values, docs
 
     def ping(self) -> bool:
         return bool(self.client.ping())

@@ -158,6 +158,23 @@ def robot_message(msgtype: str, content: str, title: Optional[str] = None) -> tu
 
 # -- the client --------------------------------------------------------------------------------
 
+_TRACK_SUFFIX = re.compile(r"-[0-9a-f]{10}$")
+
+
+def track_id(task_id: str, user_id: str) -> str:
+    """The outTrackId of the decision card `task_id` (bot.actions.decisions.task_id) delivered to `user_id`.
+    A card instance's outTrackId is unique (createAndDeliver refuses one used before), and a decision with
+    several deciders — the supervision group's members, the conveners — sends each of them a card of the
+    same task: a digest of the recipient keeps the instances apart, and the update names each one."""
+    return "%s-%s" % (task_id, hashlib.sha256(user_id.encode()).hexdigest()[:10])
+
+
+def task_of(out_track_id: str) -> str:
+    """The task id of an outTrackId (`track_id`); one delivered before cards were per person is its task id.
+    No task id ends in ten hex digits: its last part is a revision of at most six."""
+    return _TRACK_SUFFIX.sub("", out_track_id)
+
+
 class DingTalkClient(TokenClient):
     """Synchronous DingTalk client; `token_store` has get/set(key, value, ttl)/delete (runtime.kv)."""
 

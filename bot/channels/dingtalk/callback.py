@@ -231,16 +231,17 @@ def receive():
 # -- interactive-card taps (POST /dingtalk/card) ---------------------------------------------------
 
 def card_incoming(body: dict, tz, corp_id: str = "") -> Incoming:
-    """The `Incoming` of a card callback: `outTrackId` (our task id, bot.actions.decisions.task_id),
-    `userId` (the staff id who tapped), `content` — a JSON string whose `cardPrivateData` holds the tapped
-    button's `actionIds` and `params` (the template's buttons send `{"action": "<button>"}`, see
-    docs/dingtalk.md). Refused(400) for anything else, 403 for another corp's."""
+    """The `Incoming` of a card callback: `outTrackId` (`api.track_id`: our task id, bot.actions.decisions.task_id,
+    and the recipient's digest), `userId` (the staff id who tapped), `content` — a JSON string whose
+    `cardPrivateData` holds the tapped button's `actionIds` and `params` (the template's buttons send
+    `{"action": "<button>"}`, see docs/dingtalk.md). Refused(400) for anything else, 403 for another corp's."""
     from bot.actions.decisions import button_key, parse_task
 
     if corp_id and body.get("corpId") not in (None, "", corp_id):
         raise Refused(403, "corpId is not ours")
-    task, user = body.get("outTrackId"), body.get("userId")
-    parsed = parse_task(task if isinstance(task, str) else None)
+    track, user = body.get("outTrackId"), body.get("userId")
+    task = dingtalk_api.task_of(track) if isinstance(track, str) else None
+    parsed = parse_task(task)
     if parsed is None or not isinstance(user, str) or not user or len(user) > 64:
         raise Refused(400, "not a decision card callback")
     content = body.get("content")
@@ -256,7 +257,7 @@ def card_incoming(body: dict, tz, corp_id: str = "") -> Incoming:
     if not isinstance(action, str) or not action.isascii() or not action.replace("_", "").isalpha():
         raise Refused(400, "no button in the card callback")
     kind, record_id, _rev = parsed
-    return Incoming(channel=CHANNEL, user_id=user, msg_id="card:%s:%s:%s" % (task, user, action),
+    return Incoming(channel=CHANNEL, user_id=user, msg_id="card:%s:%s:%s" % (track, user, action),
                     created_at=datetime.now(tz), event="card", event_key=button_key(kind, record_id, action),
                     extra={"task_id": task, "msgtype": "card"})
 

@@ -66,7 +66,7 @@ class DingTalkTransport(Transport):
         if mt in ("card", "card_update") and job.target_kind == TARGET_USER:
             template = self.runtime.settings.DINGTALK_CARD_TEMPLATE_ID
             if mt == "card_update":  # nothing to update where the decision went as text
-                return [self._card_update(p["task_id"], p["result"])] if template else []
+                return [self._card_update(job.target, p["task_id"], p["result"])] if template else []
             if template:
                 return [self._card(job.target, template, p["card"])]
             mt = "text"  # no card template configured: the text the card stands for
@@ -105,12 +105,13 @@ class DingTalkTransport(Transport):
         route = self.runtime.settings.DINGTALK_CARD_ROUTE_KEY
 
         def call():
-            self.client.card_create_and_deliver(card["task_id"], template, user, params, route)
+            self.client.card_create_and_deliver(dingtalk_api.track_id(card["task_id"], user), template, user, params,
+                                                route)
         return call
 
-    def _card_update(self, task_id: str, result: str):
+    def _card_update(self, user: str, task_id: str, result: str):
         def call():
-            self.client.card_update(task_id, {"status": "done", "result": result})
+            self.client.card_update(dingtalk_api.track_id(task_id, user), {"status": "done", "result": result})
         return call
 
     def _file_to_user(self, user: str, filename: str, path: Path):
