@@ -10,9 +10,11 @@ the runtime has one (Redis), else the `conversation_state` table — and the eng
   * a tombstone `draft:<id>` (processed_message) written in the transaction that finishes a draft: a
     finished draft whose delete failed is recognised and dropped on load, so a second 确认 cannot save the
     same minutes twice;
-  * an anchor row in `conversation_state` (`{"anchor": flow}`) written in the transaction that starts a
-    draft and deleted with it: when the key-value store has lost the draft (Redis flushed, or its TTL
-    passed), the load says so (`Lost`) instead of "no draft".
+  * an anchor row in `conversation_state` (`{"anchor": flow, "id": draft id}`) written in the transaction
+    that starts a draft and deleted with it: when the key-value store has lost the draft (Redis flushed,
+    or its TTL passed), the load says so (`Lost`) instead of "no draft"; and while it names the draft the
+    key-value store holds, that draft is not finished (its tombstone is not read: a form step reads
+    nothing but the prefetched row).
 """
 from __future__ import annotations
 
@@ -184,7 +186,8 @@ class KvDraftStore:
         version, payload = got
         doc = json.loads(payload)
         draft_id = doc.get("id") if isinstance(doc, dict) else None
-        if draft_id and session.get(ProcessedMessage, tombstone(draft_id)) is not None:
+        if draft_id and not _anchors(_row_data(session, key) if row_data is None else row_data, draft_id) and \
+                session.get(ProcessedMessage, tombstone(draft_id)) is not None:
             # finished in a committed transaction whose delete failed: never offer it again
             try:
                 self.kv.delete(self.kv_key(key))
@@ -213,7 +216,7 @@ class KvDraftStore:
              fresh: bool = False) -> None:
         _forget(session, key)
         if fresh:
-            self._anchor(session, key, doc.get("flow", ""), now)
+            self._anchor(session, key, doc.get("flow", ""), now, doc.get("id"))
         payload = json.dumps(doc, ensure_ascii=False)
         ttl = self.keep.total_seconds()
         pending = self._pending(session)
@@ -231,9 +234,9 @@ class KvDraftStore:
                 raise Conflict(key)
         self._after_commit(session, key, write)
 
-    def _anchor(self, session: Session, key: str, flow: str, now: datetime) -> None:
+    def _anchor(self, session: Session, key: str, flow: str, now: datetime, draft_id: Optional[str]) -> None:
         row = session.get(ConversationState, key)
-        data = {"anchor": flow}
+        data = {"anchor": flow, "id": draft_id} if draft_id else {"anchor": flow}
         if row is None:
             session.add(ConversationState(user_key=key, data=data, version=1, expires_at=now + self.keep,
                                           updated_at=now))
@@ -322,6 +325,14 @@ def _forget(session: Session, key: str) -> None:
 
 def _is_anchor(data) -> bool:
     return isinstance(data, dict) and "anchor" in data
+
+
+def _anchors(data, draft_id: str) -> bool:
+    """Is `data` (the key's row) the anchor of draft `draft_id`? Then the draft is not finished, and no
+    tombstone needs reading: the transaction that finishes a draft drops its anchor row with it, and only
+    the start of a new draft (a new id) writes one. (An anchor without an id — written before anchors
+    named their draft — or none at all: the tombstone decides.)"""
+    return _is_anchor(data) and data.get("id") == draft_id
 
 
 def _is_db_draft(session: Session, key: str, data=None) -> bool:
