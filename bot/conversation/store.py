@@ -196,21 +196,13 @@ class KvDraftStore:
             return None
         return Stored(doc, version)
 
-    def _after_commit(self, session: Session, key: str, fn: Callable[[], None]) -> None:
-        """Run `fn` once the message's transaction has committed. A failure must not fail the message (its
-        reply is true, and a platform retry must stay a duplicate): it is logged. A draft whose deletion
-        failed is made harmless by its tombstone; a draft that could not be advanced keeps its previous
-        step (nothing is lost)."""
-        def run(_session) -> None:
-            try:
-                fn()
-            except Conflict:  # another process wrote a newer draft: theirs stands
-                log.warning("draft %s changed under a committed message; kept the newer one", key)
-            except Exception:
-                log.exception("draft %s: key-value write after commit failed; the message's changes are saved",
-                              key)
-
-        event.listen(session, "after_commit", run, once=True)
+    @staticmethod
+    def _after_commit(session: Session, key: str, fn: Callable[[], None]) -> None:
+        """Run `fn` once the message's transaction has committed (`_run_after_commit`; a rollback drops it).
+        A failure must not fail the message (its reply is true, and a platform retry must stay a
+        duplicate): it is logged. A draft whose deletion failed is made harmless by its tombstone; a draft
+        that could not be advanced keeps its previous step (nothing is lost)."""
+        session.info.setdefault(AFTER_COMMIT, []).append((key, fn))
 
     def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
              fresh: bool = False) -> None:
@@ -223,8 +215,7 @@ class KvDraftStore:
         if key in pending and pending[key][0] is not None:  # a second write in this message: it replaces the first
             pending[key][0] = payload
             return
-        pending[key] = [payload, version]
-        event.listen(session, "after_rollback", lambda _s: pending.pop(key, None), once=True)
+        pending[key] = [payload, version]  # dropped by a rollback (`_drop_after_rollback`)
 
         def write():
             entry = pending.pop(key, None)
@@ -251,6 +242,29 @@ class KvDraftStore:
         if key in self._pending(session):
             self._pending(session)[key][0] = None  # a write earlier in this message is not made
         self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
+
+
+AFTER_COMMIT = "kv_after_commit"  # session.info: [(key, fn)] to run once the transaction has committed
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    """The key-value writes of the transaction that committed, in order (one listener for every session,
+    not one registered per write: registering costs more than a form step's other work)."""
+    for key, fn in session.info.pop(AFTER_COMMIT, ()):
+        try:
+            fn()
+        except Conflict:  # another process wrote a newer draft: theirs stands
+            log.warning("draft %s changed under a committed message; kept the newer one", key)
+        except Exception:
+            log.exception("draft %s: key-value write after commit failed; the message's changes are saved", key)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    """A rolled-back transaction writes nothing to the key-value store, then or at a later commit."""
+    session.info.pop(AFTER_COMMIT, None)
+    session.info.pop("kv_drafts_pending", None)
 
 
 NO_ROW = object()  # _row_data: the key has no conversation_state row
