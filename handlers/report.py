@@ -83,18 +83,18 @@ def earlier_answers(sub, matters: list[dict], period_key: str) -> list[dict]:
     return out
 
 
-def matter_ids_to_report(session, unit_id: int, period, source: Optional[str], sub) -> set[int]:
-    """The ids of `items_to_report` (`sub`: the unit's current report of the period, of `source` when given):
-    two statements."""
+def sql_to_report(unit_id: int, period, source: Optional[str] = None, sub=None):
+    """The condition on Matter for `items_to_report`: the unit's open items and those of the minutes and
+    slips it leads, those claimed done since the period opened, and (`sub`: the id of its current report
+    of the period, or a scalar subquery giving it) those claimed in that report; of `source` when given."""
     of_source = () if source is None else (reporting.sql_source() == source,)
     mine = or_(sql_responsible_for([unit_id]), reporting.sql_led_by([unit_id]))
-    ids = set(session.scalars(select(Matter.id).where(mine, or_(
-        Matter.state.in_(REPORTABLE), and_(Matter.state == MATTER_CLAIMED, Matter.claimed_at > period.opens)),
-        *of_source)))
+    cond = and_(mine, or_(Matter.state.in_(REPORTABLE),
+                          and_(Matter.state == MATTER_CLAIMED, Matter.claimed_at > period.opens)))
     if sub is not None:
-        ids.update(session.scalars(select(ReportItem.matter_id).join(Matter, Matter.id == ReportItem.matter_id).where(
-            ReportItem.submission_id == sub.id, Matter.state == MATTER_CLAIMED, *of_source)))
-    return ids
+        cond = or_(cond, and_(Matter.state == MATTER_CLAIMED, Matter.id.in_(
+            select(ReportItem.matter_id).where(ReportItem.submission_id == sub))))
+    return and_(cond, *of_source)
 
 
 def items_to_report(session, unit_id: int, period, source: Optional[str] = None) -> list[dict]:
@@ -104,11 +104,11 @@ def items_to_report(session, unit_id: int, period, source: Optional[str] = None)
     led item other units are responsible for (主办 or 协办, bot.domain.responsibility), their own reports of the
     period are shown pre-filled, the 主办's first."""
     sub = current_submission(session, unit_id, period.key, source)
-    ids = matter_ids_to_report(session, unit_id, period, source, sub)
-    if not ids:
+    matters = list(session.scalars(select(Matter).where(sql_to_report(unit_id, period, source, sub and sub.id))
+                                   .order_by(Matter.deadline, Matter.id)))
+    if not matters:
         return []
     earlier = {it.matter_id: it for it in sub.items} if sub is not None else {}
-    matters = list(session.scalars(select(Matter).where(Matter.id.in_(ids)).order_by(Matter.deadline, Matter.id)))
     theirs: dict[int, list] = {}  # matter id -> [(unit name, submitted_at, status, progress)]: their reports
     others = [m.id for m in matters if m.responsible_unit_id != unit_id or len(m.unit_links) > 1]
     if others:
@@ -172,10 +172,13 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
 def sources_to_report(session, unit_id: int, period) -> list[tuple[str, str, int, bool]]:
     """The problem lists the unit has items to report on for `period`: (source, label, items, reported
     already this period), the minutes / slips it leads first (by their first item), then the others."""
-    ids = matter_ids_to_report(session, unit_id, period, None, current_submission(session, unit_id, period.key))
+    current = (select(ReportSubmission.id).where(
+        ReportSubmission.unit_id == unit_id, ReportSubmission.period_key == period.key,
+        ReportSubmission.current.is_(True)).order_by(ReportSubmission.submitted_at.desc(), ReportSubmission.id.desc())
+        .limit(1).scalar_subquery())  # current_submission's, in the same statement
     counts: dict[str, int] = {}
-    for src in session.scalars(select(reporting.sql_source()).where(Matter.id.in_(ids))
-                               .order_by(Matter.deadline, Matter.id)) if ids else ():
+    for src in session.scalars(select(reporting.sql_source()).where(sql_to_report(unit_id, period, None, current))
+                               .order_by(Matter.deadline, Matter.id)):
         counts[src] = counts.get(src, 0) + 1
     labels = reporting.source_labels(session, counts)
     done = set(session.scalars(select(ReportSubmission.source).where(

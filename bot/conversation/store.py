@@ -31,7 +31,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.infra.db import dialect_insert
+from bot.infra.db import insert_ignore_text
 from bot.infra.kv import KVUnavailable
 from models import ConversationState, ProcessedMessage, utcnow
 
@@ -80,10 +80,8 @@ def finish(session: Session, draft_id: str) -> bool:
     already (the draft was saved by another message — the same person on two channels, or a load that
     raced a commit), so the second 确认 saves nothing. On PostgreSQL a concurrent second insert waits for
     the first transaction and then finds its row."""
-    insert = dialect_insert(session)
-    stmt = (insert(ProcessedMessage).values(key=tombstone(draft_id), created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
-    return session.execute(stmt).first() is not None
+    stmt = insert_ignore_text(ProcessedMessage.__table__, ("key", "created_at"), ("key",), ("key",))
+    return session.execute(stmt, {"key": tombstone(draft_id), "created_at": utcnow()}).first() is not None
 
 
 def _mark_finished(session: Session, draft_id: Optional[str]) -> None:

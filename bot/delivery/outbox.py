@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.delivery import addressing
 from bot.infra import observe
-from bot.infra.db import dialect_insert
+from bot.infra.db import dialect_insert, insert_ignore_text
 from models import TARGET_GROUP, TARGET_MAIL, Notice, Person, PersonIdentity, Unit, utcnow
 
 CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
@@ -238,10 +238,13 @@ class Notices:
         self._settle_groups(session)
         rows = self.rows
         self.rows, self._keys, self._group_text = [], set(), {}
-        stmt = dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["key"])
         if count_only:
-            session.connection().execute(stmt, rows)
+            session.connection().execute(insert_ignore_text(Notice.__table__, tuple(rows[0]), ("key",)), rows)
             return len(rows)
+        if len(rows) == 1:  # a compiled statement kept (the dialect's on_conflict insert is compiled each time)
+            stmt = insert_ignore_text(Notice.__table__, tuple(rows[0]), ("key",), ("id", "key"))
+            return [Queued(*r) for r in session.connection().execute(stmt, rows[0]).all()]
+        stmt = dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["key"])
         result = session.connection().execute(stmt.returning(Notice.id, Notice.key), rows)
         return [Queued(*r) for r in result.all()]
 
