@@ -3,7 +3,8 @@
     .venv/bin/python bench/profile_callback.py postgresql+psycopg://postgres@127.0.0.1:5432/bench_h8 \
         --redis-url redis://127.0.0.1:6379/9 [--rounds 5] [--profile help|report] [--top 30]
 
-The PostgreSQL database given is WIPED (schema public dropped and re-created): use a scratch one.
+The PostgreSQL database given is WIPED (schema public dropped and re-created), and so is the Redis
+database of --redis-url (FLUSHDB): use scratch ones.
 It loads a synthetic org chart (tests/bulk_data.populate: --units units with three matters each, no
 report for the 5 December period), then alternates rounds of
 
@@ -171,6 +172,10 @@ def main() -> None:
     from bot.infra.db import upgrade
 
     wipe(args.database_url)
+    if args.redis_url:  # drafts left by an interrupted run would answer this run's messages
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()
     upgrade(args.database_url)
     tmp = tempfile.mkdtemp(prefix="h8-profile-")
     app = create_app({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "INSTANCE_DIR": tmp,
