@@ -55,19 +55,12 @@ def closers(session: Session, matter: Matter) -> list[Person]:
 
 
 def closers_by_item(session: Session, ids: Iterable[int]) -> dict[int, list[outbox.Who]]:
-    """`closers` of many items in two statements: item id -> its office liaisons (as `outbox.Who`, by id)."""
+    """`closers` of many items in one statement: item id -> its office liaisons (as `outbox.Who`, by id)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     fol = followers(Matter.id.in_(wanted), roles=(ROLE_OFFICE_LIAISON,))
-    pairs = session.execute(select(fol.c.matter_id, fol.c.person_id).distinct()
-                            .order_by(fol.c.matter_id, fol.c.person_id)).all()
-    who = outbox.people(session, {pid for _m, pid in pairs}, active_only=False)
-    out: dict[int, list[outbox.Who]] = {}
-    for mid, pid in pairs:
-        if pid in who:
-            out.setdefault(mid, []).append(who[pid])
-    return out
+    return outbox.people_by(session, select(fol.c.matter_id.label("key"), fol.c.person_id).distinct().subquery())
 
 
 CLAIM_COUNTED = ("completion_claimed", "report")  # the audit rows that number an item's claims

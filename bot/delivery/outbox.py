@@ -71,9 +71,8 @@ def who_of(person: Union[Person, Who]) -> Who:
                getattr(person, "short_title", None), None, bool(person.placeholder))
 
 
-def people(session: Session, ids: Iterable[int], active_only: bool = True) -> dict[int, Who]:
-    """Active people (every one with `active_only=False`) by id with their identities, two queries per
-    CHUNK ids."""
+def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
+    """Active people by id with their identities, two queries per CHUNK ids."""
     wanted = sorted({i for i in ids if i is not None})
     out: dict[int, Who] = {}
     for start in range(0, len(wanted), CHUNK):
@@ -86,9 +85,27 @@ def people(session: Session, ids: Iterable[int], active_only: bool = True) -> di
         for pid, name, mobile, title, short, unit, placeholder in session.execute(
                 select(Person.id, Person.name, Person.mobile, Person.title, Person.short_title, Unit.name,
                        Person.placeholder).outerjoin(Unit, Unit.id == Person.unit_id)
-                .where(Person.id.in_(part), *([Person.active.is_(True)] if active_only else []))):
+                .where(Person.id.in_(part), Person.active.is_(True))):
             out[pid] = Who(pid, name, mobile, identities.get(pid, {}), title, short, unit, bool(placeholder))
     return out
+
+
+def people_by(session: Session, pairs) -> dict:
+    """`pairs`: a subquery with columns (key, person_id). key -> the people (`Who`, by id; active or not)
+    in ONE statement (their identities joined in): the followers of many items at once, say."""
+    rows = session.execute(
+        select(pairs.c.key, Person.id, Person.name, Person.mobile, Person.title, Person.short_title, Unit.name,
+               Person.placeholder, PersonIdentity.channel, PersonIdentity.external_id)
+        .join(Person, Person.id == pairs.c.person_id).outerjoin(Unit, Unit.id == Person.unit_id)
+        .outerjoin(PersonIdentity, PersonIdentity.person_id == Person.id)
+        .order_by(pairs.c.key, Person.id))
+    found: dict = {}
+    for key, pid, name, mobile, title, short, unit, placeholder, channel, external_id in rows:
+        entry = found.setdefault(key, {}).setdefault(pid, [(name, mobile, title, short, unit, placeholder), {}])
+        if channel is not None:
+            entry[1][channel] = external_id
+    return {key: [Who(pid, f[0], f[1], ids, f[2], f[3], f[4], bool(f[5])) for pid, (f, ids) in by_pid.items()]
+            for key, by_pid in found.items()}
 
 
 def group_message(text: str, channel: str, mention: Iterable[Union[Person, Who]] = (), markdown: bool = True
