@@ -78,14 +78,15 @@ _HELD = "locked_rows"  # session.info: (class, id) of the rows locked (and reloa
 
 
 def _held(session: Session) -> set:
-    held = session.info.get(_HELD)
-    if held is None:
-        held = session.info[_HELD] = set()
-        # Forgotten whenever a transaction or savepoint ends: a rolled-back savepoint releases what it
-        # locked, and after a commit nothing is held. Forgetting a lock that is still held only costs a
-        # second reload.
-        event.listen(session, "after_transaction_end", lambda s, _t: s.info.pop(_HELD, None), once=True)
-    return held
+    return session.info.setdefault(_HELD, set())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_locks(session: Session, _transaction) -> None:
+    """Locks are forgotten whenever a transaction or savepoint ends: a rolled-back savepoint releases what
+    it locked, and after a commit nothing is held. Forgetting a lock that is still held only costs a
+    second reload."""
+    session.info.pop(_HELD, None)
 
 
 def lock(session: Session, obj) -> None:
