@@ -82,11 +82,12 @@ def _held(session: Session) -> set:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_locks(session: Session, _transaction) -> None:
-    """Locks are forgotten whenever a transaction or savepoint ends: a rolled-back savepoint releases what
-    it locked, and after a commit nothing is held. Forgetting a lock that is still held only costs a
-    second reload."""
-    session.info.pop(_HELD, None)
+def _forget_locks(session: Session, transaction) -> None:
+    """Locks are forgotten whenever the transaction or a savepoint ends (a rolled-back savepoint releases
+    what it locked, and after a commit nothing is held; forgetting a lock that is still held only costs a
+    second reload) — not when a flush's inner subtransaction does."""
+    if transaction.nested or transaction.parent is None:
+        session.info.pop(_HELD, None)
 
 
 def lock(session: Session, obj) -> None:
