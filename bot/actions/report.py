@@ -12,6 +12,7 @@ from typing import Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from bot.actions.base import Act, lock, lock_all, person_id, settings_of
 from bot.actions.closeout import announce_claims, claim, closers_by_item, withdraw
@@ -37,6 +38,7 @@ from models import (
 
 REPORTABLE = (MATTER_OPEN, MATTER_EXTENSION, MATTER_RETURNED)  # items a unit reports on
 PROGRESS_FIELDS = ("last_progress_at", "last_progress", "planned_deadline")
+ITEM_COLUMNS = PROGRESS_FIELDS + ("state", "claimed_at")  # what a report may change on an item
 
 
 def needs_extension(planned: Optional[date], matter: Matter) -> bool:
@@ -134,6 +136,9 @@ def do_submit_report(act: Act, unit: Unit, period: Period, items: Sequence[ItemR
                 claimed.append((matter, answer.progress))
         else:  # a later report of the same period may revise an earlier 已完成
             withdraw(act, matter, answer.progress, log)
+    for matter in matters:  # the same columns for every item: their UPDATEs go as one executemany
+        for key in ITEM_COLUMNS:
+            flag_modified(matter, key)
     s.flush()
     s.connection().execute(ReportItem.__table__.insert(), rows)
     log.append(audit.entry(actor=act.actor, action="create", entity="report_submission", entity_id=sub.id,
