@@ -3,7 +3,8 @@
     .venv/bin/python bench/profile_callback.py postgresql+psycopg://postgres@127.0.0.1:5432/bench_h8 \
         --redis-url redis://127.0.0.1:6379/9 [--rounds 5] [--profile help|report] [--top 30]
 
-The PostgreSQL database given is WIPED (schema public dropped and re-created): use a scratch one.
+The PostgreSQL database given is WIPED (schema public dropped and re-created), and so is the Redis
+database of --redis-url (FLUSHDB): use scratch ones.
 It loads a synthetic org chart (tests/bulk_data.populate: --units units with three matters each, no
 report for the 5 December period), then alternates rounds of
 
@@ -16,7 +17,8 @@ all through Flask's test client with real signed, encrypted callbacks (tests/wec
 parsing and sockets are left out for both. It prints the process CPU time per message (time.process_time:
 it does not depend on how loaded the machine is — the database's and Redis's own CPU is not in it) as
 medians over the rounds with min–max, and the ratio to the floor. `--profile KIND` runs cProfile over
-that kind's messages of every round and prints the top lines (by own time and by cumulative time).
+that kind's messages of every round but the first (a warm-up: template compiles, caches) and prints the
+top lines (by own time and by cumulative time).
 The bot's clock is set to 2026-12-05 17:00 (the deadline surge).
 """
 from __future__ import annotations
@@ -56,21 +58,38 @@ def wipe(url: str) -> None:
 
 
 def load_org(engine, units: int) -> None:
-    """Units with three matters each (tests/bulk_data), and no report yet for the 5 December period."""
+    """Units with three matters each (tests/bulk_data), and no report yet for the 5 December period. Each
+    unit leads (牵头单位) one issued minutes holding its three matters, so its 填报 is one problem list and its
+    `确认` goes the whole way: the ledger written, the claims announced, the list and its 附件3 workbook
+    sent to the office liaisons of its row."""
+    from datetime import date
+
     from sqlalchemy import text
 
     from tests.bulk_data import populate
 
     populate(engine, units, units * 3)
     with engine.begin() as conn:
+        base = conn.scalar(text("SELECT coalesce(max(id), 0) FROM minutes"))
+        conn.execute(text(
+            "INSERT INTO minutes (id, title, leader_id, dispatch_row_id, meeting_date, drafting_unit_id, state, "
+            "lead_unit_id, confidential, created_at) "
+            "SELECT :base + u.id, '专题调度会' || u.id, r.leader_id, r.id, :day, u.id, 'issued', u.id, false, "
+            "CURRENT_TIMESTAMP FROM unit u JOIN dispatch_row_unit ru ON ru.unit_id = u.id "
+            "JOIN dispatch_row r ON r.id = ru.dispatch_row_id"), dict(base=base, day=date(2026, 11, 10)))
+        conn.execute(text("UPDATE matter SET kind = 'minutes', minutes_id = :base + responsible_unit_id, "
+                          "slip_id = NULL, seq = 1"), dict(base=base))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('minutes', 'id'), (SELECT max(id) FROM minutes))"))
         conn.execute(text("DELETE FROM report_item WHERE submission_id IN "
                           "(SELECT id FROM report_submission WHERE period_key = '2026-12-05')"))
         conn.execute(text("DELETE FROM report_submission WHERE period_key = '2026-12-05'"))
         conn.execute(text("UPDATE matter SET state = 'open', closed_at = NULL"))
 
 
-def answer_for(reply: str) -> str | None:
-    """What a unit liaison types next in a 填报 (None: the dialog is over)."""
+def answer_for(reply: str, asked: list[int] | None = None) -> str | None:
+    """What a unit liaison types next in a 填报 (None: the dialog is over). The items are answered 已完成,
+    未完成, 已完成, … in turn (as bench/surge.py does): `asked` counts the status questions of the dialog."""
     if "已提交" in reply or "没有需要报送" in reply:
         return None
     if "请核对" in reply:
@@ -86,7 +105,10 @@ def answer_for(reply: str) -> str | None:
     if "目前进展" in reply:
         return "征迁完成80%，正在推进"
     if "1. 已完成" in reply:
-        return "2"
+        if asked is None:
+            return "2"
+        asked[0] += 1
+        return "1" if asked[0] % 2 else "2"
     raise SystemExit(f"unexpected reply in the 填报 dialog:\n{reply}")
 
 
@@ -138,6 +160,8 @@ def main() -> None:
     ap.add_argument("--per-round", type=int, default=40, help="messages of help / floor, and 填报s, per round")
     ap.add_argument("--profile", choices=("help", "report", "start", "step", "confirm", "floor"), default=None)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--save-stats", default="", help="with --profile: also write the raw pstats to this file")
+    ap.add_argument("--show-dialog", action="store_true", help="print the first 填报 dialog (to check the bench)")
     ap.add_argument("--only", default="", help="regular expression: print only the profile lines whose file "
                     "matches, e.g. 'bot/|handlers/' for the bot's own functions")
     args = ap.parse_args()
@@ -151,6 +175,10 @@ def main() -> None:
     from bot.infra.db import upgrade
 
     wipe(args.database_url)
+    if args.redis_url:  # drafts left by an interrupted run would answer this run's messages
+        import redis
+
+        redis.Redis.from_url(args.redis_url).flushdb()
     upgrade(args.database_url)
     tmp = tempfile.mkdtemp(prefix="h8-profile-")
     app = create_app({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "INSTANCE_DIR": tmp,
@@ -170,8 +198,10 @@ def main() -> None:
     samples: dict[str, list[list[float]]] = {k: [] for k in ("floor", "help", "start", "step", "confirm")}
     next_unit = 0
 
+    warm = [False]  # the first round only warms up (template compiles, caches): neither timed nor profiled
+
     def timed(kind: str, fn):
-        if profiler is not None and args.profile == kind:
+        if profiler is not None and args.profile == kind and warm[0]:
             profiler.enable()
             try:
                 return fn()
@@ -196,13 +226,17 @@ def main() -> None:
             next_unit += 1
             msg = "填报"
             kind = "start"
+            asked = [0]
             while msg is not None:
                 cpu, text = timed("report" if args.profile == "report" else kind, lambda u=user, m=msg: bot.say(u, m))
+                if args.show_dialog and r == 0 and next_unit == 1:
+                    print(f"> {msg}\n{text}\n")
                 cur[kind].append(cpu)
-                nxt = answer_for(text)
+                nxt = answer_for(text, asked)
                 kind = "confirm" if nxt == "确认" else "step"
                 msg = nxt
         if r == 0:
+            warm[0] = True
             continue  # the first round warms the report path up
         for k, v in cur.items():
             if v:
@@ -222,6 +256,8 @@ def main() -> None:
         m, lo, hi, n = med(kind)
         print(f"| {label} | {n} | {m:.2f} | {lo:.2f}–{hi:.2f} | {m / f_med:.1f} |")
     if profiler is not None:
+        if args.save_stats:
+            profiler.dump_stats(args.save_stats)
         for key in ("tottime", "cumulative"):
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out).sort_stats(key)

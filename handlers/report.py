@@ -11,6 +11,7 @@ from typing import Optional
 
 from sqlalchemy import and_, exists, or_, select
 
+from bot.actions.base import lock_all
 from bot.actions.closeout import claim_and_decision
 from bot.actions.report import REPORTABLE, ItemReport, do_submit_report
 from bot.conversation import engine
@@ -82,28 +83,32 @@ def earlier_answers(sub, matters: list[dict], period_key: str) -> list[dict]:
     return out
 
 
+def sql_to_report(unit_id: int, period, source: Optional[str] = None, sub=None):
+    """The condition on Matter for `items_to_report`: the unit's open items and those of the minutes and
+    slips it leads, those claimed done since the period opened, and (`sub`: the id of its current report
+    of the period, or a scalar subquery giving it) those claimed in that report; of `source` when given."""
+    of_source = () if source is None else (reporting.sql_source() == source,)
+    mine = or_(sql_responsible_for([unit_id]), reporting.sql_led_by([unit_id]))
+    cond = and_(mine, or_(Matter.state.in_(REPORTABLE),
+                          and_(Matter.state == MATTER_CLAIMED, Matter.claimed_at > period.opens)))
+    if sub is not None:
+        cond = or_(cond, and_(Matter.state == MATTER_CLAIMED, Matter.id.in_(
+            select(ReportItem.matter_id).where(ReportItem.submission_id == sub))))
+    return and_(cond, *of_source)
+
+
 def items_to_report(session, unit_id: int, period, source: Optional[str] = None) -> list[dict]:
     """The unit's problem list for `period`: the open matters and slip rows it is responsible for, and those
     of the minutes and slips it leads (牵头单位, seed 000 附件3 note 2), soonest deadline first; plus those
     claimed done since the period opened or in this period's current report (so it can revise them). For a
     led item other units are responsible for (主办 or 协办, bot.domain.responsibility), their own reports of the
     period are shown pre-filled, the 主办's first."""
-    mine = or_(sql_responsible_for([unit_id]), reporting.sql_led_by([unit_id]))
-    ids = set(session.scalars(select(Matter.id).where(mine, or_(
-        Matter.state.in_(REPORTABLE), and_(Matter.state == MATTER_CLAIMED, Matter.claimed_at > period.opens)))))
-    if source is not None:
-        ids = set(session.scalars(select(Matter.id).where(Matter.id.in_(ids or {-1}),
-                                                          reporting.sql_source() == source)))
     sub = current_submission(session, unit_id, period.key, source)
-    earlier = {}
-    if sub is not None:
-        for it in sub.items:
-            earlier[it.matter_id] = it
-            if it.matter.state == MATTER_CLAIMED and source in (None, reporting.source_of(it.matter)):
-                ids.add(it.matter_id)
-    if not ids:
+    matters = list(session.scalars(select(Matter).where(sql_to_report(unit_id, period, source, sub and sub.id))
+                                   .order_by(Matter.deadline, Matter.id)))
+    if not matters:
         return []
-    matters = list(session.scalars(select(Matter).where(Matter.id.in_(ids)).order_by(Matter.deadline, Matter.id)))
+    earlier = {it.matter_id: it for it in sub.items} if sub is not None else {}
     theirs: dict[int, list] = {}  # matter id -> [(unit name, submitted_at, status, progress)]: their reports
     others = [m.id for m in matters if m.responsible_unit_id != unit_id or len(m.unit_links) > 1]
     if others:
@@ -146,7 +151,7 @@ def is_open_item(fc: FieldContext) -> bool:
 
 def save(ctx: Context, data: dict, meta: dict) -> Reply:
     period = period_by_key(meta["period_key"])
-    unit = ctx.session.get(Unit, meta["unit_id"])
+    unit = lock_all(ctx.session, Unit, [meta["unit_id"]])[meta["unit_id"]]  # do_submit_report locks it anyway
     items = [ItemReport(fixed["id"], fixed["code"], answer["status"], answer["progress"],
                         F.parse_iso(answer.get("planned_deadline")) if answer["status"] == ITEM_OPEN else None,
                         answer.get("obstacle"))
@@ -155,8 +160,10 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
         out = do_submit_report(ctx, unit, period, items, meta.get("source"))
     except ledger.TransitionError as exc:
         raise Invalid("report/err_changed.txt", code=exc.info.get("item")) from exc
-    label = reporting.source_labels(ctx.session, [out.submission.source])[out.submission.source]
-    rest = [x for x in sources_to_report(ctx.session, unit.id, period) if x[0] != out.submission.source]
+    lists = sources_to_report(ctx.session, unit.id, period)
+    label = next((x[1] for x in lists if x[0] == out.submission.source), None) or \
+        reporting.source_labels(ctx.session, [out.submission.source])[out.submission.source]
+    rest = [x for x in lists if x[0] != out.submission.source]
     return Reply(ctx.render("report/saved.txt", sub=out.submission, unit=unit, period=period, replaced=out.replaced,
                             done=out.done, open=out.open, beyond=out.beyond_deadline, label=label,
                             rest=rest))
@@ -165,9 +172,14 @@ def save(ctx: Context, data: dict, meta: dict) -> Reply:
 def sources_to_report(session, unit_id: int, period) -> list[tuple[str, str, int, bool]]:
     """The problem lists the unit has items to report on for `period`: (source, label, items, reported
     already this period), the minutes / slips it leads first (by their first item), then the others."""
+    current = (select(ReportSubmission.id).where(
+        ReportSubmission.unit_id == unit_id, ReportSubmission.period_key == period.key,
+        ReportSubmission.current.is_(True)).order_by(ReportSubmission.submitted_at.desc(), ReportSubmission.id.desc())
+        .limit(1).scalar_subquery())  # current_submission's, in the same statement
     counts: dict[str, int] = {}
-    for it in items_to_report(session, unit_id, period):
-        counts[it["source"]] = counts.get(it["source"], 0) + 1
+    for src in session.scalars(select(reporting.sql_source()).where(sql_to_report(unit_id, period, None, current))
+                               .order_by(Matter.deadline, Matter.id)):
+        counts[src] = counts.get(src, 0) + 1
     labels = reporting.source_labels(session, counts)
     done = set(session.scalars(select(ReportSubmission.source).where(
         ReportSubmission.unit_id == unit_id, ReportSubmission.period_key == period.key)))

@@ -130,3 +130,45 @@ def test_a_report_on_an_item_closed_meanwhile_is_refused_before_anything_is_writ
             assert m1.last_progress is None
     finally:
         db.dispose()
+
+
+def test_rows_locked_in_a_transaction_are_not_reloaded_until_it_or_its_savepoint_ends(db_url):
+    """`lock_all` locks and reloads many rows in one statement; `lock` of a row the transaction holds
+    reloads nothing (a flush in between changes nothing); after a savepoint rolls back (its locks
+    released) or a commit, `lock` reloads again."""
+    from sqlalchemy import event
+
+    from bot.actions.base import lock, lock_all
+
+    db = Database(db_url)
+    statements = []
+    try:
+        with db.session() as s:
+            o = f.small_org(s)
+            ids = [f.matter(s, code, o.fagai, o.leader1, date(2026, 12, 20)).id for code in ("M1", "M2")]
+        event.listen(db.engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
+        with db.session() as s:
+            locked = lock_all(s, Matter, ids + [999])
+            assert sorted(locked) == ids
+            assert len([q for q in statements if "FROM matter" in q]) == 1
+            if db.engine.dialect.name == "postgresql":
+                assert "FOR UPDATE" in statements[-1]
+            statements.clear()
+            locked[ids[0]].title = "改过的标题"
+            s.flush()  # a flush's inner transaction ends: the locks are still held
+            lock(s, locked[ids[0]])
+            assert not [q for q in statements if "FROM matter" in q]  # held: not reloaded
+            assert locked[ids[0]].title == "改过的标题"
+            with pytest.raises(RuntimeError):
+                with s.begin_nested():
+                    raise RuntimeError
+            lock(s, locked[ids[0]])
+            assert len([q for q in statements if "FROM matter" in q]) == 1  # the savepoint ended: reloaded
+        statements.clear()
+        with db.session() as s:
+            m2 = s.get(Matter, ids[1])
+            lock(s, m2)
+            lock(s, m2)
+            assert len([q for q in statements if "FROM matter" in q]) == 2  # the get, one reload
+    finally:
+        db.dispose()

@@ -124,6 +124,23 @@ def test_keep_lists_a_weekend_deadline_on_the_next_working_day(seeded, runner, m
         periods.set_deadline_rule(NEXT_WORKING_DAY)
 
 
+def test_the_choice_of_problem_lists_names_the_period_by_its_nominal_day(runtime):
+    """A moved deadline keeps the period's name ("12月5日期", periods.Period.nominal_date): the reply that
+    asks which problem list to report named it after the moved deadline ("12月7日期")."""
+    from tests import factories as f
+
+    with runtime.db.session() as s:
+        o = f.small_org(s)
+        mins = f.minutes(s, o.leader1, o.fagai, row=o.row1, title="经济运行调度会", meeting=date(2026, 11, 2))
+        f.matter(s, "M5", o.keji, o.leader1, date(2026, 12, 31), minutes_obj=mins)
+        f.matter(s, "M6", o.keji, o.leader1, date(2026, 12, 31))
+    runtime.clock.set(at(2026, 12, 4))
+    assert period_by_key("2026-12-05").deadline == at(2026, 12, 7, 18)  # Saturday 5th: moved to Monday
+    text = runtime.handle_text("wecom", "uk", "填报").text
+    assert "2份问题清单" in text and "12月5日期报送" in text and "12月7日期" not in text, text
+    assert "12月5日期报送" in runtime.handle_text("wecom", "uk", "填报 1").text
+
+
 # -- address -----------------------------------------------------------------------------------------
 def person(name, title=None, unit=None, short=None, placeholder=False):
     return SimpleNamespace(name=name, title=title, unit_name=unit, short_title=short, placeholder=placeholder)

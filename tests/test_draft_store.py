@@ -2,6 +2,7 @@
 key-value store's anchor and tombstone in the database."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -73,7 +74,7 @@ def test_kv_store_writes_after_commit_and_leaves_anchor_and_tombstone(sqlite_url
             store.save(s, "person:1", {"flow": "minutes", "id": "a"}, None, NOW, fresh=True)
         with rt.db.session() as s:
             assert store.load(s, "person:1") == Stored({"flow": "minutes", "id": "a"}, 1)
-            assert s.get(ConversationState, "person:1").data == {"anchor": "minutes"}
+            assert s.get(ConversationState, "person:1").data == {"anchor": "minutes", "id": "a"}
         kv.delete("conv:person:1")  # the key-value store loses it
         with rt.db.session() as s:
             assert store.load(s, "person:1") == Lost("minutes")
@@ -125,5 +126,34 @@ def test_a_message_reads_the_persons_waiting_state_once(sqlite_url, tmp_path, sh
         assert len([q for q in statements if "conversation_state" in q]) == 1, statements
         if shared:
             assert trips == ["pipeline"], trips
+    finally:
+        rt.db.dispose()
+
+
+def test_a_form_step_on_redis_reads_no_tombstone(sqlite_url, tmp_path, request):
+    """While the anchor row names the draft the key-value store holds, the draft is not finished: a step
+    reads the prefetched row and nothing else (no processed_message read per step); without the anchor the
+    tombstone still decides (test above)."""
+    from datetime import date
+
+    from sqlalchemy import event
+
+    from tests import factories as f
+
+    rt = make_app(sqlite_url, tmp_path, REDIS_URL=request.getfixturevalue("redis_url")).extensions["bot"]
+    try:
+        with rt.db.session() as s:
+            o = f.small_org(s)
+            f.matter(s, "M1", o.fagai, o.leader1, date(2026, 12, 31), title="推进征迁")
+        rt.clock.set(at(2026, 12, 1))
+        assert "M1" in rt.handle_text("wecom", "ua", "填报").text
+        statements = []
+        event.listen(rt.db.engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
+        assert "进展" in rt.handle_text("wecom", "ua", "2").text
+        assert not [q for q in statements if "processed_message" in q and q.lstrip().upper().startswith("SELECT")]
+        _version, payload = rt.kv.get_versioned(f"conv:person:{o.ua.id}")
+        with rt.db.session() as s:
+            assert s.get(ConversationState, f"person:{o.ua.id}").data == {"anchor": "report",
+                                                                           "id": json.loads(payload)["id"]}
     finally:
         rt.db.dispose()

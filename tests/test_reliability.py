@@ -100,12 +100,28 @@ def test_a_second_confirm_of_a_saved_draft_is_refused_by_its_tombstone(seeded_pg
         pid = s.scalar(select(Person.id).where(Person.wecom_userid == OFFICE_LIAISON))
         draft = store.load(s, f"person:{pid}")
         assert store_mod.finish(s, draft.doc["id"])  # as if another message had just saved it
+        if rt.shared_state:  # ... and dropped the anchor row with it; the Redis delete after it failed
+            store_mod._drop_row(s, f"person:{pid}")
     reply = rt.handle_text("wecom", OFFICE_LIAISON, "确认")
     assert count(rt.db, Minutes) == 0
     if rt.shared_state:  # Redis drafts: the load already drops a draft whose tombstone it sees
         assert "没有看懂" in reply.text
     else:  # the database draft is still there: the save is refused
         assert "已经保存过" in reply.text
+
+
+def test_a_tombstone_refuses_the_save_even_while_the_anchor_still_names_the_draft(seeded_pg):
+    """A state no message leaves (the transaction that writes a draft's tombstone drops its anchor), made
+    by hand: the load trusts the anchor and offers the draft, and 确认 is still refused by the tombstone."""
+    rt = seeded_pg
+    from bot.conversation import store as store_mod
+    for says in HAPPY:
+        rt.handle_text("wecom", OFFICE_LIAISON, says)
+    with rt.db.session() as s:
+        pid = s.scalar(select(Person.id).where(Person.wecom_userid == OFFICE_LIAISON))
+        assert store_mod.finish(s, store_mod.store_for(rt).load(s, f"person:{pid}").doc["id"])
+    assert "已经保存过" in rt.handle_text("wecom", OFFICE_LIAISON, "确认").text
+    assert count(rt.db, Minutes) == 0
 
 
 @pytest.fixture

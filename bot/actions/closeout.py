@@ -6,15 +6,17 @@ it, writes one audit row and queues the notices, in the caller's transaction.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.actions.base import Act, Actor, lock, notify_people
+from bot.actions.base import Act, Actor, lock, notify_people, person_id, settings_of
+from bot.delivery import outbox
 from bot.domain import ledger
-from bot.domain.scope import office_liaisons_of, unit_liaisons_of
+from bot.domain.scope import followers, office_liaisons_of, unit_liaisons_of
 from bot.infra import audit
 from models import (
     EXT_PENDING,
@@ -22,6 +24,7 @@ from models import (
     MATTER_CLOSED,
     MATTER_OPEN,
     MATTER_RETURNED,
+    ROLE_OFFICE_LIAISON,
     AuditLog,
     ExtensionRequest,
     Matter,
@@ -31,13 +34,19 @@ from models import (
 WATCHED = ("state", "deadline", "original_deadline", "escalation_level", "closed_at")  # audited item fields
 
 
+def matter_entry(matter: Matter, before: dict, actor: Actor, action: str, now: datetime,
+                 reason: Optional[str] = None, **extra) -> dict:
+    """The audit row (`audit.entry`) of one item change: the watched fields that changed, plus `extra` facts."""
+    b, a = audit.diff(before, audit.snapshot(matter, WATCHED))
+    a.update({k: v.isoformat() if isinstance(v, date) else v for k, v in extra.items()})
+    return audit.entry(actor=actor, action=action, entity="matter", entity_id=matter.id, before=b, after=a,
+                       reason=reason, at=now)
+
+
 def audit_matter(session: Session, matter: Matter, before: dict, actor: Actor, action: str, now: datetime,
                  reason: Optional[str] = None, **extra) -> None:
     """The audit row of one item change: the watched fields that changed, plus `extra` facts."""
-    b, a = audit.diff(before, audit.snapshot(matter, WATCHED))
-    a.update({k: v.isoformat() if isinstance(v, date) else v for k, v in extra.items()})
-    audit.record(session, actor=actor, action=action, entity="matter", entity_id=matter.id,
-                 before=b, after=a, reason=reason, at=now)
+    session.add(AuditLog(**matter_entry(matter, before, actor, action, now, reason, **extra)))
 
 
 def closers(session: Session, matter: Matter) -> list[Person]:
@@ -45,15 +54,94 @@ def closers(session: Session, matter: Matter) -> list[Person]:
     return office_liaisons_of(session, matter)
 
 
-def announce_claim(act: Act, matter: Matter, note: str = "") -> int:
-    """Ask the office liaisons to confirm a completion claim (once per claim)."""
-    n_claims = act.session.scalar(select(func.count()).select_from(AuditLog).where(
-        ledger.sql_audit_of(matter), AuditLog.action.in_(("completion_claimed", "report"))))
+def closers_by_item(session: Session, ids: Iterable[int]) -> dict[int, list[outbox.Who]]:
+    """`closers` of many items in one statement: item id -> its office liaisons (as `outbox.Who`, by id)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    fol = followers(Matter.id.in_(wanted), roles=(ROLE_OFFICE_LIAISON,))
+    return outbox.people_by(session, select(fol.c.matter_id.label("key"), fol.c.person_id).distinct().subquery())
+
+
+CLAIM_COUNTED = ("completion_claimed", "report")  # the audit rows that number an item's claims
+
+
+def claim_numbers(session: Session, ids: Iterable[int]) -> dict[int, int]:
+    """Which claim of each item this is: its audit rows of CLAIM_COUNTED so far (written ones included) —
+    the number `announce_claims` keys the notice with, and the revision of its decision card."""
+    wanted = sorted(set(ids))
+    out = dict.fromkeys(wanted, 0)
+    if wanted:
+        session.flush()
+        for eid, n in session.execute(
+                select(AuditLog.entity_id, func.count()).where(
+                    AuditLog.entity == "matter", AuditLog.entity_id.in_([str(i) for i in wanted]),
+                    AuditLog.action.in_(CLAIM_COUNTED)).group_by(AuditLog.entity_id)):
+            out[int(eid)] = int(n)
+    return out
+
+
+def announce_claims(act: Act, claims: Sequence[tuple[Matter, str]], *, batch: Optional[outbox.Notices] = None,
+                    liaisons: Optional[dict[int, list[outbox.Who]]] = None) -> int:
+    """Ask the office liaisons to confirm completion claims — (item, what the unit said) — once per claim:
+    a decision card each (not to the actor). The notices go into `batch` when given (the caller flushes
+    it), else are queued here; `liaisons` is `closers_by_item` when the caller has it. Returns how many
+    were queued (with a `batch`: added)."""
+    if not claims:
+        return 0
     from bot.actions import decisions
 
-    return notify_people(act, closers(act.session, matter),
-                         act.render("closeout/to_office_liaison.txt", m=matter, note=note),
-                         key=f"closeout:{matter.id}:claim{n_claims}", card=decisions.card(act, "close", matter))
+    s = act.session
+    ids = [m.id for m, _note in claims]
+    numbers = claim_numbers(s, ids)
+    if liaisons is None:
+        liaisons = closers_by_item(s, ids)
+    own = batch is None
+    if own:
+        batch = outbox.Notices(settings_of(act))
+    me = person_id(act.actor)
+    n = 0
+    for matter, note in claims:
+        people = [w for w in liaisons.get(matter.id, ()) if w.id != me]
+        if not people:
+            continue
+        k = numbers[matter.id]
+        text = act.render("closeout/to_office_liaison.txt", m=matter, note=note)
+        card = decisions.card(act, "close", matter, rev=k)
+        for who in people:
+            n += bool(batch.to_person(who, text, f"closeout:{matter.id}:claim{k}:p{who.id}", card=card))
+    return len(batch.flush(s)) if own else n
+
+
+def announce_claim(act: Act, matter: Matter, note: str = "") -> int:
+    """Ask the office liaisons to confirm a completion claim (once per claim)."""
+    return announce_claims(act, [(matter, note)])
+
+
+def claim(act: Act, matter: Matter, note: Optional[str], audit_rows: list) -> bool:
+    """The claim on a locked item: 待销号 since now, its audit row added to `audit_rows`; False (nothing
+    changed) when it is claimed already."""
+    if not ledger.check("claim_completion", matter):
+        return False
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_CLAIMED
+    matter.claimed_at = act.now
+    audit_rows.append(matter_entry(matter, before, act.actor, "completion_claimed", act.now,
+                                   (note or "").strip() or None))
+    return True
+
+
+def withdraw(act: Act, matter: Matter, note: Optional[str], audit_rows: list) -> bool:
+    """The unit's own claim withdrawn on a locked item (open again), its audit row added to `audit_rows`;
+    False (nothing changed) when it is not claimed."""
+    if not ledger.check("withdraw_claim", matter):
+        return False
+    before = audit.snapshot(matter, WATCHED)
+    matter.state = MATTER_OPEN
+    matter.claimed_at = None
+    audit_rows.append(matter_entry(matter, before, act.actor, "claim_withdrawn", act.now,
+                                   (note or "").strip() or None))
+    return True
 
 
 def do_claim_completion(act: Act, matter: Matter, note: Optional[str] = None, need_note: bool = False) -> bool:
@@ -66,12 +154,10 @@ def do_claim_completion(act: Act, matter: Matter, note: Optional[str] = None, ne
         return False
     if need_note and not (note or "").strip():
         raise ledger.TransitionError("note_required", item=matter.code)
-    before = audit.snapshot(matter, WATCHED)
-    matter.state = MATTER_CLAIMED
-    matter.claimed_at = act.now
-    audit_matter(s, matter, before, act.actor, "completion_claimed", act.now, (note or "").strip() or None)
-    s.flush()
-    announce_claim(act, matter, note or "")
+    rows: list = []
+    claim(act, matter, note, rows)
+    audit.insert(s, rows)
+    announce_claims(act, [(matter, note or "")])
     return True
 
 
@@ -80,12 +166,10 @@ def do_withdraw_claim(act: Act, matter: Matter, note: Optional[str] = None) -> b
     Idempotent: an item that is not claimed is left alone (returns False)."""
     s = act.session
     lock(s, matter)
-    if not ledger.check("withdraw_claim", matter):
+    rows: list = []
+    if not withdraw(act, matter, note, rows):
         return False
-    before = audit.snapshot(matter, WATCHED)
-    matter.state = MATTER_OPEN
-    matter.claimed_at = None
-    audit_matter(s, matter, before, act.actor, "claim_withdrawn", act.now, (note or "").strip() or None)
+    audit.insert(s, rows)
     return True
 
 

@@ -192,11 +192,10 @@ def _close(confirm: bool):
 
 
 def _claims(session, matter: Matter) -> int:
-    """Which claim of the item this is (the same count `announce_claim` keys its notice with)."""
-    from bot.domain import ledger
+    """Which claim of the item this is (the same number `announce_claims` keys its notice with)."""
+    from bot.actions.closeout import claim_numbers
 
-    return int(session.scalar(select(func.count()).select_from(AuditLog).where(
-        ledger.sql_audit_of(matter), AuditLog.action.in_(("completion_claimed", "report")))) or 0)
+    return claim_numbers(session, [matter.id])[matter.id]
 
 
 def _close_content(act, matter: Matter) -> dict:

@@ -129,11 +129,13 @@ def parse_task(task: Optional[str]) -> Optional[tuple[str, int, int]]:
 
 # -- the card ------------------------------------------------------------------------------------
 
-def card(act: Act, kind: str, record) -> dict:
-    """The neutral card of `record`: task id, title, description, key fields and buttons."""
+def card(act: Act, kind: str, record, rev: Optional[int] = None) -> dict:
+    """The neutral card of `record`: task id, title, description, key fields and buttons. `rev`: the
+    record's revision when the caller has it (else the decision kind's `rev` reads it)."""
     d = get(kind)
     content = d.content(act, record)
-    return {"task_id": task_id(kind, record.id, d.rev(act.session, record)), "kind": kind, "id": record.id,
+    rev = d.rev(act.session, record) if rev is None else rev
+    return {"task_id": task_id(kind, record.id, rev), "kind": kind, "id": record.id,
             "title": content["title"], "desc": content.get("desc", ""),
             "fields": [[str(k), str(v)] for k, v in content.get("fields", [])][:6],
             "buttons": [{"key": button_key(kind, record.id, b.name), "name": b.name, "text": b.label,

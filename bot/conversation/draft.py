@@ -124,10 +124,13 @@ class Draft(BaseModel):
             raise Unreadable(str(exc)) from exc
 
     def copy_deep(self) -> Draft:
-        """A copy sharing nothing mutable with this draft (every step works on one). Plain containers are
-        copied by hand: pydantic's deep copy (copy.deepcopy) cost more than the rest of a form step."""
-        init = self.init.model_copy(update={"data": _copy(self.init.data), "meta": _copy(self.init.meta)})
+        """A copy a step may change without changing this draft (every step works on one): the answers,
+        the way back and the step's memory copied; `meta` copied at its top level only — the handler's
+        context is read, and navigation only adds keys to it (a group's fixed items) — and `init` shared
+        (read only; 重新开始 copies it). Plain containers are copied by hand: pydantic's deep copy
+        (copy.deepcopy) cost more than the rest of a form step, and copying the handler's context (a 填报's
+        items) and `init` on every step was most of what remained."""
         return self.model_copy(update={
-            "data": _copy(self.data), "meta": _copy(self.meta), "history": list(self.history),
+            "data": _copy(self.data), "meta": dict(self.meta), "history": list(self.history),
             "edit": self.edit.model_copy() if self.edit is not None else None,
-            "pending": _copy(self.pending), "init": init})
+            "pending": _copy(self.pending)})

@@ -10,9 +10,11 @@ the runtime has one (Redis), else the `conversation_state` table — and the eng
   * a tombstone `draft:<id>` (processed_message) written in the transaction that finishes a draft: a
     finished draft whose delete failed is recognised and dropped on load, so a second 确认 cannot save the
     same minutes twice;
-  * an anchor row in `conversation_state` (`{"anchor": flow}`) written in the transaction that starts a
-    draft and deleted with it: when the key-value store has lost the draft (Redis flushed, or its TTL
-    passed), the load says so (`Lost`) instead of "no draft".
+  * an anchor row in `conversation_state` (`{"anchor": flow, "id": draft id}`) written in the transaction
+    that starts a draft and deleted with it: when the key-value store has lost the draft (Redis flushed,
+    or its TTL passed), the load says so (`Lost`) instead of "no draft"; and while it names the draft the
+    key-value store holds, that draft is not finished (its tombstone is not read: a form step reads
+    nothing but the prefetched row).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.infra.db import dialect_insert
+from bot.infra.db import insert_ignore_text
 from bot.infra.kv import KVUnavailable
 from models import ConversationState, ProcessedMessage, utcnow
 
@@ -78,10 +80,8 @@ def finish(session: Session, draft_id: str) -> bool:
     already (the draft was saved by another message — the same person on two channels, or a load that
     raced a commit), so the second 确认 saves nothing. On PostgreSQL a concurrent second insert waits for
     the first transaction and then finds its row."""
-    insert = dialect_insert(session)
-    stmt = (insert(ProcessedMessage).values(key=tombstone(draft_id), created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
-    return session.execute(stmt).first() is not None
+    stmt = insert_ignore_text(ProcessedMessage.__table__, ("key", "created_at"), ("key",), ("key",))
+    return session.execute(stmt, {"key": tombstone(draft_id), "created_at": utcnow()}).first() is not None
 
 
 def _mark_finished(session: Session, draft_id: Optional[str]) -> None:
@@ -184,7 +184,8 @@ class KvDraftStore:
         version, payload = got
         doc = json.loads(payload)
         draft_id = doc.get("id") if isinstance(doc, dict) else None
-        if draft_id and session.get(ProcessedMessage, tombstone(draft_id)) is not None:
+        if draft_id and not _anchors(_row_data(session, key) if row_data is None else row_data, draft_id) and \
+                session.get(ProcessedMessage, tombstone(draft_id)) is not None:
             # finished in a committed transaction whose delete failed: never offer it again
             try:
                 self.kv.delete(self.kv_key(key))
@@ -193,35 +194,26 @@ class KvDraftStore:
             return None
         return Stored(doc, version)
 
-    def _after_commit(self, session: Session, key: str, fn: Callable[[], None]) -> None:
-        """Run `fn` once the message's transaction has committed. A failure must not fail the message (its
-        reply is true, and a platform retry must stay a duplicate): it is logged. A draft whose deletion
-        failed is made harmless by its tombstone; a draft that could not be advanced keeps its previous
-        step (nothing is lost)."""
-        def run(_session) -> None:
-            try:
-                fn()
-            except Conflict:  # another process wrote a newer draft: theirs stands
-                log.warning("draft %s changed under a committed message; kept the newer one", key)
-            except Exception:
-                log.exception("draft %s: key-value write after commit failed; the message's changes are saved",
-                              key)
-
-        event.listen(session, "after_commit", run, once=True)
+    @staticmethod
+    def _after_commit(session: Session, key: str, fn: Callable[[], None]) -> None:
+        """Run `fn` once the message's transaction has committed (`_run_after_commit`; a rollback drops it).
+        A failure must not fail the message (its reply is true, and a platform retry must stay a
+        duplicate): it is logged. A draft whose deletion failed is made harmless by its tombstone; a draft
+        that could not be advanced keeps its previous step (nothing is lost)."""
+        session.info.setdefault(AFTER_COMMIT, []).append((key, fn))
 
     def save(self, session: Session, key: str, doc: dict, version: Optional[int], now: datetime,
              fresh: bool = False) -> None:
         _forget(session, key)
         if fresh:
-            self._anchor(session, key, doc.get("flow", ""), now)
+            self._anchor(session, key, doc.get("flow", ""), now, doc.get("id"))
         payload = json.dumps(doc, ensure_ascii=False)
         ttl = self.keep.total_seconds()
         pending = self._pending(session)
         if key in pending and pending[key][0] is not None:  # a second write in this message: it replaces the first
             pending[key][0] = payload
             return
-        pending[key] = [payload, version]
-        event.listen(session, "after_rollback", lambda _s: pending.pop(key, None), once=True)
+        pending[key] = [payload, version]  # dropped by a rollback (`_drop_after_rollback`)
 
         def write():
             entry = pending.pop(key, None)
@@ -231,9 +223,9 @@ class KvDraftStore:
                 raise Conflict(key)
         self._after_commit(session, key, write)
 
-    def _anchor(self, session: Session, key: str, flow: str, now: datetime) -> None:
+    def _anchor(self, session: Session, key: str, flow: str, now: datetime, draft_id: Optional[str]) -> None:
         row = session.get(ConversationState, key)
-        data = {"anchor": flow}
+        data = {"anchor": flow, "id": draft_id} if draft_id else {"anchor": flow}
         if row is None:
             session.add(ConversationState(user_key=key, data=data, version=1, expires_at=now + self.keep,
                                           updated_at=now))
@@ -248,6 +240,29 @@ class KvDraftStore:
         if key in self._pending(session):
             self._pending(session)[key][0] = None  # a write earlier in this message is not made
         self._after_commit(session, key, lambda: self.kv.delete(self.kv_key(key)))
+
+
+AFTER_COMMIT = "kv_after_commit"  # session.info: [(key, fn)] to run once the transaction has committed
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    """The key-value writes of the transaction that committed, in order (one listener for every session,
+    not one registered per write: registering costs more than a form step's other work)."""
+    for key, fn in session.info.pop(AFTER_COMMIT, ()):
+        try:
+            fn()
+        except Conflict:  # another process wrote a newer draft: theirs stands
+            log.warning("draft %s changed under a committed message; kept the newer one", key)
+        except Exception:
+            log.exception("draft %s: key-value write after commit failed; the message's changes are saved", key)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    """A rolled-back transaction writes nothing to the key-value store, then or at a later commit."""
+    session.info.pop(AFTER_COMMIT, None)
+    session.info.pop("kv_drafts_pending", None)
 
 
 NO_ROW = object()  # _row_data: the key has no conversation_state row
@@ -326,6 +341,14 @@ def _forget(session: Session, key: str) -> None:
 
 def _is_anchor(data) -> bool:
     return isinstance(data, dict) and "anchor" in data
+
+
+def _anchors(data, draft_id: str) -> bool:
+    """Is `data` (the key's row) the anchor of draft `draft_id`? Then the draft is not finished, and no
+    tombstone needs reading: the transaction that finishes a draft drops its anchor row with it, and only
+    the start of a new draft (a new id) writes one. (An anchor without an id — written before anchors
+    named their draft — or none at all: the tombstone decides.)"""
+    return _is_anchor(data) and data.get("id") == draft_id
 
 
 def _is_db_draft(session: Session, key: str, data=None) -> bool:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.delivery import addressing
 from bot.infra import observe
-from bot.infra.db import dialect_insert
+from bot.infra.db import dialect_insert, insert_ignore_text
 from models import TARGET_GROUP, TARGET_MAIL, Notice, Person, PersonIdentity, Unit, utcnow
 
 CHUNK = 10_000  # ids per IN (…) list (SQLite allows 32,766 bound parameters)
@@ -88,6 +88,24 @@ def people(session: Session, ids: Iterable[int]) -> dict[int, Who]:
                 .where(Person.id.in_(part), Person.active.is_(True))):
             out[pid] = Who(pid, name, mobile, identities.get(pid, {}), title, short, unit, bool(placeholder))
     return out
+
+
+def people_by(session: Session, pairs) -> dict:
+    """`pairs`: a subquery with columns (key, person_id). key -> the people (`Who`, by id; active or not)
+    in ONE statement (their identities joined in): the followers of many items at once, say."""
+    rows = session.execute(
+        select(pairs.c.key, Person.id, Person.name, Person.mobile, Person.title, Person.short_title, Unit.name,
+               Person.placeholder, PersonIdentity.channel, PersonIdentity.external_id)
+        .join(Person, Person.id == pairs.c.person_id).outerjoin(Unit, Unit.id == Person.unit_id)
+        .outerjoin(PersonIdentity, PersonIdentity.person_id == Person.id)
+        .order_by(pairs.c.key, Person.id))
+    found: dict = {}
+    for key, pid, name, mobile, title, short, unit, placeholder, channel, external_id in rows:
+        entry = found.setdefault(key, {}).setdefault(pid, [(name, mobile, title, short, unit, placeholder), {}])
+        if channel is not None:
+            entry[1][channel] = external_id
+    return {key: [Who(pid, f[0], f[1], ids, f[2], f[3], f[4], bool(f[5])) for pid, (f, ids) in by_pid.items()]
+            for key, by_pid in found.items()}
 
 
 def group_message(text: str, channel: str, mention: Iterable[Union[Person, Who]] = (), markdown: bool = True
@@ -167,6 +185,21 @@ class Notices:
         return self.add(channel=address.channel, target_kind=address.target_kind, target=address.target,
                         msgtype="file", payload={"path": path, "filename": filename}, key=key, kind=kind)
 
+    def rendered_file_to_person(self, person: Union[Person, Who], renderer: str, args: dict, filename: str,
+                                key: Optional[str] = None, *, kind: Optional[str] = None) -> bool:
+        """A file as a direct message, made when the notice is sent (`render_file`): `renderer` (a name in
+        RENDERERS) called with `args` (JSON) gives its bytes. Nothing is rendered while the action's
+        transaction — a chat message waiting for its reply — runs; the notice is as durable and
+        exactly-once as any other. False if the person cannot be reached."""
+        if renderer not in RENDERERS:
+            raise ValueError(f"no renderer {renderer!r}")
+        address = self._address(person, None)
+        if address is None:
+            return False
+        return self.add(channel=address.channel, target_kind=address.target_kind, target=address.target,
+                        msgtype="file", payload={RENDER: renderer, "args": args, "filename": filename}, key=key,
+                        kind=kind)
+
     def _address(self, person: Union[Person, Who], channel: Optional[str]) -> Optional[addressing.Address]:
         who = who_of(person)
         if channel is None:
@@ -222,12 +255,43 @@ class Notices:
         self._settle_groups(session)
         rows = self.rows
         self.rows, self._keys, self._group_text = [], set(), {}
-        stmt = dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["key"])
         if count_only:
-            session.connection().execute(stmt, rows)
+            session.connection().execute(insert_ignore_text(Notice.__table__, tuple(rows[0]), ("key",)), rows)
             return len(rows)
+        if len(rows) == 1:  # a compiled statement kept (the dialect's on_conflict insert is compiled each time)
+            stmt = insert_ignore_text(Notice.__table__, tuple(rows[0]), ("key",), ("id", "key"))
+            return [Queued(*r) for r in session.connection().execute(stmt, rows[0]).all()]
+        stmt = dialect_insert(session)(Notice).on_conflict_do_nothing(index_elements=["key"])
         result = session.connection().execute(stmt.returning(Notice.id, Notice.key), rows)
         return [Queued(*r) for r in result.all()]
+
+
+# Files made when their notice is sent (`Notices.rendered_file_to_person`): renderer name -> "module:function",
+# the function called as fn(session, **args) -> bytes in the sender's transaction. Names are stored in
+# notices: keep a name as long as notices may carry it.
+RENDERERS = {
+    "problem_list": "bot.actions.report:problem_list_workbook",  # 附件3 of a lead unit's problem list
+}
+RENDER = "render"  # payload key: the renderer of a file made at send time
+PATH = "path"  # payload key: the file a file notice sends
+
+
+def render_file(session: Session, settings, notice_id: int, payload: dict) -> str:
+    """Make the file of a notice queued by `rendered_file_to_person` and save it under
+    INSTANCE_DIR/exports/<date>/<random>/; returns its path."""
+    import importlib
+    import secrets
+    from pathlib import Path
+
+    module, _, name = RENDERERS[payload[RENDER]].partition(":")
+    data = getattr(importlib.import_module(module), name)(session, **(payload.get("args") or {}))
+    folder = Path(settings.INSTANCE_DIR) / "exports" / utcnow().strftime("%Y%m%d") / secrets.token_hex(8)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (payload.get("filename") or f"notice-{notice_id}")
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return str(path)
 
 
 def _one(session: Session, batch: Notices) -> Optional[Queued]:

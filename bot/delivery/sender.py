@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Optional
 
 import click
@@ -46,6 +47,7 @@ from sqlalchemy import select, update
 from bot.channels import OUTBOX_CHANNELS
 from bot.channels.common import PermanentError, RetryableError, UnknownOutcome
 from bot.core import replies
+from bot.delivery import outbox
 from bot.delivery.outbox import MENTION
 from bot.infra import metrics
 from models import (
@@ -110,6 +112,7 @@ class Job:
     robot_secret: Optional[str] = None
     problem: Optional[str] = None  # known before sending (e.g. no robot key): fail with this reason
     waiting: Optional[str] = None  # known before sending, and curable by configuration: wait, try nothing
+    error: Optional[str] = None  # known before sending, perhaps passing (its file could not be made): retry
     mobiles: list = field(default_factory=list)  # of the people a group message @-mentions
     user_ids: list = field(default_factory=list)  # their ids on the notice's channel
 
@@ -193,6 +196,8 @@ class Transport:
             return Outcome(done, error=job.problem, permanent=True)
         if job.waiting:  # no API call with empty credentials; the notice keeps its attempts
             return Outcome(done, deferred=UNCONFIGURED_RECHECK_SECONDS, waiting=job.waiting)
+        if job.error:  # an attempt: retried with backoff, failed after OUTBOX_MAX_ATTEMPTS
+            return Outcome(done, error=job.error)
         try:
             calls = self.parts(job)
         except (PermanentError, ValueError, KeyError, OSError) as exc:
@@ -319,7 +324,8 @@ class Sender:
             if notice is None:
                 return False
             transport = self.transports[notice.channel]
-            outcome = self._deliver(transport, transport.prepare(s, notice))
+            job = self._materialize(s, notice, transport.prepare(s, notice))
+            outcome = self._deliver(transport, job)
             self._apply(notice, outcome, stats)
         return True
 
@@ -336,7 +342,7 @@ class Sender:
                 if claimed:
                     notice = s.get(Notice, nid)
                     transport = self.transports[notice.channel]
-                    job = transport.prepare(s, notice)
+                    job = self._materialize(s, notice, transport.prepare(s, notice))
                     break
         if job is None:
             return False
@@ -346,6 +352,27 @@ class Sender:
             if notice is not None and notice.state == NOTICE_PENDING:
                 self._apply(notice, outcome, stats)
         return True
+
+    def _materialize(self, session, notice: Notice, job: Job) -> Job:
+        """A file made at send time (outbox.RENDERERS) is made now, while the notice is claimed, once: its
+        path is kept in the notice, so a later attempt sends the same file. A failure to make it is an
+        attempt that failed (retried with backoff); its savepoint keeps the claim's transaction usable."""
+        payload = job.payload
+        if outbox.RENDER not in payload or job.problem or job.waiting:
+            return job
+        path = payload.get(outbox.PATH)
+        if path and Path(path).is_file():
+            return job
+        try:
+            with session.begin_nested():
+                path = outbox.render_file(session, self.runtime.settings, notice.id, payload)
+        except Exception as exc:  # noqa: BLE001 - a file that cannot be made must not stop the sender
+            log.exception("notice %s: cannot make its file", notice.id, extra={"request_id": notice.request_id or "-"})
+            job.error = f"cannot make the file {payload.get('filename')!r}: {type(exc).__name__}: {exc}"
+            return job
+        payload[outbox.PATH] = path
+        notice.payload = {**(notice.payload or {}), outbox.PATH: path}
+        return job
 
     @staticmethod
     def _deliver(transport, job: Job) -> Outcome:

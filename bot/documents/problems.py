@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from bot.documents.forms import Column, Form, numbered, write_xlsx
 from bot.documents.texts import lines, part
@@ -43,16 +43,29 @@ class ProblemRow:
                 self.lead_units, numbered(self.done), numbered(self.open), numbered(self.planned)]
 
 
+def current_as_of(as_of: Optional[int]):
+    """The condition on ReportSubmission for the versions that count: the current ones, or (`as_of`, a
+    submission's id) those that were current when that submission was made — of each (unit, period,
+    source), the latest version up to it."""
+    if as_of is None:
+        return ReportSubmission.current.is_(True)
+    later = aliased(ReportSubmission)
+    return and_(ReportSubmission.id <= as_of, ~exists().where(
+        later.unit_id == ReportSubmission.unit_id, later.period_key == ReportSubmission.period_key,
+        later.source == ReportSubmission.source, later.id > ReportSubmission.id, later.id <= as_of))
+
+
 def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Matter], period: Period,
-                           reporter_id: Optional[int] = None) -> ProblemRow:
+                           reporter_id: Optional[int] = None, as_of: Optional[int] = None) -> ProblemRow:
     """A minutes' row from what was reported for `period` — by `reporter_id` only when given, else by
-    anyone (an item not reported falls back to the ledger: 销号 → done, else open with its current deadline)."""
+    anyone (an item not reported falls back to the ledger: 销号 → done, else open with its current deadline);
+    the current versions, or those current when submission `as_of` was made (`current_as_of`)."""
     from bot.infra.text import cn_date
 
     by = () if reporter_id is None else (ReportSubmission.unit_id == reporter_id,)
     items = {i.matter_id: i for i in session.scalars(
         select(ReportItem).join(ReportSubmission, ReportSubmission.id == ReportItem.submission_id)
-        .where(ReportSubmission.period_key == period.key, ReportSubmission.current.is_(True), *by,
+        .where(ReportSubmission.period_key == period.key, current_as_of(as_of), *by,
                ReportItem.matter_id.in_([m.id for m in matters])))}
     done, open_, planned, leads = [], [], [], []
     for m in matters:
@@ -78,13 +91,14 @@ def rows_from_unit_reports(session: Session, minutes: Minutes, matters: list[Mat
         lead_units=" ".join(leads), done=done, open=open_, planned=planned)
 
 
-def rows_from_problem_list(session: Session, minutes: Minutes, matters: list[Matter], period: Period) -> ProblemRow:
+def rows_from_problem_list(session: Session, minutes: Minutes, matters: list[Matter], period: Period,
+                           as_of: Optional[int] = None) -> ProblemRow:
     """A minutes' row from its lead unit's problem list for `period` (附件3 is the lead unit's form:
     "单位：（盖章）"); minutes without a lead unit: the responsible units' reports."""
-    return rows_from_unit_reports(session, minutes, matters, period, reporter_id=minutes.lead_unit_id)
+    return rows_from_unit_reports(session, minutes, matters, period, reporter_id=minutes.lead_unit_id, as_of=as_of)
 
 
-ROW_SOURCE: Callable[[Session, Minutes, list[Matter], Period], ProblemRow] = rows_from_problem_list
+ROW_SOURCE: Callable[..., ProblemRow] = rows_from_problem_list  # (session, minutes, matters, period, as_of=None)
 
 
 def minutes_in_scope(session: Session, roles, period: Period, lead_unit: Optional[Unit] = None,
@@ -115,9 +129,10 @@ def minutes_in_scope(session: Session, roles, period: Period, lead_unit: Optiona
 
 
 def annex3_form(session: Session, roles, period: Period, lead_unit: Optional[Unit] = None,
-                minutes_id: Optional[int] = None, public: bool = False) -> Form:
+                minutes_id: Optional[int] = None, public: bool = False, as_of: Optional[int] = None) -> Form:
+    """`as_of`: the reports as they stood when that submission was made (`current_as_of`)."""
     listed = minutes_in_scope(session, roles, period, lead_unit, minutes_id, public)
-    rows = [ROW_SOURCE(session, mn, matters, period).cells() for mn, matters in listed]
+    rows = [ROW_SOURCE(session, mn, matters, period, as_of=as_of).cells() for mn, matters in listed]
     notes = lines("annex3", "notes")
     if public:  # the items left out, counted
         secret = (sum(len(ms) for _mn, ms in minutes_in_scope(session, roles, period, lead_unit, minutes_id))
@@ -144,8 +159,8 @@ def _real_name(person) -> Optional[str]:
 
 
 def annex3_xlsx(session: Session, roles, period: Period, lead_unit: Optional[Unit] = None,
-                minutes_id: Optional[int] = None, public: bool = False) -> bytes:
-    return write_xlsx([annex3_form(session, roles, period, lead_unit, minutes_id, public)])
+                minutes_id: Optional[int] = None, public: bool = False, as_of: Optional[int] = None) -> bytes:
+    return write_xlsx([annex3_form(session, roles, period, lead_unit, minutes_id, public, as_of)])
 
 
 def annex3_filename(period: Period, who: str) -> str:

@@ -93,10 +93,10 @@ def source_labels(session: Session, sources: Iterable[str], public: bool = False
     out = {NO_SOURCE: "本单位其他事项", ALL_SOURCES: "问题清单"}
     for mid, title, day, secret in session.execute(
             select(Minutes.id, Minutes.title, Minutes.meeting_date, Minutes.confidential)
-            .where(Minutes.id.in_(minutes_ids or [-1]))):
+            .where(Minutes.id.in_(minutes_ids))) if minutes_ids else ():
         out[f"minutes:{mid}"] = SECRET_LABEL if public and secret else f"《{title}（{day.isoformat()}）》问题清单"
     for sid, code, secret in session.execute(select(AssignmentSlip.id, AssignmentSlip.code, AssignmentSlip.confidential)
-                                             .where(AssignmentSlip.id.in_(slip_ids or [-1]))):
+                                             .where(AssignmentSlip.id.in_(slip_ids))) if slip_ids else ():
         out[f"slip:{sid}"] = SECRET_LABEL if public and secret else f"事项交办单{code}落实情况"
     return {k: out.get(k, k) for k in wanted}
 

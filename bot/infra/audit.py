@@ -35,19 +35,36 @@ def diff(before: dict, after: dict) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
-def record(session: Session, *, actor: Person | str | None, action: str, entity: str,
-           entity_id: Any = None, before: Optional[dict] = None, after: Optional[dict] = None,
-           reason: Optional[str] = None, at: Optional[datetime] = None) -> AuditLog:
-    """Add one audit row in the caller's transaction (so it commits or rolls back with the change)."""
+def entry(*, actor: Person | str | None, action: str, entity: str, entity_id: Any = None,
+          before: Optional[dict] = None, after: Optional[dict] = None, reason: Optional[str] = None,
+          at: Optional[datetime] = None) -> dict:
+    """The columns of one audit row (what `record` adds; `insert` writes many at once)."""
     if isinstance(actor, Person):
         actor_id, label = actor.id, actor.name
     else:
         actor_id, label = None, actor or "system"
-    row = AuditLog(actor_id=actor_id, actor=label, action=action, entity=entity,
-                   entity_id=None if entity_id is None else str(entity_id), before=before, after=after,
-                   reason=reason, at=at or utcnow())
+    return dict(actor_id=actor_id, actor=label, action=action, entity=entity,
+                entity_id=None if entity_id is None else str(entity_id), before=before, after=after,
+                reason=reason, at=at or utcnow())
+
+
+def record(session: Session, *, actor: Person | str | None, action: str, entity: str,
+           entity_id: Any = None, before: Optional[dict] = None, after: Optional[dict] = None,
+           reason: Optional[str] = None, at: Optional[datetime] = None) -> AuditLog:
+    """Add one audit row in the caller's transaction (so it commits or rolls back with the change)."""
+    row = AuditLog(**entry(actor=actor, action=action, entity=entity, entity_id=entity_id, before=before,
+                           after=after, reason=reason, at=at))
     session.add(row)
     return row
+
+
+def insert(session: Session, rows: list[dict]) -> int:
+    """Write audit rows (`entry`) in the caller's transaction, in their order, with one statement (an action
+    that changes many rows at once: a 填报's items)."""
+    if rows:
+        session.flush()  # rows `record` added before these come first
+        session.connection().execute(AuditLog.__table__.insert(), rows)
+    return len(rows)
 
 
 def record_many(session: Session, actor: str, action: str, entity: str, changes: Iterable[tuple]) -> int:

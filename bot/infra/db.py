@@ -1,11 +1,12 @@
 """Database engine, sessions and migrations (Alembic, run programmatically)."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +77,24 @@ def dialect_insert(session: Session):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+@functools.lru_cache(maxsize=64)
+def insert_ignore_text(table, columns: tuple[str, ...], conflict: tuple[str, ...], returning: tuple[str, ...] = ()):
+    """INSERT … ON CONFLICT (conflict) DO NOTHING [RETURNING returning] of `columns` as a typed text
+    statement, made once. The same SQL on PostgreSQL and SQLite; unlike the dialects' `insert()` with
+    `on_conflict_do_nothing` (whose statements SQLAlchemy 2.0 cannot cache: compiled again at every
+    execution) it is compiled once — for the hot path's one-row inserts (a tombstone, a notice) and
+    executemany without RETURNING."""
+    def q(name: str) -> str:
+        return '"' + name + '"'
+
+    sql = (f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) "
+           f"VALUES ({', '.join(':' + c for c in columns)}) ON CONFLICT ({', '.join(map(q, conflict))}) DO NOTHING")
+    if returning:
+        sql += " RETURNING " + ", ".join(map(q, returning))
+    stmt = text(sql).bindparams(*[bindparam(c, type_=table.c[c].type) for c in columns])
+    return stmt.columns(*[table.c[c] for c in returning]) if returning else stmt
 
 
 def insert_ignore(session: Session, table, rows: list[dict], conflict: list[str], returning) -> list:
