@@ -86,23 +86,11 @@ def flow_named(ctx: Context, name: str) -> Optional[Flow]:
     return ctx.runtime.router.flows.get(name)
 
 
-def first_chars(router) -> frozenset:
-    """The first characters of the router's command words, kept on the router (rebuilt if commands are
-    added): a text that starts with none of them is no command, without asking `router.find`."""
-    cached = getattr(router, "_engine_first_chars", None)
-    if cached is None or cached[0] != len(router.commands):
-        cached = (len(router.commands), frozenset(w[0] for c in router.commands for w in c.words if w))
-        router._engine_first_chars = cached
-    return cached[1]
-
-
 def env_of(ctx: Context) -> Env:
     settings = ctx.runtime.settings
     router = ctx.runtime.router
 
     def is_command(text: str) -> bool:  # the router's own test (with or without arguments: 提请督办 M9)
-        if text[:1] not in first_chars(router):  # find() matches a keyword at the start of the text
-            return False
         cmd, _args = router.find(text)
         return cmd is not None
 
