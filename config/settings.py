@@ -177,6 +177,20 @@ class ServerSettings(BaseSettings):
         return _validated(cls, {})
 
 
+def child_environment(project_root) -> dict:
+    """The environment of a child process the bot starts (a heavy job, the migration at start): this
+    process's, with the project importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(project_root)] + [p for p in [env.get("PYTHONPATH")] if p])
+    return env
+
+
+def library_defaults() -> None:
+    """Settings that third-party libraries read from the environment when first imported: pypinyin without
+    its phrase dictionary (bot/domain/fuzzy.py says why). An operator's own value wins."""
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
+
+
 def robot_credential(env_name: Optional[str]) -> Optional[str]:
     """A group robot's key or secret from the variable the org chart names for that chat (WECOM_ROBOT_<CHAT>,
     its _SECRET): those names are data, not fields, so this is their one reader."""

@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 from bot.jobs import JobsConfig, JobSpec, catch_up, config_of, run_job
 from bot.jobs.child import JobChildError
 from models import AuditLog, JobRun, MonthlyReport, Notice, ProcessedMessage
-from tests.jobs_helpers import at, notices
+from tests.jobs_helpers import at, monthly_ledger, notices
 from tests.support import make_app
-from tests.test_jobs_monthly import build
 
 
 def _spec(name: str, **params) -> JobSpec:
@@ -34,7 +33,7 @@ def test_the_monthly_report_in_a_child_process(db_url, tmp_path):
     rt = app.extensions["bot"]
     rt.clock.set(at(2026, 12, 7, 10))
     with rt.db.session() as s:
-        build(s)
+        monthly_ledger(s)
     spec = config_of(rt).jobs["monthly_report"]
     result = run_job(rt, spec, at(2026, 12, 1, 8), isolate=True)
     assert result.details["month"] == "2026-11" and result.details["generated"] is True
@@ -105,7 +104,7 @@ def test_on_sqlite_the_child_and_the_parents_writers_share_the_one_writer(sqlite
     one of them even holds the write lock when the child starts. Nobody deadlocks or fails."""
     rt = make_app(sqlite_url, tmp_path).extensions["bot"]
     with rt.db.session() as s:
-        build(s)
+        monthly_ledger(s)
     done, holding, errors, written = threading.Event(), threading.Event(), [], []
 
     def hold_the_lock():

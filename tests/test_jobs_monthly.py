@@ -8,40 +8,9 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from models import Escalation, MonthlyReport, ReportItem
+from models import MonthlyReport
 from tests import factories as f
-from tests.jobs_helpers import at, notices
-
-
-def build(session):
-    o = f.small_org(session)
-    L1, L2 = o.leader1, o.leader2
-    oct1 = at(2026, 10, 1)
-    m = {}
-    m["a1"] = f.matter(session, "M1", o.fagai, L1, date(2026, 11, 10), created_at=oct1)
-    m["a2"] = f.matter(session, "M2", o.fagai, L1, date(2026, 11, 30), state="closed", created_at=oct1)
-    m["a2"].closed_at = at(2026, 11, 15)
-    m["a3"] = f.matter(session, "M3", o.fagai, L1, date(2026, 12, 15), state="completion_claimed", created_at=oct1)
-    m["a4"] = f.matter(session, "M4", o.fagai, L1, date(2026, 12, 20), created_at=at(2026, 11, 5))
-    m["b1"] = f.matter(session, "M5", o.keji, L1, date(2026, 10, 30), state="closed", created_at=oct1)
-    m["b1"].closed_at = at(2026, 10, 20, 12)
-    m["b2"] = f.matter(session, "J6", o.keji, L1, date(2026, 11, 30), created_at=oct1)
-    m["b2"].obstacles, m["b2"].escalation_level = "用地指标不足", 2
-    m["c1"] = f.matter(session, "M7", o.jiaoyu, L2, date(2026, 12, 31), created_at=oct1)
-    m["c2"] = f.matter(session, "M8", o.jiaoyu, L2, date(2026, 12, 31), created_at=at(2026, 12, 2))
-    m["c3"] = f.matter(session, "M9", o.jiaoyu, L2, date(2026, 10, 1), created_at=oct1)
-    session.add_all([Escalation(matter_id=m["b2"].id, level=2, raised_at=at(2026, 11, 25)),
-                     Escalation(matter_id=m["c3"].id, level=1, raised_at=at(2026, 10, 15), reason="跨部门")])
-    f.report(session, o.fagai, o.ua, "2026-11-05", at(2026, 11, 4))
-    f.report(session, o.keji, o.uk, "2026-11-05", at(2026, 11, 6), is_late=True)
-    sub = f.report(session, o.fagai, o.ua, "2026-11-20", at(2026, 11, 19))
-    session.add(ReportItem(submission_id=sub.id, matter_id=m["a1"].id, status="open", progress="推进中",
-                           obstacle="资金未到位"))
-    f.report(session, o.keji, o.uk, "2026-11-20", at(2026, 11, 20, 17))
-    f.report(session, o.jiaoyu, o.ub, "2026-11-20", at(2026, 11, 20, 9))
-    session.flush()
-    return o, m
-
+from tests.jobs_helpers import monthly_ledger, notices
 
 # hand-counted: total, closed, open, overdue, new, closed in Nov, expected, on time, late, rate, escalations
 LEADERS = {
@@ -61,7 +30,7 @@ def test_monthly_report_numbers_match_the_data(db_url, tmp_path):
     app = make_app(db_url, tmp_path)
     rt = app.extensions["bot"]
     with rt.db.session() as s:
-        build(s)
+        monthly_ledger(s)
     out = app.test_cli_runner().invoke(args=["jobs", "run", "monthly_report", "--now", "2026-12-01T08:00+08:00"])
     assert out.exit_code == 0 and "month=2026-11" in out.output, out.output
 

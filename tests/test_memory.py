@@ -48,12 +48,12 @@ def test_serve_keeps_none_of_the_monthly_reports_libraries_after_its_catch_up(sq
     from sqlalchemy import select
 
     from models import JobRun, MonthlyReport
+    from tests.jobs_helpers import monthly_ledger
     from tests.support import make_app
-    from tests.test_jobs_monthly import build
 
     rt = make_app(sqlite_url, tmp_path).extensions["bot"]
     with rt.db.session() as s:
-        build(s)
+        monthly_ledger(s)
     jobs_file = tmp_path / "jobs.yaml"
     jobs_file.write_text("jobs:\n  monthly_report:\n    cron: {day: 1, hour: 8}\n    catchup_hours: 240\n")
     heavy = ("matplotlib", "numpy", "PIL", "openpyxl")

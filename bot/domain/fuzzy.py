@@ -39,9 +39,9 @@ PHRASES = {"协调": [["xié"], ["tiáo"]], "重新": [["chóng"], ["xīn"]]}
 
 
 def _pinyin_module():
-    import os
+    from config.settings import library_defaults
 
-    os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")  # read when pypinyin is first imported
+    library_defaults()  # PYPINYIN_NO_PHRASES, read when pypinyin is first imported
     import pypinyin
 
     if not getattr(pypinyin, "_bot_phrases", False):

@@ -130,7 +130,6 @@ def upgrade_in_child(url: str, revision: str = "head") -> None:
     every migration script (~9 MB) would otherwise stay in its memory (issue 18). The URL goes on stdin (it
     may hold a password); the child's output is this process's. An in-memory SQLite database, which no
     other process can open, is migrated here."""
-    import os
     import subprocess
     import sys
 
@@ -141,8 +140,9 @@ def upgrade_in_child(url: str, revision: str = "head") -> None:
                                                   or parsed.query.get("mode") == "memory"):
         upgrade(url, revision)
         return
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    from config.settings import child_environment
+
+    env = child_environment(PROJECT_ROOT)
     script = "import sys; from bot.infra.db import upgrade; upgrade(sys.stdin.read(), sys.argv[1])"
     done = subprocess.run([sys.executable, "-c", script, revision], input=url, text=True, cwd=PROJECT_ROOT,
                           env=env)

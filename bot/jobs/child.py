@@ -75,8 +75,9 @@ def request_of(runtime, spec, as_of: datetime) -> dict:
 
 def run(runtime, spec, as_of: datetime, *, timeout: float = 600) -> JobResult:
     """Run `spec` as of `as_of` in a child process and return its JobResult; JobChildError if it failed."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    from config.settings import child_environment
+
+    env = child_environment(PROJECT_ROOT)
     request = json.dumps(request_of(runtime, spec, as_of))  # on stdin: the settings hold secrets
     started = time.monotonic()
     try:
