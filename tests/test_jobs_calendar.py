@@ -44,3 +44,17 @@ def test_nothing_outside_december_or_once_confirmed(seeded, tmp_path):
     finally:
         workdays.configure(None)
     assert notices(seeded, "calendar_check:") == []
+
+
+def test_a_retired_administrator_is_not_told(seeded, unconfirmed):
+    """An administrator retired from the org chart (inactive) keeps the role row but is told nothing."""
+    from sqlalchemy import select
+
+    from models import ROLE_ADMIN, Person, PersonRole
+
+    with seeded.db.session() as s:
+        s.add(PersonRole(person_id=s.scalar(select(Person.id).where(Person.wecom_userid == "hecanghai")),
+                         role=ROLE_ADMIN))
+        s.scalar(select(Person).where(Person.wecom_userid == "liuzhaoxuan")).active = False
+    run_job(seeded, config_of(seeded).jobs["calendar_check"], at(2026, 12, 1))
+    assert targets(notices(seeded, "calendar_check:2027:1:")) == ["hecanghai", "office"]

@@ -11,9 +11,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.domain import workdays
+from bot.domain.roles import people_with_role
 from bot.infra.text import render
 from bot.jobs.base import JobResult, Notices, people
-from models import ROLE_ADMIN, ChatGroup, PersonRole
+from models import ROLE_ADMIN, ChatGroup
 
 KIND = "calendar_check"
 OFFICE_GROUP = "office"
@@ -35,7 +36,7 @@ def run(runtime, as_of: datetime, again_from_day: int = 20) -> JobResult:
     text = render("jobs/calendar_missing.txt", year=year, provisional=status == workdays.PROVISIONAL,
                   path="config/calendar.yaml")
     with runtime.db.session() as s:
-        admin_ids = s.scalars(select(PersonRole.person_id).where(PersonRole.role == ROLE_ADMIN)).all()
+        admin_ids = [p.id for p in people_with_role(s, ROLE_ADMIN)]  # the active ones
         out = Notices(runtime, KIND)
         for who in people(s, admin_ids).values():
             out.to_person(who, text, key=f"{KIND}:{year}:{round_no}:{who.id}")
