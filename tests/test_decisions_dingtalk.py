@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot.channels.dingtalk.api import track_id
+from bot.channels.common import card_instance_id
 from models import AssignmentSlip, Notice, Person
 from tests import factories as f
 from tests.dialog import at, talk
@@ -19,7 +19,7 @@ from tests.support import make_app
 
 TEMPLATE = "decision-card-tpl.schema"
 LEADER, OTHER, DRAFTER = "dt_chenjianfeng", "dt_guoyating", "dt_linyongyong"
-TRACK = track_id("dc-slip-1-1", LEADER)  # the outTrackId of JB1's card to the leader
+TRACK = card_instance_id("dc-slip-1-1", LEADER)  # the outTrackId of JB1's card to the leader
 
 
 def small_org_app(db_url, tmp_path, fake, **extra):  # noqa: F811

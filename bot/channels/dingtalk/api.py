@@ -36,8 +36,6 @@ from bot.channels.common import (  # noqa: F401
     TokenClient,
     TokenRejected,
     UnknownOutcome,
-    card_instance_id,
-    card_task_of,
 )
 
 __all__ = [
@@ -159,15 +157,6 @@ def robot_message(msgtype: str, content: str, title: Optional[str] = None) -> tu
 
 
 # -- the client --------------------------------------------------------------------------------
-
-def track_id(task_id: str, user_id: str) -> str:
-    """The outTrackId of the decision card `task_id` delivered to `user_id` (unique per instance:
-    createAndDeliver refuses one used before) — bot.channels.common.card_instance_id."""
-    return card_instance_id(task_id, user_id)
-
-
-task_of = card_task_of  # the task id of an outTrackId
-
 
 class DingTalkClient(TokenClient):
     """Synchronous DingTalk client; `token_store` has get/set(key, value, ttl)/delete (runtime.kv)."""

@@ -34,7 +34,7 @@ from typing import Optional
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from bot.channels.common import Refused, claim_once, lazy_pool, read_body, refusal
+from bot.channels.common import Refused, card_task_of, claim_once, lazy_pool, read_body, refusal
 from bot.channels.dingtalk import api as dingtalk_api
 from bot.channels.dingtalk.api import ConfigError  # noqa: F401 - part of this module's interface
 from bot.core import replies
@@ -231,7 +231,7 @@ def receive():
 # -- interactive-card taps (POST /dingtalk/card) ---------------------------------------------------
 
 def card_incoming(body: dict, tz, corp_id: str = "") -> Incoming:
-    """The `Incoming` of a card callback: `outTrackId` (`api.track_id`: our task id, bot.actions.decisions.task_id,
+    """The `Incoming` of a card callback: `outTrackId` (`card_instance_id`: our task id, bot.actions.decisions.task_id,
     and the recipient's digest), `userId` (the staff id who tapped), `content` — a JSON string whose
     `cardPrivateData` holds the tapped button's `actionIds` and `params` (the template's buttons send
     `{"action": "<button>"}`, see docs/dingtalk.md). Refused(400) for anything else, 403 for another corp's."""
@@ -240,7 +240,7 @@ def card_incoming(body: dict, tz, corp_id: str = "") -> Incoming:
     if corp_id and body.get("corpId") not in (None, "", corp_id):
         raise Refused(403, "corpId is not ours")
     track, user = body.get("outTrackId"), body.get("userId")
-    task = dingtalk_api.task_of(track) if isinstance(track, str) else None
+    task = card_task_of(track) if isinstance(track, str) else None
     parsed = parse_task(task)
     if parsed is None or not isinstance(user, str) or not user or len(user) > 64:
         raise Refused(400, "not a decision card callback")

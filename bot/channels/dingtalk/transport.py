@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
+from bot.channels.common import card_instance_id
 from bot.channels.dingtalk import api as dingtalk_api
 from bot.channels.dingtalk.api import DingTalkClient, PermanentError
 from bot.delivery.sender import Job, Transport, register_transport, robot_window
@@ -105,13 +106,13 @@ class DingTalkTransport(Transport):
         route = self.runtime.settings.DINGTALK_CARD_ROUTE_KEY
 
         def call():
-            self.client.card_create_and_deliver(dingtalk_api.track_id(card["task_id"], user), template, user, params,
+            self.client.card_create_and_deliver(card_instance_id(card["task_id"], user), template, user, params,
                                                 route)
         return call
 
     def _card_update(self, user: str, task_id: str, result: str):
         def call():
-            self.client.card_update(dingtalk_api.track_id(task_id, user), {"status": "done", "result": result})
+            self.client.card_update(card_instance_id(task_id, user), {"status": "done", "result": result})
         return call
 
     def _file_to_user(self, user: str, filename: str, path: Path):
