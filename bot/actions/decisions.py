@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from bot.actions.base import Act
+from bot.actions.base import Act, settings_of
 from bot.domain.ledger import TransitionError
 from bot.infra.text import cn_short_date
 from models import AuditLog, Person
@@ -238,7 +238,7 @@ def card_done(act, d: Decision, record, button: Button, rev: int, tap: Optional[
     label = result_label(button, act.now)
     from bot.delivery import outbox
 
-    settings = getattr(getattr(act, "runtime", None), "settings", None)
+    settings = settings_of(act)
     for pid in d.deciders(record):
         person = act.session.get(Person, pid)
         if person is None:

@@ -25,6 +25,7 @@ from typing import Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.actions.base import settings_of
 from bot.delivery import outbox
 from bot.delivery.outbox import mb
 from models import KeyProject, WorkGroup
@@ -66,15 +67,11 @@ def is_confidential(record) -> bool:
     return bool(getattr(record, "confidential", False))
 
 
-def _settings(act):
-    return getattr(getattr(act, "runtime", None), "settings", None)
-
-
 def send_forms(act, files: list[tuple[str, bytes]], *, key: str, kind: str, group: Optional[str] = None,
                mailboxes: Iterable[Optional[str]] = (), mail: Optional[str] = None, **kw) -> list[Path]:
     """Save `files` (filename, bytes) and queue them in the action's transaction (`queue_forms`). Returns the
     saved paths (none without a deployment: an action run on a bare session has nowhere to save)."""
-    settings = _settings(act)
+    settings = settings_of(act)
     if settings is None or not files:
         return []
     paths = [save_export(settings, act.now, name, data) for name, data in files]

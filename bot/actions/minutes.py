@@ -16,7 +16,7 @@ from typing import Optional
 from sqlalchemy import func, select
 
 from bot.actions import decisions
-from bot.actions.base import Act, lock, notify_people, person_id
+from bot.actions.base import Act, lock, notify_people, person_id, settings_of
 from bot.actions.matterunits import assign, attach_units, move_host
 from bot.delivery.addressing import group_channel
 from bot.domain.codes import add_matter
@@ -373,7 +373,7 @@ def _mail_copy(act: Act, minutes: Minutes, matters: list[Matter]) -> None:
     from bot.actions.forms import SUPERVISION, group_mailbox, queue_forms
     from bot.delivery import outbox
 
-    settings = getattr(getattr(act, "runtime", None), "settings", None)
+    settings = settings_of(act)
     if settings is None:
         return
     batch = outbox.Notices(settings, "minutes")

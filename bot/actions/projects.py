@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import decisions
+from bot.actions.base import settings_of
 from bot.actions.forms import send_forms
 from bot.core.messages import Context
 from bot.documents.projects import form_info_from_seed, projects_filename, projects_xlsx
@@ -296,7 +297,7 @@ def do_review_weekly(ctx: Context, report: WeeklyProjectReport, approve: bool,
 
 def _mail_weekly_form(ctx: Context, report: WeeklyProjectReport, project: KeyProject) -> None:
     """The reviewed week's form (.xlsx) to the project's report mailbox (seed 001: 7719664@qq.com)."""
-    settings = getattr(getattr(ctx, "runtime", None), "settings", None)
+    settings = settings_of(ctx)
     if settings is None or not project.report_mailbox:
         return
     unit = ctx.session.get(Unit, report.filled_unit_id) if report.filled_unit_id else None

@@ -71,9 +71,5 @@ def record_many(session: Session, actor: str, action: str, entity: str, changes:
     """Audit rows for many changes made by a job in one statement: `changes` are
     (entity_id, before, after, reason). The same rows `record` writes, without one INSERT each."""
     now = utcnow()
-    rows = [dict(at=now, actor_id=None, actor=actor, action=action, entity=entity,
-                 entity_id=None if eid is None else str(eid), before=before, after=after, reason=reason)
-            for eid, before, after, reason in changes]
-    if rows:
-        session.connection().execute(AuditLog.__table__.insert(), rows)
-    return len(rows)
+    return insert(session, [entry(actor=actor, action=action, entity=entity, entity_id=eid, before=before,
+                                  after=after, reason=reason, at=now) for eid, before, after, reason in changes])
