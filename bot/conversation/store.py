@@ -31,9 +31,9 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.infra.db import insert_ignore_text
+from bot.infra.db import claim_key
 from bot.infra.kv import KVUnavailable
-from models import ConversationState, ProcessedMessage, utcnow
+from models import ConversationState, ProcessedMessage
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,7 @@ def finish(session: Session, draft_id: str) -> bool:
     already (the draft was saved by another message — the same person on two channels, or a load that
     raced a commit), so the second 确认 saves nothing. On PostgreSQL a concurrent second insert waits for
     the first transaction and then finds its row."""
-    stmt = insert_ignore_text(ProcessedMessage.__table__, ("key", "created_at"), ("key",), ("key",))
-    return session.execute(stmt, {"key": tombstone(draft_id), "created_at": utcnow()}).first() is not None
+    return claim_key(session, tombstone(draft_id))
 
 
 def _mark_finished(session: Session, draft_id: Optional[str]) -> None:

@@ -24,7 +24,7 @@ from bot.core.routing import Router
 from bot.delivery import addressing
 from bot.domain import clock
 from bot.infra import metrics, observe
-from bot.infra.db import Database, dialect_insert
+from bot.infra.db import Database, claim_key
 from bot.infra.kv import LockTimeout, MemoryKV, make_kv
 from bot.infra.text import render
 from config.settings import Settings
@@ -56,23 +56,28 @@ class Clock:
 
 
 
-# One round trip for the claim and the org chart's version on PostgreSQL (a data-modifying CTE).
+# The message's claim as a data-modifying CTE, shared by the two statements below.
+_CLAIM_CTE = ("WITH claim AS (INSERT INTO processed_message (key, created_at) VALUES (:key, :at) "
+              "ON CONFLICT (key) DO NOTHING RETURNING 1) ")
+
+
+def _at():
+    return bindparam("at", type_=ProcessedMessage.__table__.c.created_at.type)
+
+
+# One round trip for the claim and the org chart's version on PostgreSQL.
 PG_CLAIM = text(
-    "WITH claim AS (INSERT INTO processed_message (key, created_at) VALUES (:key, :at) "
-    "ON CONFLICT (key) DO NOTHING RETURNING 1) "
-    "SELECT EXISTS (SELECT 1 FROM claim), (SELECT version FROM org_version WHERE id = 1)"
-).bindparams(bindparam("at", type_=ProcessedMessage.__table__.c.created_at.type))
+    _CLAIM_CTE + "SELECT EXISTS (SELECT 1 FROM claim), (SELECT version FROM org_version WHERE id = 1)"
+).bindparams(_at())
 # The same, and the person's lock when the sender is known from the cache: tried (never waited for) once the
 # claim is taken — the OFFSET 0 subquery evaluates the claim first, so a platform retry that conflicts with
 # its first copy's uncommitted claim never holds the person's lock while it waits (that order could deadlock
 # with the first copy). A lock held by someone else is then waited for by PG_LOCK, as before.
 PG_CLAIM_TRY_LOCK = text(
-    "WITH claim AS (INSERT INTO processed_message (key, created_at) VALUES (:key, :at) "
-    "ON CONFLICT (key) DO NOTHING RETURNING 1) "
-    "SELECT c.fresh, (SELECT version FROM org_version WHERE id = 1), "
+    _CLAIM_CTE + "SELECT c.fresh, (SELECT version FROM org_version WHERE id = 1), "
     "CASE WHEN c.fresh THEN pg_try_advisory_xact_lock(:k) ELSE false END "
     "FROM (SELECT EXISTS (SELECT 1 FROM claim) AS fresh OFFSET 0) AS c"
-).bindparams(bindparam("at", type_=ProcessedMessage.__table__.c.created_at.type))
+).bindparams(_at())
 # The person lock in one round trip: set lock_timeout, wait for the lock, set it back (OFFSET 0 keeps the
 # three in this order: the subqueries are not flattened).
 PG_LOCK = text(
@@ -124,10 +129,7 @@ class Runtime:
         if session is None:
             with self.db.session() as own:
                 return self.claim_message(key, own)
-        insert = dialect_insert(session)
-        stmt = (insert(ProcessedMessage).values(key=key, created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["key"]).returning(ProcessedMessage.key))
-        return session.connection().execute(stmt).first() is not None
+        return claim_key(session, key)
 
     def claim_and_version(self, session: Session, key: str, lock: Optional[str] = None
                           ) -> tuple[bool, Optional[int], Optional[str]]:

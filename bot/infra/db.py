@@ -97,6 +97,16 @@ def insert_ignore_text(table, columns: tuple[str, ...], conflict: tuple[str, ...
     return stmt.columns(*[table.c[c] for c in returning]) if returning else stmt
 
 
+def claim_key(session: Session, key: str) -> bool:
+    """Insert `key` into processed_message in the caller's transaction: True if it was not there (a message
+    claimed, a draft finished), False if it was. On PostgreSQL a concurrent insert of the same key waits for
+    the other transaction, then finds its row or takes its turn."""
+    from models import ProcessedMessage, utcnow
+
+    stmt = insert_ignore_text(ProcessedMessage.__table__, ("key", "created_at"), ("key",), ("key",))
+    return session.connection().execute(stmt, {"key": key, "created_at": utcnow()}).first() is not None
+
+
 def insert_ignore(session: Session, table, rows: list[dict], conflict: list[str], returning) -> list:
     """INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING returning, for many rows at once: one
     compiled statement executed with SQLAlchemy's batched "insertmanyvalues" (SQLite and PostgreSQL)."""
