@@ -2,7 +2,9 @@
 found in the trial: each test here failed on the code as it was before."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -139,16 +141,11 @@ def workbook_text(data: bytes) -> str:
     return "\n".join(str(c.value) for row in sheet.iter_rows() for c in row if c.value)
 
 
-def test_the_problem_list_workbook_is_made_by_the_sender_once_as_the_list_was_submitted(db_url, tmp_path):
-    """确认 queues the 附件3 workbook without making it; the outbox sender makes it when it sends the notice,
-    from the submission as it was made (a newer version of the list submitted before the sender ran does
-    not change the file of the earlier one), and the office liaison gets each file once."""
-    from bot.actions.base import Acting
-    from bot.actions.report import ItemReport, do_submit_report
-    from bot.delivery.sender import Sender
-    from bot.domain.periods import period_by_key
+@contextmanager
+def _list_confirmed(db_url, tmp_path):
+    """区发改局's liaison has filed its problem list of 12-05 (第 1 版) through the chat, behind a fake WeCom
+    that the outbox sender sends to; yields (runtime, fake, small_org's ids)."""
     from bot.tools.fakes.wecom_server import FakeWeCom
-    from models import ITEM_DONE, ITEM_OPEN, Notice, Person, Unit
     from tests.dialog import Direct, talk
     from tests.support import make_app
 
@@ -159,36 +156,50 @@ def test_the_problem_list_workbook_is_made_by_the_sender_once_as_the_list_was_su
         try:
             with rt.db.session() as s:
                 o = _led_minutes(s)
-                fagai, m1, m5, ua = o.fagai.id, o.m1.id, o.m5.id, o.ua.id
+                ids = SimpleNamespace(fagai=o.fagai.id, m1=o.m1.id, m5=o.m5.id, ua=o.ua.id)
             rt.clock.set(at(2026, 12, 4, 9))
             talk(Direct(rt, "ua"), [("填报", "共有 2 项"), ("2", None), ("征迁过半", None), ("12月20日", None),
                                     ("无", None), ("1", "完成情况"), ("已建成投用", "请核对"), ("确认", "第 1 版")])
-            with rt.db.session() as s:  # a second version of the list before the sender runs
-                do_submit_report(Acting(s, s.get(Person, ua), at(2026, 12, 4, 10), rt), s.get(Unit, fagai),
-                                 period_by_key("2026-12-05"),
-                                 [ItemReport(m1, "M1", ITEM_OPEN, "征迁过半第二版", date(2026, 12, 20)),
-                                  ItemReport(m5, "M5", ITEM_DONE, "已建成投用第二版")])
-                files = list(s.scalars(select(Notice).where(Notice.msgtype == "file").order_by(Notice.id)))
-                assert [n.key.rsplit(":", 1)[-1] for n in files] == ["xlsx", "xlsx"]
-                assert all("path" not in n.payload for n in files)  # nothing made while 确认 waited
-            assert fake.sent == []
-            sender = Sender(rt)
-            while sender.run_once().handled:
-                pass
-            uploads = [c for c in fake.sent if c["kind"] == "media_upload"]
-            assert [u["filename"] for u in uploads] == ["附件3_重点工作定期调度问题清单_区发改局_2026-12-05.xlsx"] * 2
-            first, second = (workbook_text(fake._media[u["media_id"]]["data"]) for u in uploads)
-            assert "已建成投用" in first and "第二版" not in first
-            assert "已建成投用第二版" in second and "征迁过半第二版" in second
-            app_files = [c for c in fake.sent if c["kind"] == "app" and c["msgtype"] == "file"]
-            assert [(c["touser"], c["payload"]["file"]["media_id"]) for c in app_files] == [
-                (["linyongyong"], u["media_id"]) for u in uploads]
-            with rt.db.session() as s:
-                assert {n.state for n in s.scalars(select(Notice).where(Notice.msgtype == "file"))} == {"sent"}
-            sent = len(fake.sent)
-            assert Sender(rt).run_once().handled == 0 and len(fake.sent) == sent  # once
+            yield rt, fake, ids
         finally:
             rt.db.dispose()
+
+
+def test_the_problem_list_workbook_is_made_by_the_sender_once_as_the_list_was_submitted(db_url, tmp_path):
+    """确认 queues the 附件3 workbook without making it; the outbox sender makes it when it sends the notice,
+    from the submission as it was made (a newer version of the list submitted before the sender ran does
+    not change the file of the earlier one), and the office liaison gets each file once."""
+    from bot.actions.base import Acting
+    from bot.actions.report import ItemReport, do_submit_report
+    from bot.delivery.sender import Sender
+    from bot.domain.periods import period_by_key
+    from models import ITEM_DONE, ITEM_OPEN, Notice, Person, Unit
+
+    with _list_confirmed(db_url, tmp_path) as (rt, fake, o):
+        with rt.db.session() as s:  # a second version of the list before the sender runs
+            do_submit_report(Acting(s, s.get(Person, o.ua), at(2026, 12, 4, 10), rt), s.get(Unit, o.fagai),
+                             period_by_key("2026-12-05"),
+                             [ItemReport(o.m1, "M1", ITEM_OPEN, "征迁过半第二版", date(2026, 12, 20)),
+                              ItemReport(o.m5, "M5", ITEM_DONE, "已建成投用第二版")])
+            files = list(s.scalars(select(Notice).where(Notice.msgtype == "file").order_by(Notice.id)))
+            assert [n.key.rsplit(":", 1)[-1] for n in files] == ["xlsx", "xlsx"]
+            assert all("path" not in n.payload for n in files)  # nothing made while 确认 waited
+        assert fake.sent == []
+        sender = Sender(rt)
+        while sender.run_once().handled:
+            pass
+        uploads = [c for c in fake.sent if c["kind"] == "media_upload"]
+        assert [u["filename"] for u in uploads] == ["附件3_重点工作定期调度问题清单_区发改局_2026-12-05.xlsx"] * 2
+        first, second = (workbook_text(fake._media[u["media_id"]]["data"]) for u in uploads)
+        assert "已建成投用" in first and "第二版" not in first
+        assert "已建成投用第二版" in second and "征迁过半第二版" in second
+        app_files = [c for c in fake.sent if c["kind"] == "app" and c["msgtype"] == "file"]
+        assert [(c["touser"], c["payload"]["file"]["media_id"]) for c in app_files] == [
+            (["linyongyong"], u["media_id"]) for u in uploads]
+        with rt.db.session() as s:
+            assert {n.state for n in s.scalars(select(Notice).where(Notice.msgtype == "file"))} == {"sent"}
+        sent = len(fake.sent)
+        assert Sender(rt).run_once().handled == 0 and len(fake.sent) == sent  # once
 
 
 def test_a_problem_list_workbook_that_cannot_be_made_is_retried_not_sent_empty(db_url, tmp_path, monkeypatch):
@@ -196,40 +207,27 @@ def test_a_problem_list_workbook_that_cannot_be_made_is_retried_not_sent_empty(d
     the other notices go on; once it can be made it is sent, once."""
     from bot.actions import report
     from bot.delivery.sender import Sender
-    from bot.tools.fakes.wecom_server import FakeWeCom
     from models import Notice
-    from tests.dialog import Direct, talk
-    from tests.support import Now, make_app
+    from tests.support import Now
 
-    with FakeWeCom("wwleadunit", "secret", set(), agent_id=1000002) as fake:
-        app = make_app(db_url, tmp_path, WECOM_CORP_ID="wwleadunit", WECOM_SECRET="secret",
-                       WECOM_AGENT_ID="1000002", WECOM_API_BASE=fake.base_url, DEADLINE_ON_NON_WORKING_DAY="keep")
-        rt = app.extensions["bot"]
-        try:
-            with rt.db.session() as s:
-                _led_minutes(s)
-            rt.clock.set(at(2026, 12, 4, 9))
-            talk(Direct(rt, "ua"), [("填报", "共有 2 项"), ("2", None), ("征迁过半", None), ("12月20日", None),
-                                    ("无", None), ("1", "完成情况"), ("已建成投用", "请核对"), ("确认", "第 1 版")])
-            real = report.problem_list_workbook
-            monkeypatch.setattr(report, "problem_list_workbook", lambda *a, **k: 1 / 0)
-            now = Now()
-            sender = Sender(rt, now=now)
-            sender.run_once()
-            with rt.db.session() as s:
-                (n,) = s.scalars(select(Notice).where(Notice.msgtype == "file"))
-                assert (n.state, n.attempts) == ("pending", 1) and "ZeroDivisionError" in n.last_error
-                assert {x.state for x in s.scalars(select(Notice).where(Notice.msgtype != "file"))} == {"sent"}
-            assert not [c for c in fake.sent if c["kind"] == "media_upload"]
-            monkeypatch.setattr(report, "problem_list_workbook", real)
-            now.advance(700)
-            assert sender.run_once().sent == 1
-            assert [c["filename"] for c in fake.sent if c["kind"] == "media_upload"] == [
-                "附件3_重点工作定期调度问题清单_区发改局_2026-12-05.xlsx"]
-            now.advance(700)
-            assert sender.run_once().handled == 0
-        finally:
-            rt.db.dispose()
+    with _list_confirmed(db_url, tmp_path) as (rt, fake, _ids):
+        real = report.problem_list_workbook
+        monkeypatch.setattr(report, "problem_list_workbook", lambda *a, **k: 1 / 0)
+        now = Now()
+        sender = Sender(rt, now=now)
+        sender.run_once()
+        with rt.db.session() as s:
+            (n,) = s.scalars(select(Notice).where(Notice.msgtype == "file"))
+            assert (n.state, n.attempts) == ("pending", 1) and "ZeroDivisionError" in n.last_error
+            assert {x.state for x in s.scalars(select(Notice).where(Notice.msgtype != "file"))} == {"sent"}
+        assert not [c for c in fake.sent if c["kind"] == "media_upload"]
+        monkeypatch.setattr(report, "problem_list_workbook", real)
+        now.advance(700)
+        assert sender.run_once().sent == 1
+        assert [c["filename"] for c in fake.sent if c["kind"] == "media_upload"] == [
+            "附件3_重点工作定期调度问题清单_区发改局_2026-12-05.xlsx"]
+        now.advance(700)
+        assert sender.run_once().handled == 0
 
 
 def test_a_planned_date_after_the_deadline_asks_for_an_extension(runtime):
